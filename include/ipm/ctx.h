@@ -1,0 +1,32 @@
+#ifndef IPM_CTX_H
+#define IPM_CTX_H
+#include "config.h"
+#include "db.h"
+#include "fetch.h"
+/*
+ * Everything a command works with, set up once by src/cli/main.c according to
+ * the command table (database for reading or writing, the lock, the network).
+ */
+struct ipm_lock;
+
+struct ipm_ctx {
+	struct ipm_config cfg;
+	struct ipm_db *db;
+	struct ipm_fetch_ctx fetch;     /* cache_dir = cfg.cache, mirrors = cfg.mirrors */
+	struct ipm_lock *lock;          /* NULL unless the command takes it */
+	int assume_yes;                 /* -y: the user approved every step */
+	int interactive;                /* stdin and stderr are terminals */
+};
+
+enum ipm_ctx_needs {
+	IPM_NEED_DB_READ = 1 << 0,
+	IPM_NEED_DB_WRITE = 1 << 1,   /* implies the lock, and journal recovery */
+	IPM_NEED_LOCK = 1 << 2,
+};
+
+/* Loads the configuration, then sets up what `needs` asks for. Taking the
+ * write database also takes the lock ($IPM_HOME/lock) and runs
+ * ipm_recover() to clean what an interrupted ipm left. */
+int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs);
+void ipm_ctx_close(struct ipm_ctx *ctx);
+#endif

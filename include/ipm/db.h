@@ -1,0 +1,130 @@
+#ifndef IPM_DB_H
+#define IPM_DB_H
+#include <stddef.h>
+#include <stdint.h>
+/*
+ * The local SQLite database, $IPM_HOME/ipm.db. All SQL of ipm lives in
+ * src/db.c: schema versioned by PRAGMA user_version with ordered migrations,
+ * prepared statements kept in one table, foreign_keys=ON, WAL, a busy
+ * timeout, and every change of state in one transaction.
+ *
+ * Tables (see db.c for the exact schema):
+ *   registries(name, kind, location, stamp, home, home_commit, imported_at)
+ *   entries(registry, name, repo, description, keywords, json)  + FTS5 entries_fts
+ *   name_vectors(name, vec)      typo-tolerant search (hashed n-gram vectors)
+ *   packages(name, version, registry, source, resolved, method, store_dir,
+ *            prefix, explicit, installed_at)
+ *   files(package, path, type, sha256)      path relative to the prefix
+ *   deps(package, depends_on, constraint)
+ */
+struct ipm_db;
+
+enum ipm_db_mode { IPM_DB_READ, IPM_DB_WRITE };
+
+/*
+ * Opens (WRITE: creates and migrates) the database. A file that is not an
+ * ipm database (not SQLite, or SQLite without ipm's application_id) is
+ * IPM_EINVAL "'<path>' is not an ipm database" with a hint; nothing is written
+ * to it. READ on a missing file opens an empty in-memory database with the
+ * schema, so read-only commands work before the first install.
+ */
+int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode);
+void ipm_db_free(struct ipm_db *db);
+
+/* ---- registry index ---- */
+
+struct ipm_registry_row {
+	char *name;
+	char *kind;          /* "local", "git", "http" */
+	char *location;
+	char *stamp;         /* change marker: etag, commit, or a digest of file stats */
+	char *home;          /* the registry's own repository (for "self" sources) */
+	char *home_commit;   /* commit of home the entries came from; NULL = resolve at use */
+	int64_t imported_at;
+	int64_t nentries;
+};
+void ipm_registry_row_release(struct ipm_registry_row *r);
+
+/* IPM_ENOTFOUND when never imported. */
+int ipm_db_registry_get(struct ipm_registry_row *out, struct ipm_db *db, const char *name);
+
+struct ipm_import_item {
+	const char *name;
+	const char *repo;          /* NULL allowed */
+	const char *description;
+	const char *keywords;      /* space-separated */
+	const char *json;          /* the entry as stored (re-parsed on use) */
+	const float *vec;          /* name vector for typo search, or NULL */
+	size_t vec_len;
+};
+
+/* Replaces every entry of registry `row->name` with items and stores row's
+ * other fields, in one transaction. */
+int ipm_db_registry_import(struct ipm_db *db, const struct ipm_registry_row *row,
+			   const struct ipm_import_item *items, size_t nitems);
+/* Forgets a registry and its entries. */
+int ipm_db_registry_drop(struct ipm_db *db, const char *name);
+
+/*
+ * Finds an entry by exact name, else by repo ("owner/repo"), else by the repo
+ * part after "/" (so "ipm install repo" works). registries is the search order
+ * (first wins). *out_json and *out_registry are caller-owned.
+ */
+int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
+		      const char *spec, const char *const *registries, size_t nregistries);
+
+struct ipm_search_hit {
+	char *name;
+	char *registry;
+	char *description;
+	double score;        /* higher is better */
+};
+void ipm_search_hits_free(struct ipm_search_hit *hits, size_t n);
+/* Full-text search (FTS5, bm25 ranked) over name, repo, description, keywords. */
+int ipm_db_entry_search(struct ipm_search_hit **out, size_t *nout, struct ipm_db *db,
+			const char *query, size_t limit);
+/* Calls fn for every (name, vec) stored by the imports; stops when fn returns non-zero. */
+int ipm_db_name_vectors(struct ipm_db *db,
+			int (*fn)(void *ctx, const char *name, const float *vec, size_t len),
+			void *ctx);
+
+/* ---- installed packages ---- */
+
+struct ipm_file_row {
+	char *path;      /* relative to the prefix, e.g. "lib/libz.so" */
+	char type;       /* 'f' file link, 'l' symlink link, 'd' directory ipm created */
+	char *sha256;    /* of the store file; NULL for 'd' and 'l' */
+};
+
+struct ipm_package_row {
+	char *name;
+	char *version;
+	char *registry;
+	char *source;        /* ipm_source_describe() of the source */
+	char *resolved;      /* commit id or sha256 actually installed */
+	char *method;
+	char *store_dir;
+	char *prefix;
+	int explicit_install;     /* 1 when the user asked for it, 0 when pulled in as a dependency */
+	int64_t installed_at;     /* unix seconds */
+	struct ipm_file_row *files;
+	size_t nfiles;
+	char **depends;           /* names of installed packages it depends on */
+	size_t ndepends;
+};
+void ipm_package_row_release(struct ipm_package_row *p);
+
+/* with_files: also load files and depends. IPM_ENOTFOUND when not installed. */
+int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files);
+/* All installed packages by name, without files. */
+int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_db *db);
+/* Inserts p with its files and deps in one transaction, replacing a previous
+ * row of the same name (upgrade). */
+int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);
+/* Deletes the package, its files and deps in one transaction. */
+int ipm_db_package_remove(struct ipm_db *db, const char *name);
+/* Names of installed packages that depend on name. */
+int ipm_db_package_dependents(char ***out, size_t *nout, struct ipm_db *db, const char *name);
+/* The package owning path (relative to prefix): IPM_ENOTFOUND when none. */
+int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path);
+#endif

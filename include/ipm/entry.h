@@ -1,0 +1,93 @@
+#ifndef IPM_ENTRY_H
+#define IPM_ENTRY_H
+#include <stddef.h>
+/*
+ * A registry entry: one package, as described by registry/packages/<name>.json
+ * (format in man/ipm-registry.5 and registry/schema.json).
+ */
+
+enum ipm_source_kind {
+	IPM_SOURCE_GIT,      /* git URL + full commit id (+ tag) */
+	IPM_SOURCE_ARCHIVE,  /* archive URL + sha256 */
+	IPM_SOURCE_SELF,     /* the repository that holds the registry itself;
+	                        git and commit are filled in when it is resolved
+	                        (ipm_registry_resolve_self) */
+};
+
+struct ipm_source {
+	enum ipm_source_kind kind;
+	char *git;       /* GIT, SELF once resolved */
+	char *commit;    /* 40 hex; GIT, SELF once resolved */
+	char *tag;       /* optional */
+	char *url;       /* ARCHIVE */
+	char *sha256;    /* ARCHIVE, 64 hex */
+	char *subdir;    /* optional: build in this subdirectory of the source */
+};
+
+struct ipm_release {
+	char *version;
+	struct ipm_source source;
+};
+
+struct ipm_hint {
+	char *os;        /* "debian", "fedora", "macos", "alpine", "arch", ... */
+	char *command;
+};
+
+struct ipm_require {
+	char *tool;        /* a program that must be on PATH */
+	char *constraint;  /* version constraint on `tool --version`, or NULL */
+	struct ipm_hint *hints;
+	size_t nhints;
+};
+
+struct ipm_depend {
+	char *name;
+	char *constraint;  /* NULL means any */
+};
+
+struct ipm_method {
+	char *name;
+	char **build;      /* shell steps, run in the source directory */
+	size_t nbuild;
+	char **install;
+	size_t ninstall;
+};
+
+struct ipm_entry {
+	char *name;
+	char *description;
+	char *homepage;
+	char *license;
+	char *repo;        /* "owner/repo" or NULL */
+	char **keywords;
+	size_t nkeywords;
+	struct ipm_release *releases;   /* newest first after parsing */
+	size_t nreleases;
+	struct ipm_require *requires;
+	size_t nrequires;
+	struct ipm_depend *depends;
+	size_t ndepends;
+	struct ipm_method *methods;
+	size_t nmethods;
+};
+
+/*
+ * Parses and validates one entry. origin names the data in messages (a file
+ * path). On error returns IPM_EINVAL with a message naming origin and, for
+ * malformed JSON, the line and column; *out is then released.
+ */
+int ipm_entry_parse(struct ipm_entry *out, const char *json, size_t len, const char *origin);
+int ipm_entry_load(struct ipm_entry *out, const char *path);
+void ipm_entry_release(struct ipm_entry *e);
+
+/* The newest release satisfying constraint (NULL: newest), or NULL. */
+const struct ipm_release *ipm_entry_find_release(const struct ipm_entry *e, const char *constraint);
+/* The method named name (NULL: the first), or NULL. */
+const struct ipm_method *ipm_entry_find_method(const struct ipm_entry *e, const char *name);
+
+void ipm_source_copy(struct ipm_source *dst, const struct ipm_source *src);
+void ipm_source_release(struct ipm_source *s);
+/* "git <url> @ <commit>" / "<url> sha256:<hex>", for plans and `ipm list`. */
+char *ipm_source_describe(const struct ipm_source *s);
+#endif

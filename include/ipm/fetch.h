@@ -1,0 +1,72 @@
+#ifndef IPM_FETCH_H
+#define IPM_FETCH_H
+#include <stddef.h>
+#include "entry.h"
+#include "config.h"
+/*
+ * Getting sources: git with libgit2, HTTP with libcurl, archives with
+ * libarchive, sha256 with libcrypto. The network is used only for what the
+ * cache lacks. Every URL goes through the mirrors first.
+ *
+ * Cache layout ($IPM_CACHE):
+ *   git/<key>/        bare mirror of a git URL (key: readable name + hash of the URL)
+ *   downloads/<sha256>  verified archives, named by their checksum
+ *   http/<key>        documents fetched with ETag (body + .etag)
+ */
+
+struct ipm_fetch_ctx {
+	const char *cache_dir;
+	const struct ipm_mirror *mirrors;
+	size_t nmirrors;
+};
+
+/*
+ * Makes src available in the cache: for GIT/SELF, a bare mirror holding
+ * src->commit (fetched only if missing; a commit absent after fetching is
+ * IPM_ENOTFOUND "commit '<id>' not found in '<url>'"); for ARCHIVE, the file
+ * downloaded and verified against src->sha256 (mismatch: IPM_EVERIFY naming
+ * both sums; the bad download is deleted). Network failures are IPM_ENET with
+ * curl's or libgit2's message and the URL. Reports progress through ipm_progress.
+ */
+int ipm_fetch_source(const struct ipm_fetch_ctx *ctx, const struct ipm_source *src);
+
+/*
+ * Writes the source tree into dest_dir (created; must not exist): a checkout
+ * of the commit (verified to be that commit), or the extracted archive (a
+ * single top-level directory is stripped). Archives with absolute paths, ".."
+ * components or links pointing outside dest_dir are refused (IPM_EVERIFY).
+ * src->subdir is not applied here: the caller builds in dest_dir/subdir.
+ */
+int ipm_fetch_unpack(const struct ipm_fetch_ctx *ctx, const struct ipm_source *src, const char *dest_dir);
+
+/* Updates (or creates) the bare mirror of url with all its branches and tags;
+ * *out_dir is the mirror's path, *out_head the commit of its HEAD. */
+int ipm_git_mirror(char **out_dir, char **out_head, const struct ipm_fetch_ctx *ctx, const char *url);
+/* Commit id of HEAD of the (non-bare or bare) repository containing path,
+ * and the repository's top-level directory. */
+int ipm_git_head(char **out_commit, char **out_toplevel, const char *path);
+/* Checks out commit of the bare repository git_dir into dest_dir. */
+int ipm_git_checkout(const char *git_dir, const char *commit, const char *dest_dir);
+
+struct ipm_http_doc {
+	char *body;
+	size_t len;
+	char *etag;
+	int not_modified;   /* 1: the server answered 304 to our If-None-Match */
+};
+void ipm_http_doc_release(struct ipm_http_doc *d);
+/* GETs url (after mirrors) into memory. With etag non-NULL sends
+ * If-None-Match and, on 304, sets not_modified and leaves body NULL.
+ * HTTP status >= 400 is IPM_ENET "'<url>': HTTP <code>". */
+int ipm_http_get(struct ipm_http_doc *out, const struct ipm_fetch_ctx *ctx, const char *url, const char *etag);
+/* Downloads url to path (atomically, through path.part). */
+int ipm_http_download(const struct ipm_fetch_ctx *ctx, const char *url, const char *path);
+
+/* Extracts archive into dest_dir with the safety rules above; strip: remove a
+ * single top-level directory. */
+int ipm_archive_extract(const char *archive, const char *dest_dir, int strip);
+
+/* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at exit. */
+int ipm_fetch_init(void);
+void ipm_fetch_shutdown(void);
+#endif

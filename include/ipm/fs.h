@@ -1,0 +1,25 @@
+#ifndef IPM_FS_H
+#define IPM_FS_H
+#include <stddef.h>
+/*
+ * File-system helpers. All return 0 or a negative IPM_E* code with the error
+ * slot set (message names the path and strerror).
+ */
+
+/* mkdir -p; existing directories are fine. */
+int ipm_mkdir_p(const char *path, unsigned mode);
+/* rm -rf; a missing path is fine. Never follows symlinks. */
+int ipm_rm_rf(const char *path);
+/* Reads a whole file; *out is NUL-terminated, *len may be NULL. */
+int ipm_file_read(char **out, size_t *len, const char *path);
+/* Writes data to path.tmp, fsyncs and renames over path. */
+int ipm_file_write_atomic(const char *path, const void *data, size_t len);
+/* 1 if path exists (lstat), 0 if not. */
+int ipm_path_exists(const char *path);
+int ipm_is_dir(const char *path);
+/* sha256 of a file / of bytes as 64 lowercase hex chars + NUL (OpenSSL libcrypto). */
+int ipm_sha256_file(char out_hex[65], const char *path);
+void ipm_sha256_hex(char out_hex[65], const void *data, size_t len);
+/* 1 if s is exactly n lowercase-or-uppercase hex digits. */
+int ipm_is_hex(const char *s, size_t n);
+#endif

@@ -1,0 +1,64 @@
+#ifndef IPM_INSTALL_H
+#define IPM_INSTALL_H
+#include <stddef.h>
+#include "ctx.h"
+#include "entry.h"
+/*
+ * Installing and removing.
+ *
+ * Store: $IPM_HOME/store/<name>/<version> holds a package's installed tree;
+ * recipes get it as IPM_PREFIX. Links: every file of the store tree is
+ * symlinked into the prefix at the same relative path; directories are
+ * created as needed and recorded when ipm created them.
+ *
+ * Atomicity: nothing is visible until the commit step, which writes a journal
+ * ($IPM_HOME/journal/<name>.json: store dir and links), creates the links,
+ * writes the database rows in one transaction and deletes the journal.
+ * ipm_recover undoes whatever an interrupted run left half done.
+ */
+
+struct ipm_plan_item {
+	struct ipm_entry entry;
+	const struct ipm_release *release;   /* points into entry */
+	struct ipm_source source;            /* release's source, SELF resolved */
+	char *registry;
+	const struct ipm_method *method;     /* --method, or NULL: try each in order */
+	int explicit_install;                /* named by the user */
+	int installed;                       /* this version is installed already */
+};
+
+struct ipm_plan {
+	struct ipm_plan_item *items;   /* dependencies before dependents */
+	size_t n;
+};
+
+/*
+ * Resolves specs (NAME, NAME@CONSTRAINT, owner/repo, PATH/entry.json) and
+ * their depends into an ordered plan. Errors: unknown package (with "did you
+ * mean"), no release satisfying a constraint (naming who asked), a dependency
+ * cycle (naming the packages in it), unknown --method.
+ */
+int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
+		   size_t nspecs, const char *method);
+void ipm_plan_release(struct ipm_plan *plan);
+
+/* Checks every `requires` tool of the items to install: missing or too old
+ * is IPM_ENOTFOUND naming the tool and package, with the install command for
+ * this OS as hint. */
+int ipm_plan_check_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan);
+
+/* Fetches every source, then builds and commits each item in order. A failing
+ * step is IPM_EBUILD with the step, its exit status, the last lines of its
+ * output and the log path in the message. */
+int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan);
+
+/* Checks that each name is installed and (unless force) has no installed
+ * dependents outside names; errors name them. Changes nothing. */
+int ipm_remove_check(struct ipm_ctx *ctx, const char *const *names, size_t n, int force);
+/* Removes the package's links, directories it created that became empty, its
+ * store tree and its rows. */
+int ipm_remove(struct ipm_ctx *ctx, const char *name);
+
+/* Cleans what an interrupted install or remove left (journal replay). */
+int ipm_recover(struct ipm_ctx *ctx);
+#endif

@@ -1,0 +1,26 @@
+#ifndef IPM_SIMILAR_H
+#define IPM_SIMILAR_H
+#include <stddef.h>
+/*
+ * Typo-tolerant matching of package names, built on the attention library:
+ * a name becomes a hashed character n-gram vector, L2-normalised once (at
+ * registry import), so that at query time the dot product is the cosine
+ * similarity, scored for all names at once with the library's batched dot
+ * product.
+ */
+#define IPM_SIMILAR_DIM 256
+
+/* Fills vec[IPM_SIMILAR_DIM] for text (case, '-', '_' and '.' folded). */
+void ipm_similar_vector(float *vec, const char *text);
+
+struct ipm_similar_match {
+	char *name;
+	float score;   /* cosine similarity, 1 = same n-grams */
+};
+/* The best `max` names from the database's name vectors for query, best
+ * first, score >= min_score. */
+struct ipm_db;
+int ipm_similar_find(struct ipm_similar_match **out, size_t *nout, struct ipm_db *db,
+		     const char *query, size_t max, float min_score);
+void ipm_similar_matches_free(struct ipm_similar_match *m, size_t n);
+#endif

@@ -1,0 +1,67 @@
+# ipm: the engine (src/*.c -> libipm.a), the command line (src/cli/*.c -> ipm),
+# unit tests (tests/unit/test_*.c) and test tools (tests/tools/*.c).
+
+IPM_PKGS      = libcurl libgit2 libcjson sqlite3 libarchive libcrypto
+IPM_CFLAGS    = -Iinclude $(shell $(PKG_CONFIG) --cflags $(IPM_PKGS))
+IPM_LIBS      = $(shell $(PKG_CONFIG) --libs $(IPM_PKGS)) -lpthread -lm
+IPM_VERSION   = 0.1.0
+
+IPM_ENGINE_SRC = $(sort $(wildcard src/*.c))
+IPM_CLI_SRC    = $(sort $(wildcard src/cli/*.c))
+IPM_ENGINE_OBJ = $(IPM_ENGINE_SRC:src/%.c=$(BUILD)/obj/%.o)
+IPM_CLI_OBJ    = $(IPM_CLI_SRC:src/cli/%.c=$(BUILD)/obj/cli/%.o)
+IPM_UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+IPM_UNIT_BIN   = $(IPM_UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+IPM_TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
+IPM_TOOL_BIN   = $(IPM_TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+IPM_ATTN_LIB   = $(BUILD)/attention/libattention.a
+
+UNIT_TESTS += $(IPM_UNIT_BIN)
+
+all: $(BUILD)/ipm $(IPM_TOOL_BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/ipm/*.h) include/attention.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(IPM_CFLAGS) -DIPM_VERSION='"$(IPM_VERSION)"' -c $< -o $@
+
+$(BUILD)/libipm.a: $(IPM_ENGINE_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ipm: $(IPM_CLI_OBJ) $(BUILD)/libipm.a $(IPM_ATTN_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(IPM_CLI_OBJ) $(BUILD)/libipm.a $(IPM_ATTN_LIB) $(IPM_LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libipm.a $(IPM_ATTN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(IPM_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
+	    $(LDFLAGS) $(BUILD)/libipm.a $(IPM_ATTN_LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(IPM_LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+# The demo: install the attention library with ipm from the bundled registry
+# into a private home and prefix under build/demo, then compile and run the
+# article's example against what ipm installed.
+DEMO = $(BUILD)/demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	IPM_HOME=$(DEMO)/home IPM_PREFIX=$(DEMO)/prefix IPM_CACHE=$(DEMO)/cache \
+	    IPM_CONFIG=$(DEMO)/config.json $(BUILD)/ipm install --yes attention
+	IPM_HOME=$(DEMO)/home IPM_PREFIX=$(DEMO)/prefix IPM_CACHE=$(DEMO)/cache \
+	    IPM_CONFIG=$(DEMO)/config.json $(BUILD)/ipm list
+	PKG_CONFIG_PATH=$(DEMO)/prefix/lib/pkgconfig $(CC) -o $(DEMO)/article examples/article.c \
+	    $$(PKG_CONFIG_PATH=$(DEMO)/prefix/lib/pkgconfig $(PKG_CONFIG) --cflags --libs attention) \
+	    -Wl,-rpath,$(CURDIR)/$(DEMO)/prefix/lib
+	$(DEMO)/article
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/ipm/registry/packages
+	install -m 755 $(BUILD)/ipm $(DESTDIR)$(PREFIX)/bin/ipm
+	install -m 644 man/ipm*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/ipm-registry.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 registry/packages/*.json $(DESTDIR)$(PREFIX)/share/ipm/registry/packages/
+	install -m 644 registry/schema.json $(DESTDIR)$(PREFIX)/share/ipm/registry/
+	scripts/registry-meta registry/registry.json > $(DESTDIR)$(PREFIX)/share/ipm/registry/registry.json

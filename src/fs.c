@@ -1,0 +1,215 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "ipm/buf.h"
+#include "ipm/error.h"
+#include "ipm/fs.h"
+#include "ipm/xalloc.h"
+
+int ipm_mkdir_p(const char *path, unsigned mode)
+{
+	char *copy = xstrdup(path);
+	int rc = 0;
+
+	for (char *p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			rc = ipm_error_set(IPM_ERROR, "cannot create directory '%s': %s", copy, strerror(errno));
+			goto done;
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	if (!ipm_is_dir(path))
+		rc = ipm_error_set(IPM_ERROR, "cannot create directory '%s': a file is in the way", path);
+done:
+	free(copy);
+	return rc;
+}
+
+static int rm_rf_at(int dirfd, const char *name, const char *shown)
+{
+	struct stat st;
+	int rc = 0;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : ipm_error_set(IPM_ERROR, "cannot remove '%s': %s", shown, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		DIR *dir;
+		struct dirent *de;
+
+		if (fd < 0)
+			return ipm_error_set(IPM_ERROR, "cannot open '%s': %s", shown, strerror(errno));
+		dir = fdopendir(fd);
+		if (!dir) {
+			close(fd);
+			return ipm_error_set(IPM_ERROR, "cannot open '%s': %s", shown, strerror(errno));
+		}
+		while (rc == 0 && (de = readdir(dir))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			rc = rm_rf_at(fd, de->d_name, shown);
+		}
+		closedir(dir);
+		if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			rc = ipm_error_set(IPM_ERROR, "cannot remove '%s': %s", shown, strerror(errno));
+		return rc;
+	}
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return ipm_error_set(IPM_ERROR, "cannot remove '%s': %s", shown, strerror(errno));
+	return 0;
+}
+
+int ipm_rm_rf(const char *path)
+{
+	return rm_rf_at(AT_FDCWD, path, path);
+}
+
+int ipm_file_read(char **out, size_t *len, const char *path)
+{
+	struct ipm_buf data = IPM_BUF_INIT;
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	*out = NULL;
+	if (fd < 0)
+		return ipm_error_set(errno == ENOENT ? IPM_ENOTFOUND : IPM_ERROR,
+				     "cannot read '%s': %s", path, strerror(errno));
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		ipm_buf_addn(&data, chunk, (size_t)n);
+	close(fd);
+	if (n < 0) {
+		ipm_buf_release(&data);
+		return ipm_error_set(IPM_ERROR, "cannot read '%s': %s", path, strerror(errno));
+	}
+	if (len)
+		*len = data.len;
+	*out = ipm_buf_detach(&data);
+	return 0;
+}
+
+int ipm_file_write_atomic(const char *path, const void *data, size_t len)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	const char *p = data;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = 0;
+
+	if (fd < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+		goto done;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = ipm_error_set(IPM_ERROR, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+done:
+	free(tmp);
+	return rc;
+}
+
+int ipm_path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int ipm_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void hex_encode(char out_hex[65], const unsigned char *md)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out_hex[2 * i] = digits[md[i] >> 4];
+		out_hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	out_hex[64] = '\0';
+}
+
+void ipm_sha256_hex(char out_hex[65], const void *data, size_t len)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	hex_encode(out_hex, md);
+}
+
+int ipm_sha256_file(char out_hex[65], const char *path)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	unsigned char chunk[65536];
+	EVP_MD_CTX *md_ctx = NULL;
+	int fd = -1, rc = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = ipm_error_set(errno == ENOENT ? IPM_ENOTFOUND : IPM_ERROR,
+				   "cannot read '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	md_ctx = EVP_MD_CTX_new();
+	if (!md_ctx || !EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL)) {
+		rc = ipm_error_set(IPM_ERROR, "cannot hash '%s': libcrypto failed", path);
+		goto done;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		EVP_DigestUpdate(md_ctx, chunk, (size_t)n);
+	if (n < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	EVP_DigestFinal_ex(md_ctx, md, &mdlen);
+	hex_encode(out_hex, md);
+done:
+	EVP_MD_CTX_free(md_ctx);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int ipm_is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return 0;
+	}
+	return s[n] == '\0';
+}
