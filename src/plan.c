@@ -1,0 +1,666 @@
+/*
+ * Resolution: specs and their depends become an ordered plan (dependencies
+ * before dependents), and the `requires` tools of the plan are checked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipm/buf.h"
+#include "ipm/error.h"
+#include "ipm/fs.h"
+#include "ipm/install.h"
+#include "ipm/log.h"
+#include "ipm/registry.h"
+#include "ipm/version.h"
+#include "ipm/xalloc.h"
+
+/* Resolution state of one package while the plan is built. */
+enum node_state { NODE_NEW, NODE_VISITING, NODE_DONE };
+
+struct node {
+	struct ipm_plan_item item;
+	enum node_state state;
+	char *chosen_for;   /* who caused the release choice, for messages */
+};
+
+struct resolver {
+	struct ipm_ctx *ctx;
+	const char *method;
+	struct node *nodes;
+	size_t n, alloc;
+	size_t *stack;      /* indices of the nodes being visited, for cycles */
+	size_t nstack, stack_alloc;
+	size_t *order;      /* node indices, dependencies first */
+	size_t norder, order_alloc;
+};
+
+static void node_release(struct node *nd)
+{
+	ipm_entry_release(&nd->item.entry);
+	ipm_source_release(&nd->item.source);
+	free(nd->item.registry);
+	free(nd->chosen_for);
+}
+
+static long find_node(const struct resolver *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->nodes[i].item.entry.name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* A spec naming an entry file rather than a package. */
+static int is_file_spec(const char *spec)
+{
+	size_t len = strlen(spec);
+	struct stat st;
+
+	if (len > 5 && strcmp(spec + len - 5, ".json") == 0)
+		return 1;
+	return strchr(spec, '/') && stat(spec, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *available_versions(const struct ipm_entry *e)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	for (size_t i = 0; i < e->nreleases; i++) {
+		if (i)
+			ipm_buf_add(&b, ", ");
+		ipm_buf_add(&b, e->releases[i].version);
+	}
+	return ipm_buf_detach(&b);
+}
+
+static int no_release_error(const struct ipm_entry *e, const char *constraint, const char *who)
+{
+	char *versions = available_versions(e);
+	int rc;
+
+	if (who)
+		rc = ipm_error_set(IPM_ENOTFOUND, "no release of '%s' satisfies '%s' (required by '%s')",
+				   e->name, constraint, who);
+	else
+		rc = ipm_error_set(IPM_ENOTFOUND, "no release of '%s' satisfies '%s'", e->name, constraint);
+	if (e->nreleases)
+		ipm_error_hint("available versions of '%s': %s", e->name, versions);
+	free(versions);
+	return rc;
+}
+
+/* The installed version of name, or NULL. */
+static char *installed_version(struct ipm_ctx *ctx, const char *name)
+{
+	struct ipm_package_row row;
+	char *version = NULL;
+
+	if (!ctx->db)
+		return NULL;
+	memset(&row, 0, sizeof(row));
+	if (ipm_db_package_get(&row, ctx->db, name, 0) == 0) {
+		version = row.version;
+		row.version = NULL;
+		ipm_package_row_release(&row);
+	}
+	ipm_error_clear();
+	return version;
+}
+
+/*
+ * Picks the release of a freshly loaded entry: the newest satisfying the
+ * constraint; for a dependency, the installed version when it satisfies the
+ * constraint, so that installing a dependent never upgrades what works.
+ */
+static int choose_release(struct ipm_plan_item *item, struct ipm_ctx *ctx, const char *constraint,
+			  const char *who)
+{
+	const struct ipm_entry *e = &item->entry;
+	char *have = installed_version(ctx, e->name);
+	int rc = 0;
+
+	item->release = NULL;
+	if (constraint && ipm_constraint_valid(constraint) <= 0) {
+		rc = ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' for '%s'", constraint, e->name);
+		goto done;
+	}
+	if (who && have && (!constraint || ipm_constraint_match(constraint, have) == 1))
+		item->release = ipm_entry_find_release(e, have);
+	if (!item->release)
+		item->release = ipm_entry_find_release(e, constraint);
+	if (!item->release) {
+		if (!constraint && e->nreleases == 0)
+			rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' has no releases", e->name);
+		else
+			rc = no_release_error(e, constraint ? constraint : "*", who);
+		goto done;
+	}
+	item->installed = have && strcmp(have, item->release->version) == 0;
+done:
+	free(have);
+	return rc;
+}
+
+static int pick_method(struct ipm_plan_item *item, const char *method, int required)
+{
+	struct ipm_buf names = IPM_BUF_INIT;
+	const struct ipm_entry *e = &item->entry;
+
+	item->method = NULL;
+	if (!method)
+		return 0;
+	item->method = ipm_entry_find_method(e, method);
+	if (item->method || !required)
+		return 0;
+	for (size_t i = 0; i < e->nmethods; i++) {
+		if (i)
+			ipm_buf_add(&names, ", ");
+		ipm_buf_add(&names, e->methods[i].name ? e->methods[i].name : "(unnamed)");
+	}
+	ipm_error_set(IPM_EINVAL, "package '%s' has no install method '%s'", e->name, method);
+	if (e->nmethods)
+		ipm_error_hint("methods of '%s': %s", e->name, names.ptr);
+	ipm_buf_release(&names);
+	return IPM_EINVAL;
+}
+
+static int cycle_error(const struct resolver *r, size_t again)
+{
+	struct ipm_buf path = IPM_BUF_INIT;
+	size_t from = 0;
+	int rc;
+
+	while (from < r->nstack && r->stack[from] != again)
+		from++;
+	for (size_t i = from; i < r->nstack; i++) {
+		ipm_buf_add(&path, r->nodes[r->stack[i]].item.entry.name);
+		ipm_buf_add(&path, " -> ");
+	}
+	ipm_buf_add(&path, r->nodes[again].item.entry.name);
+	rc = ipm_error_set(IPM_EINVAL, "dependency cycle: %s", path.ptr);
+	ipm_buf_release(&path);
+	return rc;
+}
+
+/* Visits node idx: its dependencies first, then appends it to the order. */
+static int visit(struct resolver *r, size_t idx);
+
+/*
+ * Adds (or finds) the package for `name` as required by `who` (NULL: the
+ * user) with constraint, and visits it. entry, when given, is already loaded
+ * (a file spec) and is consumed.
+ */
+static int require_package(struct resolver *r, const char *name, const char *constraint,
+			   const char *who, struct ipm_entry *loaded, char *loaded_registry)
+{
+	struct ipm_entry entry;
+	char *registry = NULL;
+	long idx;
+	int rc = 0;
+
+	memset(&entry, 0, sizeof(entry));
+	if (loaded) {
+		entry = *loaded;
+		memset(loaded, 0, sizeof(*loaded));
+		registry = loaded_registry;
+	} else {
+		idx = find_node(r, name);
+		if (idx < 0) {
+			rc = ipm_registry_find(&entry, &registry, r->ctx, name);
+			if (rc < 0) {
+				if (who)
+					ipm_error_prefix("dependency of '%s'", who);
+				return rc;
+			}
+		}
+	}
+
+	/* "owner/repo" and "repo" specs resolve to the entry's real name. */
+	if (entry.name) {
+		idx = find_node(r, entry.name);
+		if (idx >= 0) {
+			ipm_entry_release(&entry);
+			free(registry);
+			registry = NULL;
+		}
+	} else {
+		idx = find_node(r, name);
+	}
+
+	if (idx >= 0) {
+		struct node *nd = &r->nodes[idx];
+		if (!who)
+			nd->item.explicit_install = 1;
+		if (constraint && ipm_constraint_match(constraint, nd->item.release->version) != 1) {
+			if (ipm_constraint_valid(constraint) <= 0)
+				return ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' for '%s'",
+						     constraint, nd->item.entry.name);
+			rc = ipm_error_set(IPM_ECONFLICT,
+					   "'%s' requires '%s' %s, but %s was chosen for '%s'",
+					   who ? who : "the command line", nd->item.entry.name, constraint,
+					   nd->item.release->version,
+					   nd->chosen_for ? nd->chosen_for : "the command line");
+			return rc;
+		}
+		if (!who && r->method && !nd->item.method) {
+			rc = pick_method(&nd->item, r->method, 1);
+			if (rc < 0)
+				return rc;
+		}
+		if (nd->state == NODE_VISITING)
+			return cycle_error(r, (size_t)idx);
+		if (nd->state == NODE_NEW)
+			return visit(r, (size_t)idx);
+		return 0;
+	}
+
+	XGROW(r->nodes, r->alloc, r->n + 1);
+	idx = (long)r->n++;
+	memset(&r->nodes[idx], 0, sizeof(r->nodes[idx]));
+	r->nodes[idx].item.entry = entry;
+	r->nodes[idx].item.registry = registry;
+	r->nodes[idx].item.explicit_install = !who;
+	r->nodes[idx].chosen_for = xstrdup(who);
+	r->nodes[idx].state = NODE_NEW;
+
+	rc = choose_release(&r->nodes[idx].item, r->ctx, constraint, who);
+	if (rc < 0)
+		return rc;
+	rc = pick_method(&r->nodes[idx].item, r->method, !who);
+	if (rc < 0)
+		return rc;
+	return visit(r, (size_t)idx);
+}
+
+static int visit(struct resolver *r, size_t idx)
+{
+	size_t ndeps;
+	int rc;
+
+	r->nodes[idx].state = NODE_VISITING;
+	XGROW(r->stack, r->stack_alloc, r->nstack + 1);
+	r->stack[r->nstack++] = idx;
+
+	ndeps = r->nodes[idx].item.entry.ndepends;
+	for (size_t i = 0; i < ndeps; i++) {
+		/* r->nodes may move while dependencies are added: re-read each time. */
+		const struct ipm_depend *d = &r->nodes[idx].item.entry.depends[i];
+		char *who = xstrdup(r->nodes[idx].item.entry.name);
+		char *dep_name = xstrdup(d->name);
+		char *dep_constraint = xstrdup(d->constraint);
+
+		rc = require_package(r, dep_name, dep_constraint, who, NULL, NULL);
+		free(who);
+		free(dep_name);
+		free(dep_constraint);
+		if (rc < 0)
+			return rc;
+	}
+
+	r->nstack--;
+	r->nodes[idx].state = NODE_DONE;
+	XGROW(r->order, r->order_alloc, r->norder + 1);
+	r->order[r->norder++] = idx;
+	return 0;
+}
+
+/* Splits "name@constraint"; *constraint is NULL without '@'. */
+static int split_spec(char **name, char **constraint, const char *spec)
+{
+	const char *at = strchr(spec, '@');
+
+	*name = NULL;
+	*constraint = NULL;
+	if (!at) {
+		if (!*spec)
+			return ipm_error_set(IPM_EINVAL, "empty package name");
+		*name = xstrdup(spec);
+		return 0;
+	}
+	if (at == spec)
+		return ipm_error_set(IPM_EINVAL, "'%s' has no package name before '@'", spec);
+	if (!at[1]) {
+		ipm_error_set(IPM_EINVAL, "'%s' has no version after '@'", spec);
+		ipm_error_hint("write NAME@VERSION, e.g. '%.*s@1.0'", (int)(at - spec), spec);
+		return IPM_EINVAL;
+	}
+	if (ipm_constraint_valid(at + 1) <= 0)
+		return ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' in '%s'", at + 1, spec);
+	*name = xstrndup(spec, (size_t)(at - spec));
+	*constraint = xstrdup(at + 1);
+	return 0;
+}
+
+/* Fills the items' sources, resolving "self" ones, once the order is known. */
+static int resolve_sources(struct ipm_ctx *ctx, struct ipm_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct ipm_plan_item *it = &plan->items[i];
+		ipm_source_copy(&it->source, &it->release->source);
+		if (it->source.kind == IPM_SOURCE_SELF && !it->installed) {
+			int rc = ipm_registry_resolve_self(&it->source, ctx, it->registry);
+			if (rc < 0) {
+				ipm_error_prefix("source of '%s'", it->entry.name);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
+		   size_t nspecs, const char *method)
+{
+	struct resolver r;
+	char *name = NULL, *constraint = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.method = method;
+
+	for (size_t i = 0; i < nspecs; i++) {
+		if (is_file_spec(specs[i])) {
+			struct ipm_entry entry;
+			char *registry = NULL;
+			memset(&entry, 0, sizeof(entry));
+			rc = ipm_registry_load_file(&entry, &registry, ctx, specs[i]);
+			if (rc < 0)
+				goto done;
+			rc = require_package(&r, entry.name, NULL, NULL, &entry, registry);
+			ipm_entry_release(&entry);
+		} else {
+			rc = split_spec(&name, &constraint, specs[i]);
+			if (rc < 0)
+				goto done;
+			rc = require_package(&r, name, constraint, NULL, NULL, NULL);
+			free(name);
+			free(constraint);
+			name = constraint = NULL;
+		}
+		if (rc < 0)
+			goto done;
+	}
+
+	/* visit() records a node when its dependencies are done: that finishing
+	 * order is the topological order. */
+	out->items = xcalloc(r.norder ? r.norder : 1, sizeof(*out->items));
+	for (size_t k = 0; k < r.norder; k++) {
+		out->items[k] = r.nodes[r.order[k]].item;
+		memset(&r.nodes[r.order[k]].item, 0, sizeof(r.nodes[r.order[k]].item));
+	}
+	out->n = r.norder;
+	rc = resolve_sources(ctx, out);
+done:
+	free(name);
+	free(constraint);
+	for (size_t i = 0; i < r.n; i++)
+		node_release(&r.nodes[i]);
+	free(r.nodes);
+	free(r.stack);
+	free(r.order);
+	if (rc < 0)
+		ipm_plan_release(out);
+	return rc;
+}
+
+void ipm_plan_release(struct ipm_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n; i++) {
+		ipm_entry_release(&plan->items[i].entry);
+		ipm_source_release(&plan->items[i].source);
+		free(plan->items[i].registry);
+	}
+	free(plan->items);
+	plan->items = NULL;
+	plan->n = 0;
+}
+
+/* ---- requires ---- */
+
+/* Full path of tool on PATH, or NULL. */
+static char *find_on_path(const char *tool)
+{
+	const char *path = getenv("PATH");
+	const char *p;
+
+	if (strchr(tool, '/'))
+		return access(tool, X_OK) == 0 ? xstrdup(tool) : NULL;
+	if (!path)
+		path = "/usr/bin:/bin";
+	p = path;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		char *candidate = len ? xasprintf("%.*s/%s", (int)len, p, tool) : xasprintf("./%s", tool);
+		struct stat st;
+		if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+			return candidate;
+		free(candidate);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return NULL;
+}
+
+/* Output (stdout and stderr) of `prog --version`, or NULL when it cannot run. */
+static char *run_version(const char *prog)
+{
+	int fds[2];
+	pid_t pid;
+	struct ipm_buf out = IPM_BUF_INIT;
+	char chunk[4096];
+	ssize_t n;
+	int status;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return NULL;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl(prog, prog, "--version", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (out.len < 65536 && ((n = read(fds[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			ipm_buf_addn(&out, chunk, (size_t)n);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return ipm_buf_detach(&out);
+}
+
+static int is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The first word of text that looks like a dotted version ("3.25.1"). */
+static char *first_version(const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		const char *end;
+		char *word;
+		if (!(*p >= '0' && *p <= '9'))
+			continue;
+		if (p > text && (is_alnum(p[-1]) || p[-1] == '.'))
+			continue;
+		end = p;
+		while (is_alnum(*end) || *end == '.')
+			end++;
+		while (end > p && end[-1] == '.')
+			end--;
+		word = xstrndup(p, (size_t)(end - p));
+		if (strchr(word, '.') && ipm_version_valid(word) > 0)
+			return word;
+		free(word);
+	}
+	return NULL;
+}
+
+static char *os_release_value(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			const char *v = line + klen + 1;
+			size_t len = strcspn(v, "\n");
+			if (len && (*v == '"' || *v == '\'')) {
+				v++;
+				len -= (len >= 2 && (v[len - 2] == '"' || v[len - 2] == '\'')) ? 2 : 1;
+			}
+			return xstrndup(v, len);
+		}
+	}
+	return NULL;
+}
+
+/* This system's names as hint keys, most specific first: e.g. "ubuntu debian". */
+static char *detect_os(void)
+{
+	struct utsname u;
+	char *text = NULL, *id = NULL, *like = NULL;
+	struct ipm_buf names = IPM_BUF_INIT;
+
+	if (uname(&u) == 0 && strcmp(u.sysname, "Darwin") == 0)
+		return xstrdup("macos");
+	if (ipm_file_read(&text, NULL, "/etc/os-release") < 0) {
+		ipm_error_clear();
+		return NULL;
+	}
+	id = os_release_value(text, "ID");
+	like = os_release_value(text, "ID_LIKE");
+	ipm_buf_addf(&names, "%s %s", id ? id : "", like ? like : "");
+	/* Families under the names hints use. */
+	if (strstr(names.ptr, "debian") || strstr(names.ptr, "ubuntu"))
+		ipm_buf_add(&names, " debian");
+	if (strstr(names.ptr, "fedora") || strstr(names.ptr, "rhel") || strstr(names.ptr, "centos"))
+		ipm_buf_add(&names, " fedora");
+	if (strstr(names.ptr, "arch"))
+		ipm_buf_add(&names, " arch");
+	if (strstr(names.ptr, "alpine"))
+		ipm_buf_add(&names, " alpine");
+	free(text);
+	free(id);
+	free(like);
+	return ipm_buf_detach(&names);
+}
+
+static int word_in(const char *words, const char *w)
+{
+	size_t len = strlen(w);
+	for (const char *p = words; (p = strstr(p, w)); p += len)
+		if ((p == words || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* Sets the hint for a missing or old tool: this OS's command, or all. */
+static void install_hint(const struct ipm_require *req)
+{
+	char *os = detect_os();
+	struct ipm_buf all = IPM_BUF_INIT;
+
+	if (os) {
+		/* Exact id first ("ubuntu"), then the family ("debian"). */
+		const char *first = os;
+		size_t firstlen = strcspn(os, " ");
+		for (size_t i = 0; i < req->nhints; i++)
+			if (req->hints[i].os && strlen(req->hints[i].os) == firstlen &&
+			    strncmp(req->hints[i].os, first, firstlen) == 0) {
+				ipm_error_hint("install it with: %s", req->hints[i].command);
+				goto done;
+			}
+		for (size_t i = 0; i < req->nhints; i++)
+			if (req->hints[i].os && word_in(os, req->hints[i].os)) {
+				ipm_error_hint("install it with: %s", req->hints[i].command);
+				goto done;
+			}
+	}
+	if (!req->nhints) {
+		ipm_error_hint("install '%s' and make sure it is on PATH", req->tool);
+		goto done;
+	}
+	for (size_t i = 0; i < req->nhints; i++)
+		ipm_buf_addf(&all, "%s  %s: %s", i ? "\n" : "", req->hints[i].os, req->hints[i].command);
+	ipm_error_hint("install it with one of:\n%s", all.ptr);
+done:
+	ipm_buf_release(&all);
+	free(os);
+}
+
+static int check_require(const struct ipm_plan_item *it, const struct ipm_require *req)
+{
+	char *path = find_on_path(req->tool);
+	char *output = NULL, *version = NULL;
+	int rc = 0;
+
+	if (!path) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "'%s' is required by '%s' but not found on PATH",
+				   req->tool, it->entry.name);
+		install_hint(req);
+		goto done;
+	}
+	if (!req->constraint || !*req->constraint || strcmp(req->constraint, "*") == 0)
+		goto done;
+	output = run_version(path);
+	version = output ? first_version(output) : NULL;
+	if (!version) {
+		ipm_log(IPM_LOG_WARN, "cannot tell the version of '%s' ('%s' needs %s); going on",
+			path, it->entry.name, req->constraint);
+		goto done;
+	}
+	rc = ipm_constraint_match(req->constraint, version);
+	if (rc < 0) {
+		rc = ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' on '%s' in '%s'",
+				   req->constraint, req->tool, it->entry.name);
+		goto done;
+	}
+	if (rc == 0) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "'%s' %s is found at '%s' but '%s' requires %s",
+				   req->tool, version, path, it->entry.name, req->constraint);
+		install_hint(req);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(path);
+	free(output);
+	free(version);
+	return rc;
+}
+
+int ipm_plan_check_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
+		if (it->installed)
+			continue;
+		for (size_t j = 0; j < it->entry.nrequires; j++) {
+			int rc = check_require(it, &it->entry.requires[j]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
