@@ -8,7 +8,7 @@
  * similarity, scored for all names at once with the library's batched dot
  * product.
  */
-#define IPM_SIMILAR_DIM 256
+#define IPM_SIMILAR_DIM 128
 
 /* Fills vec[IPM_SIMILAR_DIM] for text (case, '-', '_' and '.' folded). */
 void ipm_similar_vector(float *vec, const char *text);
@@ -22,5 +22,9 @@ struct ipm_similar_match {
 struct ipm_db;
 int ipm_similar_find(struct ipm_similar_match **out, size_t *nout, struct ipm_db *db,
 		     const char *query, size_t max, float min_score);
+/* The same ranking over n given names and their vectors (row-major,
+ * IPM_SIMILAR_DIM floats each); names are copied into the matches. */
+int ipm_similar_rank(struct ipm_similar_match **out, size_t *nout, const char *const *names,
+		     const float *vecs, size_t n, const char *query, size_t max, float min_score);
 void ipm_similar_matches_free(struct ipm_similar_match *m, size_t n);
 #endif

