@@ -1,0 +1,547 @@
+/*
+ * Configuration: where things live (environment, XDG defaults), the config
+ * file (cJSON), the bundled registry next to the binary, and rewriting the
+ * config file for `ipm registry add/remove`.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ipm/buf.h"
+#include "ipm/config.h"
+#include "ipm/error.h"
+#include "ipm/fs.h"
+#include "ipm/xalloc.h"
+
+#define BUNDLED_NAME "bundled"
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* Recipes and the lock run with other working directories, so every path the
+ * configuration hands out is absolute; symlinks are left alone on purpose. */
+static char *absolute_path(const char *path)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	char *cwd = NULL;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrdup(path);
+	ipm_buf_add(&b, cwd);
+	free(cwd);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (strcmp(path, ".") != 0)
+		ipm_buf_addpath(&b, path);
+	return ipm_buf_detach(&b);
+}
+
+static char *home_dir(void)
+{
+	const char *h = env_nonempty("HOME");
+	return xstrdup(h ? h : "/");
+}
+
+/* $ENV, else $XDG/suffix, else ~/fallback/suffix. */
+static char *xdg_path(const char *env, const char *xdg, const char *fallback, const char *suffix)
+{
+	const char *v = env_nonempty(env);
+	char *home = NULL, *out;
+
+	if (v)
+		return absolute_path(v);
+	v = env_nonempty(xdg);
+	if (v && v[0] == '/')
+		return xasprintf("%s/%s", v, suffix);
+	home = home_dir();
+	out = xasprintf("%s/%s/%s", home, fallback, suffix);
+	free(home);
+	return out;
+}
+
+static char *exe_path(const char *argv0)
+{
+	char *resolved = NULL;
+	const char *path_env;
+
+	resolved = realpath("/proc/self/exe", NULL);
+	if (resolved)
+		return resolved;
+	if (!argv0 || !*argv0)
+		return NULL;
+	if (strchr(argv0, '/'))
+		return realpath(argv0, NULL);
+	path_env = getenv("PATH");
+	if (!path_env)
+		return NULL;
+	while (*path_env) {
+		size_t n = strcspn(path_env, ":");
+		char *candidate = xasprintf("%.*s/%s", (int)n, path_env, argv0);
+		if (access(candidate, X_OK) == 0)
+			resolved = realpath(candidate, NULL);
+		free(candidate);
+		if (resolved)
+			return resolved;
+		path_env += n;
+		if (*path_env == ':')
+			path_env++;
+	}
+	return NULL;
+}
+
+/* <exe dir>/../registry in the build tree, <exe dir>/../share/ipm/registry
+ * once installed. */
+static char *find_bundled_registry(const char *argv0)
+{
+	const char *over = env_nonempty("IPM_REGISTRY");
+	char *exe = NULL, *slash, *candidate = NULL, *out = NULL;
+
+	if (over)
+		return absolute_path(over);
+	exe = exe_path(argv0);
+	if (!exe)
+		goto done;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		goto done;
+	*slash = '\0';
+
+	candidate = xasprintf("%s/../registry/packages", exe);
+	if (ipm_is_dir(candidate)) {
+		free(candidate);
+		candidate = xasprintf("%s/../registry", exe);
+		out = realpath(candidate, NULL);
+		goto done;
+	}
+	free(candidate);
+	candidate = xasprintf("%s/../share/ipm/registry", exe);
+	if (ipm_is_dir(candidate))
+		out = realpath(candidate, NULL);
+done:
+	free(candidate);
+	free(exe);
+	return out;
+}
+
+enum ipm_registry_kind ipm_registry_kind_of(const char *url)
+{
+	size_t len = strlen(url);
+
+	if (ipm_is_dir(url))
+		return IPM_REGISTRY_LOCAL;
+	if (len >= 5 && strcmp(url + len - 5, ".json") == 0)
+		return IPM_REGISTRY_HTTP;
+	return IPM_REGISTRY_GIT;
+}
+
+/* Line and column (1-based) of pos in text, for JSON error messages. */
+static void text_position(const char *text, const char *pos, int *line, int *col)
+{
+	const char *p;
+
+	*line = 1;
+	*col = 1;
+	if (!pos)
+		return;
+	for (p = text; *p && p < pos; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/* Parses the config file; a missing file is an empty configuration (*out NULL). */
+static int config_file_parse(cJSON **out, const char *path)
+{
+	char *text = NULL;
+	const char *end = NULL;
+	cJSON *root = NULL;
+	int rc = 0, line, col;
+
+	*out = NULL;
+	if (!ipm_path_exists(path))
+		return 0;
+	rc = ipm_file_read(&text, NULL, path);
+	if (rc < 0)
+		goto done;
+	root = cJSON_ParseWithOpts(text, &end, 0);
+	if (!root) {
+		text_position(text, end ? end : cJSON_GetErrorPtr(), &line, &col);
+		rc = ipm_error_set(IPM_EINVAL, "'%s': malformed JSON at line %d, column %d",
+				   path, line, col);
+		ipm_error_hint("fix or remove the configuration file");
+		goto done;
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s': the configuration must be a JSON object", path);
+		goto done;
+	}
+	*out = root;
+	root = NULL;
+done:
+	cJSON_Delete(root);
+	free(text);
+	return rc;
+}
+
+static void registry_conf_release(struct ipm_registry_conf *r)
+{
+	free(r->name);
+	free(r->url);
+	r->name = r->url = NULL;
+}
+
+static void registries_push(struct ipm_config *cfg, size_t *alloc, const char *name,
+			    const char *url, enum ipm_registry_kind kind)
+{
+	struct ipm_registry_conf *r;
+
+	XGROW(cfg->registries, *alloc, cfg->nregistries + 1);
+	r = &cfg->registries[cfg->nregistries++];
+	r->name = xstrdup(name);
+	r->url = xstrdup(url);
+	r->kind = kind;
+}
+
+static int bad_field(const char *path, const char *field, const char *what)
+{
+	int rc = ipm_error_set(IPM_EINVAL, "'%s': '%s' must be %s", path, field, what);
+	ipm_error_hint("see the FILES section of ipm(1)");
+	return rc;
+}
+
+static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int prefix_fixed,
+			     size_t *reg_alloc)
+{
+	const cJSON *item, *el;
+	const char *path = cfg->config_path;
+	int rc;
+
+	item = cJSON_GetObjectItemCaseSensitive(root, "prefix");
+	if (item) {
+		if (!cJSON_IsString(item) || !*item->valuestring)
+			return bad_field(path, "prefix", "a non-empty string");
+		if (!prefix_fixed) {
+			free(cfg->prefix);
+			cfg->prefix = absolute_path(item->valuestring);
+		}
+	}
+	item = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+	if (item) {
+		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 1024)
+			return bad_field(path, "jobs", "a number from 1 to 1024");
+		cfg->jobs = item->valueint;
+	}
+	item = cJSON_GetObjectItemCaseSensitive(root, "registries");
+	if (item) {
+		if (!cJSON_IsArray(item))
+			return bad_field(path, "registries", "an array of {\"name\", \"url\"} objects");
+		cJSON_ArrayForEach(el, item) {
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(el, "name");
+			const cJSON *url = cJSON_GetObjectItemCaseSensitive(el, "url");
+			if (!cJSON_IsString(name) || !cJSON_IsString(url) || !*url->valuestring)
+				return bad_field(path, "registries", "an array of {\"name\", \"url\"} objects");
+			if (strcmp(name->valuestring, BUNDLED_NAME) == 0)
+				continue;
+			registries_push(cfg, reg_alloc, name->valuestring, url->valuestring,
+					ipm_registry_kind_of(url->valuestring));
+		}
+	}
+	item = cJSON_GetObjectItemCaseSensitive(root, "mirrors");
+	if (item) {
+		if (cJSON_IsString(item)) {
+			rc = ipm_mirrors_parse(&cfg->mirrors, &cfg->nmirrors, item->valuestring);
+			if (rc < 0)
+				goto mirror_error;
+		} else if (cJSON_IsArray(item)) {
+			cJSON_ArrayForEach(el, item) {
+				if (!cJSON_IsString(el))
+					return bad_field(path, "mirrors", "an array of \"FROM=TO\" strings");
+				rc = ipm_mirrors_parse(&cfg->mirrors, &cfg->nmirrors, el->valuestring);
+				if (rc < 0)
+					goto mirror_error;
+			}
+		} else {
+			return bad_field(path, "mirrors", "an array of \"FROM=TO\" strings");
+		}
+	}
+	return 0;
+mirror_error:
+	ipm_error_prefix("'%s'", path);
+	return rc;
+}
+
+int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefix_override)
+{
+	cJSON *root = NULL;
+	const char *env;
+	size_t reg_alloc = 0;
+	long ncpu;
+	int rc = 0, prefix_fixed = 0;
+	char *home = NULL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->home = xdg_path("IPM_HOME", "XDG_DATA_HOME", ".local/share", "ipm");
+	cfg->cache = xdg_path("IPM_CACHE", "XDG_CACHE_HOME", ".cache", "ipm");
+	cfg->config_path = xdg_path("IPM_CONFIG", "XDG_CONFIG_HOME", ".config", "ipm/config.json");
+	cfg->bundled_registry = find_bundled_registry(argv0);
+
+	/* --prefix wins over IPM_PREFIX, which wins over the config file. */
+	if (prefix_override && *prefix_override) {
+		cfg->prefix = absolute_path(prefix_override);
+		prefix_fixed = 1;
+	} else if ((env = env_nonempty("IPM_PREFIX"))) {
+		cfg->prefix = absolute_path(env);
+		prefix_fixed = 1;
+	} else {
+		home = home_dir();
+		cfg->prefix = xasprintf("%s/.local", home);
+	}
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->jobs = ncpu > 0 ? (int)ncpu : 1;
+
+	env = env_nonempty("IPM_MIRRORS");
+	if (env) {
+		rc = ipm_mirrors_parse(&cfg->mirrors, &cfg->nmirrors, env);
+		if (rc < 0) {
+			ipm_error_prefix("IPM_MIRRORS");
+			goto done;
+		}
+	}
+
+	rc = config_file_parse(&root, cfg->config_path);
+	if (rc < 0)
+		goto done;
+	if (root) {
+		rc = config_apply_file(cfg, root, prefix_fixed, &reg_alloc);
+		if (rc < 0)
+			goto done;
+	}
+	if (cfg->bundled_registry)
+		registries_push(cfg, &reg_alloc, BUNDLED_NAME, cfg->bundled_registry,
+				IPM_REGISTRY_LOCAL);
+done:
+	free(home);
+	cJSON_Delete(root);
+	if (rc < 0)
+		ipm_config_release(cfg);
+	return rc;
+}
+
+void ipm_config_release(struct ipm_config *cfg)
+{
+	size_t i;
+
+	free(cfg->home);
+	free(cfg->prefix);
+	free(cfg->cache);
+	free(cfg->config_path);
+	free(cfg->bundled_registry);
+	for (i = 0; i < cfg->nregistries; i++)
+		registry_conf_release(&cfg->registries[i]);
+	free(cfg->registries);
+	for (i = 0; i < cfg->nmirrors; i++) {
+		free(cfg->mirrors[i].from);
+		free(cfg->mirrors[i].to);
+	}
+	free(cfg->mirrors);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int registry_name_valid(const char *name)
+{
+	const char *p;
+
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+		return 0;
+	for (p = name + 1; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int check_user_registry_name(const char *name, const char *verb)
+{
+	int rc;
+
+	if (strcmp(name, BUNDLED_NAME) == 0) {
+		rc = ipm_error_set(IPM_EINVAL, "registry '%s' is built in and cannot be %s",
+				   name, verb);
+		ipm_error_hint("choose another name");
+		return rc;
+	}
+	if (!registry_name_valid(name)) {
+		rc = ipm_error_set(IPM_EINVAL, "invalid registry name '%s'", name);
+		ipm_error_hint("use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit");
+		return rc;
+	}
+	return 0;
+}
+
+static cJSON *registries_array(cJSON *root)
+{
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "registries");
+
+	if (!arr) {
+		arr = cJSON_CreateArray();
+		cJSON_AddItemToObject(root, "registries", arr);
+	}
+	return cJSON_IsArray(arr) ? arr : NULL;
+}
+
+static int config_file_write(const char *path, const cJSON *root)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	char *text = NULL, *dir = NULL, *slash;
+	int rc;
+
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = ipm_mkdir_p(dir, 0755);
+		if (rc < 0)
+			goto done;
+	}
+	text = cJSON_Print(root);
+	ipm_buf_add(&b, text);
+	ipm_buf_addch(&b, '\n');
+	rc = ipm_file_write_atomic(path, b.ptr, b.len);
+done:
+	cJSON_free(text);
+	free(dir);
+	ipm_buf_release(&b);
+	return rc;
+}
+
+int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char *url)
+{
+	cJSON *root = NULL, *arr, *el, *obj;
+	char *stored_url = NULL;
+	enum ipm_registry_kind kind;
+	size_t i, alloc;
+	int rc;
+
+	rc = check_user_registry_name(name, "added");
+	if (rc < 0)
+		return rc;
+	if (!url || !*url)
+		return ipm_error_set(IPM_EINVAL, "registry '%s' needs a URL", name);
+	for (i = 0; i < cfg->nregistries; i++) {
+		if (strcmp(cfg->registries[i].name, name) == 0) {
+			rc = ipm_error_set(IPM_EEXISTS, "registry '%s' already exists", name);
+			ipm_error_hint("remove it first with 'ipm registry remove %s'", name);
+			return rc;
+		}
+	}
+	kind = ipm_registry_kind_of(url);
+	/* A local directory is stored absolute so that it means the same thing
+	 * from any working directory. */
+	stored_url = kind == IPM_REGISTRY_LOCAL ? realpath(url, NULL) : NULL;
+	if (!stored_url)
+		stored_url = xstrdup(url);
+
+	rc = config_file_parse(&root, cfg->config_path);
+	if (rc < 0)
+		goto done;
+	if (!root)
+		root = cJSON_CreateObject();
+	arr = registries_array(root);
+	if (!arr) {
+		rc = bad_field(cfg->config_path, "registries", "an array of {\"name\", \"url\"} objects");
+		goto done;
+	}
+	cJSON_ArrayForEach(el, arr) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(el, "name");
+		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) {
+			rc = ipm_error_set(IPM_EEXISTS, "registry '%s' already exists", name);
+			goto done;
+		}
+	}
+	obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "name", name);
+	cJSON_AddStringToObject(obj, "url", stored_url);
+	cJSON_AddItemToArray(arr, obj);
+	rc = config_file_write(cfg->config_path, root);
+	if (rc < 0)
+		goto done;
+
+	/* User registries come before "bundled", which is consulted last. */
+	alloc = cfg->nregistries;
+	registries_push(cfg, &alloc, name, stored_url, kind);
+	for (i = cfg->nregistries - 1; i > 0; i--) {
+		struct ipm_registry_conf tmp;
+		if (strcmp(cfg->registries[i - 1].name, BUNDLED_NAME) != 0)
+			break;
+		tmp = cfg->registries[i - 1];
+		cfg->registries[i - 1] = cfg->registries[i];
+		cfg->registries[i] = tmp;
+	}
+done:
+	free(stored_url);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int ipm_config_registry_remove(struct ipm_config *cfg, const char *name)
+{
+	cJSON *root = NULL, *arr;
+	int rc, idx = 0, found = -1;
+	const cJSON *el;
+	size_t i;
+
+	rc = check_user_registry_name(name, "removed");
+	if (rc < 0)
+		return rc;
+	rc = config_file_parse(&root, cfg->config_path);
+	if (rc < 0)
+		goto done;
+	arr = root ? cJSON_GetObjectItemCaseSensitive(root, "registries") : NULL;
+	if (arr && cJSON_IsArray(arr)) {
+		cJSON_ArrayForEach(el, arr) {
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(el, "name");
+			if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) {
+				found = idx;
+				break;
+			}
+			idx++;
+		}
+	}
+	if (found < 0) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' is not configured", name);
+		ipm_error_hint("'ipm registry list' shows the configured registries");
+		goto done;
+	}
+	cJSON_DeleteItemFromArray(arr, found);
+	rc = config_file_write(cfg->config_path, root);
+	if (rc < 0)
+		goto done;
+	for (i = 0; i < cfg->nregistries; i++) {
+		if (strcmp(cfg->registries[i].name, name) == 0) {
+			registry_conf_release(&cfg->registries[i]);
+			memmove(&cfg->registries[i], &cfg->registries[i + 1],
+				(cfg->nregistries - i - 1) * sizeof(cfg->registries[0]));
+			cfg->nregistries--;
+			break;
+		}
+	}
+done:
+	cJSON_Delete(root);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * The context a command runs in: configuration, database, lock, fetch settings.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipm/ctx.h"
+#include "ipm/error.h"
+#include "ipm/fs.h"
+#include "ipm/install.h"
+#include "ipm/lock.h"
+#include "ipm/registry.h"
+#include "ipm/xalloc.h"
+
+int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs)
+{
+	char *lock_path = NULL, *db_path = NULL;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	rc = ipm_config_load(&ctx->cfg, argv0, prefix_override);
+	if (rc < 0)
+		goto done;
+	ctx->fetch.cache_dir = ctx->cfg.cache;
+	ctx->fetch.mirrors = ctx->cfg.mirrors;
+	ctx->fetch.nmirrors = ctx->cfg.nmirrors;
+	ctx->interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+
+	if (needs & IPM_NEED_DB_WRITE)
+		needs |= IPM_NEED_LOCK;
+	db_path = xasprintf("%s/ipm.db", ctx->cfg.home);
+
+	if (needs & IPM_NEED_LOCK) {
+		rc = ipm_mkdir_p(ctx->cfg.home, 0755);
+		if (rc < 0)
+			goto done;
+		lock_path = xasprintf("%s/lock", ctx->cfg.home);
+		rc = ipm_lock_acquire(&ctx->lock, lock_path);
+		if (rc < 0)
+			goto done;
+	}
+
+	if (needs & IPM_NEED_DB_WRITE) {
+		rc = ipm_db_open(&ctx->db, db_path, IPM_DB_WRITE);
+		if (rc < 0)
+			goto done;
+		/* Before anything else looks at the installed state, finish undoing
+		 * what an interrupted ipm left. */
+		rc = ipm_recover(ctx);
+		if (rc < 0)
+			goto done;
+		/* Local registries are cheap to check, so an edited entry is seen
+		 * by the very next command. */
+		rc = ipm_registry_sync_local(ctx);
+		if (rc < 0)
+			goto done;
+	} else if (needs & IPM_NEED_DB_READ) {
+		rc = ipm_db_open(&ctx->db, db_path, IPM_DB_READ);
+		if (rc < 0)
+			goto done;
+	}
+done:
+	free(lock_path);
+	free(db_path);
+	if (rc < 0)
+		ipm_ctx_close(ctx);
+	return rc;
+}
+
+void ipm_ctx_close(struct ipm_ctx *ctx)
+{
+	ipm_db_free(ctx->db);
+	ctx->db = NULL;
+	ipm_lock_release(ctx->lock);
+	ctx->lock = NULL;
+	ipm_config_release(&ctx->cfg);
+	memset(&ctx->fetch, 0, sizeof(ctx->fetch));
+}
