@@ -1,0 +1,52 @@
+#!/bin/sh
+# The attention library as a first-class package: `ipm install attention`
+# builds it from this repository (offline, through the same git path as any
+# package), a program compiles against what it installed through pkg-config
+# and prints the article's numbers, and `ipm remove` takes every file back.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+IPM=$BUILD/ipm
+work=$(mktemp -d "${TMPDIR:-/tmp}/ipm-t0500.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export IPM_HOME=$work/home IPM_PREFIX=$work/prefix IPM_CACHE=$work/cache IPM_CONFIG=$work/config.json
+unset IPM_REGISTRY IPM_MIRRORS
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
+
+head_commit=$(git -C "$top" rev-parse HEAD)
+
+check "ipm install --yes attention succeeds" "$IPM" install --yes attention
+for f in include/attention.h lib/libattention.a lib/pkgconfig/attention.pc share/man/man3/attention.3 share/man/man7/attention.7; do
+	check "installed $f" test -e "$IPM_PREFIX/$f"
+done
+check "shared library with a soname" sh -c 'ls "$1"/lib/libattention.so.* >/dev/null' sh "$IPM_PREFIX"
+
+"$IPM" list --json >"$work/list.json" 2>"$work/list.err"
+check "list --json names attention 0.1.0" grep -q '"attention"' "$work/list.json"
+check "list records the exact commit installed" grep -q "$head_commit" "$work/list.json"
+
+PKG_CONFIG_PATH=$IPM_PREFIX/lib/pkgconfig
+export PKG_CONFIG_PATH
+if cc -o "$work/article" "$top/examples/article.c" $(pkg-config --cflags --libs attention) \
+	-Wl,-rpath,"$IPM_PREFIX/lib" 2>"$work/cc.err"; then
+	ok "example compiles against the installed library via pkg-config"
+else
+	not_ok "example compiles against the installed library via pkg-config"
+	sed 's/^/# /' "$work/cc.err"
+fi
+"$work/article" >"$work/article.out" 2>&1
+check "prints cosine similarity -0.39" grep -qx 'cosine similarity: -0.39' "$work/article.out"
+check "prints dot product -0.41" grep -qx 'dot product: -0.41' "$work/article.out"
+
+check "a second install is a no-op" "$IPM" install --yes attention
+check "ipm remove --yes attention succeeds" "$IPM" remove --yes attention
+left=$(find "$IPM_PREFIX" ! -type d 2>/dev/null | wc -l)
+check "remove leaves no file in the prefix" test "$left" -eq 0
+check "remove empties the store" sh -c '! ls "$1"/store/attention/* >/dev/null 2>&1' sh "$IPM_HOME"
+"$IPM" list --json >"$work/list2.json" 2>/dev/null
+check "list no longer shows attention" sh -c '! grep -q "\"attention\"" "$1"' sh "$work/list2.json"
+echo "1..$n"
