@@ -1,0 +1,93 @@
+/*
+ * Private interface of the attention library: the per-ISA kernel table and
+ * the thread pool.  Nothing here is exported (the library is built with
+ * -fvisibility=hidden; only ATTN_API symbols are visible).
+ */
+#ifndef ATTN_INTERNAL_H
+#define ATTN_INTERNAL_H
+
+#include <stddef.h>
+#include "attention.h"
+
+/* Keys per tile of the fused kernel.  Fixed for every ISA so that tile
+ * boundaries, and thus rounding, do not depend on anything but the shape. */
+#define ATTN_BK 64
+/* Rows per register block of the tile kernels; tiles are padded to it. */
+#define ATTN_MR 6
+/* Query rows per task of the fused kernel (a multiple of ATTN_MR). */
+#define ATTN_BQ 96
+/* Keys per task when decoding (few query rows): fixed, so the split and the
+ * merge order are independent of the thread count. */
+#define ATTN_DECODE_CHUNK 4096
+
+#define ATTN_LOG2E 1.44269504088896340736
+#define ATTN_LN2 0.69314718055994530942
+
+/*
+ * One kernel set per instruction set.  Tile layouts (all row-major floats):
+ *   qp  rows_pad x dim      scaled queries (rows_pad a multiple of ATTN_MR)
+ *   kt  dim x ATTN_BK       keys of one tile, transposed, zero padded
+ *   s   rows_pad x ATTN_BK  scores in log2 units, then probabilities
+ *   o   rows_pad x ldo      output accumulator (dv_pad columns used)
+ */
+typedef struct attn_kernels {
+    const char *name;
+    size_t lanes; /* floats per vector: value dims are padded to it */
+    /* s = qp kt */
+    void (*qk_tile)(float *s, const float *qp, const float *kt,
+                    size_t rows_pad, size_t dim);
+    /* Online-softmax step on a tile of log2-domain scores: updates the
+     * running max m and sum l of each row, turns s into exp2(s - m) and
+     * rescales the rows of o when the max grows. */
+    void (*softmax_tile)(float *s, size_t rows, float *m, float *l,
+                         float *o, size_t ldo, size_t dv_pad);
+    /* o += p v for nk keys; v rows at stride ldv, dv_pad a multiple of lanes */
+    void (*pv_tile)(float *o, size_t ldo, const float *p, const float *v,
+                    size_t ldv, size_t rows_pad, size_t nk, size_t dv_pad);
+    /* out[i] = q . k_i for n keys at stride ldk (any dim) */
+    void (*dot_rows)(float *out, const float *q, const float *k, size_t ldk,
+                     size_t n, size_t dim);
+    /* acc += sum_j p[j] v_j for n values at stride ldv (any dv) */
+    void (*axpy_rows)(float *acc, const float *p, const float *v, size_t ldv,
+                      size_t n, size_t dv);
+} attn_kernels;
+
+extern const attn_kernels attn__kernels_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+#define ATTN_HAVE_X86 1
+extern const attn_kernels attn__kernels_avx2;
+extern const attn_kernels attn__kernels_avx512;
+#endif
+
+/* The kernel set selected (automatically or by attn_set_isa). */
+const attn_kernels *attn__kernels(void);
+
+/* Runs fn(ctx, task, worker) for every task in [0, n_tasks) on up to
+ * n_workers threads (the caller is worker 0).  Tasks are handed out
+ * dynamically; callers make each task's result independent of which worker
+ * runs it.  If threads cannot be created the caller runs everything. */
+void attn__parallel(size_t n_tasks, int n_workers,
+                    void (*fn)(void *ctx, size_t task, int worker), void *ctx);
+
+/* a * b without overflow, or 0 with *ok cleared. */
+static inline size_t attn__mul(size_t a, size_t b, int *ok)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) {
+        *ok = 0;
+        return 0;
+    }
+    return r;
+}
+
+static inline size_t attn__add(size_t a, size_t b, int *ok)
+{
+    size_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        *ok = 0;
+        return 0;
+    }
+    return r;
+}
+
+#endif /* ATTN_INTERNAL_H */

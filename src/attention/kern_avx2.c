@@ -1,0 +1,68 @@
+/* AVX2 + FMA kernel set (compiled with -mavx2 -mfma). */
+#include "internal.h"
+
+#include <math.h>
+#include <immintrin.h>
+
+typedef __m256 VEC;
+#define W 8
+#define NV_QK 2 /* 6 x 2 accumulators + 2 keys + 1 broadcast <= 16 ymm */
+#define NV_PV 2
+#define KNAME(x) avx2_##x
+
+static inline VEC vload(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vstore(float *p, VEC x) { _mm256_storeu_ps(p, x); }
+static inline VEC vset1(float x) { return _mm256_set1_ps(x); }
+static inline VEC vzero(void) { return _mm256_setzero_ps(); }
+static inline VEC vfma(VEC a, VEC b, VEC c) { return _mm256_fmadd_ps(a, b, c); }
+static inline VEC vmul(VEC a, VEC b) { return _mm256_mul_ps(a, b); }
+static inline VEC vsub(VEC a, VEC b) { return _mm256_sub_ps(a, b); }
+static inline VEC vmax(VEC a, VEC b) { return _mm256_max_ps(a, b); }
+
+/* 2^x for x <= 0 (the softmax range): x = n + f with |f| <= 1/2, 2^f by its
+ * degree-7 Taylor polynomial (relative error ~5e-9, below float rounding),
+ * 2^n through the exponent bits.  x < -126 gives exactly 0 (so -Inf, a masked
+ * score, gets weight 0); NaN stays NaN. */
+static inline VEC vexp2(VEC x)
+{
+    VEC xc = _mm256_max_ps(_mm256_set1_ps(-126.0f), x); /* NaN in x survives */
+    xc = _mm256_min_ps(_mm256_set1_ps(127.0f), xc);
+    VEC n = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    VEC f = _mm256_sub_ps(xc, n);
+    VEC p = _mm256_set1_ps(1.5252734e-5f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.5403530e-4f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504109e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022651e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    VEC r = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    VEC tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
+    return _mm256_andnot_ps(tiny, r);
+}
+
+static inline float vhsum(VEC x)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float vhmax(VEC x)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#include "kern_body.h"
+
+const attn_kernels attn__kernels_avx2 = {
+    "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
+    avx2_dot_rows, avx2_axpy_rows,
+};

@@ -1,0 +1,194 @@
+/*
+ * Body of one kernel set, written once over a small vector vocabulary and
+ * instantiated per instruction set by kern_scalar.c, kern_avx2.c and
+ * kern_avx512.c (each compiled with its own target flags).  The includer
+ * defines:
+ *   VEC W                     vector type and its number of float lanes
+ *   NV_QK NV_PV               vectors per register block (columns of the
+ *                             score tile, value dims of the output tile)
+ *   vload vstore vset1 vzero vfma(a,b,c)=a*b+c vmul vsub vmax vexp2
+ *   vhsum vhmax               horizontal sum / max
+ *   KNAME(x)                  symbol of kernel x for this set
+ */
+#include <math.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* One MR x nv register block of s = qp kt: nv vectors of W keys. */
+INLINE void qk_block(float *s, const float *qp, const float *kt, size_t dim,
+                     size_t c0, int nv)
+{
+    VEC acc[ATTN_MR][NV_QK];
+    for (int i = 0; i < ATTN_MR; i++)
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = vzero();
+    for (size_t d = 0; d < dim; d++) {
+        VEC kv[NV_QK];
+        const float *krow = kt + d * ATTN_BK + c0;
+        for (int v = 0; v < nv; v++)
+            kv[v] = vload(krow + v * W);
+        for (int i = 0; i < ATTN_MR; i++) {
+            VEC qb = vset1(qp[i * dim + d]);
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = vfma(qb, kv[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < ATTN_MR; i++)
+        for (int v = 0; v < nv; v++)
+            vstore(s + i * ATTN_BK + c0 + v * W, acc[i][v]);
+}
+
+static void KNAME(qk_tile)(float *s, const float *qp, const float *kt,
+                           size_t rows_pad, size_t dim)
+{
+    for (size_t r = 0; r < rows_pad; r += ATTN_MR)
+        for (size_t c = 0; c < ATTN_BK; c += NV_QK * W)
+            qk_block(s + r * ATTN_BK, qp + r * dim, kt, dim, c, NV_QK);
+}
+
+static void KNAME(softmax_tile)(float *s, size_t rows, float *m, float *l,
+                                float *o, size_t ldo, size_t dv_pad)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *row = s + r * ATTN_BK;
+        VEC vm = vset1(-INFINITY);
+        for (size_t c = 0; c < ATTN_BK; c += W)
+            vm = vmax(vm, vload(row + c));
+        float tile_max = vhmax(vm);
+        float new_max = tile_max > m[r] ? tile_max : m[r];
+        if (new_max == -INFINITY) {
+            /* Every key so far is masked: nothing to add yet. */
+            memset(row, 0, ATTN_BK * sizeof(float));
+            continue;
+        }
+        float alpha = new_max == m[r] ? 1.0f : exp2f(m[r] - new_max);
+        VEC vmax_b = vset1(new_max), vsum = vzero();
+        for (size_t c = 0; c < ATTN_BK; c += W) {
+            VEC p = vexp2(vsub(vload(row + c), vmax_b));
+            vstore(row + c, p);
+            vsum = vsum + p;
+        }
+        l[r] = l[r] * alpha + vhsum(vsum);
+        m[r] = new_max;
+        if (alpha != 1.0f) {
+            VEC va = vset1(alpha);
+            float *orow = o + r * ldo;
+            for (size_t d = 0; d < dv_pad; d += W)
+                vstore(orow + d, vmul(vload(orow + d), va));
+        }
+    }
+}
+
+/* One MR x nv block of o += p v over nk keys, at value column d0. */
+INLINE void pv_block(float *o, size_t ldo, const float *p, const float *v,
+                     size_t ldv, size_t nk, size_t d0, int nv)
+{
+    VEC acc[ATTN_MR][NV_PV];
+    for (int i = 0; i < ATTN_MR; i++)
+        for (int c = 0; c < nv; c++)
+            acc[i][c] = vload(o + i * ldo + d0 + c * W);
+    for (size_t j = 0; j < nk; j++) {
+        VEC vv[NV_PV];
+        const float *vrow = v + j * ldv + d0;
+        for (int c = 0; c < nv; c++)
+            vv[c] = vload(vrow + c * W);
+        for (int i = 0; i < ATTN_MR; i++) {
+            VEC pb = vset1(p[i * ATTN_BK + j]);
+            for (int c = 0; c < nv; c++)
+                acc[i][c] = vfma(pb, vv[c], acc[i][c]);
+        }
+    }
+    for (int i = 0; i < ATTN_MR; i++)
+        for (int c = 0; c < nv; c++)
+            vstore(o + i * ldo + d0 + c * W, acc[i][c]);
+}
+
+static void KNAME(pv_tile)(float *o, size_t ldo, const float *p,
+                           const float *v, size_t ldv, size_t rows_pad,
+                           size_t nk, size_t dv_pad)
+{
+    for (size_t r = 0; r < rows_pad; r += ATTN_MR) {
+        float *orow = o + r * ldo;
+        const float *prow = p + r * ATTN_BK;
+        size_t d = 0;
+        for (; d + NV_PV * W <= dv_pad; d += NV_PV * W)
+            pv_block(orow, ldo, prow, v, ldv, nk, d, NV_PV);
+        for (; d < dv_pad; d += W)
+            pv_block(orow, ldo, prow, v, ldv, nk, d, 1);
+    }
+}
+
+static void KNAME(dot_rows)(float *out, const float *q, const float *k,
+                            size_t ldk, size_t n, size_t dim)
+{
+    size_t j = 0;
+    size_t dv = dim / W * W;
+    /* Four keys at a time: four independent FMA chains hide latency. */
+    for (; j + 4 <= n; j += 4) {
+        const float *k0 = k + j * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk,
+                    *k3 = k2 + ldk;
+        VEC a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+        for (size_t d = 0; d < dv; d += W) {
+            VEC qv = vload(q + d);
+            a0 = vfma(qv, vload(k0 + d), a0);
+            a1 = vfma(qv, vload(k1 + d), a1);
+            a2 = vfma(qv, vload(k2 + d), a2);
+            a3 = vfma(qv, vload(k3 + d), a3);
+        }
+        float s0 = vhsum(a0), s1 = vhsum(a1), s2 = vhsum(a2), s3 = vhsum(a3);
+        for (size_t d = dv; d < dim; d++) {
+            s0 = fmaf(q[d], k0[d], s0);
+            s1 = fmaf(q[d], k1[d], s1);
+            s2 = fmaf(q[d], k2[d], s2);
+            s3 = fmaf(q[d], k3[d], s3);
+        }
+        out[j] = s0;
+        out[j + 1] = s1;
+        out[j + 2] = s2;
+        out[j + 3] = s3;
+    }
+    for (; j < n; j++) {
+        const float *k0 = k + j * ldk;
+        VEC a0 = vzero();
+        for (size_t d = 0; d < dv; d += W)
+            a0 = vfma(vload(q + d), vload(k0 + d), a0);
+        float s0 = vhsum(a0);
+        for (size_t d = dv; d < dim; d++)
+            s0 = fmaf(q[d], k0[d], s0);
+        out[j] = s0;
+    }
+}
+
+#define AXPY_NA 8
+INLINE void axpy_block(float *acc, const float *p, const float *v, size_t ldv,
+                       size_t n, int na)
+{
+    VEC a[AXPY_NA];
+    for (int c = 0; c < na; c++)
+        a[c] = vload(acc + c * W);
+    for (size_t j = 0; j < n; j++) {
+        VEC pb = vset1(p[j]);
+        const float *vrow = v + j * ldv;
+        for (int c = 0; c < na; c++)
+            a[c] = vfma(pb, vload(vrow + c * W), a[c]);
+    }
+    for (int c = 0; c < na; c++)
+        vstore(acc + c * W, a[c]);
+}
+
+static void KNAME(axpy_rows)(float *acc, const float *p, const float *v,
+                             size_t ldv, size_t n, size_t dv)
+{
+    size_t d = 0;
+    for (; d + AXPY_NA * W <= dv; d += AXPY_NA * W)
+        axpy_block(acc + d, p, v + d, ldv, n, AXPY_NA);
+    for (; d + W <= dv; d += W)
+        axpy_block(acc + d, p, v + d, ldv, n, 1);
+    for (; d < dv; d++) {
+        float a = acc[d];
+        for (size_t j = 0; j < n; j++)
+            a = fmaf(p[j], v[j * ldv + d], a);
+        acc[d] = a;
+    }
+}

@@ -1,0 +1,186 @@
+/* Status strings, version, process-wide settings, ISA dispatch, threads. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+const char *attn_strerror(int status)
+{
+    switch (status) {
+    case ATTN_OK:        return "success";
+    case ATTN_EINVAL:    return "invalid argument";
+    case ATTN_ENOMEM:    return "out of memory";
+    case ATTN_EOVERFLOW: return "size or stride overflows size_t";
+    case ATTN_ENOTSUP:   return "instruction set not supported on this cpu";
+    default:             return "unknown status";
+    }
+}
+
+const char *attn_version(void)
+{
+    return ATTN_VERSION_STRING;
+}
+
+/* 0 means "number of online CPUs", resolved on each read so that a process
+ * whose CPU set changes follows it. */
+static atomic_int thread_setting;
+
+int attn_set_num_threads(int num_threads)
+{
+    if (num_threads < 0)
+        return ATTN_EINVAL;
+    atomic_store(&thread_setting, num_threads);
+    return ATTN_OK;
+}
+
+int attn_get_num_threads(void)
+{
+    int n = atomic_load(&thread_setting);
+    if (n > 0)
+        return n;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        return 1;
+    return cpus > 256 ? 256 : (int)cpus;
+}
+
+static _Atomic(const attn_kernels *) selected_kernels;
+
+static int isa_available(int isa)
+{
+    switch (isa) {
+    case ATTN_ISA_SCALAR:
+        return 1;
+#ifdef ATTN_HAVE_X86
+    case ATTN_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case ATTN_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("fma");
+#endif
+    default:
+        return 0;
+    }
+}
+
+static const attn_kernels *kernels_for(int isa)
+{
+    switch (isa) {
+#ifdef ATTN_HAVE_X86
+    case ATTN_ISA_AVX512: return &attn__kernels_avx512;
+    case ATTN_ISA_AVX2:   return &attn__kernels_avx2;
+#endif
+    default:              return &attn__kernels_scalar;
+    }
+}
+
+static const attn_kernels *best_kernels(void)
+{
+    if (isa_available(ATTN_ISA_AVX512))
+        return kernels_for(ATTN_ISA_AVX512);
+    if (isa_available(ATTN_ISA_AVX2))
+        return kernels_for(ATTN_ISA_AVX2);
+    return kernels_for(ATTN_ISA_SCALAR);
+}
+
+int attn_set_isa(int isa)
+{
+    if (isa == ATTN_ISA_AUTO) {
+        atomic_store(&selected_kernels, best_kernels());
+        return ATTN_OK;
+    }
+    if (isa != ATTN_ISA_SCALAR && isa != ATTN_ISA_AVX2 && isa != ATTN_ISA_AVX512)
+        return ATTN_EINVAL;
+    if (!isa_available(isa))
+        return ATTN_ENOTSUP;
+    atomic_store(&selected_kernels, kernels_for(isa));
+    return ATTN_OK;
+}
+
+const attn_kernels *attn__kernels(void)
+{
+    const attn_kernels *k = atomic_load(&selected_kernels);
+    if (!k) {
+        /* Racing first calls all store the same pointer. */
+        k = best_kernels();
+        atomic_store(&selected_kernels, k);
+    }
+    return k;
+}
+
+const char *attn_isa_name(void)
+{
+    return attn__kernels()->name;
+}
+
+struct parallel_run {
+    atomic_size_t next;
+    size_t n_tasks;
+    void (*fn)(void *ctx, size_t task, int worker);
+    void *ctx;
+};
+
+struct worker_arg {
+    struct parallel_run *run;
+    int worker;
+};
+
+static void run_tasks(struct parallel_run *run, int worker)
+{
+    for (;;) {
+        size_t t = atomic_fetch_add(&run->next, 1);
+        if (t >= run->n_tasks)
+            break;
+        run->fn(run->ctx, t, worker);
+    }
+}
+
+static void *worker_main(void *p)
+{
+    struct worker_arg *arg = p;
+    run_tasks(arg->run, arg->worker);
+    return NULL;
+}
+
+void attn__parallel(size_t n_tasks, int n_workers,
+                    void (*fn)(void *ctx, size_t task, int worker), void *ctx)
+{
+    struct parallel_run run;
+    pthread_t *threads = NULL;
+    struct worker_arg *args = NULL;
+    int started = 0;
+
+    atomic_init(&run.next, 0);
+    run.n_tasks = n_tasks;
+    run.fn = fn;
+    run.ctx = ctx;
+    if ((size_t)n_workers > n_tasks)
+        n_workers = (int)n_tasks;
+    if (n_workers > 1) {
+        threads = malloc(sizeof(*threads) * (size_t)(n_workers - 1));
+        args = malloc(sizeof(*args) * (size_t)(n_workers - 1));
+    }
+    /* Without memory or threads the calling thread does all the work: the
+     * results are the same, only slower. */
+    if (threads && args) {
+        for (int w = 1; w < n_workers; w++) {
+            args[started].run = &run;
+            args[started].worker = w;
+            if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0)
+                break;
+            started++;
+        }
+    }
+    run_tasks(&run, 0);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    free(args);
+}

@@ -1,0 +1,458 @@
+/*
+ * Fused multi-head scaled dot-product attention.
+ *
+ * Two drivers share the per-ISA kernels:
+ *  - the tile driver (prefill): one task per (batch, head, block of ATTN_BQ
+ *    query rows); it walks key tiles of ATTN_BK keys, computing the score
+ *    tile, an online softmax step and the P V update, so the S x S score
+ *    matrix never exists;
+ *  - the decode driver (q_len <= ATTN_DECODE_ROWS): one task per (batch, kv
+ *    head, chunk of ATTN_DECODE_CHUNK keys) serving every query head of the
+ *    group while the keys are in cache; the chunk states are merged in chunk
+ *    order afterwards.
+ * Both split work by shape only, so the thread count never changes a bit of
+ * the result.  Scores are kept in log2 units (the queries are pre-scaled by
+ * scale * log2 e) so that the softmax needs exp2 only.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ATTN_DECODE_ROWS 4
+/* Below this many multiply-adds a call stays on the calling thread. */
+#define ATTN_SERIAL_WORK ((size_t)1 << 18)
+
+typedef struct sdpa_job {
+    const attn_sdpa_desc *desc;
+    const attn_kernels *kern;
+    float *out;
+    attn_strides out_st;
+    float *lse;
+    attn_strides lse_st;
+    const float *q, *k, *v;
+    attn_strides q_st, k_st, v_st;
+    size_t group;    /* query heads per kv head */
+    size_t q_blocks; /* tile driver: blocks of ATTN_BQ rows per head */
+    size_t chunks;   /* decode driver: key chunks per kv head */
+    size_t rows;     /* decode driver: query rows per kv head */
+    size_t dv_pad;
+    float qscale;    /* scale * log2(e) */
+    float *scratch;
+    size_t scratch_floats; /* per worker */
+    /* decode partial states, one per (batch, kv head, chunk, row) */
+    float *part_m, *part_l, *part_acc;
+} sdpa_job;
+
+static size_t round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Keys [0, limit) of row i in batch b survive padding and causality. */
+static size_t row_limit(const attn_sdpa_desc *desc, size_t b, size_t i)
+{
+    size_t lim = desc->kv_len;
+    if (desc->kv_lengths && desc->kv_lengths[b] < lim)
+        lim = desc->kv_lengths[b];
+    if (desc->causal == ATTN_CAUSAL_TOP_LEFT) {
+        lim = min_size(lim, i + 1);
+    } else if (desc->causal == ATTN_CAUSAL_BOTTOM_RIGHT) {
+        if (i + desc->kv_len < desc->q_len)
+            return 0;
+        lim = min_size(lim, i + desc->kv_len - desc->q_len + 1);
+    }
+    return lim;
+}
+
+/* Applies masks to one row of nk log2-domain scores of keys j0.. and sets
+ * the columns at or past the row's limit (and the padding) to -Inf. */
+static void mask_row(const sdpa_job *job, float *row, size_t b, size_t h,
+                     size_t i, size_t j0, size_t nk)
+{
+    const attn_sdpa_desc *desc = job->desc;
+    size_t lim = row_limit(desc, b, i);
+    size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+    for (size_t c = cut; c < ATTN_BK; c++)
+        row[c] = -INFINITY;
+    if (desc->mask) {
+        const attn_mask_strides *ms = &desc->mask_strides;
+        const float *m = desc->mask + b * ms->batch + h * ms->head + i * ms->query;
+        for (size_t c = 0; c < cut; c++)
+            row[c] += m[(j0 + c) * ms->key] * (float)ATTN_LOG2E;
+    }
+    if (desc->keep) {
+        const attn_mask_strides *ks = &desc->keep_strides;
+        const unsigned char *m = desc->keep + b * ks->batch + h * ks->head + i * ks->query;
+        for (size_t c = 0; c < cut; c++)
+            if (!m[(j0 + c) * ks->key])
+                row[c] = -INFINITY;
+    }
+}
+
+static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
+                      const float *acc, float m, float l)
+{
+    size_t dv = job->desc->value_dim;
+    float *dst = job->out + b * job->out_st.batch + h * job->out_st.head +
+                 i * job->out_st.seq;
+    float lse;
+    if (m == -INFINITY) {
+        memset(dst, 0, dv * sizeof(*dst));
+        lse = -INFINITY;
+    } else {
+        float inv = 1.0f / l;
+        for (size_t d = 0; d < dv; d++)
+            dst[d] = acc[d] * inv;
+        lse = (float)((m + log2((double)l)) * ATTN_LN2);
+    }
+    if (job->lse)
+        job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] = lse;
+}
+
+static void tile_task(void *ctx, size_t task, int worker)
+{
+    sdpa_job *job = ctx;
+    const attn_sdpa_desc *desc = job->desc;
+    const attn_kernels *kern = job->kern;
+    size_t dim = desc->head_dim, dv = desc->value_dim, dv_pad = job->dv_pad;
+    /* Heaviest (last, under causality) blocks first for better balance. */
+    size_t qb = job->q_blocks - 1 - task % job->q_blocks;
+    size_t h = task / job->q_blocks % desc->q_heads;
+    size_t b = task / job->q_blocks / desc->q_heads;
+    size_t hk = h / job->group;
+    size_t i0 = qb * ATTN_BQ;
+    size_t rows = min_size(ATTN_BQ, desc->q_len - i0);
+    size_t rows_pad = round_up(rows, ATTN_MR);
+
+    float *qp = job->scratch + (size_t)worker * job->scratch_floats;
+    float *kt = qp + ATTN_BQ * dim;
+    float *vp = kt + dim * ATTN_BK;
+    float *s = vp + ATTN_BK * dv_pad;
+    float *o = s + ATTN_BQ * ATTN_BK;
+    float *m = o + ATTN_BQ * dv_pad;
+    float *l = m + ATTN_BQ;
+
+    const float *qbase = job->q + b * job->q_st.batch + h * job->q_st.head;
+    for (size_t r = 0; r < rows; r++) {
+        const float *src = qbase + (i0 + r) * job->q_st.seq;
+        for (size_t d = 0; d < dim; d++)
+            qp[r * dim + d] = src[d] * job->qscale;
+    }
+    memset(qp + rows * dim, 0, (rows_pad - rows) * dim * sizeof(float));
+    memset(o, 0, rows_pad * dv_pad * sizeof(float));
+    for (size_t r = 0; r < rows_pad; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+
+    /* Limits grow with the row, so the last row bounds the block. */
+    size_t kend = row_limit(desc, b, i0 + rows - 1);
+    const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
+    const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
+    int v_direct = dv == dv_pad;
+    for (size_t j0 = 0; j0 < kend; j0 += ATTN_BK) {
+        size_t nk = min_size(ATTN_BK, kend - j0);
+        for (size_t c = 0; c < nk; c++) {
+            const float *key = kbase + (j0 + c) * job->k_st.seq;
+            for (size_t d = 0; d < dim; d++)
+                kt[d * ATTN_BK + c] = key[d];
+        }
+        if (nk < ATTN_BK)
+            for (size_t d = 0; d < dim; d++)
+                memset(kt + d * ATTN_BK + nk, 0, (ATTN_BK - nk) * sizeof(float));
+        kern->qk_tile(s, qp, kt, rows_pad, dim);
+        for (size_t r = 0; r < rows; r++)
+            mask_row(job, s + r * ATTN_BK, b, h, i0 + r, j0, nk);
+        const float *vtile = vbase + j0 * job->v_st.seq;
+        size_t ldv = job->v_st.seq;
+        if (!v_direct) {
+            for (size_t c = 0; c < nk; c++) {
+                memcpy(vp + c * dv_pad, vtile + c * ldv, dv * sizeof(float));
+                memset(vp + c * dv_pad + dv, 0, (dv_pad - dv) * sizeof(float));
+            }
+            vtile = vp;
+            ldv = dv_pad;
+        }
+        kern->softmax_tile(s, rows, m, l, o, dv_pad, dv_pad);
+        kern->pv_tile(o, dv_pad, s, vtile, ldv, rows_pad, nk, dv_pad);
+    }
+    for (size_t r = 0; r < rows; r++)
+        write_row(job, b, h, i0 + r, o + r * dv_pad, m[r], l[r]);
+}
+
+static void decode_task(void *ctx, size_t task, int worker)
+{
+    sdpa_job *job = ctx;
+    const attn_sdpa_desc *desc = job->desc;
+    const attn_kernels *kern = job->kern;
+    size_t dim = desc->head_dim, dv = desc->value_dim, dv_pad = job->dv_pad;
+    size_t chunk = task % job->chunks;
+    size_t hk = task / job->chunks % desc->kv_heads;
+    size_t b = task / job->chunks / desc->kv_heads;
+    size_t j_begin = chunk * ATTN_DECODE_CHUNK;
+    size_t j_end = min_size(desc->kv_len, j_begin + ATTN_DECODE_CHUNK);
+
+    float *qs = job->scratch + (size_t)worker * job->scratch_floats;
+    float *s = qs + job->rows * dim;
+    float *m = job->part_m + task * job->rows;
+    float *l = job->part_l + task * job->rows;
+    float *acc = job->part_acc + task * job->rows * dv_pad;
+
+    /* Row r is query i = r % q_len of head hk * group + r / q_len. */
+    for (size_t r = 0; r < job->rows; r++) {
+        size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
+        const float *src = job->q + b * job->q_st.batch + h * job->q_st.head +
+                           i * job->q_st.seq;
+        for (size_t d = 0; d < dim; d++)
+            qs[r * dim + d] = src[d] * job->qscale;
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    memset(acc, 0, job->rows * dv_pad * sizeof(float));
+
+    const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
+    const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
+    /* Blocks of ATTN_BK keys stay in L1 while every row of the group uses
+     * them: with grouped-query heads the keys are read from memory once. */
+    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_BK) {
+        size_t nk = min_size(ATTN_BK, j_end - j0);
+        for (size_t r = 0; r < job->rows; r++) {
+            size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
+            size_t lim = row_limit(desc, b, i);
+            if (lim <= j0)
+                continue;
+            size_t cut = min_size(lim - j0, nk);
+            kern->dot_rows(s, qs + r * dim, kbase + j0 * job->k_st.seq,
+                           job->k_st.seq, cut, dim);
+            mask_row(job, s, b, h, i, j0, nk);
+            kern->softmax_tile(s, 1, m + r, l + r, acc + r * dv_pad, dv_pad, dv_pad);
+            if (m[r] != -INFINITY)
+                kern->axpy_rows(acc + r * dv_pad, s, vbase + j0 * job->v_st.seq,
+                                job->v_st.seq, cut, dv);
+        }
+    }
+}
+
+/* Combines the chunk states of each row in chunk order and writes it. */
+static void decode_merge(sdpa_job *job, float *row_acc)
+{
+    const attn_sdpa_desc *desc = job->desc;
+    size_t dv = desc->value_dim, dv_pad = job->dv_pad;
+    for (size_t b = 0; b < desc->batch; b++)
+        for (size_t hk = 0; hk < desc->kv_heads; hk++)
+            for (size_t r = 0; r < job->rows; r++) {
+                size_t first = (b * desc->kv_heads + hk) * job->chunks;
+                float mx = -INFINITY;
+                for (size_t c = 0; c < job->chunks; c++) {
+                    float mc = job->part_m[(first + c) * job->rows + r];
+                    if (mc > mx || isnan(mc))
+                        mx = mc;
+                }
+                float l = 0.0f;
+                memset(row_acc, 0, dv * sizeof(float));
+                if (mx != -INFINITY) {
+                    for (size_t c = 0; c < job->chunks; c++) {
+                        size_t idx = (first + c) * job->rows + r;
+                        float mc = job->part_m[idx];
+                        if (mc == -INFINITY)
+                            continue;
+                        float w = exp2f(mc - mx);
+                        l += job->part_l[idx] * w;
+                        const float *a = job->part_acc + idx * dv_pad;
+                        for (size_t d = 0; d < dv; d++)
+                            row_acc[d] += a[d] * w;
+                    }
+                }
+                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
+                write_row(job, b, h, i, row_acc, mx, l);
+            }
+}
+
+/* Largest element offset of a [n0][n1][n2][len] view plus one, or fails. */
+static int extent_ok(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
+                     size_t s2, size_t len)
+{
+    int ok = 1;
+    size_t e = attn__mul(n0 - 1, s0, &ok);
+    e = attn__add(e, attn__mul(n1 - 1, s1, &ok), &ok);
+    e = attn__add(e, attn__mul(n2 - 1, s2, &ok), &ok);
+    e = attn__add(e, len, &ok);
+    attn__mul(e, sizeof(float), &ok);
+    return ok;
+}
+
+int attn_sdpa(float *out, attn_strides out_st, float *lse,
+              attn_strides lse_st, const float *q, attn_strides q_st,
+              const float *k, attn_strides k_st, const float *v,
+              attn_strides v_st, const attn_sdpa_desc *desc)
+{
+    sdpa_job job;
+    int rc = ATTN_OK;
+    float *row_acc = NULL;
+
+    memset(&job, 0, sizeof(job));
+    if (!desc)
+        return ATTN_EINVAL;
+    if (desc->kv_heads == 0 || desc->q_heads % desc->kv_heads != 0 ||
+        desc->head_dim == 0 || desc->value_dim == 0 ||
+        !isfinite(desc->scale) ||
+        (desc->causal != ATTN_CAUSAL_NONE && desc->causal != ATTN_CAUSAL_TOP_LEFT &&
+         desc->causal != ATTN_CAUSAL_BOTTOM_RIGHT))
+        return ATTN_EINVAL;
+    if (desc->batch == 0 || desc->q_heads == 0 || desc->q_len == 0)
+        return ATTN_OK;
+    if (!out || !q || (desc->kv_len > 0 && (!k || !v)))
+        return ATTN_EINVAL;
+    size_t dim = desc->head_dim, dv = desc->value_dim;
+    if (!extent_ok(desc->batch, q_st.batch, desc->q_heads, q_st.head,
+                   desc->q_len, q_st.seq, dim) ||
+        !extent_ok(desc->batch, out_st.batch, desc->q_heads, out_st.head,
+                   desc->q_len, out_st.seq, dv) ||
+        (lse && !extent_ok(desc->batch, lse_st.batch, desc->q_heads,
+                           lse_st.head, desc->q_len, lse_st.seq, 1)))
+        return ATTN_EOVERFLOW;
+    if (desc->kv_len > 0 &&
+        (!extent_ok(desc->batch, k_st.batch, desc->kv_heads, k_st.head,
+                    desc->kv_len, k_st.seq, dim) ||
+         !extent_ok(desc->batch, v_st.batch, desc->kv_heads, v_st.head,
+                    desc->kv_len, v_st.seq, dv)))
+        return ATTN_EOVERFLOW;
+    if (desc->kv_len > 0) {
+        const attn_mask_strides *ms = &desc->mask_strides, *ks = &desc->keep_strides;
+        int ok = 1;
+        if (desc->mask)
+            ok = extent_ok(desc->batch, ms->batch, desc->q_heads, ms->head,
+                           desc->q_len, ms->query,
+                           attn__mul(desc->kv_len - 1, ms->key, &ok) + 1) && ok;
+        if (desc->keep)
+            ok = extent_ok(desc->batch, ks->batch, desc->q_heads, ks->head,
+                           desc->q_len, ks->query,
+                           attn__mul(desc->kv_len - 1, ks->key, &ok) + 1) && ok;
+        if (!ok)
+            return ATTN_EOVERFLOW;
+    }
+
+    if (desc->kv_len == 0) {
+        /* No key at all: every row is fully masked. */
+        for (size_t b = 0; b < desc->batch; b++)
+            for (size_t h = 0; h < desc->q_heads; h++)
+                for (size_t i = 0; i < desc->q_len; i++) {
+                    memset(out + b * out_st.batch + h * out_st.head + i * out_st.seq,
+                           0, dv * sizeof(float));
+                    if (lse)
+                        lse[b * lse_st.batch + h * lse_st.head + i * lse_st.seq] = -INFINITY;
+                }
+        return ATTN_OK;
+    }
+    job.desc = desc;
+    job.kern = attn__kernels();
+    job.out = out;
+    job.out_st = out_st;
+    job.lse = lse;
+    job.lse_st = lse_st;
+    job.q = q;
+    job.k = k;
+    job.v = v;
+    job.q_st = q_st;
+    job.k_st = k_st;
+    job.v_st = v_st;
+    job.group = desc->q_heads / desc->kv_heads;
+    job.dv_pad = round_up(dv, job.kern->lanes);
+    float scale = desc->scale == 0.0f ? (float)(1.0 / sqrt((double)dim)) : desc->scale;
+    job.qscale = (float)(scale * ATTN_LOG2E);
+
+    int ok = 1;
+    size_t work = attn__mul(attn__mul(desc->batch * desc->q_heads, desc->q_len, &ok),
+                            attn__mul(desc->kv_len, dim + dv, &ok), &ok);
+    int workers = !ok || work > ATTN_SERIAL_WORK ? attn_get_num_threads() : 1;
+    size_t n_tasks;
+    void (*task_fn)(void *, size_t, int);
+
+    if (desc->q_len <= ATTN_DECODE_ROWS) {
+        job.rows = job.group * desc->q_len;
+        job.chunks = desc->kv_len == 0 ? 1 : (desc->kv_len + ATTN_DECODE_CHUNK - 1) / ATTN_DECODE_CHUNK;
+        n_tasks = desc->batch * desc->kv_heads * job.chunks;
+        job.scratch_floats = job.rows * dim + ATTN_BK;
+        size_t states = attn__mul(n_tasks, job.rows, &ok);
+        job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
+        job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
+        job.part_acc = malloc(attn__mul(attn__mul(states, job.dv_pad, &ok), sizeof(float), &ok));
+        row_acc = malloc(dv * sizeof(float));
+        if (!ok) {
+            rc = ATTN_EOVERFLOW;
+            goto done;
+        }
+        if (!job.part_m || !job.part_l || !job.part_acc || !row_acc) {
+            rc = ATTN_ENOMEM;
+            goto done;
+        }
+        task_fn = decode_task;
+    } else {
+        job.q_blocks = (desc->q_len + ATTN_BQ - 1) / ATTN_BQ;
+        n_tasks = desc->batch * desc->q_heads * job.q_blocks;
+        job.scratch_floats = ATTN_BQ * dim + dim * ATTN_BK + ATTN_BK * job.dv_pad +
+                             ATTN_BQ * ATTN_BK + ATTN_BQ * job.dv_pad + 2 * ATTN_BQ;
+        task_fn = tile_task;
+    }
+    if ((size_t)workers > n_tasks)
+        workers = (int)n_tasks;
+    /* Pad each worker's scratch to a cache line to avoid false sharing. */
+    job.scratch_floats = round_up(job.scratch_floats, 16);
+    job.scratch = malloc(attn__mul(attn__mul(job.scratch_floats, (size_t)workers, &ok),
+                                   sizeof(float), &ok));
+    if (!ok) {
+        rc = ATTN_EOVERFLOW;
+        goto done;
+    }
+    if (!job.scratch) {
+        rc = ATTN_ENOMEM;
+        goto done;
+    }
+    attn__parallel(n_tasks, workers, task_fn, &job);
+    if (task_fn == decode_task)
+        decode_merge(&job, row_acc);
+done:
+    free(job.scratch);
+    free(job.part_m);
+    free(job.part_l);
+    free(job.part_acc);
+    free(row_acc);
+    return rc;
+}
+
+attn_strides attn_strides_bhsd(size_t heads, size_t seq, size_t dim)
+{
+    attn_strides st = { heads * seq * dim, seq * dim, dim };
+    return st;
+}
+
+attn_strides attn_strides_bshd(size_t heads, size_t seq, size_t dim)
+{
+    attn_strides st = { seq * heads * dim, dim, heads * dim };
+    return st;
+}
+
+void attn_sdpa_desc_init(attn_sdpa_desc *desc, size_t batch, size_t q_heads,
+                         size_t kv_heads, size_t q_len, size_t kv_len,
+                         size_t head_dim)
+{
+    if (!desc)
+        return;
+    memset(desc, 0, sizeof(*desc));
+    desc->batch = batch;
+    desc->q_heads = q_heads;
+    desc->kv_heads = kv_heads;
+    desc->q_len = q_len;
+    desc->kv_len = kv_len;
+    desc->head_dim = head_dim;
+    desc->value_dim = head_dim;
+    desc->scale = 0.0f;
+    desc->causal = ATTN_CAUSAL_NONE;
+}
