@@ -1,0 +1,106 @@
+#ifndef IPM_CLI_H
+#define IPM_CLI_H
+/*
+ * The command line: main.c parses the global options, finds the command in
+ * its one table, installs the log/progress handlers, and prints errors; each
+ * src/cli/cmd_<name>.c holds only its command's own logic.
+ *
+ * Adding a command (checklist):
+ *   1. Write src/cli/cmd_<name>.c with `int cmd_<name>(struct cli *cli, int argc, char **argv)`
+ *      and declare it below. Parse options with cli_next_option() (which also
+ *      accepts the global options after the command name), then call
+ *      cli_open(cli) once the arguments are known to be valid: it sets up what
+ *      the table row's `needs` asks for (database, lock, network).
+ *   2. Add one row to the table in main.c: name, function, needs, one-line
+ *      summary, synopsis (exactly the SYNOPSIS line of its man page) and the
+ *      option lines `ipm <name> --help` prints.
+ *   3. Write man/ipm-<name>.1 (NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT
+ *      STATUS, EXAMPLES, SEE ALSO) and list it in man/ipm.1;
+ *      tests/e2e/t0010-help-vs-man.sh checks the synopsis automatically.
+ *   4. Write tests/e2e/tNNNN-<name>.sh covering success and every error.
+ *
+ * Return values of a command: 0 success; a negative IPM_E* code (the error
+ * slot holds the message, main prints it and exits 1); or CLI_EXIT_FAILURE /
+ * CLI_EXIT_USAGE when the command printed its own message.
+ * Output rules: results on stdout (with --json exactly one JSON document and
+ * nothing else), everything else on stderr.
+ */
+#include <stdio.h>
+#include "ipm/ctx.h"
+
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,
+	CLI_EXIT_USAGE = 2,
+};
+
+/* Needs beyond ctx.h's: the command may use the network (libgit2/libcurl). */
+#define CLI_NEED_NET (1u << 8)
+
+struct cli;
+typedef int (*cli_cmd_fn)(struct cli *cli, int argc, char **argv);
+
+struct cli_command {
+	const char *name;
+	cli_cmd_fn fn;
+	unsigned needs;          /* IPM_NEED_* | CLI_NEED_NET */
+	const char *summary;     /* one line for `ipm --help` */
+	const char *synopsis;    /* "ipm install [-y|--yes] ..." = the man page's SYNOPSIS */
+	const char *options;     /* option lines for `ipm CMD --help`, or NULL */
+};
+
+struct cli {
+	const struct cli_command *cmd;
+	const char *argv0;
+	const char *prefix;      /* --prefix */
+	int quiet;
+	int verbose;
+	int color_err;           /* colour on stderr */
+	int color_out;           /* colour on stdout */
+	int opened;
+	struct ipm_ctx ctx;
+};
+
+/* Sets up the context for cli->cmd->needs (idempotent). */
+int cli_open(struct cli *cli);
+
+/*
+ * Option parsing for commands. Call with *i starting at 1; returns:
+ *   1 and sets *opt (e.g. "--yes", "-y") and *value (for options listed in
+ *     `with_value`, a space-separated list such as "--method") for an option;
+ *   0 when argv[*i] is an operand (or after "--"), leaving *i on it;
+ *   -1 at the end of argv;
+ *   -2 after printing a usage error (a missing or bad value): return
+ *      CLI_EXIT_USAGE.
+ * Global options (-q, -v, --color=..., --prefix DIR) are consumed on the way.
+ */
+int cli_next_option(struct cli *cli, int argc, char **argv, int *i, const char *with_value,
+		    const char **opt, const char **value);
+
+/* Prints "ipm: error: <msg>" (+ usage line) to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "ipm: error: <msg>" and the hint line; returns CLI_EXIT_FAILURE. */
+int cli_error(struct cli *cli, const char *msg, const char *hint);
+/* Reads y/N from the terminal after printing question on stderr; 1 = yes. */
+int cli_confirm(struct cli *cli, const char *question);
+/* Bold / dim / colour wrappers for stdout, empty strings without colour. */
+const char *cli_bold(struct cli *cli);
+const char *cli_reset(struct cli *cli);
+/* Formats unix seconds as "YYYY-MM-DD HH:MM" (local time) into a static buffer. */
+const char *cli_time(long long t);
+/* Directory of the running ipm binary (caller frees), or NULL. */
+char *cli_exe_dir(const char *argv0);
+/* The command table, for `ipm help`. */
+const struct cli_command *cli_find_command(const char *name);
+void cli_print_command_help(const struct cli_command *cmd, FILE *out);
+void cli_print_main_help(FILE *out);
+
+int cmd_install(struct cli *cli, int argc, char **argv);
+int cmd_remove(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_info(struct cli *cli, int argc, char **argv);
+int cmd_search(struct cli *cli, int argc, char **argv);
+int cmd_update(struct cli *cli, int argc, char **argv);
+int cmd_registry(struct cli *cli, int argc, char **argv);
+int cmd_help(struct cli *cli, int argc, char **argv);
+#endif

@@ -1,0 +1,154 @@
+/*
+ * ipm install: resolve, show the plan with every shell step, confirm, run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ipm/error.h"
+#include "ipm/install.h"
+#include "ipm/xalloc.h"
+
+static void print_steps(const char *what, char *const *steps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("      %s: %s\n", what, steps[i]);
+}
+
+static void print_method(const struct ipm_method *m, int fallback)
+{
+	printf("    method '%s'%s:\n", m->name ? m->name : "(unnamed)",
+	       fallback ? " (tried if the one before fails)" : "");
+	print_steps("build", m->build, m->nbuild);
+	print_steps("install", m->install, m->ninstall);
+}
+
+/* The plan on stdout: what gets installed, from where, and every shell step. */
+static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo)
+{
+	size_t i, j;
+
+	printf("%sipm will install %zu package%s into '%s':%s\n", cli_bold(cli), todo,
+	       todo == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
+	for (i = 0; i < plan->n; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
+		char *source = ipm_source_describe(&it->source);
+
+		if (it->installed) {
+			printf("  %s %s (already installed)\n", it->entry.name, it->release->version);
+			free(source);
+			continue;
+		}
+		printf("  %s%s %s%s%s\n", cli_bold(cli), it->entry.name, it->release->version,
+		       cli_reset(cli), it->explicit_install ? "" : " (dependency)");
+		printf("    source: %s\n", source ? source : "?");
+		if (it->source.subdir)
+			printf("    subdir: %s\n", it->source.subdir);
+		printf("    registry: %s\n", it->registry ? it->registry : "?");
+		if (it->method) {
+			print_method(it->method, 0);
+		} else {
+			for (j = 0; j < it->entry.nmethods; j++)
+				print_method(&it->entry.methods[j], j > 0);
+		}
+		free(source);
+	}
+}
+
+int cmd_install(struct cli *cli, int argc, char **argv)
+{
+	struct ipm_plan plan = { 0 };
+	const char *opt, *value, *method = NULL;
+	const char **specs = NULL;
+	size_t nspecs = 0, i, todo = 0;
+	int dry_run = 0, yes = 0, idx = 1, r, rc = 0;
+
+	specs = xcalloc((size_t)argc, sizeof(*specs));
+	while ((r = cli_next_option(cli, argc, argv, &idx, "--method", &opt, &value)) != -1) {
+		if (r == -2) {
+			rc = CLI_EXIT_USAGE;
+			goto done;
+		}
+		if (r == 0) {
+			specs[nspecs++] = argv[idx++];
+			continue;
+		}
+		if (strcmp(opt, "-y") == 0 || strcmp(opt, "--yes") == 0)
+			yes = 1;
+		else if (strcmp(opt, "--dry-run") == 0)
+			dry_run = 1;
+		else if (strcmp(opt, "--method") == 0)
+			method = value;
+		else {
+			rc = cli_usage_error(cli, "unknown option '%s'", opt);
+			goto done;
+		}
+	}
+	if (nspecs == 0) {
+		rc = cli_usage_error(cli, "nothing to install");
+		goto done;
+	}
+	if (method && !*method) {
+		rc = cli_usage_error(cli, "option '--method' needs a name");
+		goto done;
+	}
+
+	rc = cli_open(cli);
+	if (rc < 0)
+		goto done;
+	cli->ctx.assume_yes = yes;
+
+	rc = ipm_plan_build(&plan, &cli->ctx, specs, nspecs, method);
+	if (rc < 0)
+		goto done;
+	for (i = 0; i < plan.n; i++)
+		if (!plan.items[i].installed)
+			todo++;
+	if (todo == 0) {
+		for (i = 0; i < plan.n; i++) {
+			if (plan.items[i].explicit_install && !cli->quiet)
+				fprintf(stderr, "'%s' %s is already installed\n", plan.items[i].entry.name,
+					plan.items[i].release->version);
+		}
+		goto done;
+	}
+	rc = ipm_plan_check_requires(&cli->ctx, &plan);
+	if (rc < 0)
+		goto done;
+
+	print_plan(cli, &plan, todo);
+	fflush(stdout);
+	if (dry_run) {
+		fprintf(stderr, "dry run: nothing was installed\n");
+		goto done;
+	}
+	if (!yes) {
+		if (!cli->ctx.interactive) {
+			rc = ipm_error_set(IPM_ECANCEL, "refusing to run recipe steps without confirmation");
+			ipm_error_hint("pass --yes to approve the plan above, or run ipm on a terminal");
+			goto done;
+		}
+		if (!cli_confirm(cli, "Proceed?")) {
+			rc = ipm_error_set(IPM_ECANCEL, "installation cancelled");
+			goto done;
+		}
+	}
+
+	rc = ipm_plan_run(&cli->ctx, &plan);
+	if (rc < 0)
+		goto done;
+	if (!cli->quiet) {
+		for (i = 0; i < plan.n; i++) {
+			if (!plan.items[i].installed)
+				fprintf(stderr, "installed %s %s\n", plan.items[i].entry.name,
+					plan.items[i].release->version);
+		}
+	}
+done:
+	ipm_plan_release(&plan);
+	free(specs);
+	return rc;
+}

@@ -1,0 +1,107 @@
+/*
+ * ipm registry list | add NAME URL | remove NAME
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ipm/db.h"
+#include "ipm/error.h"
+
+static const char *kind_name(enum ipm_registry_kind kind)
+{
+	switch (kind) {
+	case IPM_REGISTRY_LOCAL: return "local";
+	case IPM_REGISTRY_GIT: return "git";
+	case IPM_REGISTRY_HTTP: return "http";
+	}
+	return "?";
+}
+
+static int registry_list(struct cli *cli)
+{
+	size_t i, wname = 4;
+
+	for (i = 0; i < cli->ctx.cfg.nregistries; i++)
+		if (strlen(cli->ctx.cfg.registries[i].name) > wname)
+			wname = strlen(cli->ctx.cfg.registries[i].name);
+	printf("%s%-*s  %-5s  %-8s  %s%s\n", cli_bold(cli), (int)wname, "NAME", "KIND", "PACKAGES",
+	       "URL", cli_reset(cli));
+	for (i = 0; i < cli->ctx.cfg.nregistries; i++) {
+		const struct ipm_registry_conf *reg = &cli->ctx.cfg.registries[i];
+		struct ipm_registry_row row = { 0 };
+		char count[32];
+
+		if (ipm_db_registry_get(&row, cli->ctx.db, reg->name) == 0) {
+			snprintf(count, sizeof(count), "%lld", (long long)row.nentries);
+			ipm_registry_row_release(&row);
+		} else {
+			ipm_error_clear();
+			snprintf(count, sizeof(count), "-");
+		}
+		printf("%-*s  %-5s  %-8s  %s\n", (int)wname, reg->name, kind_name(reg->kind), count,
+		       reg->url);
+	}
+	return 0;
+}
+
+int cmd_registry(struct cli *cli, int argc, char **argv)
+{
+	const char *opt, *value, *operands[4] = { NULL };
+	size_t nops = 0;
+	int idx = 1, r, rc;
+
+	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
+		if (r == -2)
+			return CLI_EXIT_USAGE;
+		if (r == 1)
+			return cli_usage_error(cli, "unknown option '%s'", opt);
+		if (nops == 4)
+			return cli_usage_error(cli, "unexpected argument '%s'", argv[idx]);
+		operands[nops++] = argv[idx++];
+	}
+	if (nops == 0)
+		return cli_usage_error(cli, "which subcommand: list, add or remove?");
+	if (strcmp(operands[0], "list") == 0) {
+		if (nops != 1)
+			return cli_usage_error(cli, "'registry list' takes no arguments");
+	} else if (strcmp(operands[0], "add") == 0) {
+		if (nops != 3)
+			return cli_usage_error(cli, "'registry add' needs NAME and URL");
+	} else if (strcmp(operands[0], "remove") == 0) {
+		if (nops != 2)
+			return cli_usage_error(cli, "'registry remove' needs NAME");
+	} else {
+		return cli_usage_error(cli, "unknown subcommand '%s'", operands[0]);
+	}
+
+	rc = cli_open(cli);
+	if (rc < 0)
+		return rc;
+	if (strcmp(operands[0], "list") == 0)
+		return registry_list(cli);
+	if (strcmp(operands[0], "add") == 0) {
+		rc = ipm_config_registry_add(&cli->ctx.cfg, operands[1], operands[2]);
+		if (rc < 0)
+			return rc;
+		if (!cli->quiet)
+			fprintf(stderr, "added registry '%s'\nhint: run 'ipm update' to import it\n",
+				operands[1]);
+		return 0;
+	}
+	rc = ipm_config_registry_remove(&cli->ctx.cfg, operands[1]);
+	if (rc < 0)
+		return rc;
+	/* Its entries must not keep resolving names after it is gone. */
+	rc = ipm_db_registry_drop(cli->ctx.db, operands[1]);
+	if (rc == IPM_ENOTFOUND) {
+		ipm_error_clear();
+		rc = 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (!cli->quiet)
+		fprintf(stderr, "removed registry '%s'\n", operands[1]);
+	return 0;
+}

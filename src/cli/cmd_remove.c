@@ -1,0 +1,157 @@
+/*
+ * ipm remove: check dependents, show what goes, confirm, remove each package.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ipm/db.h"
+#include "ipm/error.h"
+#include "ipm/install.h"
+#include "ipm/xalloc.h"
+
+/* Orders names so that a package is removed before the packages it depends on. */
+static int order_for_removal(const char **names, size_t n, struct ipm_db *db)
+{
+	const char **ordered = xcalloc(n ? n : 1, sizeof(*ordered));
+	char *done = xcalloc(n ? n : 1, 1);
+	size_t placed = 0, i, j, k;
+	int rc = 0;
+
+	while (placed < n) {
+		size_t before = placed;
+		for (i = 0; i < n; i++) {
+			char **dependents = NULL;
+			size_t ndependents = 0;
+			int blocked = 0;
+
+			if (done[i])
+				continue;
+			rc = ipm_db_package_dependents(&dependents, &ndependents, db, names[i]);
+			if (rc < 0)
+				goto done;
+			/* Still needed by a listed package not yet placed? */
+			for (j = 0; j < ndependents && !blocked; j++)
+				for (k = 0; k < n; k++)
+					if (!done[k] && k != i && strcmp(names[k], dependents[j]) == 0)
+						blocked = 1;
+			xfree_strv(dependents, ndependents);
+			if (!blocked) {
+				ordered[placed++] = names[i];
+				done[i] = 1;
+			}
+		}
+		/* A cycle among the names (possible with --force): keep the rest as given. */
+		if (placed == before) {
+			for (i = 0; i < n; i++)
+				if (!done[i]) {
+					ordered[placed++] = names[i];
+					done[i] = 1;
+				}
+		}
+	}
+	memcpy(names, ordered, n * sizeof(*names));
+done:
+	free(ordered);
+	free(done);
+	return rc;
+}
+
+int cmd_remove(struct cli *cli, int argc, char **argv)
+{
+	const char *opt, *value;
+	const char **names = NULL;
+	size_t nnames = 0, i, j;
+	int yes = 0, force = 0, dry_run = 0, idx = 1, r, rc = 0;
+
+	names = xcalloc((size_t)argc, sizeof(*names));
+	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
+		if (r == -2) {
+			rc = CLI_EXIT_USAGE;
+			goto done;
+		}
+		if (r == 0) {
+			const char *name = argv[idx++];
+			for (j = 0; j < nnames; j++)
+				if (strcmp(names[j], name) == 0)
+					break;
+			if (j == nnames)
+				names[nnames++] = name;
+			continue;
+		}
+		if (strcmp(opt, "-y") == 0 || strcmp(opt, "--yes") == 0)
+			yes = 1;
+		else if (strcmp(opt, "--force") == 0)
+			force = 1;
+		else if (strcmp(opt, "--dry-run") == 0)
+			dry_run = 1;
+		else {
+			rc = cli_usage_error(cli, "unknown option '%s'", opt);
+			goto done;
+		}
+	}
+	if (nnames == 0) {
+		rc = cli_usage_error(cli, "nothing to remove");
+		goto done;
+	}
+
+	rc = cli_open(cli);
+	if (rc < 0)
+		goto done;
+	cli->ctx.assume_yes = yes;
+
+	rc = ipm_remove_check(&cli->ctx, names, nnames, force);
+	if (rc < 0)
+		goto done;
+	rc = order_for_removal(names, nnames, cli->ctx.db);
+	if (rc < 0)
+		goto done;
+
+	printf("%sipm will remove %zu package%s from '%s':%s\n", cli_bold(cli), nnames,
+	       nnames == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
+	for (i = 0; i < nnames; i++) {
+		struct ipm_package_row pkg = { 0 };
+		size_t nlinks = 0;
+
+		rc = ipm_db_package_get(&pkg, cli->ctx.db, names[i], 1);
+		if (rc < 0)
+			goto done;
+		for (j = 0; j < pkg.nfiles; j++)
+			if (pkg.files[j].type != 'd')
+				nlinks++;
+		printf("  %s %s (%zu file%s, store '%s')\n", pkg.name, pkg.version, nlinks,
+		       nlinks == 1 ? "" : "s", pkg.store_dir ? pkg.store_dir : "?");
+		if (cli->verbose)
+			for (j = 0; j < pkg.nfiles; j++)
+				if (pkg.files[j].type != 'd')
+					printf("    %s\n", pkg.files[j].path);
+		ipm_package_row_release(&pkg);
+	}
+	fflush(stdout);
+	if (dry_run) {
+		fprintf(stderr, "dry run: nothing was removed\n");
+		goto done;
+	}
+	if (!yes) {
+		if (!cli->ctx.interactive) {
+			rc = ipm_error_set(IPM_ECANCEL, "refusing to remove packages without confirmation");
+			ipm_error_hint("pass --yes to approve, or run ipm on a terminal");
+			goto done;
+		}
+		if (!cli_confirm(cli, "Proceed?")) {
+			rc = ipm_error_set(IPM_ECANCEL, "removal cancelled");
+			goto done;
+		}
+	}
+	for (i = 0; i < nnames; i++) {
+		rc = ipm_remove(&cli->ctx, names[i]);
+		if (rc < 0)
+			goto done;
+		if (!cli->quiet)
+			fprintf(stderr, "removed %s\n", names[i]);
+	}
+done:
+	free(names);
+	return rc;
+}

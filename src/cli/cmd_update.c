@@ -1,0 +1,63 @@
+/*
+ * ipm update: bring every configured registry's index up to date.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ipm/db.h"
+#include "ipm/error.h"
+#include "ipm/registry.h"
+
+int cmd_update(struct cli *cli, int argc, char **argv)
+{
+	const char *opt, *value;
+	size_t i;
+	int idx = 1, r, rc, failed = 0;
+
+	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
+		if (r == -2)
+			return CLI_EXIT_USAGE;
+		if (r == 0)
+			return cli_usage_error(cli, "unexpected argument '%s'", argv[idx]);
+		return cli_usage_error(cli, "unknown option '%s'", opt);
+	}
+	rc = cli_open(cli);
+	if (rc < 0)
+		return rc;
+
+	/* One registry failing (offline, moved) does not stop the others. */
+	for (i = 0; i < cli->ctx.cfg.nregistries; i++) {
+		const struct ipm_registry_conf *reg = &cli->ctx.cfg.registries[i];
+		struct ipm_registry_row row = { 0 };
+		int changed = 0;
+
+		rc = ipm_registry_sync(&cli->ctx, reg, &changed);
+		if (rc < 0) {
+			char *msg = strdup(ipm_error_message());
+			char *hint = ipm_error_hint_text() ? strdup(ipm_error_hint_text()) : NULL;
+			printf("%s: failed\n", reg->name);
+			fflush(stdout);
+			cli_error(cli, msg, hint);
+			free(msg);
+			free(hint);
+			ipm_error_clear();
+			failed = 1;
+			continue;
+		}
+		if (ipm_db_registry_get(&row, cli->ctx.db, reg->name) == 0) {
+			if (changed)
+				printf("%s: updated, %lld package%s\n", reg->name, (long long)row.nentries,
+				       row.nentries == 1 ? "" : "s");
+			else
+				printf("%s: up to date, %lld package%s\n", reg->name,
+				       (long long)row.nentries, row.nentries == 1 ? "" : "s");
+			ipm_registry_row_release(&row);
+		} else {
+			ipm_error_clear();
+			printf("%s: %s\n", reg->name, changed ? "updated" : "up to date");
+		}
+	}
+	return failed ? CLI_EXIT_FAILURE : 0;
+}

@@ -1,0 +1,522 @@
+/*
+ * ipm's entry point: global options, the command table, output handlers,
+ * error printing and exit status (0 ok, 1 failure, 2 usage error).
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ipm/error.h"
+#include "ipm/fetch.h"
+#include "ipm/log.h"
+#include "ipm/xalloc.h"
+
+#ifndef IPM_VERSION
+#define IPM_VERSION "unknown"
+#endif
+
+#define IPM_SYNOPSIS "ipm [-q|--quiet] [-v|--verbose] [--color=WHEN] [--prefix DIR] COMMAND [ARGS...]"
+
+static const struct cli_command commands[] = {
+	{ "install", cmd_install, IPM_NEED_DB_WRITE | CLI_NEED_NET,
+	  "install packages and their dependencies",
+	  "ipm install [-y|--yes] [--dry-run] [--method NAME] SPEC...",
+	  "  -y, --yes          run the plan without asking\n"
+	  "      --dry-run      print the plan and stop\n"
+	  "      --method NAME  use only the install method NAME\n"
+	  "  SPEC is NAME, NAME@VERSION, owner/repo or PATH/TO/entry.json\n" },
+	{ "remove", cmd_remove, IPM_NEED_DB_WRITE,
+	  "remove installed packages",
+	  "ipm remove [-y|--yes] [--force] [--dry-run] NAME...",
+	  "  -y, --yes          remove without asking\n"
+	  "      --force        remove even when installed packages depend on it\n"
+	  "      --dry-run      print what would be removed and stop\n" },
+	{ "list", cmd_list, IPM_NEED_DB_READ,
+	  "list installed packages",
+	  "ipm list [--json]",
+	  "      --json         print one JSON document\n" },
+	{ "info", cmd_info, IPM_NEED_DB_WRITE,
+	  "show a package's registry data and installed state",
+	  "ipm info [--json] NAME",
+	  "      --json         print one JSON document\n" },
+	{ "search", cmd_search, IPM_NEED_DB_WRITE,
+	  "search the registries",
+	  "ipm search [--json] QUERY...",
+	  "      --json         print one JSON document\n" },
+	{ "update", cmd_update, IPM_NEED_DB_WRITE | CLI_NEED_NET,
+	  "refresh every configured registry",
+	  "ipm update",
+	  NULL },
+	{ "registry", cmd_registry, IPM_NEED_DB_WRITE,
+	  "list, add or remove registries",
+	  "ipm registry list | add NAME URL | remove NAME",
+	  "  list               show the configured registries\n"
+	  "  add NAME URL       add a registry (directory, git URL, or URL of an index .json)\n"
+	  "  remove NAME        remove a registry and forget its entries\n" },
+	{ "help", cmd_help, 0,
+	  "show the manual of ipm or of a command",
+	  "ipm help [COMMAND]",
+	  NULL },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char global_options[] =
+	"  -q, --quiet          print only errors and results\n"
+	"  -v, --verbose        print debugging information\n"
+	"      --color=WHEN     colour output: auto (default), always or never\n"
+	"      --prefix DIR     link installed files under DIR (default: $IPM_PREFIX or ~/.local)\n"
+	"  -h, --help           show this help (after a command: that command's help)\n"
+	"      --version        print ipm's version\n";
+
+enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+static enum color_mode color_mode = COLOR_AUTO;
+
+/* ---- output handlers ---- */
+
+static struct {
+	int active;              /* a progress line is on screen */
+	struct timespec last;
+	struct timespec start;
+	char *label;
+} progress;
+
+static double now_seconds(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	return (double)ts->tv_sec + ts->tv_nsec / 1e9;
+}
+
+static void progress_clear(void)
+{
+	if (progress.active) {
+		fputs("\r\033[K", stderr);
+		progress.active = 0;
+	}
+}
+
+static void human_bytes(char *out, size_t n, double v)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t total,
+			const char *unit)
+{
+	struct cli *cli = opaque;
+	struct timespec ts;
+	double t, elapsed;
+	int finished = total > 0 && done >= total;
+	char a[32], b[32], r[32];
+
+	if (cli->quiet || !isatty(STDERR_FILENO))
+		return;
+	t = now_seconds(&ts);
+	if (!progress.label || strcmp(progress.label, label) != 0) {
+		free(progress.label);
+		progress.label = xstrdup(label);
+		progress.start = ts;
+		progress.last.tv_sec = 0;
+		progress.last.tv_nsec = 0;
+	}
+	/* At most ten redraws a second, but always the last one. */
+	if (!finished && t - ((double)progress.last.tv_sec + progress.last.tv_nsec / 1e9) < 0.1)
+		return;
+	progress.last = ts;
+	elapsed = t - ((double)progress.start.tv_sec + progress.start.tv_nsec / 1e9);
+
+	fputs("\r\033[K", stderr);
+	if (unit && strcmp(unit, "B") == 0) {
+		human_bytes(a, sizeof(a), (double)done);
+		human_bytes(r, sizeof(r), elapsed > 0.05 ? done / elapsed : 0);
+		if (total) {
+			human_bytes(b, sizeof(b), (double)total);
+			fprintf(stderr, "%s: %s / %s (%s/s)", label, a, b, r);
+		} else {
+			fprintf(stderr, "%s: %s (%s/s)", label, a, r);
+		}
+	} else if (total) {
+		fprintf(stderr, "%s: %llu/%llu %s", label, (unsigned long long)done,
+			(unsigned long long)total, unit ? unit : "");
+	} else {
+		fprintf(stderr, "%s: %llu %s", label, (unsigned long long)done, unit ? unit : "");
+	}
+	progress.active = 1;
+	if (finished) {
+		fputc('\n', stderr);
+		progress.active = 0;
+	}
+	fflush(stderr);
+}
+
+static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
+{
+	struct cli *cli = opaque;
+
+	if (level == IPM_LOG_DEBUG && !cli->verbose)
+		return;
+	if (level == IPM_LOG_INFO && cli->quiet)
+		return;
+	progress_clear();
+	if (level == IPM_LOG_WARN)
+		fprintf(stderr, "ipm: %swarning:%s %s\n", cli->color_err ? "\033[1;33m" : "",
+			cli->color_err ? "\033[0m" : "", msg);
+	else if (level == IPM_LOG_DEBUG)
+		fprintf(stderr, "%sdebug: %s%s\n", cli->color_err ? "\033[2m" : "", msg,
+			cli->color_err ? "\033[0m" : "");
+	else
+		fprintf(stderr, "%s\n", msg);
+}
+
+/* ---- helpers for commands ---- */
+
+int cli_error(struct cli *cli, const char *msg, const char *hint)
+{
+	progress_clear();
+	fprintf(stderr, "ipm: %serror:%s %s\n", cli->color_err ? "\033[1;31m" : "",
+		cli->color_err ? "\033[0m" : "", msg && *msg ? msg : "unknown error");
+	if (hint && *hint)
+		fprintf(stderr, "%shint:%s %s\n", cli->color_err ? "\033[1;36m" : "",
+			cli->color_err ? "\033[0m" : "", hint);
+	return CLI_EXIT_FAILURE;
+}
+
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	cli_error(cli, n >= 0 ? msg : fmt, NULL);
+	free(n >= 0 ? msg : NULL);
+	fprintf(stderr, "usage: %s\n", cli->cmd ? cli->cmd->synopsis : IPM_SYNOPSIS);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_confirm(struct cli *cli, const char *question)
+{
+	char line[64];
+
+	progress_clear();
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return 0;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+const char *cli_bold(struct cli *cli)
+{
+	return cli->color_out ? "\033[1m" : "";
+}
+
+const char *cli_reset(struct cli *cli)
+{
+	return cli->color_out ? "\033[0m" : "";
+}
+
+const char *cli_time(long long t)
+{
+	static char out[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!localtime_r(&tt, &tm) || !strftime(out, sizeof(out), "%Y-%m-%d %H:%M", &tm))
+		snprintf(out, sizeof(out), "%lld", t);
+	return out;
+}
+
+char *cli_exe_dir(const char *argv0)
+{
+	char *exe = realpath("/proc/self/exe", NULL), *slash;
+
+	if (!exe && argv0 && strchr(argv0, '/'))
+		exe = realpath(argv0, NULL);
+	if (!exe)
+		return NULL;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	return exe;
+}
+
+const struct cli_command *cli_find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_print_command_help(const struct cli_command *cmd, FILE *out)
+{
+	fprintf(out, "usage: %s\n\n%s\n", cmd->synopsis, cmd->summary);
+	if (cmd->options)
+		fprintf(out, "\n%s", cmd->options);
+	fprintf(out, "\nRun 'ipm help %s' for the manual.\n", cmd->name);
+}
+
+void cli_print_main_help(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: %s\n       ipm --help | --version\n\n"
+		"ipm installs packages described by JSON registries, from git or archives,\n"
+		"tracks them in a database and removes every trace of them.\n\ncommands:\n",
+		IPM_SYNOPSIS);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\noptions:\n%s\nRun 'ipm help COMMAND' for a command's manual.\n",
+		global_options);
+}
+
+static int fetch_ready;
+
+int cli_open(struct cli *cli)
+{
+	unsigned needs = cli->cmd->needs;
+	int rc;
+
+	if (cli->opened)
+		return 0;
+	/* Local registry syncs may read git checkouts, so writers get libgit2 too. */
+	if ((needs & (CLI_NEED_NET | IPM_NEED_DB_WRITE)) && !fetch_ready) {
+		rc = ipm_fetch_init();
+		if (rc < 0)
+			return rc;
+		fetch_ready = 1;
+	}
+	rc = ipm_ctx_open(&cli->ctx, cli->argv0, cli->prefix,
+			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK));
+	if (rc < 0)
+		return rc;
+	cli->opened = 1;
+	return 0;
+}
+
+static void decide_color(struct cli *cli)
+{
+	const char *no_color = getenv("NO_COLOR");
+
+	switch (color_mode) {
+	case COLOR_ALWAYS:
+		cli->color_err = cli->color_out = 1;
+		break;
+	case COLOR_NEVER:
+		cli->color_err = cli->color_out = 0;
+		break;
+	case COLOR_AUTO:
+		if (no_color && *no_color) {
+			cli->color_err = cli->color_out = 0;
+		} else {
+			const char *term = getenv("TERM");
+			int dumb = term && strcmp(term, "dumb") == 0;
+			cli->color_err = !dumb && isatty(STDERR_FILENO);
+			cli->color_out = !dumb && isatty(STDOUT_FILENO);
+		}
+		break;
+	}
+}
+
+static int set_color(struct cli *cli, const char *when)
+{
+	if (strcmp(when, "auto") == 0)
+		color_mode = COLOR_AUTO;
+	else if (strcmp(when, "always") == 0)
+		color_mode = COLOR_ALWAYS;
+	else if (strcmp(when, "never") == 0)
+		color_mode = COLOR_NEVER;
+	else {
+		cli_usage_error(cli, "invalid --color value '%s'", when);
+		fprintf(stderr, "hint: use --color=auto, --color=always or --color=never\n");
+		return -2;
+	}
+	return 0;
+}
+
+/* Handles one global option at argv[*i]: 1 consumed, 0 not global, -2 usage error. */
+static int global_option(struct cli *cli, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		cli->quiet = 1;
+	} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+		cli->verbose = 1;
+	} else if (strncmp(a, "--color=", 8) == 0) {
+		if (set_color(cli, a + 8) < 0)
+			return -2;
+	} else if (strcmp(a, "--color") == 0) {
+		color_mode = COLOR_ALWAYS;
+	} else if (strncmp(a, "--prefix=", 9) == 0) {
+		cli->prefix = a + 9;
+	} else if (strcmp(a, "--prefix") == 0) {
+		if (*i + 1 >= argc) {
+			cli_usage_error(cli, "option '--prefix' needs a directory");
+			return -2;
+		}
+		cli->prefix = argv[++*i];
+	} else {
+		return 0;
+	}
+	if (cli->prefix && !*cli->prefix) {
+		cli_usage_error(cli, "option '--prefix' needs a directory");
+		return -2;
+	}
+	decide_color(cli);
+	return 1;
+}
+
+static int word_in(const char *word, size_t len, const char *list)
+{
+	size_t n;
+
+	while (list && *list) {
+		n = strcspn(list, " ");
+		if (n == len && strncmp(list, word, len) == 0)
+			return 1;
+		list += n;
+		while (*list == ' ')
+			list++;
+	}
+	return 0;
+}
+
+int cli_next_option(struct cli *cli, int argc, char **argv, int *i, const char *with_value,
+		    const char **opt, const char **value)
+{
+	int g;
+
+	*opt = NULL;
+	*value = NULL;
+	for (;;) {
+		const char *a, *eq;
+		if (*i >= argc)
+			return -1;
+		a = argv[*i];
+		if (strcmp(a, "--") == 0) {
+			++*i;
+			return *i < argc ? 0 : -1;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			return 0;
+		g = global_option(cli, argc, argv, i);
+		if (g < 0)
+			return -2;
+		if (g > 0) {
+			++*i;
+			continue;
+		}
+		eq = strchr(a, '=');
+		if (eq && a[1] == '-' && word_in(a, (size_t)(eq - a), with_value)) {
+			static char name[64];
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
+			*opt = name;
+			*value = eq + 1;
+			++*i;
+			return 1;
+		}
+		*opt = a;
+		++*i;
+		if (word_in(a, strlen(a), with_value)) {
+			if (*i >= argc) {
+				cli_usage_error(cli, "option '%s' needs a value", a);
+				return -2;
+			}
+			*value = argv[(*i)++];
+		}
+		return 1;
+	}
+}
+
+static int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	int i = 1, rc, g;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.argv0 = argv[0];
+	decide_color(&cli);
+
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli_print_main_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("ipm %s\n", IPM_VERSION);
+			return CLI_EXIT_OK;
+		}
+		g = global_option(&cli, argc, argv, &i);
+		if (g < 0)
+			return CLI_EXIT_USAGE;
+		if (g == 0)
+			return cli_usage_error(&cli, "unknown option '%s'", a);
+	}
+	if (i >= argc) {
+		cli_print_main_help(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	cli.cmd = cli_find_command(argv[i]);
+	if (!cli.cmd) {
+		char *msg = xasprintf("unknown command '%s'", argv[i]);
+		cli_error(&cli, msg, "run 'ipm --help' for the list of commands");
+		free(msg);
+		return CLI_EXIT_USAGE;
+	}
+	argc -= i;
+	argv += i;
+	if (wants_help(argc, argv)) {
+		cli_print_command_help(cli.cmd, stdout);
+		return CLI_EXIT_OK;
+	}
+
+	ipm_log_set_handler(on_log, &cli);
+	ipm_progress_set_handler(on_progress, &cli);
+	ipm_error_clear();
+
+	rc = cli.cmd->fn(&cli, argc, argv);
+	if (rc < 0) {
+		cli_error(&cli, ipm_error_message(), ipm_error_hint_text());
+		rc = CLI_EXIT_FAILURE;
+	}
+	if (cli.opened)
+		ipm_ctx_close(&cli.ctx);
+	if (fetch_ready)
+		ipm_fetch_shutdown();
+	progress_clear();
+	free(progress.label);
+	return rc;
+}
