@@ -27,7 +27,7 @@
  * One kernel set per instruction set.  Tile layouts (all row-major floats):
  *   qp  rows_pad x dim      scaled queries (rows_pad a multiple of ATTN_MR)
  *   kt  dim x ATTN_BK       keys of one tile, transposed, zero padded
- *   s   rows_pad x ATTN_BK  scores in log2 units, then probabilities
+ *   s   rows_pad x ATTN_BK  scores, then probabilities
  *   o   rows_pad x ldo      output accumulator (dv_pad columns used)
  */
 typedef struct attn_kernels {
@@ -36,8 +36,8 @@ typedef struct attn_kernels {
     /* s = qp kt */
     void (*qk_tile)(float *s, const float *qp, const float *kt,
                     size_t rows_pad, size_t dim);
-    /* Online-softmax step on a tile of log2-domain scores: updates the
-     * running max m and sum l of each row, turns s into exp2(s - m) and
+    /* Online-softmax step on a tile of scores: updates the running max m
+     * and sum l of each row, turns s into exp(s - m) and
      * rescales the rows of o when the max grows. */
     void (*softmax_tile)(float *s, size_t rows, float *m, float *l,
                          float *o, size_t ldo, size_t dv_pad);

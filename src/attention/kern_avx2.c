@@ -44,6 +44,9 @@ static inline VEC vexp2(VEC x)
     return _mm256_andnot_ps(tiny, r);
 }
 
+/* e^x = 2^(x log2 e) */
+static inline VEC vexp(VEC x) { return vexp2(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f))); }
+
 static inline float vhsum(VEC x)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));

@@ -39,6 +39,9 @@ static inline VEC vexp2(VEC x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* e^x = 2^(x log2 e) */
+static inline VEC vexp(VEC x) { return vexp2(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f))); }
+
 static inline float vhsum(VEC x) { return _mm512_reduce_add_ps(x); }
 static inline float vhmax(VEC x) { return _mm512_reduce_max_ps(x); }
 

@@ -6,7 +6,7 @@
  *   VEC W                     vector type and its number of float lanes
  *   NV_QK NV_PV               vectors per register block (columns of the
  *                             score tile, value dims of the output tile)
- *   vload vstore vset1 vzero vfma(a,b,c)=a*b+c vmul vsub vmax vexp2
+ *   vload vstore vset1 vzero vfma(a,b,c)=a*b+c vmul vsub vmax vexp
  *   vhsum vhmax               horizontal sum / max
  *   KNAME(x)                  symbol of kernel x for this set
  */
@@ -56,16 +56,17 @@ static void KNAME(softmax_tile)(float *s, size_t rows, float *m, float *l,
         for (size_t c = 0; c < ATTN_BK; c += W)
             vm = vmax(vm, vload(row + c));
         float tile_max = vhmax(vm);
-        float new_max = tile_max > m[r] ? tile_max : m[r];
+        /* A NaN max must not pass for "all masked": NaN propagates. */
+        float new_max = tile_max > m[r] || isnan(tile_max) ? tile_max : m[r];
         if (new_max == -INFINITY) {
             /* Every key so far is masked: nothing to add yet. */
             memset(row, 0, ATTN_BK * sizeof(float));
             continue;
         }
-        float alpha = new_max == m[r] ? 1.0f : exp2f(m[r] - new_max);
+        float alpha = new_max == m[r] ? 1.0f : expf(m[r] - new_max);
         VEC vmax_b = vset1(new_max), vsum = vzero();
         for (size_t c = 0; c < ATTN_BK; c += W) {
-            VEC p = vexp2(vsub(vload(row + c), vmax_b));
+            VEC p = vexp(vsub(vload(row + c), vmax_b));
             vstore(row + c, p);
             vsum = vsum + p;
         }

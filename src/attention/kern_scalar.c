@@ -18,7 +18,7 @@ static inline VEC vmul(VEC a, VEC b) { return a * b; }
 static inline VEC vsub(VEC a, VEC b) { return a - b; }
 /* NaN in b is kept, as the SIMD versions do. */
 static inline VEC vmax(VEC a, VEC b) { return a > b ? a : b; }
-static inline VEC vexp2(VEC x) { return exp2f(x); }
+static inline VEC vexp(VEC x) { return expf(x); }
 static inline float vhsum(VEC x) { return x; }
 static inline float vhmax(VEC x) { return x; }
 

@@ -11,8 +11,9 @@
  *    group while the keys are in cache; the chunk states are merged in chunk
  *    order afterwards.
  * Both split work by shape only, so the thread count never changes a bit of
- * the result.  Scores are kept in log2 units (the queries are pre-scaled by
- * scale * log2 e) so that the softmax needs exp2 only.
+ * the result.  Scores stay in natural-log units (a mask value near FLT_MAX
+ * must not overflow by a change of base); the kernels' exp multiplies by
+ * log2 e itself.
  */
 #include "internal.h"
 
@@ -38,7 +39,7 @@ typedef struct sdpa_job {
     size_t chunks;   /* decode driver: key chunks per kv head */
     size_t rows;     /* decode driver: query rows per kv head */
     size_t dv_pad;
-    float qscale;    /* scale * log2(e) */
+    float qscale;    /* the softmax scale, folded into the packed queries */
     float *scratch;
     size_t scratch_floats; /* per worker */
     /* decode partial states, one per (batch, kv head, chunk, row) */
@@ -71,7 +72,7 @@ static size_t row_limit(const attn_sdpa_desc *desc, size_t b, size_t i)
     return lim;
 }
 
-/* Applies masks to one row of nk log2-domain scores of keys j0.. and sets
+/* Applies masks to one row of nk scores of keys j0.. and sets
  * the columns at or past the row's limit (and the padding) to -Inf. */
 static void mask_row(const sdpa_job *job, float *row, size_t b, size_t h,
                      size_t i, size_t j0, size_t nk)
@@ -85,7 +86,7 @@ static void mask_row(const sdpa_job *job, float *row, size_t b, size_t h,
         const attn_mask_strides *ms = &desc->mask_strides;
         const float *m = desc->mask + b * ms->batch + h * ms->head + i * ms->query;
         for (size_t c = 0; c < cut; c++)
-            row[c] += m[(j0 + c) * ms->key] * (float)ATTN_LOG2E;
+            row[c] += m[(j0 + c) * ms->key];
     }
     if (desc->keep) {
         const attn_mask_strides *ks = &desc->keep_strides;
@@ -110,7 +111,7 @@ static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
         float inv = 1.0f / l;
         for (size_t d = 0; d < dv; d++)
             dst[d] = acc[d] * inv;
-        lse = (float)((m + log2((double)l)) * ATTN_LN2);
+        lse = (float)(m + log((double)l));
     }
     if (job->lse)
         job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] = lse;
@@ -263,7 +264,7 @@ static void decode_merge(sdpa_job *job, float *row_acc)
                         float mc = job->part_m[idx];
                         if (mc == -INFINITY)
                             continue;
-                        float w = exp2f(mc - mx);
+                        float w = expf(mc - mx);
                         l += job->part_l[idx] * w;
                         const float *a = job->part_acc + idx * dv_pad;
                         for (size_t d = 0; d < dv; d++)
@@ -366,7 +367,7 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
     job.group = desc->q_heads / desc->kv_heads;
     job.dv_pad = round_up(dv, job.kern->lanes);
     float scale = desc->scale == 0.0f ? (float)(1.0 / sqrt((double)dim)) : desc->scale;
-    job.qscale = (float)(scale * ATTN_LOG2E);
+    job.qscale = scale;
 
     int ok = 1;
     size_t work = attn__mul(attn__mul(desc->batch * desc->q_heads, desc->q_len, &ok),
