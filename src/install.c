@@ -641,11 +641,10 @@ struct build_result {
 	const struct ipm_method *method;
 };
 
-/* Runs one method's steps; 0, IPM_EBUILD (message set, tail logged) or
- * another error. */
+/* Runs one method's steps; 0, IPM_EBUILD (message set; on the last try the
+ * output's tail is reported as a warning) or another error. */
 static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct ipm_method *m,
-		      const char *workdir, const char *store_dir, const char *log_path, int log_fd,
-		      char **envp)
+		      const char *workdir, const char *log_path, int log_fd, char **envp, int last_try)
 {
 	size_t nsteps = m->nbuild + m->ninstall;
 	int rc = 0;
@@ -664,7 +663,8 @@ static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const
 		if (status != 0) {
 			char *tail = file_tail(log_path, start, TAIL_LINES);
 			dprintf(log_fd, "ipm: step failed with exit status %d\n", status);
-			if (*tail)
+			/* Another method follows: its own failure will show. */
+			if (*tail && last_try)
 				ipm_log(IPM_LOG_WARN, "last lines of output of '%s':\n%s", cmd, tail);
 			free(tail);
 			ipm_error_set(IPM_EBUILD, "step '%s' of '%s' failed with exit status %d",
@@ -759,7 +759,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			last - first > 1 || it->method ? " with method '" : "",
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
 			last - first > 1 || it->method ? "'" : "");
-		rc = run_method(ctx, it, m, workdir, store_dir, log_path, log_fd, env.envp);
+		rc = run_method(ctx, it, m, workdir, log_path, log_fd, env.envp, mi + 1 >= last);
 		if (rc == 0 && dir_is_empty_tree(store_dir)) {
 			rc = ipm_error_set(IPM_EBUILD, "the recipe of '%s' installed nothing into its prefix", name);
 			ipm_error_hint("install steps must copy files under $IPM_PREFIX; see '%s'", log_path);
@@ -1018,21 +1018,45 @@ done:
 	return rc;
 }
 
+/* Building wipes the store directory first: never do that to the one the
+ * installed package lives in, whatever the plan says. */
+static int installed_here(struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+{
+	struct ipm_package_row row;
+	char *store_dir = store_dir_of(ctx, it->entry.name, it->release->version);
+	int same = 0;
+
+	memset(&row, 0, sizeof(row));
+	if (ipm_db_package_get(&row, ctx->db, it->entry.name, 0) == 0) {
+		same = row.store_dir && strcmp(row.store_dir, store_dir) == 0;
+		ipm_package_row_release(&row);
+	}
+	ipm_error_clear();
+	if (same)
+		ipm_log(IPM_LOG_INFO, "'%s' %s is already installed", it->entry.name, it->release->version);
+	free(store_dir);
+	return same;
+}
+
 int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 {
+	char *skip = xcalloc(plan->n ? plan->n : 1, 1);
 	int rc = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		skip[i] = plan->items[i].installed || installed_here(ctx, &plan->items[i]);
 
 	/* Everything is fetched before anything is built, so that a network
 	 * failure never leaves half the plan installed. */
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
-		if (it->installed)
+		if (skip[i])
 			continue;
 		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
 		rc = ipm_fetch_source(&ctx->fetch, &it->source);
 		if (rc < 0) {
 			ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
-			return rc;
+			goto done;
 		}
 	}
 
@@ -1040,11 +1064,11 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 		const struct ipm_plan_item *it = &plan->items[i];
 		struct build_result b;
 
-		if (it->installed)
+		if (skip[i])
 			continue;
 		rc = build_item(&b, ctx, it);
 		if (rc < 0)
-			return rc;
+			goto done;
 		rc = commit_item(ctx, it, &b);
 		if (rc < 0) {
 			/* Keep the message while the unused store goes. */
@@ -1059,12 +1083,14 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 			free(hint);
 			ipm_buf_release(&msg);
 			free(b.store_dir);
-			return rc;
+			goto done;
 		}
 		ipm_log(IPM_LOG_INFO, "installed '%s' %s", it->entry.name, it->release->version);
 		free(b.store_dir);
 	}
-	return 0;
+done:
+	free(skip);
+	return rc;
 }
 
 /* ---- removing ---- */
