@@ -1085,7 +1085,7 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 			free(b.store_dir);
 			goto done;
 		}
-		ipm_log(IPM_LOG_INFO, "installed '%s' %s", it->entry.name, it->release->version);
+		ipm_log(IPM_LOG_DEBUG, "committed '%s' %s", it->entry.name, it->release->version);
 		free(b.store_dir);
 	}
 done:
@@ -1182,7 +1182,7 @@ int ipm_remove(struct ipm_ctx *ctx, const char *name)
 		journal_delete(ctx, name);
 		goto done;
 	}
-	ipm_log(IPM_LOG_INFO, "removing '%s' %s ...", name, row.version);
+	ipm_log(IPM_LOG_DEBUG, "removing '%s' %s ...", name, row.version);
 	for (size_t i = 0; i < j.now.nlinks; i++) {
 		char *path = xasprintf("%s/%s", j.now.prefix, j.now.links[i].path);
 		if (links_into(path, j.now.store_dir))
