@@ -106,7 +106,7 @@ static int is_symlink_member(const struct scan *s, const char *path)
  * is refused too: a chain of links that each look harmless could otherwise
  * climb out ("a -> b/c", "b/c -> ..", "x -> a/..").
  */
-static int check_symlink(const struct scan *s, const char *link_path, const char *target)
+static int check_symlink(const struct scan *s, const char *member, const char *link_path, const char *target)
 {
 	struct ipm_buf at = IPM_BUF_INIT;
 	int rc = 0;
@@ -140,7 +140,7 @@ static int check_symlink(const struct scan *s, const char *link_path, const char
 	goto done;
 escape:
 	rc = ipm_error_set(IPM_EVERIFY, "archive '%s': member '%s' is a link to '%s' outside the destination",
-			   s->archive, link_path, target);
+			   s->archive, member, target);
 done:
 	ipm_buf_release(&at);
 	return rc;
@@ -236,7 +236,7 @@ static int check_links(struct scan *s, int strip)
 	for (size_t i = 0; i < s->nlinks; i++) {
 		const struct link_member *l = &s->links[i];
 		if (!l->hard) {
-			if ((rc = check_symlink(s, stripped(l->path, strip), l->target)) < 0)
+			if ((rc = check_symlink(s, l->path, stripped(l->path, strip), l->target)) < 0)
 				goto done;
 			continue;
 		}
