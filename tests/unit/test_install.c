@@ -1,0 +1,437 @@
+/*
+ * The install/remove engine against a real local git repository (made with
+ * the git command line): building into the store, linking, the database
+ * rows, conflicts, failing steps, method fallback, upgrades, removal and
+ * journal recovery.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ipm/ctx.h"
+#include "ipm/error.h"
+#include "ipm/fetch.h"
+#include "ipm/fs.h"
+#include "ipm/install.h"
+#include "ipm/xalloc.h"
+
+struct fixture {
+	char *root;
+	char *repo;
+	char *commit;
+	char *prefix;
+	char *home;
+	struct ipm_ctx ctx;
+	int ctx_open;
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *run_capture(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char line[256] = "";
+	assert_non_null(p);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	assert_int_equal(pclose(p), 0);
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+	char template[] = "/tmp/ipm-test-install-XXXXXX";
+	char *path, *cmd;
+
+	assert_non_null(mkdtemp(template));
+	fx->root = xstrdup(template);
+	fx->repo = xasprintf("%s/src", fx->root);
+	fx->prefix = xasprintf("%s/prefix", fx->root);
+	fx->home = xasprintf("%s/home", fx->root);
+	assert_int_equal(ipm_mkdir_p(fx->repo, 0755), 0);
+	path = xasprintf("%s/hello.sh", fx->repo);
+	write_file(path, "#!/bin/sh\necho hello\n");
+	free(path);
+	path = xasprintf("%s/hello.h", fx->repo);
+	write_file(path, "#define HELLO 1\n");
+	free(path);
+	cmd = xasprintf("cd '%s' && git init -q && git add . && "
+			"git -c user.name=t -c user.email=t@example.org commit -q -m init", fx->repo);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	cmd = xasprintf("git -C '%s' rev-parse HEAD", fx->repo);
+	fx->commit = run_capture(cmd);
+	free(cmd);
+
+	path = xasprintf("%s/registry/packages", fx->root);
+	assert_int_equal(ipm_mkdir_p(path, 0755), 0);
+	free(path);
+	path = xasprintf("%s/registry/registry.json", fx->root);
+	write_file(path, "{ \"name\": \"bundled\" }\n");
+	free(path);
+	path = xasprintf("%s/registry", fx->root);
+	setenv("IPM_REGISTRY", path, 1);
+	free(path);
+	setenv("IPM_HOME", fx->home, 1);
+	setenv("IPM_PREFIX", fx->prefix, 1);
+	path = xasprintf("%s/cache", fx->root);
+	setenv("IPM_CACHE", path, 1);
+	free(path);
+	path = xasprintf("%s/config.json", fx->root);
+	setenv("IPM_CONFIG", path, 1);
+	free(path);
+	unsetenv("IPM_MIRRORS");
+
+	if (ipm_ctx_open(&fx->ctx, "/nonexistent/ipm", NULL, IPM_NEED_DB_WRITE) != 0)
+		fail_msg("ipm_ctx_open: %s", ipm_error_message());
+	fx->ctx_open = 1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	if (fx->ctx_open)
+		ipm_ctx_close(&fx->ctx);
+	ipm_rm_rf(fx->root);
+	free(fx->root);
+	free(fx->repo);
+	free(fx->commit);
+	free(fx->prefix);
+	free(fx->home);
+	free(fx);
+	return 0;
+}
+
+/* A one-item plan for package name at version with methods (JSON array text). */
+static void make_plan(struct ipm_plan *plan, struct fixture *fx, const char *name, const char *version,
+		      const char *methods, const char *depends)
+{
+	char *json = xasprintf("{ \"name\": \"%s\", \"description\": \"test\", "
+			       "\"versions\": [ { \"version\": \"%s\", \"git\": \"%s\", \"commit\": \"%s\" } ], "
+			       "%s%s%s \"methods\": %s }",
+			       name, version, fx->repo, fx->commit,
+			       depends ? "\"depends\": " : "", depends ? depends : "", depends ? "," : "", methods);
+	struct ipm_plan_item *it;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->items = xcalloc(1, sizeof(*plan->items));
+	plan->n = 1;
+	it = &plan->items[0];
+	if (ipm_entry_parse(&it->entry, json, strlen(json), "test") != 0)
+		fail_msg("entry: %s", ipm_error_message());
+	it->release = &it->entry.releases[0];
+	ipm_source_copy(&it->source, &it->release->source);
+	it->registry = xstrdup("bundled");
+	it->explicit_install = 1;
+	free(json);
+}
+
+#define HELLO_METHODS \
+	"[ { \"name\": \"copy\", \"build\": [ \"echo building $IPM_NAME $IPM_VERSION\" ], " \
+	"    \"install\": [ \"mkdir -p $IPM_PREFIX/bin $IPM_PREFIX/include/hello && " \
+	"cp hello.sh $IPM_PREFIX/bin/hello && cp hello.h $IPM_PREFIX/include/hello/\" ] } ]"
+
+static int install(struct fixture *fx, const char *name, const char *version, const char *methods,
+		   const char *method, const char *depends)
+{
+	struct ipm_plan plan;
+	int rc;
+
+	make_plan(&plan, fx, name, version, methods, depends);
+	if (method)
+		plan.items[0].method = ipm_entry_find_method(&plan.items[0].entry, method);
+	rc = ipm_plan_run(&fx->ctx, &plan);
+	ipm_plan_release(&plan);
+	return rc;
+}
+
+static char *prefix_path(struct fixture *fx, const char *rel)
+{
+	return xasprintf("%s/%s", fx->prefix, rel);
+}
+
+static int is_link_into(const char *path, const char *dir)
+{
+	char target[4096];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	return strncmp(target, dir, strlen(dir)) == 0;
+}
+
+static void test_install_links_and_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipm_package_row row;
+	char *store = xasprintf("%s/store/hello/1.0", fx->home);
+	char *bin = prefix_path(fx, "bin/hello");
+	char *log = xasprintf("%s/cache/logs/hello-1.0.log", fx->root);
+	char *logtext = NULL;
+	int saw_sha = 0;
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_true(is_link_into(bin, store));
+	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "hello", 1), 0);
+	assert_string_equal(row.version, "1.0");
+	assert_string_equal(row.store_dir, store);
+	assert_string_equal(row.resolved, fx->commit);
+	assert_string_equal(row.method, "copy");
+	assert_int_equal(row.explicit_install, 1);
+	for (size_t i = 0; i < row.nfiles; i++)
+		if (strcmp(row.files[i].path, "bin/hello") == 0 && row.files[i].type == 'f' &&
+		    row.files[i].sha256 && strlen(row.files[i].sha256) == 64)
+			saw_sha = 1;
+	assert_true(saw_sha);
+	ipm_package_row_release(&row);
+
+	/* the step and its output are logged, the build directory is gone */
+	assert_int_equal(ipm_file_read(&logtext, NULL, log), 0);
+	assert_non_null(strstr(logtext, "$ echo building $IPM_NAME $IPM_VERSION"));
+	assert_non_null(strstr(logtext, "building hello 1.0"));
+	free(logtext);
+	{
+		char *build = xasprintf("%s/cache/build/hello-1.0", fx->root);
+		assert_false(ipm_path_exists(build));
+		free(build);
+	}
+	{
+		char *journal = xasprintf("%s/journal/hello.json", fx->home);
+		assert_false(ipm_path_exists(journal));
+		free(journal);
+	}
+	free(store);
+	free(bin);
+	free(log);
+}
+
+static void test_remove_cleans_everything_it_owns(void **state)
+{
+	struct fixture *fx = *state;
+	char *user_file = prefix_path(fx, "bin/mine");
+	char *bin = prefix_path(fx, "bin/hello");
+	char *inc = prefix_path(fx, "include/hello");
+	char *store = xasprintf("%s/store/hello", fx->home);
+	struct ipm_package_row row;
+	const char *names[] = { "hello" };
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	write_file(user_file, "not ipm's\n");
+	assert_int_equal(ipm_remove_check(&fx->ctx, names, 1, 0), 0);
+	assert_int_equal(ipm_remove(&fx->ctx, "hello"), 0);
+	assert_false(ipm_path_exists(bin));
+	assert_false(ipm_path_exists(inc));
+	assert_false(ipm_path_exists(store));
+	assert_true(ipm_path_exists(user_file));
+	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "hello", 0), IPM_ENOTFOUND);
+
+	assert_int_equal(ipm_remove_check(&fx->ctx, names, 1, 0), IPM_ENOTFOUND);
+	assert_string_equal(ipm_error_message(), "package 'hello' is not installed");
+	free(user_file);
+	free(bin);
+	free(inc);
+	free(store);
+}
+
+static void test_conflict_changes_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char *dir = prefix_path(fx, "bin");
+	char *bin = prefix_path(fx, "bin/hello");
+	char *header = prefix_path(fx, "include/hello/hello.h");
+	char *store = xasprintf("%s/store/hello", fx->home);
+	char *expect = xasprintf("'%s' exists and is not owned by ipm", bin);
+	struct ipm_package_row row;
+
+	assert_int_equal(ipm_mkdir_p(dir, 0755), 0);
+	write_file(bin, "mine\n");
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), IPM_ECONFLICT);
+	assert_string_equal(ipm_error_message(), expect);
+	assert_false(ipm_path_exists(header));
+	assert_false(ipm_path_exists(store));
+	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "hello", 0), IPM_ENOTFOUND);
+
+	/* a path owned by another package names it */
+	unlink(bin);
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(install(fx, "other", "1.0", HELLO_METHODS, NULL, NULL), IPM_ECONFLICT);
+	free(expect);
+	expect = xasprintf("'%s' is owned by 'hello'", bin);
+	assert_string_equal(ipm_error_message(), expect);
+	free(expect);
+	free(dir);
+	free(bin);
+	free(header);
+	free(store);
+}
+
+static void test_failing_step(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipm_package_row row;
+	char *store = xasprintf("%s/store/bad", fx->home);
+
+	assert_int_equal(install(fx, "bad", "1.0",
+				 "[ { \"name\": \"only\", \"build\": [ \"echo doomed; exit 7\" ], \"install\": [ \"true\" ] } ]",
+				 NULL, NULL), IPM_EBUILD);
+	assert_string_equal(ipm_error_message(), "step 'echo doomed; exit 7' of 'bad' failed with exit status 7");
+	assert_non_null(ipm_error_hint_text());
+	assert_non_null(strstr(ipm_error_hint_text(), "logs/bad-1.0.log"));
+	assert_false(ipm_path_exists(store));
+	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "bad", 0), IPM_ENOTFOUND);
+
+	/* installing nothing is an error too */
+	assert_int_equal(install(fx, "bad", "1.0", "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/lib\" ] } ]",
+				 NULL, NULL), IPM_EBUILD);
+	assert_non_null(strstr(ipm_error_message(), "installed nothing"));
+	free(store);
+}
+
+static void test_method_fallback(void **state)
+{
+	struct fixture *fx = *state;
+	struct ipm_package_row row;
+	const char *methods = "[ { \"name\": \"broken\", \"install\": [ \"exit 1\" ] }, "
+			      "  { \"name\": \"works\", \"install\": [ \"mkdir -p $IPM_PREFIX/bin && cp hello.sh $IPM_PREFIX/bin/fb\" ] } ]";
+
+	/* --method broken: no fallback */
+	assert_int_equal(install(fx, "fb", "1.0", methods, "broken", NULL), IPM_EBUILD);
+	assert_int_equal(install(fx, "fb", "1.0", methods, NULL, NULL), 0);
+	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "fb", 0), 0);
+	assert_string_equal(row.method, "works");
+	ipm_package_row_release(&row);
+}
+
+static void test_upgrade_replaces_old_version(void **state)
+{
+	struct fixture *fx = *state;
+	char *bin = prefix_path(fx, "bin/hello");
+	char *header = prefix_path(fx, "include/hello/hello.h");
+	char *share = prefix_path(fx, "share/hello/v2");
+	char *old_store = xasprintf("%s/store/hello/1.0", fx->home);
+	char *new_store = xasprintf("%s/store/hello/2.0", fx->home);
+	const char *v2 = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/bin $IPM_PREFIX/share/hello && "
+			 "cp hello.sh $IPM_PREFIX/bin/hello && echo 2 > $IPM_PREFIX/share/hello/v2\" ] } ]";
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(install(fx, "hello", "2.0", v2, NULL, NULL), 0);
+	assert_true(is_link_into(bin, new_store));
+	assert_true(is_link_into(share, new_store));
+	assert_false(ipm_path_exists(header));
+	assert_false(ipm_path_exists(old_store));
+	free(bin);
+	free(header);
+	free(share);
+	free(old_store);
+	free(new_store);
+}
+
+static void test_remove_check_dependents(void **state)
+{
+	struct fixture *fx = *state;
+	const char *just_hello[] = { "hello" };
+	const char *both[] = { "hello", "user" };
+	const char *methods = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/bin && cp hello.sh $IPM_PREFIX/bin/user\" ] } ]";
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(install(fx, "user", "1.0", methods, NULL, "[ { \"name\": \"hello\" } ]"), 0);
+	assert_int_equal(ipm_remove_check(&fx->ctx, just_hello, 1, 0), IPM_ECONFLICT);
+	assert_string_equal(ipm_error_message(), "'hello' is needed by 'user'");
+	assert_int_equal(ipm_remove_check(&fx->ctx, just_hello, 1, 1), 0);
+	assert_int_equal(ipm_remove_check(&fx->ctx, both, 2, 0), 0);
+}
+
+/* What an install killed between linking and the database commit leaves:
+ * a store, a link into it, a created directory, the journal. */
+static void test_recover_undoes_uncommitted_install(void **state)
+{
+	struct fixture *fx = *state;
+	char *store = xasprintf("%s/store/ghost/1.0", fx->home);
+	char *store_file = xasprintf("%s/bin/ghost", store);
+	char *bin_dir = prefix_path(fx, "bin");
+	char *link = prefix_path(fx, "bin/ghost");
+	char *journal_dir = xasprintf("%s/journal", fx->home);
+	char *journal = xasprintf("%s/ghost.json", journal_dir);
+	char *text = xasprintf("{ \"name\": \"ghost\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			       "\"links\": [ { \"path\": \"bin/ghost\" } ], \"dirs\": [ \"bin\" ] }",
+			       store, fx->prefix);
+	char *stale_build = xasprintf("%s/cache/build/ghost-1.0", fx->root);
+
+	assert_int_equal(ipm_mkdir_p(store, 0755), 0);
+	{
+		char *d = xasprintf("%s/bin", store);
+		assert_int_equal(ipm_mkdir_p(d, 0755), 0);
+		free(d);
+	}
+	write_file(store_file, "x\n");
+	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
+	assert_int_equal(symlink(store_file, link), 0);
+	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
+	write_file(journal, text);
+	assert_int_equal(ipm_mkdir_p(stale_build, 0755), 0);
+
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_false(ipm_path_exists(link));
+	assert_false(ipm_path_exists(bin_dir));
+	assert_false(ipm_path_exists(store));
+	assert_false(ipm_path_exists(journal));
+	assert_false(ipm_path_exists(stale_build));
+
+	/* a committed install's journal is just dropped */
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	free(text);
+	free(store);
+	store = xasprintf("%s/store/hello/1.0", fx->home);
+	text = xasprintf("{ \"name\": \"hello\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			 "\"links\": [ { \"path\": \"bin/hello\" } ], \"dirs\": [ \"bin\" ] }", store, fx->prefix);
+	free(journal);
+	journal = xasprintf("%s/hello.json", journal_dir);
+	write_file(journal, text);
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_false(ipm_path_exists(journal));
+	free(link);
+	link = prefix_path(fx, "bin/hello");
+	assert_true(is_link_into(link, store));
+
+	free(text);
+	free(store);
+	free(store_file);
+	free(bin_dir);
+	free(link);
+	free(journal_dir);
+	free(journal);
+	free(stale_build);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_install_links_and_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_cleans_everything_it_owns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_method_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_replaces_old_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_check_dependents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_undoes_uncommitted_install, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
