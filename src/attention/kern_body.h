@@ -14,27 +14,36 @@
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
+/* The register blocks below only stay in registers when their loops are
+ * unrolled completely; -O2 alone leaves the accumulators on the stack. */
 
 /* One MR x nv register block of s = qp kt: nv vectors of W keys. */
 INLINE void qk_block(float *s, const float *qp, const float *kt, size_t dim,
                      size_t c0, int nv)
 {
     VEC acc[ATTN_MR][NV_QK];
+    _Pragma("GCC unroll 16")
     for (int i = 0; i < ATTN_MR; i++)
+        _Pragma("GCC unroll 16")
         for (int v = 0; v < nv; v++)
             acc[i][v] = vzero();
     for (size_t d = 0; d < dim; d++) {
         VEC kv[NV_QK];
         const float *krow = kt + d * ATTN_BK + c0;
+        _Pragma("GCC unroll 16")
         for (int v = 0; v < nv; v++)
             kv[v] = vload(krow + v * W);
+        _Pragma("GCC unroll 16")
         for (int i = 0; i < ATTN_MR; i++) {
             VEC qb = vset1(qp[i * dim + d]);
+            _Pragma("GCC unroll 16")
             for (int v = 0; v < nv; v++)
                 acc[i][v] = vfma(qb, kv[v], acc[i][v]);
         }
     }
+    _Pragma("GCC unroll 16")
     for (int i = 0; i < ATTN_MR; i++)
+        _Pragma("GCC unroll 16")
         for (int v = 0; v < nv; v++)
             vstore(s + i * ATTN_BK + c0 + v * W, acc[i][v]);
 }
@@ -86,21 +95,28 @@ INLINE void pv_block(float *o, size_t ldo, const float *p, const float *v,
                      size_t ldv, size_t nk, size_t d0, int nv)
 {
     VEC acc[ATTN_MR][NV_PV];
+    _Pragma("GCC unroll 16")
     for (int i = 0; i < ATTN_MR; i++)
+        _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++)
             acc[i][c] = vload(o + i * ldo + d0 + c * W);
     for (size_t j = 0; j < nk; j++) {
         VEC vv[NV_PV];
         const float *vrow = v + j * ldv + d0;
+        _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++)
             vv[c] = vload(vrow + c * W);
+        _Pragma("GCC unroll 16")
         for (int i = 0; i < ATTN_MR; i++) {
             VEC pb = vset1(p[i * ATTN_BK + j]);
+            _Pragma("GCC unroll 16")
             for (int c = 0; c < nv; c++)
                 acc[i][c] = vfma(pb, vv[c], acc[i][c]);
         }
     }
+    _Pragma("GCC unroll 16")
     for (int i = 0; i < ATTN_MR; i++)
+        _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++)
             vstore(o + i * ldo + d0 + c * W, acc[i][c]);
 }
@@ -166,14 +182,17 @@ INLINE void axpy_block(float *acc, const float *p, const float *v, size_t ldv,
                        size_t n, int na)
 {
     VEC a[AXPY_NA];
+    _Pragma("GCC unroll 16")
     for (int c = 0; c < na; c++)
         a[c] = vload(acc + c * W);
     for (size_t j = 0; j < n; j++) {
         VEC pb = vset1(p[j]);
         const float *vrow = v + j * ldv;
+        _Pragma("GCC unroll 16")
         for (int c = 0; c < na; c++)
             a[c] = vfma(pb, vload(vrow + c * W), a[c]);
     }
+    _Pragma("GCC unroll 16")
     for (int c = 0; c < na; c++)
         vstore(acc + c * W, a[c]);
 }
