@@ -160,16 +160,20 @@ static void remove_empty_dirs(const char *prefix, char **dirs, size_t n)
 	free(sorted);
 }
 
-/* Removes store_dir and, when it became empty, its store/<name> parent. */
+/* Removes store_dir and the parents that became empty. */
 static int remove_store(const char *store_dir)
 {
 	char *parent = xstrdup(store_dir);
 	char *slash = strrchr(parent, '/');
 	int rc = ipm_rm_rf(store_dir);
 
-	if (slash && slash != parent) {
+	/* store/<name>, then store itself, when nothing else is left in them:
+	 * a failed first install leaves no trace */
+	for (int up = 0; up < 2 && slash && slash != parent; up++) {
 		*slash = '\0';
-		rmdir(parent);
+		if (rmdir(parent) < 0)
+			break;
+		slash = strrchr(parent, '/');
 	}
 	free(parent);
 	return rc;
