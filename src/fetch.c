@@ -1,5 +1,6 @@
 /* The fetch layer's entry points: sources into the cache, then out of it. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,25 @@ static void cleanup_keeping_error(const char *path)
 	free(hint);
 }
 
+/* Removes <sha256>.tmp-* files that an interrupted download of the same
+ * file left (the process lock means none of them is in use). */
+static void remove_stale_downloads(const char *dir, const char *sha256)
+{
+	char *prefix = xasprintf("%s.tmp-", sha256);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		char *path = xasprintf("%s/%s", dir, de->d_name);
+		unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+}
+
 /*
  * $IPM_CACHE/downloads/<sha256> holding url's content. A cached file is
  * re-hashed before use (a damaged cache is downloaded again); a download is
@@ -102,6 +122,7 @@ static int cached_download(char **out_path, const struct ipm_fetch_ctx *ctx, con
 	}
 	if ((rc = ipm_mkdir_p(dir, 0755)) < 0)
 		goto done;
+	remove_stale_downloads(dir, want);
 	tmp = xasprintf("%s/%s.tmp-%ld", dir, want, (long)getpid());
 	if ((rc = ipm_http_download(ctx, url, tmp)) < 0)
 		goto done;

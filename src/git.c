@@ -134,7 +134,15 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 	callbacks.transfer_progress = on_transfer;
 	callbacks.payload = &progress;
 
-	if (git_remote_create_anonymous(&remote, repo, fetch_url) < 0) {
+	/* An anonymous remote that ignores git's own url.*.insteadOf: ipm's
+	 * mirrors are the one rewriting, so the same entry fetches the same
+	 * way for every user (it also avoids a leak in libgit2 1.5's regex
+	 * config lookup). */
+	git_remote_create_options create_opts;
+	git_remote_create_options_init(&create_opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	create_opts.repository = repo;
+	create_opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, fetch_url, &create_opts) < 0) {
 		rc = git_fail(IPM_ENET, fetch_url);
 		goto done;
 	}
