@@ -62,6 +62,15 @@ struct ipm_import_item {
  * other fields, in one transaction. */
 int ipm_db_registry_import(struct ipm_db *db, const struct ipm_registry_row *row,
 			   const struct ipm_import_item *items, size_t nitems);
+/* The same import, item by item, so that a large registry is never held in
+ * memory at once: begin opens the transaction and replaces row, add inserts
+ * one item (its strings are copied by SQLite), commit ends the transaction
+ * (and frees imp either way), abort rolls everything back. */
+struct ipm_db_import;
+int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row);
+int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item);
+int ipm_db_import_commit(struct ipm_db_import *imp);
+void ipm_db_import_abort(struct ipm_db_import *imp);
 /* Forgets a registry and its entries. */
 int ipm_db_registry_drop(struct ipm_db *db, const char *name);
 

@@ -80,6 +80,15 @@ struct ipm_entry {
 int ipm_entry_parse(struct ipm_entry *out, const char *json, size_t len, const char *origin);
 int ipm_entry_load(struct ipm_entry *out, const char *path);
 void ipm_entry_release(struct ipm_entry *e);
+/* The same rules for an entry already parsed by cJSON (an HTTP registry's
+ * index holds many): root is a cJSON object. */
+struct cJSON;
+int ipm_entry_from_cjson(struct ipm_entry *out, const struct cJSON *root, const char *origin);
+/* A registry's entry file must be named <name>.json (IPM_EINVAL otherwise). */
+int ipm_entry_check_filename(const struct ipm_entry *e, const char *path);
+/* 1-based line and column (in characters) of byte offset in text, for
+ * "malformed JSON ... at line L, column C" messages. */
+void ipm_entry_json_position(size_t *line, size_t *column, const char *text, size_t offset);
 
 /* The newest release satisfying constraint (NULL: newest), or NULL. */
 const struct ipm_release *ipm_entry_find_release(const struct ipm_entry *e, const char *constraint);

@@ -1,0 +1,1200 @@
+/*
+ * The local SQLite database. All SQL of ipm lives in this file.
+ *
+ * - The schema is versioned by PRAGMA user_version: migrations[] holds one
+ *   script per version, applied in order inside one transaction.
+ * - PRAGMA application_id marks the file as ipm's, so ipm never migrates (or
+ *   otherwise writes to) some other program's database by mistake.
+ * - Statements are prepared once, on first use, into db->stmts[] (indexed by
+ *   enum stmt_id) and reset after each use.
+ * - Every change of state runs in one BEGIN IMMEDIATE ... COMMIT.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ipm/buf.h"
+#include "ipm/db.h"
+#include "ipm/error.h"
+#include "ipm/xalloc.h"
+
+/* "ipm" + 0: stored in the SQLite header at offset 68. */
+#define IPM_APPLICATION_ID 0x69706d00
+
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE registries("
+	"  name TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  location TEXT NOT NULL,"
+	"  stamp TEXT,"
+	"  home TEXT,"
+	"  home_commit TEXT,"
+	"  imported_at INTEGER NOT NULL);"
+	"CREATE TABLE entries("
+	"  id INTEGER PRIMARY KEY,"
+	"  registry TEXT NOT NULL REFERENCES registries(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  repo TEXT COLLATE NOCASE,"          /* owner/repo; GitHub-style names ignore case */
+	"  repo_tail TEXT COLLATE NOCASE,"     /* the part after '/', for `ipm install repo` */
+	"  description TEXT NOT NULL,"
+	"  keywords TEXT NOT NULL DEFAULT '',"
+	"  json TEXT NOT NULL,"
+	"  UNIQUE(name, registry));"              /* also the index for lookups by name */
+	"CREATE INDEX entries_registry ON entries(registry);"
+	"CREATE INDEX entries_repo ON entries(repo) WHERE repo IS NOT NULL;"
+	"CREATE INDEX entries_repo_tail ON entries(repo_tail) WHERE repo_tail IS NOT NULL;"
+	/* external content: the text lives once, in entries; rowid = entries.id */
+	"CREATE VIRTUAL TABLE entries_fts USING fts5("
+	"  name, repo, description, keywords,"
+	"  content='entries', content_rowid='id');"
+	/* keyed by the entry's id: an import appends in id order, no extra index */
+	"CREATE TABLE name_vectors("
+	"  id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  vec BLOB NOT NULL);"
+	"CREATE TABLE packages("
+	"  name TEXT PRIMARY KEY,"
+	"  version TEXT NOT NULL,"
+	"  registry TEXT,"
+	"  source TEXT,"
+	"  resolved TEXT,"
+	"  method TEXT,"
+	"  store_dir TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL,"
+	"  explicit INTEGER NOT NULL DEFAULT 1,"
+	"  installed_at INTEGER NOT NULL);"
+	"CREATE TABLE files("
+	"  package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  type TEXT NOT NULL CHECK(type IN ('f', 'l', 'd')),"
+	"  sha256 TEXT,"
+	"  PRIMARY KEY(package, path)) WITHOUT ROWID;"
+	"CREATE INDEX files_path ON files(path);"
+	/* depends_on is not a foreign key: replacing a package (upgrade) must
+	 * not drop the rows of the packages depending on it */
+	"CREATE TABLE deps("
+	"  package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,"
+	"  depends_on TEXT NOT NULL,"
+	"  version_constraint TEXT,"
+	"  PRIMARY KEY(package, depends_on)) WITHOUT ROWID;"
+	"CREATE INDEX deps_depends_on ON deps(depends_on);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_REGISTRY_GET,
+	ST_REGISTRY_COUNT,
+	ST_REGISTRY_UPSERT,
+	ST_REGISTRY_DELETE,
+	ST_FTS_DELETE_REGISTRY,
+	ST_FTS_INSERT_REGISTRY,
+	ST_VECTORS_DELETE_REGISTRY,
+	ST_ENTRIES_DELETE_REGISTRY,
+	ST_ENTRY_INSERT,
+	ST_VECTOR_INSERT,
+	ST_ENTRY_BY_NAME,
+	ST_ENTRY_BY_REPO,
+	ST_ENTRY_BY_TAIL,
+	ST_SEARCH,
+	ST_SEARCH_EXACT,
+	ST_VECTORS_ALL,
+	ST_PACKAGE_GET,
+	ST_PACKAGE_FILES,
+	ST_PACKAGE_DEPS,
+	ST_PACKAGE_LIST,
+	ST_PACKAGE_DELETE,
+	ST_PACKAGE_INSERT,
+	ST_FILE_INSERT,
+	ST_DEP_INSERT,
+	ST_DEPENDENTS,
+	ST_FILE_OWNER,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_REGISTRY_GET] =
+		"SELECT name, kind, location, stamp, home, home_commit, imported_at"
+		" FROM registries WHERE name = ?1",
+	[ST_REGISTRY_COUNT] = "SELECT count(*) FROM entries WHERE registry = ?1",
+	[ST_REGISTRY_UPSERT] =
+		"INSERT INTO registries(name, kind, location, stamp, home, home_commit, imported_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT(name) DO UPDATE SET kind = ?2, location = ?3, stamp = ?4,"
+		" home = ?5, home_commit = ?6, imported_at = ?7",
+	[ST_REGISTRY_DELETE] = "DELETE FROM registries WHERE name = ?1",
+	/* external-content FTS rows are removed by handing back their old values */
+	[ST_FTS_DELETE_REGISTRY] =
+		"INSERT INTO entries_fts(entries_fts, rowid, name, repo, description, keywords)"
+		" SELECT 'delete', id, name, repo, description, keywords FROM entries WHERE registry = ?1",
+	[ST_FTS_INSERT_REGISTRY] =
+		"INSERT INTO entries_fts(rowid, name, repo, description, keywords)"
+		" SELECT id, name, repo, description, keywords FROM entries WHERE registry = ?1",
+	[ST_VECTORS_DELETE_REGISTRY] =
+		"DELETE FROM name_vectors WHERE id IN (SELECT id FROM entries WHERE registry = ?1)",
+	[ST_ENTRIES_DELETE_REGISTRY] = "DELETE FROM entries WHERE registry = ?1",
+	[ST_ENTRY_INSERT] =
+		"INSERT INTO entries(registry, name, repo, repo_tail, description, keywords, json)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_VECTOR_INSERT] = "INSERT INTO name_vectors(id, name, vec) VALUES (?1, ?2, ?3)",
+	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo FROM entries WHERE name = ?1",
+	[ST_ENTRY_BY_REPO] = "SELECT registry, json, repo FROM entries WHERE repo = ?1",
+	[ST_ENTRY_BY_TAIL] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?1",
+	/* name weighs most, then repo, keywords, description. The top rows are
+	 * picked inside FTS5 before the join, so a word matching thousands of
+	 * entries joins only `limit` of them. */
+	[ST_SEARCH] =
+		"SELECT e.id, e.name, e.registry, e.description, f.score FROM"
+		" (SELECT rowid, -bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) AS score FROM entries_fts"
+		"  WHERE entries_fts MATCH ?1 ORDER BY bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) LIMIT ?2) f"
+		" JOIN entries e ON e.id = f.rowid ORDER BY f.score DESC, e.name",
+	/* an entry named exactly like the query comes first whatever bm25 says */
+	[ST_SEARCH_EXACT] = "SELECT id, name, registry, description FROM entries WHERE name = ?1 ORDER BY registry",
+	[ST_VECTORS_ALL] = "SELECT name, vec FROM name_vectors",
+	[ST_PACKAGE_GET] =
+		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
+		" explicit, installed_at FROM packages WHERE name = ?1",
+	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
+	[ST_PACKAGE_DEPS] = "SELECT depends_on FROM deps WHERE package = ?1 ORDER BY depends_on",
+	[ST_PACKAGE_LIST] =
+		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
+		" explicit, installed_at FROM packages ORDER BY name",
+	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
+	[ST_PACKAGE_INSERT] =
+		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
+		" prefix, explicit, installed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
+	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
+	[ST_DEPENDENTS] =
+		"SELECT d.package FROM deps d JOIN packages p ON p.name = d.package"
+		" WHERE d.depends_on = ?1 ORDER BY d.package",
+	/* a file or link wins over a directory row: directories can be shared */
+	[ST_FILE_OWNER] =
+		"SELECT package FROM files WHERE path = ?1 ORDER BY type = 'd', package LIMIT 1",
+};
+
+struct ipm_db {
+	sqlite3 *sql;
+	char *path;
+	sqlite3_stmt *stmts[ST_COUNT];
+};
+
+static int sql_error(struct ipm_db *db, const char *what)
+{
+	return ipm_error_set(IPM_ERROR, "database '%s': %s: %s", db->path, what, sqlite3_errmsg(db->sql));
+}
+
+static int stmt(sqlite3_stmt **out, struct ipm_db *db, enum stmt_id id)
+{
+	if (!db->stmts[id]) {
+		if (sqlite3_prepare_v3(db->sql, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &db->stmts[id], NULL) != SQLITE_OK)
+			return sql_error(db, "preparing a statement");
+	}
+	*out = db->stmts[id];
+	return 0;
+}
+
+static void done_stmt(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* Runs a statement without results (and without parameters beyond one). */
+static int run(struct ipm_db *db, enum stmt_id id, const char *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, db, id)) < 0)
+		return rc;
+	if (arg)
+		bind_text(s, 1, arg);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sql_error(db, "writing");
+	return 0;
+}
+
+static int begin(struct ipm_db *db)
+{
+	return run(db, ST_BEGIN, NULL);
+}
+
+static int commit(struct ipm_db *db)
+{
+	return run(db, ST_COMMIT, NULL);
+}
+
+static void rollback(struct ipm_db *db)
+{
+	/* keep the error that made us roll back */
+	if (sqlite3_get_autocommit(db->sql))
+		return;
+	sqlite3_stmt *s = NULL;
+	if (stmt(&s, db, ST_ROLLBACK) == 0) {
+		sqlite3_step(s);
+		done_stmt(s);
+	}
+}
+
+/* ---- open and migrate ---- */
+
+static int not_ipm_db(const char *path)
+{
+	ipm_error_set(IPM_EINVAL, "'%s' is not an ipm database", path);
+	ipm_error_hint("move it away or set IPM_HOME to another directory; ipm leaves it untouched");
+	return IPM_EINVAL;
+}
+
+/* Checks the SQLite header ourselves before SQLite touches the file, so that
+ * a text file or another program's database is never written to (not even a
+ * journal-mode change). Returns 1 for "empty or missing", 0 for "SQLite". */
+static int check_header(const char *path)
+{
+	unsigned char header[100];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return errno == ENOENT ? 1 : ipm_error_set(IPM_ERROR, "cannot open '%s': %s", path, strerror(errno));
+	n = fread(header, 1, sizeof(header), f);
+	fclose(f);
+	if (n == 0)
+		return 1;
+	if (n < sizeof(header) || memcmp(header, "SQLite format 3", 16) != 0)
+		return not_ipm_db(path);
+	uint32_t app_id = (uint32_t)header[68] << 24 | (uint32_t)header[69] << 16 |
+			  (uint32_t)header[70] << 8 | header[71];
+	uint32_t schema_cookie_user = (uint32_t)header[60] << 24 | (uint32_t)header[61] << 16 |
+				      (uint32_t)header[62] << 8 | header[63];
+	/* an SQLite file is ours only with our id; one with id 0 and no
+	 * user_version could still be another program's: checked after open */
+	if (app_id != IPM_APPLICATION_ID && !(app_id == 0 && schema_cookie_user == 0))
+		return not_ipm_db(path);
+	return 0;
+}
+
+static int query_int(struct ipm_db *db, const char *sql, int *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL) != SQLITE_OK)
+		return sqlite3_errcode(db->sql) == SQLITE_NOTADB ? not_ipm_db(db->path)
+								 : sql_error(db, "reading");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(s, 0);
+		rc = 0;
+	} else {
+		rc = sqlite3_errcode(db->sql) == SQLITE_NOTADB ? not_ipm_db(db->path) : sql_error(db, "reading");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int exec(struct ipm_db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		ipm_error_set(IPM_ERROR, "database '%s': %s", db->path, msg ? msg : sqlite3_errmsg(db->sql));
+		sqlite3_free(msg);
+		return IPM_ERROR;
+	}
+	return 0;
+}
+
+static int migrate(struct ipm_db *db, int from)
+{
+	struct ipm_buf sql = IPM_BUF_INIT;
+	int rc;
+
+	if ((rc = exec(db, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	/* another ipm may have migrated while we waited for the write lock */
+	if ((rc = query_int(db, "PRAGMA user_version", &from)) < 0)
+		goto done;
+	for (int v = from; v < SCHEMA_VERSION; v++)
+		if ((rc = exec(db, migrations[v])) < 0)
+			goto done;
+	ipm_buf_addf(&sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+		     IPM_APPLICATION_ID, SCHEMA_VERSION);
+	if ((rc = exec(db, sql.ptr)) < 0)
+		goto done;
+	rc = exec(db, "COMMIT");
+done:
+	if (rc < 0)
+		exec(db, "ROLLBACK");
+	ipm_buf_release(&sql);
+	return rc;
+}
+
+int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode)
+{
+	struct ipm_db *db = xcalloc(1, sizeof(*db));
+	int rc, fresh, app_id = 0, version = 0, ntables = 0, flags;
+	const char *file = path;
+
+	*out = NULL;
+	db->path = xstrdup(path);
+	if ((rc = check_header(path)) < 0)
+		goto done;
+	fresh = rc;
+	if (mode == IPM_DB_READ && fresh) {
+		/* read-only commands before the first install: an empty schema in memory */
+		file = ":memory:";
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY;
+	} else if (mode == IPM_DB_READ && access(path, W_OK) != 0) {
+		flags = SQLITE_OPEN_READONLY;
+	} else {
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	}
+	if (sqlite3_open_v2(file, &db->sql, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = ipm_error_set(IPM_ERROR, "cannot open database '%s': %s", path,
+				   db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_timeout(db->sql, 10000);
+	if ((rc = query_int(db, "PRAGMA application_id", &app_id)) < 0 ||
+	    (rc = query_int(db, "PRAGMA user_version", &version)) < 0 ||
+	    (rc = query_int(db, "SELECT count(*) FROM sqlite_master", &ntables)) < 0)
+		goto done;
+	if (app_id != IPM_APPLICATION_ID && !(app_id == 0 && version == 0 && ntables == 0)) {
+		rc = not_ipm_db(path);
+		goto done;
+	}
+	if (version > SCHEMA_VERSION) {
+		rc = ipm_error_set(IPM_EINVAL, "database '%s' was written by a newer ipm (schema %d, this ipm knows %d)",
+				   path, version, SCHEMA_VERSION);
+		ipm_error_hint("upgrade ipm");
+		goto done;
+	}
+	if ((rc = exec(db, "PRAGMA foreign_keys = ON")) < 0)
+		goto done;
+	if (flags != SQLITE_OPEN_READONLY && strcmp(file, ":memory:") != 0 && mode == IPM_DB_WRITE) {
+		/* WAL: readers (ipm list) never wait for a writer (ipm install) */
+		if ((rc = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+				   " PRAGMA cache_size = -32768")) < 0)
+			goto done;
+	}
+	if (version < SCHEMA_VERSION) {
+		if (flags == SQLITE_OPEN_READONLY) {
+			rc = ipm_error_set(IPM_EINVAL, "database '%s' needs an upgrade but is read-only", path);
+			goto done;
+		}
+		if ((rc = migrate(db, version)) < 0)
+			goto done;
+	}
+	*out = db;
+	db = NULL;
+	rc = 0;
+done:
+	ipm_db_free(db);
+	return rc;
+}
+
+void ipm_db_free(struct ipm_db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->stmts[i]);
+	sqlite3_close(db->sql);
+	free(db->path);
+	free(db);
+}
+
+/* ---- registries ---- */
+
+void ipm_registry_row_release(struct ipm_registry_row *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->kind);
+	free(r->location);
+	free(r->stamp);
+	free(r->home);
+	free(r->home_commit);
+	memset(r, 0, sizeof(*r));
+}
+
+int ipm_db_registry_get(struct ipm_registry_row *out, struct ipm_db *db, const char *name)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = stmt(&s, db, ST_REGISTRY_GET)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->name = col_text(s, 0);
+		out->kind = col_text(s, 1);
+		out->location = col_text(s, 2);
+		out->stamp = col_text(s, 3);
+		out->home = col_text(s, 4);
+		out->home_commit = col_text(s, 5);
+		out->imported_at = sqlite3_column_int64(s, 6);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' was never imported", name);
+	} else {
+		rc = sql_error(db, "reading registries");
+	}
+	done_stmt(s);
+	if (rc < 0)
+		return rc;
+	if ((rc = stmt(&s, db, ST_REGISTRY_COUNT)) < 0)
+		goto fail;
+	bind_text(s, 1, name);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		out->nentries = sqlite3_column_int64(s, 0);
+	done_stmt(s);
+	return 0;
+fail:
+	ipm_registry_row_release(out);
+	return rc;
+}
+
+struct ipm_db_import {
+	struct ipm_db *db;
+	char *registry;
+	struct ipm_buf vec;
+};
+
+static void delete_registry_rows(struct ipm_db *db, const char *name, int *rc)
+{
+	if (*rc < 0)
+		return;
+	if ((*rc = run(db, ST_FTS_DELETE_REGISTRY, name)) < 0 ||
+	    (*rc = run(db, ST_VECTORS_DELETE_REGISTRY, name)) < 0 ||
+	    (*rc = run(db, ST_ENTRIES_DELETE_REGISTRY, name)) < 0)
+		return;
+}
+
+int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = begin(db)) < 0)
+		return rc;
+	if ((rc = stmt(&s, db, ST_REGISTRY_UPSERT)) < 0)
+		goto done;
+	bind_text(s, 1, row->name);
+	bind_text(s, 2, row->kind ? row->kind : "local");
+	bind_text(s, 3, row->location ? row->location : "");
+	bind_text(s, 4, row->stamp);
+	bind_text(s, 5, row->home);
+	bind_text(s, 6, row->home_commit);
+	sqlite3_bind_int64(s, 7, row->imported_at ? row->imported_at : (int64_t)time(NULL));
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	rc = rc == SQLITE_DONE ? 0 : sql_error(db, "writing registries");
+	delete_registry_rows(db, row->name, &rc);
+done:
+	if (rc < 0) {
+		rollback(db);
+		return rc;
+	}
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->db = db;
+	(*out)->registry = xstrdup(row->name);
+	ipm_buf_init(&(*out)->vec);
+	return 0;
+}
+
+/*
+ * Name vectors are mostly zeros (a short name has a few dozen n-grams out of
+ * IPM_SIMILAR_DIM cells), so they are stored sparse: "s" + u16 dim + pairs of
+ * (u16 index, f32 value); or "d" + u16 dim + dim floats when that is smaller.
+ * Native byte order: the database never leaves this machine.
+ */
+static void encode_vec(struct ipm_buf *b, const float *vec, size_t len)
+{
+	size_t nonzero = 0;
+	uint16_t dim = (uint16_t)len, idx;
+
+	for (size_t i = 0; i < len; i++)
+		if (vec[i] != 0.0f)
+			nonzero++;
+	ipm_buf_reset(b);
+	if (nonzero * 6 < len * 4) {
+		ipm_buf_addch(b, 's');
+		ipm_buf_addn(b, &dim, sizeof(dim));
+		for (size_t i = 0; i < len; i++) {
+			if (vec[i] == 0.0f)
+				continue;
+			idx = (uint16_t)i;
+			ipm_buf_addn(b, &idx, sizeof(idx));
+			ipm_buf_addn(b, &vec[i], sizeof(float));
+		}
+	} else {
+		ipm_buf_addch(b, 'd');
+		ipm_buf_addn(b, &dim, sizeof(dim));
+		ipm_buf_addn(b, vec, len * sizeof(float));
+	}
+}
+
+/* Decodes into *vec (grown as needed); 0 or -1 for a damaged blob. */
+static int decode_vec(float **vec, size_t *alloc, size_t *len, const unsigned char *blob, size_t n)
+{
+	uint16_t dim;
+
+	if (n < 3)
+		return -1;
+	memcpy(&dim, blob + 1, sizeof(dim));
+	if (*alloc < dim) {
+		*vec = xrealloc(*vec, dim * sizeof(float));
+		*alloc = dim;
+	}
+	*len = dim;
+	if (blob[0] == 'd') {
+		if (n != 3 + (size_t)dim * sizeof(float))
+			return -1;
+		memcpy(*vec, blob + 3, (size_t)dim * sizeof(float));
+		return 0;
+	}
+	if (blob[0] != 's' || (n - 3) % 6 != 0)
+		return -1;
+	memset(*vec, 0, (size_t)dim * sizeof(float));
+	for (size_t off = 3; off < n; off += 6) {
+		uint16_t idx;
+		memcpy(&idx, blob + off, sizeof(idx));
+		if (idx >= dim)
+			return -1;
+		memcpy(&(*vec)[idx], blob + off + 2, sizeof(float));
+	}
+	return 0;
+}
+
+int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item)
+{
+	struct ipm_db *db = imp->db;
+	const char *tail = item->repo ? strchr(item->repo, '/') : NULL;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, db, ST_ENTRY_INSERT)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	bind_text(s, 2, item->name);
+	bind_text(s, 3, item->repo);
+	bind_text(s, 4, tail ? tail + 1 : NULL);
+	bind_text(s, 5, item->description ? item->description : "");
+	bind_text(s, 6, item->keywords ? item->keywords : "");
+	bind_text(s, 7, item->json);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return ipm_error_set(IPM_EINVAL, "package '%s' appears twice in registry '%s'",
+				     item->name, imp->registry);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "writing entries");
+	if (item->vec && item->vec_len) {
+		if ((rc = stmt(&s, db, ST_VECTOR_INSERT)) < 0)
+			return rc;
+		encode_vec(&imp->vec, item->vec, item->vec_len);
+		sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(db->sql));
+		bind_text(s, 2, item->name);
+		sqlite3_bind_blob(s, 3, imp->vec.ptr, (int)imp->vec.len, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		done_stmt(s);
+		if (rc != SQLITE_DONE)
+			return sql_error(db, "writing name vectors");
+	}
+	return 0;
+}
+
+static void import_free(struct ipm_db_import *imp)
+{
+	ipm_buf_release(&imp->vec);
+	free(imp->registry);
+	free(imp);
+}
+
+int ipm_db_import_commit(struct ipm_db_import *imp)
+{
+	struct ipm_db *db = imp->db;
+	/* FTS in bulk, from the rows just written: much faster than row by row */
+	int rc = run(db, ST_FTS_INSERT_REGISTRY, imp->registry);
+
+	if (rc == 0)
+		rc = commit(db);
+	if (rc < 0)
+		rollback(db);
+	import_free(imp);
+	return rc;
+}
+
+void ipm_db_import_abort(struct ipm_db_import *imp)
+{
+	if (!imp)
+		return;
+	rollback(imp->db);
+	import_free(imp);
+}
+
+int ipm_db_registry_import(struct ipm_db *db, const struct ipm_registry_row *row,
+			   const struct ipm_import_item *items, size_t nitems)
+{
+	struct ipm_db_import *imp = NULL;
+	int rc;
+
+	if ((rc = ipm_db_import_begin(&imp, db, row)) < 0)
+		return rc;
+	for (size_t i = 0; i < nitems; i++) {
+		if ((rc = ipm_db_import_add(imp, &items[i])) < 0) {
+			ipm_db_import_abort(imp);
+			return rc;
+		}
+	}
+	return ipm_db_import_commit(imp);
+}
+
+int ipm_db_registry_drop(struct ipm_db *db, const char *name)
+{
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	delete_registry_rows(db, name, &rc);
+	if (rc == 0)
+		rc = run(db, ST_REGISTRY_DELETE, name);
+	if (rc == 0)
+		rc = commit(db);
+	if (rc < 0)
+		rollback(db);
+	return rc;
+}
+
+/* ---- lookups ---- */
+
+/* Position of registry in the search order; SIZE_MAX when not configured. */
+static size_t registry_rank(const char *registry, const char *const *registries, size_t n)
+{
+	if (!registries || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(registries[i], registry))
+			return i;
+	return (size_t)-1;
+}
+
+/* Runs one lookup; keeps the row of the first registry in order. With
+ * several rows in that registry (only possible by repo tail) the spec is
+ * ambiguous. Returns 1 found, 0 none, <0 error. */
+static int lookup(char **out_json, char **out_registry, struct ipm_db *db, enum stmt_id id,
+		  const char *key, const char *const *registries, size_t nregistries, const char *spec)
+{
+	sqlite3_stmt *s = NULL;
+	size_t best = (size_t)-1;
+	struct ipm_buf others = IPM_BUF_INIT;
+	char *best_repo = NULL;
+	int rc, nsame = 0;
+
+	if ((rc = stmt(&s, db, id)) < 0)
+		return rc;
+	bind_text(s, 1, key);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *registry = (const char *)sqlite3_column_text(s, 0);
+		const char *repo = (const char *)sqlite3_column_text(s, 2);
+		size_t rank = registry_rank(registry, registries, nregistries);
+		if (rank == (size_t)-1)
+			continue;
+		if (rank < best || *out_json == NULL) {
+			free(*out_json);
+			free(*out_registry);
+			free(best_repo);
+			*out_json = col_text(s, 1);
+			*out_registry = xstrdup(registry);
+			best_repo = xstrdup(repo);
+			best = rank;
+			nsame = 1;
+			ipm_buf_reset(&others);
+		} else if (rank == best) {
+			nsame++;
+			ipm_buf_addf(&others, ", '%s'", repo ? repo : "?");
+		}
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "reading entries");
+		goto fail;
+	}
+	if (nsame > 1) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' is ambiguous: it names '%s'%s", spec,
+				   best_repo ? best_repo : "?", others.ptr);
+		ipm_error_hint("use owner/repo or the package name");
+		goto fail;
+	}
+	free(best_repo);
+	ipm_buf_release(&others);
+	return *out_json ? 1 : 0;
+fail:
+	free(best_repo);
+	ipm_buf_release(&others);
+	free(*out_json);
+	free(*out_registry);
+	*out_json = NULL;
+	*out_registry = NULL;
+	return rc;
+}
+
+int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
+		      const char *spec, const char *const *registries, size_t nregistries)
+{
+	int rc;
+
+	*out_json = NULL;
+	*out_registry = NULL;
+	rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_NAME, spec, registries, nregistries, spec);
+	if (rc == 0 && strchr(spec, '/'))
+		rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_REPO, spec, registries, nregistries, spec);
+	else if (rc == 0)
+		rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_TAIL, spec, registries, nregistries, spec);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return ipm_error_set(IPM_ENOTFOUND, "package '%s' not found", spec);
+	return 0;
+}
+
+void ipm_search_hits_free(struct ipm_search_hit *hits, size_t n)
+{
+	if (!hits)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(hits[i].name);
+		free(hits[i].registry);
+		free(hits[i].description);
+	}
+	free(hits);
+}
+
+static int isalnum_ascii(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * User text becomes an FTS5 query of quoted prefix terms, all required:
+ * "json pars" -> "json"* "pars"*. Quoting means no user input is ever read
+ * as FTS syntax (AND, NEAR, column filters, stray quotes).
+ */
+static void fts_query(struct ipm_buf *q, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+
+	while (*s) {
+		while (*s && !(isalnum_ascii(*s) || *s >= 0x80))
+			s++;
+		if (!*s)
+			break;
+		if (q->len)
+			ipm_buf_addch(q, ' ');
+		ipm_buf_addch(q, '"');
+		while (*s && (isalnum_ascii(*s) || *s >= 0x80))
+			ipm_buf_addch(q, (char)*s++);
+		ipm_buf_add(q, "\"*");
+	}
+}
+
+static int search_add(struct ipm_search_hit **hits, size_t *n, size_t *alloc, int64_t **ids,
+		      size_t *ids_alloc, sqlite3_stmt *s, double score)
+{
+	int64_t id = sqlite3_column_int64(s, 0);
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*ids)[i] == id)
+			return 0;
+	XGROW(*hits, *alloc, *n + 1);
+	XGROW(*ids, *ids_alloc, *n + 1);
+	(*ids)[*n] = id;
+	(*hits)[*n].name = col_text(s, 1);
+	(*hits)[*n].registry = col_text(s, 2);
+	(*hits)[*n].description = col_text(s, 3);
+	(*hits)[*n].score = score;
+	(*n)++;
+	return 1;
+}
+
+int ipm_db_entry_search(struct ipm_search_hit **out, size_t *nout, struct ipm_db *db,
+			const char *query, size_t limit)
+{
+	struct ipm_buf q = IPM_BUF_INIT;
+	struct ipm_search_hit *hits = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, alloc = 0, ids_alloc = 0, nexact = 0;
+	sqlite3_stmt *s = NULL;
+	double top = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	fts_query(&q, query);
+	if (q.len == 0) {
+		ipm_buf_release(&q);
+		return 0;
+	}
+	if ((rc = stmt(&s, db, ST_SEARCH)) < 0)
+		goto done;
+	bind_text(s, 1, q.ptr);
+	sqlite3_bind_int64(s, 2, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		search_add(&hits, &n, &alloc, &ids, &ids_alloc, s, sqlite3_column_double(s, 4));
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "searching");
+		goto done;
+	}
+	if (n)
+		top = hits[0].score;
+	/* exact names: moved (or added) to the front, scored above the best */
+	if ((rc = stmt(&s, db, ST_SEARCH_EXACT)) < 0)
+		goto done;
+	bind_text(s, 1, query);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		size_t at = n;
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id)
+				at = i;
+		if (at == n && !search_add(&hits, &n, &alloc, &ids, &ids_alloc, s, 0))
+			continue;
+		struct ipm_search_hit hit = hits[at];
+		hit.score = top + 1.0;
+		memmove(&hits[nexact + 1], &hits[nexact], (at - nexact) * sizeof(*hits));
+		memmove(&ids[nexact + 1], &ids[nexact], (at - nexact) * sizeof(*ids));
+		hits[nexact] = hit;
+		ids[nexact] = id;
+		nexact++;
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "searching");
+		goto done;
+	}
+	while (limit && n > limit) {
+		n--;
+		free(hits[n].name);
+		free(hits[n].registry);
+		free(hits[n].description);
+	}
+	*out = hits;
+	*nout = n;
+	hits = NULL;
+	rc = 0;
+done:
+	ipm_search_hits_free(hits, n);
+	free(ids);
+	ipm_buf_release(&q);
+	return rc;
+}
+
+int ipm_db_name_vectors(struct ipm_db *db,
+			int (*fn)(void *ctx, const char *name, const float *vec, size_t len),
+			void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	float *vec = NULL;
+	size_t alloc = 0, len;
+	int rc;
+
+	if ((rc = stmt(&s, db, ST_VECTORS_ALL)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *blob = sqlite3_column_blob(s, 1);
+		size_t n = (size_t)sqlite3_column_bytes(s, 1);
+		if (!blob || decode_vec(&vec, &alloc, &len, blob, n) < 0)
+			continue;
+		if (fn(ctx, (const char *)sqlite3_column_text(s, 0), vec, len))
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sql_error(db, "reading name vectors");
+	done_stmt(s);
+	free(vec);
+	return rc;
+}
+
+/* ---- installed packages ---- */
+
+void ipm_package_row_release(struct ipm_package_row *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->version);
+	free(p->registry);
+	free(p->source);
+	free(p->resolved);
+	free(p->method);
+	free(p->store_dir);
+	free(p->prefix);
+	for (size_t i = 0; i < p->nfiles; i++) {
+		free(p->files[i].path);
+		free(p->files[i].sha256);
+	}
+	free(p->files);
+	xfree_strv(p->depends, p->ndepends);
+	memset(p, 0, sizeof(*p));
+}
+
+static void package_from_row(struct ipm_package_row *p, sqlite3_stmt *s)
+{
+	memset(p, 0, sizeof(*p));
+	p->name = col_text(s, 0);
+	p->version = col_text(s, 1);
+	p->registry = col_text(s, 2);
+	p->source = col_text(s, 3);
+	p->resolved = col_text(s, 4);
+	p->method = col_text(s, 5);
+	p->store_dir = col_text(s, 6);
+	p->prefix = col_text(s, 7);
+	p->explicit_install = sqlite3_column_int(s, 8);
+	p->installed_at = sqlite3_column_int64(s, 9);
+}
+
+int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files)
+{
+	sqlite3_stmt *s = NULL;
+	size_t alloc = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = stmt(&s, db, ST_PACKAGE_GET)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		package_from_row(out, s);
+	done_stmt(s);
+	if (rc == SQLITE_DONE)
+		return ipm_error_set(IPM_ENOTFOUND, "package '%s' is not installed", name);
+	if (rc != SQLITE_ROW)
+		return sql_error(db, "reading packages");
+	if (!with_files)
+		return 0;
+
+	if ((rc = stmt(&s, db, ST_PACKAGE_FILES)) < 0)
+		goto fail;
+	bind_text(s, 1, name);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(out->files, alloc, out->nfiles + 1);
+		struct ipm_file_row *f = &out->files[out->nfiles++];
+		const char *type = (const char *)sqlite3_column_text(s, 1);
+		f->path = col_text(s, 0);
+		f->type = type ? type[0] : 'f';
+		f->sha256 = col_text(s, 2);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "reading files");
+		goto fail;
+	}
+	alloc = 0;
+	if ((rc = stmt(&s, db, ST_PACKAGE_DEPS)) < 0)
+		goto fail;
+	bind_text(s, 1, name);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(out->depends, alloc, out->ndepends + 1);
+		out->depends[out->ndepends++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "reading deps");
+		goto fail;
+	}
+	return 0;
+fail:
+	ipm_package_row_release(out);
+	return rc;
+}
+
+int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_db *db)
+{
+	struct ipm_package_row *rows = NULL;
+	size_t n = 0, alloc = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_PACKAGE_LIST)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(rows, alloc, n + 1);
+		package_from_row(&rows[n++], s);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			ipm_package_row_release(&rows[i]);
+		free(rows);
+		return sql_error(db, "reading packages");
+	}
+	*out = rows;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
+{
+	sqlite3_stmt *s = NULL;
+	char type[2] = { 0, 0 };
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	/* cascades to the old files and deps rows */
+	if ((rc = run(db, ST_PACKAGE_DELETE, p->name)) < 0)
+		goto done;
+	if ((rc = stmt(&s, db, ST_PACKAGE_INSERT)) < 0)
+		goto done;
+	bind_text(s, 1, p->name);
+	bind_text(s, 2, p->version);
+	bind_text(s, 3, p->registry);
+	bind_text(s, 4, p->source);
+	bind_text(s, 5, p->resolved);
+	bind_text(s, 6, p->method);
+	bind_text(s, 7, p->store_dir ? p->store_dir : "");
+	bind_text(s, 8, p->prefix ? p->prefix : "");
+	sqlite3_bind_int(s, 9, p->explicit_install);
+	sqlite3_bind_int64(s, 10, p->installed_at ? p->installed_at : (int64_t)time(NULL));
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "writing packages");
+		goto done;
+	}
+	if ((rc = stmt(&s, db, ST_FILE_INSERT)) < 0)
+		goto done;
+	for (size_t i = 0; i < p->nfiles; i++) {
+		type[0] = p->files[i].type ? p->files[i].type : 'f';
+		bind_text(s, 1, p->name);
+		bind_text(s, 2, p->files[i].path);
+		bind_text(s, 3, type);
+		bind_text(s, 4, p->files[i].sha256);
+		rc = sqlite3_step(s);
+		done_stmt(s);
+		if (rc != SQLITE_DONE) {
+			rc = sql_error(db, "writing files");
+			goto done;
+		}
+	}
+	if ((rc = stmt(&s, db, ST_DEP_INSERT)) < 0)
+		goto done;
+	for (size_t i = 0; i < p->ndepends; i++) {
+		bind_text(s, 1, p->name);
+		bind_text(s, 2, p->depends[i]);
+		bind_text(s, 3, NULL);
+		rc = sqlite3_step(s);
+		done_stmt(s);
+		if (rc != SQLITE_DONE) {
+			rc = sql_error(db, "writing deps");
+			goto done;
+		}
+	}
+	rc = commit(db);
+done:
+	if (rc < 0)
+		rollback(db);
+	return rc;
+}
+
+int ipm_db_package_remove(struct ipm_db *db, const char *name)
+{
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	if ((rc = run(db, ST_PACKAGE_DELETE, name)) < 0)
+		goto done;
+	if (sqlite3_changes(db->sql) == 0) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' is not installed", name);
+		goto done;
+	}
+	rc = commit(db);
+done:
+	if (rc < 0)
+		rollback(db);
+	return rc;
+}
+
+int ipm_db_package_dependents(char ***out, size_t *nout, struct ipm_db *db, const char *name)
+{
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_DEPENDENTS)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(names, alloc, n + 1);
+		names[n++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		xfree_strv(names, n);
+		return sql_error(db, "reading deps");
+	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out_name = NULL;
+	if ((rc = stmt(&s, db, ST_FILE_OWNER)) < 0)
+		return rc;
+	bind_text(s, 1, path);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out_name = col_text(s, 0);
+	done_stmt(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return ipm_error_set(IPM_ENOTFOUND, "no installed package owns '%s'", path);
+	return sql_error(db, "reading files");
+}
