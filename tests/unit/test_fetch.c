@@ -487,6 +487,12 @@ static void test_git_new_commit_fetched(void **state)
 	struct ipm_source src = { .kind = IPM_SOURCE_SELF, .git = url, .commit = first };
 	assert_int_equal(ipm_fetch_source(&ctx, &src), 0);
 
+	/* A fetch killed while updating refs leaves a lock file behind. */
+	char *mirror_dir = NULL;
+	assert_int_equal(ipm_git_mirror(&mirror_dir, NULL, &ctx, url), 0);
+	char *lock = xasprintf("%s/refs/heads/main.lock", mirror_dir);
+	write_text(lock, "stale");
+
 	assert_int_equal(run("cd '%s' && printf 'two\\n' > hello.txt && "
 			     "git -c user.name=t -c user.email=t@example.org commit -qam two", origin), 0);
 	char *second = NULL;
@@ -513,6 +519,9 @@ static void test_git_new_commit_fetched(void **state)
 	free(head);
 	free(dir);
 
+	assert_false(ipm_path_exists(lock));
+	free(lock);
+	free(mirror_dir);
 	free(dest);
 	free(second);
 	free(first);
