@@ -376,6 +376,7 @@ static void serve(int fd)
 
 	char chunk[16384];
 	size_t want = slow ? SLOW_CHUNK : sizeof(chunk);
+	off_t sent = 0;
 	for (;;) {
 		ssize_t got = read(file_fd, chunk, want);
 		if (got < 0 && errno == EINTR)
@@ -384,7 +385,9 @@ static void serve(int fd)
 			break;
 		if (write_all(fd, chunk, (size_t)got) < 0)
 			break;
-		if (slow)
+		sent += got;
+		/* Pause between chunks, not after the last one. */
+		if (slow && sent < st.st_size)
 			sleep(1);
 	}
 done:
