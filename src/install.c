@@ -842,9 +842,10 @@ static int plan_links(struct journal *j, struct ipm_ctx *ctx, const char *name, 
 			goto next;
 		if (f->type == 'd') {
 			if (S_ISDIR(st.st_mode)) {
-				/* Ours from an earlier version: keep recording it so
-				 * that removal still cleans it. */
-				if (owner && strcmp(owner, name) == 0)
+				/* Created by ipm (for an earlier version, or for
+				 * another package): record it too, so that whichever
+				 * package leaves it empty removes it. */
+				if (owner)
 					side_add_dir(&j->now, f->rel);
 			} else if (S_ISLNK(st.st_mode) && !owner && ipm_is_dir(path)) {
 				/* the user's own link to a directory (lib64 -> lib) */
