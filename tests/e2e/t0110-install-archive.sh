@@ -35,7 +35,8 @@ check "the verified archive is cached by checksum" test -f "$IPM_CACHE/downloads
 bad=0000000000000000000000000000000000000000000000000000000000000000
 cp "$work/www/tarpkg-1.2.tar.gz" "$work/www/other-1.2.tar.gz"
 archive_entry badsum "$HTTP/other-1.2.tar.gz" "$bad"
-archive_entry gone "http://127.0.0.1:$(closed_port)/gone-1.2.tar.gz" "$sum"
+# (a checksum nothing in the cache has, so the download must be tried)
+archive_entry gone "http://127.0.0.1:$(closed_port)/gone-1.2.tar.gz" 1111111111111111111111111111111111111111111111111111111111111111
 archive_entry missing "$HTTP/missing-1.2.tar.gz" "$bad"
 "$IPM" info badsum >/dev/null 2>&1
 state_snapshot "$work/before"

@@ -68,6 +68,7 @@ same_state "a conflict changes nothing" "$work/before"
 check "the conflicting file is untouched" test "$(cat "$IPM_PREFIX/bin/clash")" = "not ipm's"
 check "no share/clash was linked" test ! -e "$IPM_PREFIX/share/clash"
 rm "$IPM_PREFIX/bin/clash"
+state_snapshot "$work/before"
 
 # Removing a package that is not installed.
 expect_fail 1 "package 'clash' is not installed" "$IPM" remove --yes clash
