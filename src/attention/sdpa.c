@@ -42,6 +42,11 @@ typedef struct sdpa_job {
     float qscale;    /* the softmax scale, folded into the packed queries */
     float *scratch;
     size_t scratch_floats; /* per worker */
+    /* tile driver: every key tile of every (batch, kv head), transposed
+     * once for all the query blocks and heads that read it; NULL when there
+     * is no reuse or no memory for it (tasks then pack their own) */
+    float *kt_all;
+    size_t k_tiles;
     /* decode partial states, one per (batch, kv head, chunk, row) */
     float *part_m, *part_l, *part_acc;
 } sdpa_job;
@@ -117,6 +122,33 @@ static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
         job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] = lse;
 }
 
+/* Writes keys [j0, j0 + nk) transposed into kt (dim x ATTN_BK, zero padded). */
+static void pack_keys(float *kt, const float *keys, size_t key_stride, size_t nk,
+                      size_t dim)
+{
+    for (size_t d = 0; d < dim; d++) {
+        float *dst = kt + d * ATTN_BK;
+        for (size_t c = 0; c < nk; c++)
+            dst[c] = keys[c * key_stride + d];
+        for (size_t c = nk; c < ATTN_BK; c++)
+            dst[c] = 0.0f;
+    }
+}
+
+static void pack_task(void *ctx, size_t task, int worker)
+{
+    sdpa_job *job = ctx;
+    const attn_sdpa_desc *desc = job->desc;
+    size_t tile = task % job->k_tiles;
+    size_t hk = task / job->k_tiles % desc->kv_heads;
+    size_t b = task / job->k_tiles / desc->kv_heads;
+    size_t j0 = tile * ATTN_BK;
+    const float *keys = job->k + b * job->k_st.batch + hk * job->k_st.head +
+                        j0 * job->k_st.seq;
+    pack_keys(job->kt_all + task * desc->head_dim * ATTN_BK, keys, job->k_st.seq,
+              min_size(ATTN_BK, desc->kv_len - j0), desc->head_dim);
+}
+
 static void tile_task(void *ctx, size_t task, int worker)
 {
     sdpa_job *job = ctx;
@@ -160,15 +192,13 @@ static void tile_task(void *ctx, size_t task, int worker)
     int v_direct = dv == dv_pad;
     for (size_t j0 = 0; j0 < kend; j0 += ATTN_BK) {
         size_t nk = min_size(ATTN_BK, kend - j0);
-        for (size_t c = 0; c < nk; c++) {
-            const float *key = kbase + (j0 + c) * job->k_st.seq;
-            for (size_t d = 0; d < dim; d++)
-                kt[d * ATTN_BK + c] = key[d];
-        }
-        if (nk < ATTN_BK)
-            for (size_t d = 0; d < dim; d++)
-                memset(kt + d * ATTN_BK + nk, 0, (ATTN_BK - nk) * sizeof(float));
-        kern->qk_tile(s, qp, kt, rows_pad, dim);
+        const float *ktile = kt;
+        if (job->kt_all)
+            ktile = job->kt_all + ((b * desc->kv_heads + hk) * job->k_tiles + j0 / ATTN_BK) *
+                                      dim * ATTN_BK;
+        else
+            pack_keys(kt, kbase + j0 * job->k_st.seq, job->k_st.seq, nk, dim);
+        kern->qk_tile(s, qp, ktile, rows_pad, dim);
         for (size_t r = 0; r < rows; r++)
             mask_row(job, s + r * ATTN_BK, b, h, i0 + r, j0, nk);
         const float *vtile = vbase + j0 * job->v_st.seq;
@@ -401,6 +431,13 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         job.scratch_floats = ATTN_BQ * dim + dim * ATTN_BK + ATTN_BK * job.dv_pad +
                              ATTN_BQ * ATTN_BK + ATTN_BQ * job.dv_pad + 2 * ATTN_BQ;
         task_fn = tile_task;
+        job.k_tiles = (desc->kv_len + ATTN_BK - 1) / ATTN_BK;
+        size_t kt_floats = attn__mul(attn__mul(desc->batch * desc->kv_heads, job.k_tiles, &ok),
+                                     dim * ATTN_BK, &ok);
+        /* Without memory for it, tasks pack their own tiles: slower, same bits. */
+        if (ok && job.q_blocks * job.group > 1)
+            job.kt_all = malloc(attn__mul(kt_floats, sizeof(float), &ok));
+        ok = 1;
     }
     if ((size_t)workers > n_tasks)
         workers = (int)n_tasks;
@@ -416,11 +453,14 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         rc = ATTN_ENOMEM;
         goto done;
     }
+    if (job.kt_all)
+        attn__parallel(desc->batch * desc->kv_heads * job.k_tiles, workers, pack_task, &job);
     attn__parallel(n_tasks, workers, task_fn, &job);
     if (task_fn == decode_task)
         decode_merge(&job, row_acc);
 done:
     free(job.scratch);
+    free(job.kt_all);
     free(job.part_m);
     free(job.part_l);
     free(job.part_acc);
