@@ -421,6 +421,64 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	free(stale_build);
 }
 
+/* An upgrade killed after relinking but before the commit: the links go
+ * back to the installed version. */
+static void test_recover_restores_previous_version(void **state)
+{
+	struct fixture *fx = *state;
+	char *old_store = xasprintf("%s/store/hello/1.0", fx->home);
+	char *new_store = xasprintf("%s/store/hello/2.0", fx->home);
+	char *new_bin_dir = xasprintf("%s/bin", new_store);
+	char *new_file = xasprintf("%s/hello", new_bin_dir);
+	char *old_file = xasprintf("%s/bin/hello", old_store);
+	char *link = prefix_path(fx, "bin/hello");
+	char *journal = xasprintf("%s/journal/hello.json", fx->home);
+	char *text = xasprintf("{ \"name\": \"hello\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			       "\"links\": [ { \"path\": \"bin/hello\", \"old\": \"%s\" } ], \"dirs\": [], "
+			       "\"old\": { \"store_dir\": \"%s\", \"prefix\": \"%s\", \"links\": [ { \"path\": \"bin/hello\" } ], "
+			       "\"dirs\": [ \"bin\" ] } }",
+			       new_store, fx->prefix, old_file, old_store, fx->prefix);
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(ipm_mkdir_p(new_bin_dir, 0755), 0);
+	write_file(new_file, "v2\n");
+	unlink(link);
+	assert_int_equal(symlink(new_file, link), 0);
+	write_file(journal, text);
+
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_true(is_link_into(link, old_store));
+	assert_true(ipm_path_exists(old_file));
+	assert_false(ipm_path_exists(new_store));
+	assert_false(ipm_path_exists(journal));
+
+	free(old_store);
+	free(new_store);
+	free(new_bin_dir);
+	free(new_file);
+	free(old_file);
+	free(link);
+	free(journal);
+	free(text);
+}
+
+/* A directory two packages share goes with the last of them. */
+static void test_shared_directory(void **state)
+{
+	struct fixture *fx = *state;
+	char *dir = prefix_path(fx, "include/hello");
+	const char *methods = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/include/hello && "
+			      "cp hello.h $IPM_PREFIX/include/hello/extra.h\" ] } ]";
+
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(install(fx, "addon", "1.0", methods, NULL, NULL), 0);
+	assert_int_equal(ipm_remove(&fx->ctx, "hello"), 0);
+	assert_true(ipm_is_dir(dir));
+	assert_int_equal(ipm_remove(&fx->ctx, "addon"), 0);
+	assert_false(ipm_path_exists(dir));
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +490,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upgrade_replaces_old_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_check_dependents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_undoes_uncommitted_install, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_restores_previous_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_directory, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
