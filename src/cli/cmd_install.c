@@ -122,7 +122,8 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	print_plan(cli, &plan, todo);
 	fflush(stdout);
 	if (dry_run) {
-		fprintf(stderr, "dry run: nothing was installed\n");
+		if (!cli->quiet)
+			fprintf(stderr, "dry run: nothing was installed\n");
 		goto done;
 	}
 	if (!yes) {

@@ -130,7 +130,8 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	}
 	fflush(stdout);
 	if (dry_run) {
-		fprintf(stderr, "dry run: nothing was removed\n");
+		if (!cli->quiet)
+			fprintf(stderr, "dry run: nothing was removed\n");
 		goto done;
 	}
 	if (!yes) {
