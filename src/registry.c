@@ -1,0 +1,715 @@
+/*
+ * Registries: importing them into the database, and finding entries there.
+ *
+ * Every kind of registry ends in the same streaming import (ipm_db_import_*):
+ * each entry is validated by entry.c, stored as JSON text with its search
+ * fields and its name vector, all in one transaction; a bad entry rolls the
+ * whole import back, so the previous index stays usable.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <git2.h>
+
+#include "ipm/buf.h"
+#include "ipm/db.h"
+#include "ipm/entry.h"
+#include "ipm/error.h"
+#include "ipm/fetch.h"
+#include "ipm/fs.h"
+#include "ipm/log.h"
+#include "ipm/registry.h"
+#include "ipm/similar.h"
+#include "ipm/xalloc.h"
+
+/* Below this cosine similarity a "did you mean" would be noise. */
+#define SUGGEST_MIN_SCORE 0.5f
+
+static const char *kind_name(enum ipm_registry_kind kind)
+{
+	switch (kind) {
+	case IPM_REGISTRY_LOCAL: return "local";
+	case IPM_REGISTRY_GIT: return "git";
+	case IPM_REGISTRY_HTTP: return "http";
+	}
+	return "local";
+}
+
+/* ---- the import, shared by every kind ---- */
+
+struct importer {
+	struct ipm_db_import *imp;
+	struct ipm_buf keywords;
+	float vec[IPM_SIMILAR_DIM];
+	size_t count;
+};
+
+static int importer_begin(struct importer *im, struct ipm_db *db, const struct ipm_registry_row *row)
+{
+	memset(im, 0, sizeof(*im));
+	ipm_buf_init(&im->keywords);
+	return ipm_db_import_begin(&im->imp, db, row);
+}
+
+static int importer_add(struct importer *im, const struct ipm_entry *e, const char *json)
+{
+	struct ipm_import_item item = { 0 };
+
+	ipm_buf_reset(&im->keywords);
+	for (size_t i = 0; i < e->nkeywords; i++) {
+		if (i)
+			ipm_buf_addch(&im->keywords, ' ');
+		ipm_buf_add(&im->keywords, e->keywords[i]);
+	}
+	ipm_similar_vector(im->vec, e->name);
+	item.name = e->name;
+	item.repo = e->repo;
+	item.description = e->description;
+	item.keywords = im->keywords.ptr;
+	item.json = json;
+	item.vec = im->vec;
+	item.vec_len = IPM_SIMILAR_DIM;
+	im->count++;
+	return ipm_db_import_add(im->imp, &item);
+}
+
+static int importer_finish(struct importer *im, int rc)
+{
+	if (im->imp) {
+		if (rc < 0)
+			ipm_db_import_abort(im->imp);
+		else
+			rc = ipm_db_import_commit(im->imp);
+		im->imp = NULL;
+	}
+	ipm_buf_release(&im->keywords);
+	return rc;
+}
+
+/* Parses, validates and adds one entry given as text. */
+static int import_text(struct importer *im, const char *text, size_t len, const char *origin,
+		       const char *filename)
+{
+	struct ipm_entry e;
+	int rc;
+
+	if ((rc = ipm_entry_parse(&e, text, len, origin)) < 0)
+		return rc;
+	if (filename && (rc = ipm_entry_check_filename(&e, filename)) < 0)
+		goto done;
+	rc = importer_add(im, &e, text);
+done:
+	ipm_entry_release(&e);
+	return rc;
+}
+
+/* registry.json: { "name", "description", "home", "commit" }, all optional. */
+struct registry_meta {
+	char *home;
+	char *commit;
+};
+
+static void meta_release(struct registry_meta *m)
+{
+	free(m->home);
+	free(m->commit);
+	memset(m, 0, sizeof(*m));
+}
+
+static int meta_from_cjson(struct registry_meta *m, const cJSON *obj, const char *origin)
+{
+	static const char *const known[] = { "name", "description", "home", "commit", "$schema", NULL };
+
+	memset(m, 0, sizeof(*m));
+	if (!obj)
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return ipm_error_set(IPM_EINVAL, "'%s' must hold a JSON object", origin);
+	for (const cJSON *item = obj->child; item; item = item->next) {
+		size_t i;
+		for (i = 0; known[i] && strcmp(known[i], item->string); i++)
+			;
+		if (!known[i])
+			return ipm_error_set(IPM_EINVAL, "unknown field '%s' in '%s'", item->string, origin);
+		if (strcmp(item->string, "$schema") && !cJSON_IsString(item) && !cJSON_IsNull(item))
+			return ipm_error_set(IPM_EINVAL, "field '%s' in '%s' must be a string", item->string, origin);
+	}
+	const cJSON *home = cJSON_GetObjectItemCaseSensitive(obj, "home");
+	const cJSON *commit = cJSON_GetObjectItemCaseSensitive(obj, "commit");
+	if (cJSON_IsString(home) && home->valuestring[0])
+		m->home = xstrdup(home->valuestring);
+	if (cJSON_IsString(commit) && commit->valuestring[0]) {
+		if (!ipm_is_hex(commit->valuestring, 40))
+			return ipm_error_set(IPM_EINVAL, "field 'commit' in '%s' must be a full commit id of 40 hex digits",
+					     origin);
+		m->commit = xstrdup(commit->valuestring);
+	}
+	return 0;
+}
+
+static int malformed(const char *text, const char *end, size_t len, const char *origin)
+{
+	size_t line, column, offset = end && end >= text ? (size_t)(end - text) : 0;
+
+	if (offset > len)
+		offset = len;
+	ipm_entry_json_position(&line, &column, text, offset);
+	return ipm_error_set(IPM_EINVAL, "malformed JSON in '%s' at line %zu, column %zu", origin, line, column);
+}
+
+static int meta_parse(struct registry_meta *m, const char *text, size_t len, const char *origin)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (!root)
+		return malformed(text, end, len, origin);
+	rc = meta_from_cjson(m, root, origin);
+	cJSON_Delete(root);
+	if (rc < 0)
+		meta_release(m);
+	return rc;
+}
+
+/* ---- LOCAL: a directory ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the .json files in packages/. */
+static int list_entry_files(char ***out, size_t *nout, const char *packages_dir)
+{
+	DIR *d = opendir(packages_dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!d)
+		return ipm_error_set(IPM_ENOTFOUND, "cannot read registry directory '%s': %s",
+				     packages_dir, strerror(errno));
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		XGROW(names, alloc, n + 1);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+/* Digest of the names, sizes and mtimes of the registry's files: cheap
+ * enough to compute on every command, and changes whenever a file does. */
+static int local_stamp(char **out, const char *dir, char **files, size_t nfiles)
+{
+	struct ipm_buf list = IPM_BUF_INIT, path = IPM_BUF_INIT;
+	char hex[65];
+	struct stat st;
+
+	for (size_t i = 0; i <= nfiles; i++) {
+		ipm_buf_reset(&path);
+		ipm_buf_add(&path, dir);
+		if (i == nfiles)
+			ipm_buf_addpath(&path, "registry.json");
+		else {
+			ipm_buf_addpath(&path, "packages");
+			ipm_buf_addpath(&path, files[i]);
+		}
+		if (stat(path.ptr, &st) < 0)
+			continue;
+		ipm_buf_addf(&list, "%s\t%lld\t%lld.%09ld\n", i == nfiles ? "registry.json" : files[i],
+			     (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	}
+	ipm_sha256_hex(hex, list.ptr, list.len);
+	*out = xasprintf("files:%s", hex);
+	ipm_buf_release(&list);
+	ipm_buf_release(&path);
+	return 0;
+}
+
+static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+{
+	struct ipm_registry_row old = { 0 }, row = { 0 };
+	struct registry_meta meta = { 0 };
+	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct ipm_buf path = IPM_BUF_INIT;
+	char **files = NULL, *stamp = NULL, *text = NULL;
+	size_t nfiles = 0, len;
+	int rc, have_old;
+
+	if (!ipm_is_dir(r->url)) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s': directory '%s' not found", r->name, r->url);
+		ipm_error_hint("fix or remove it: ipm registry remove %s", r->name);
+		goto done;
+	}
+	ipm_buf_add(&path, r->url);
+	ipm_buf_addpath(&path, "packages");
+	if (!ipm_is_dir(path.ptr)) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory", r->url);
+		ipm_error_hint("a registry holds one packages/<name>.json per package");
+		goto done;
+	}
+	if ((rc = list_entry_files(&files, &nfiles, path.ptr)) < 0)
+		goto done;
+	local_stamp(&stamp, r->url, files, nfiles);
+	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
+	ipm_error_clear();
+	if (have_old && old.stamp && !strcmp(old.stamp, stamp) && old.location &&
+	    !strcmp(old.location, r->url)) {
+		rc = 0;
+		goto done;
+	}
+
+	ipm_buf_reset(&path);
+	ipm_buf_add(&path, r->url);
+	ipm_buf_addpath(&path, "registry.json");
+	if (ipm_path_exists(path.ptr)) {
+		if ((rc = ipm_file_read(&text, &len, path.ptr)) < 0 ||
+		    (rc = meta_parse(&meta, text, len, path.ptr)) < 0)
+			goto done;
+		free(text);
+		text = NULL;
+	}
+	row.name = r->name;
+	row.kind = (char *)kind_name(r->kind);
+	row.location = r->url;
+	row.stamp = stamp;
+	row.home = meta.home;
+	row.home_commit = meta.commit;
+	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
+		goto done;
+	for (size_t i = 0; i < nfiles; i++) {
+		ipm_buf_reset(&path);
+		ipm_buf_add(&path, r->url);
+		ipm_buf_addpath(&path, "packages");
+		ipm_buf_addpath(&path, files[i]);
+		if ((rc = ipm_file_read(&text, &len, path.ptr)) < 0 ||
+		    (rc = import_text(&im, text, len, path.ptr, path.ptr)) < 0)
+			goto done;
+		free(text);
+		text = NULL;
+	}
+	rc = importer_finish(&im, 0);
+	if (rc == 0) {
+		*changed = 1;
+		ipm_log(IPM_LOG_DEBUG, "registry '%s': imported %zu entries from '%s'", r->name, im.count, r->url);
+	}
+done:
+	rc = importer_finish(&im, rc);
+	ipm_registry_row_release(&old);
+	meta_release(&meta);
+	xfree_strv(files, nfiles);
+	free(stamp);
+	free(text);
+	ipm_buf_release(&path);
+	return rc;
+}
+
+/* ---- GIT: the HEAD tree of a bare mirror ---- */
+
+static int git_fail(const char *what, const char *url)
+{
+	const git_error *e = git_error_last();
+	return ipm_error_set(IPM_ERROR, "registry '%s': %s: %s", url, what, e && e->message ? e->message : "unknown error");
+}
+
+static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+{
+	struct ipm_registry_row old = { 0 }, row = { 0 };
+	struct registry_meta meta = { 0 };
+	struct importer im = { .keywords = IPM_BUF_INIT };
+	char *mirror = NULL, *head = NULL, *origin = NULL;
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL, *packages = NULL;
+	git_tree_entry *te = NULL;
+	git_blob *blob = NULL;
+	git_oid oid;
+	int rc, have_old;
+
+	if ((rc = ipm_git_mirror(&mirror, &head, &ctx->fetch, r->url)) < 0)
+		goto done;
+	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
+	ipm_error_clear();
+	if (have_old && old.stamp && !strcmp(old.stamp, head) && old.location && !strcmp(old.location, r->url)) {
+		rc = 0;
+		goto done;
+	}
+	if (git_repository_open_bare(&repo, mirror) < 0 && git_repository_open(&repo, mirror) < 0) {
+		rc = git_fail("cannot open mirror", r->url);
+		goto done;
+	}
+	if (git_oid_fromstr(&oid, head) < 0 || git_commit_lookup(&commit, repo, &oid) < 0 ||
+	    git_commit_tree(&tree, commit) < 0) {
+		rc = git_fail("cannot read HEAD", r->url);
+		goto done;
+	}
+	if (git_tree_entry_bypath(&te, tree, "registry.json") == 0) {
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0) {
+			rc = git_fail("cannot read registry.json", r->url);
+			goto done;
+		}
+		origin = xasprintf("%s:registry.json", r->url);
+		rc = meta_parse(&meta, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), origin);
+		free(origin);
+		origin = NULL;
+		git_blob_free(blob);
+		blob = NULL;
+		if (rc < 0)
+			goto done;
+	}
+	git_tree_entry_free(te);
+	te = NULL;
+	if (git_tree_entry_bypath(&te, tree, "packages") < 0 || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+	    git_tree_lookup(&packages, repo, git_tree_entry_id(te)) < 0) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory", r->url);
+		ipm_error_hint("a registry holds one packages/<name>.json per package");
+		goto done;
+	}
+	row.name = r->name;
+	row.kind = (char *)kind_name(r->kind);
+	row.location = r->url;
+	row.stamp = head;
+	/* the git registry is its own home: "self" sources come from this commit */
+	row.home = r->url;
+	row.home_commit = head;
+	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
+		goto done;
+	for (size_t i = 0; i < git_tree_entrycount(packages); i++) {
+		const git_tree_entry *pe = git_tree_entry_byindex(packages, i);
+		const char *name = git_tree_entry_name(pe);
+		size_t len = strlen(name);
+		if (git_tree_entry_type(pe) != GIT_OBJECT_BLOB || len <= 5 || strcmp(name + len - 5, ".json"))
+			continue;
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(pe)) < 0) {
+			rc = git_fail("cannot read an entry", r->url);
+			goto done;
+		}
+		origin = xasprintf("%s:packages/%s", r->url, name);
+		/* blobs are not NUL-terminated: parse a copy */
+		char *text = xstrndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+		rc = import_text(&im, text, (size_t)git_blob_rawsize(blob), origin, origin);
+		free(text);
+		free(origin);
+		origin = NULL;
+		git_blob_free(blob);
+		blob = NULL;
+		if (rc < 0)
+			goto done;
+	}
+	rc = importer_finish(&im, 0);
+	if (rc == 0)
+		*changed = 1;
+done:
+	rc = importer_finish(&im, rc);
+	git_blob_free(blob);
+	git_tree_entry_free(te);
+	git_tree_free(packages);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	ipm_registry_row_release(&old);
+	meta_release(&meta);
+	free(mirror);
+	free(head);
+	free(origin);
+	return rc;
+}
+
+/* ---- HTTP: one index document ---- */
+
+static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+{
+	struct ipm_registry_row old = { 0 }, row = { 0 };
+	struct ipm_http_doc doc = { 0 };
+	struct registry_meta meta = { 0 };
+	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct ipm_entry e = { 0 };
+	const char *etag = NULL, *end = NULL;
+	char *stamp = NULL, *origin = NULL, *json = NULL;
+	cJSON *root = NULL;
+	char hex[65];
+	int rc, have_old;
+
+	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
+	ipm_error_clear();
+	/* a stored "sha256:" stamp means the server gave no ETag */
+	if (have_old && old.stamp && strncmp(old.stamp, "sha256:", 7) && old.location &&
+	    !strcmp(old.location, r->url))
+		etag = old.stamp;
+	if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0)
+		goto done;
+	if (doc.not_modified) {
+		rc = 0;
+		goto done;
+	}
+	if (doc.etag && doc.etag[0]) {
+		stamp = xstrdup(doc.etag);
+	} else {
+		ipm_sha256_hex(hex, doc.body ? doc.body : "", doc.len);
+		stamp = xasprintf("sha256:%s", hex);
+		if (have_old && old.stamp && !strcmp(old.stamp, stamp)) {
+			rc = 0;
+			goto done;
+		}
+	}
+	root = cJSON_ParseWithLengthOpts(doc.body ? doc.body : "", doc.len, &end, 0);
+	if (!root) {
+		rc = malformed(doc.body ? doc.body : "", end, doc.len, r->url);
+		goto done;
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' must hold a JSON object", r->url);
+		goto done;
+	}
+	for (const cJSON *item = root->child; item; item = item->next) {
+		if (strcmp(item->string, "registry") && strcmp(item->string, "packages")) {
+			rc = ipm_error_set(IPM_EINVAL, "unknown field '%s' in '%s'", item->string, r->url);
+			ipm_error_hint("an index holds \"registry\" and \"packages\"");
+			goto done;
+		}
+	}
+	origin = xasprintf("%s: registry", r->url);
+	if ((rc = meta_from_cjson(&meta, cJSON_GetObjectItemCaseSensitive(root, "registry"), origin)) < 0)
+		goto done;
+	free(origin);
+	origin = NULL;
+	const cJSON *packages = cJSON_GetObjectItemCaseSensitive(root, "packages"), *item;
+	if (!cJSON_IsArray(packages)) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' has no \"packages\" array", r->url);
+		goto done;
+	}
+	row.name = r->name;
+	row.kind = (char *)kind_name(r->kind);
+	row.location = r->url;
+	row.stamp = stamp;
+	row.home = meta.home;
+	row.home_commit = meta.commit;
+	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
+		goto done;
+	size_t index = 0;
+	cJSON_ArrayForEach(item, packages) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+		origin = cJSON_IsString(name) ? xasprintf("%s: packages[%zu] '%s'", r->url, index, name->valuestring)
+					      : xasprintf("%s: packages[%zu]", r->url, index);
+		if ((rc = ipm_entry_from_cjson(&e, item, origin)) < 0)
+			goto done;
+		json = cJSON_PrintUnformatted(item);
+		if (!json) {
+			rc = ipm_error_set(IPM_ERROR, "out of memory printing '%s'", origin);
+			goto done;
+		}
+		if ((rc = importer_add(&im, &e, json)) < 0)
+			goto done;
+		ipm_entry_release(&e);
+		cJSON_free(json);
+		json = NULL;
+		free(origin);
+		origin = NULL;
+		index++;
+	}
+	rc = importer_finish(&im, 0);
+	if (rc == 0)
+		*changed = 1;
+done:
+	rc = importer_finish(&im, rc);
+	ipm_entry_release(&e);
+	cJSON_free(json);
+	cJSON_Delete(root);
+	ipm_http_doc_release(&doc);
+	ipm_registry_row_release(&old);
+	meta_release(&meta);
+	free(stamp);
+	free(origin);
+	return rc;
+}
+
+int ipm_registry_sync(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *out_changed)
+{
+	int changed = 0, rc = 0;
+
+	switch (r->kind) {
+	case IPM_REGISTRY_LOCAL: rc = sync_local(ctx, r, &changed); break;
+	case IPM_REGISTRY_GIT: rc = sync_git(ctx, r, &changed); break;
+	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, &changed); break;
+	}
+	if (out_changed)
+		*out_changed = changed;
+	return rc;
+}
+
+int ipm_registry_sync_local(struct ipm_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+		int rc;
+		if (r->kind != IPM_REGISTRY_LOCAL)
+			continue;
+		if ((rc = ipm_registry_sync(ctx, r, NULL)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- lookups ---- */
+
+static const struct ipm_registry_conf *conf_of(struct ipm_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++)
+		if (!strcmp(ctx->cfg.registries[i].name, name))
+			return &ctx->cfg.registries[i];
+	return NULL;
+}
+
+int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+{
+	const char **names = xcalloc(ctx->cfg.nregistries + 1, sizeof(*names));
+	char *json = NULL, *registry = NULL, *origin = NULL;
+	struct ipm_similar_match *matches = NULL;
+	size_t nmatches = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (out_registry)
+		*out_registry = NULL;
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++)
+		names[i] = ctx->cfg.registries[i].name;
+	rc = ipm_db_entry_find(&json, &registry, ctx->db, spec, names, ctx->cfg.nregistries);
+	if (rc == 0) {
+		origin = xasprintf("%s (registry '%s')", spec, registry);
+		if ((rc = ipm_entry_parse(out, json, strlen(json), origin)) < 0)
+			goto done;
+		if (out_registry) {
+			*out_registry = registry;
+			registry = NULL;
+		}
+		goto done;
+	}
+	if (rc != IPM_ENOTFOUND)
+		goto done;
+
+	/* a remote registry never fetched is the likeliest reason */
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+		struct ipm_registry_row row;
+		if (r->kind == IPM_REGISTRY_LOCAL)
+			continue;
+		if (ipm_db_registry_get(&row, ctx->db, r->name) == IPM_ENOTFOUND) {
+			rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' not found", spec);
+			ipm_error_hint("registry '%s' was never fetched: run 'ipm update'", r->name);
+			goto done;
+		}
+		ipm_registry_row_release(&row);
+	}
+	const char *slash = strrchr(spec, '/');
+	if (ipm_similar_find(&matches, &nmatches, ctx->db, slash ? slash + 1 : spec, 1, SUGGEST_MIN_SCORE) < 0)
+		nmatches = 0;
+	rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' not found", spec);
+	if (nmatches)
+		ipm_error_hint("did you mean '%s'?", matches[0].name);
+	else
+		ipm_error_hint("search the registries with: ipm search WORD");
+done:
+	ipm_similar_matches_free(matches, nmatches);
+	free(names);
+	free(json);
+	free(registry);
+	free(origin);
+	return rc;
+}
+
+static int set_source(struct ipm_source *src, const char *git, const char *commit)
+{
+	free(src->git);
+	free(src->commit);
+	src->git = xstrdup(git);
+	src->commit = xstrdup(commit);
+	return 0;
+}
+
+/* A checkout's toplevel and HEAD commit, for sources that are "self". */
+static int self_from_checkout(struct ipm_source *src, const char *dir, const char *what)
+{
+	char *commit = NULL, *top = NULL;
+	int rc;
+
+	if ((rc = ipm_git_head(&commit, &top, dir)) < 0) {
+		ipm_error_set(IPM_ENOTFOUND, "%s '%s' is not in a git checkout with commits", what, dir);
+		ipm_error_hint("packages with \"git\": \"self\" install from the repository holding the registry; "
+			       "use a git clone of it, or give the registry a \"home\" and \"commit\" in registry.json");
+		return IPM_ENOTFOUND;
+	}
+	set_source(src, top, commit);
+	free(commit);
+	free(top);
+	return 0;
+}
+
+int ipm_registry_resolve_self(struct ipm_source *src, struct ipm_ctx *ctx, const char *registry)
+{
+	struct ipm_registry_row row = { 0 };
+	const struct ipm_registry_conf *conf;
+	int rc, have_row;
+
+	if (!strncmp(registry, "file:", 5)) {
+		char *dir = xstrdup(registry + 5), *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		rc = self_from_checkout(src, slash ? (dir[0] ? dir : "/") : ".", "entry file directory");
+		free(dir);
+		return rc;
+	}
+	conf = conf_of(ctx, registry);
+	have_row = ipm_db_registry_get(&row, ctx->db, registry) == 0;
+	ipm_error_clear();
+	/* an installed copy of a registry says where it came from (registry.json
+	 * "home" + "commit"); a checkout is asked for its HEAD, now */
+	if (conf && conf->kind == IPM_REGISTRY_LOCAL && !(have_row && row.home && row.home_commit)) {
+		rc = self_from_checkout(src, conf->url, "registry directory");
+		goto done;
+	}
+	if (!have_row) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' was never imported", registry);
+		ipm_error_hint("run 'ipm update'");
+		goto done;
+	}
+	if (!row.home || !row.home_commit) {
+		rc = ipm_error_set(IPM_EINVAL, "registry '%s' does not say which repository and commit its "
+				   "\"self\" packages come from", registry);
+		ipm_error_hint("the registry must declare \"home\" and \"commit\"");
+		goto done;
+	}
+	rc = set_source(src, row.home, row.home_commit);
+done:
+	ipm_registry_row_release(&row);
+	return rc;
+}
+
+int ipm_registry_load_file(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *path)
+{
+	char *abs = NULL;
+	int rc;
+
+	*out_registry = NULL;
+	if ((rc = ipm_entry_load(out, path)) < 0)
+		return rc;
+	abs = realpath(path, NULL);
+	*out_registry = xasprintf("file:%s", abs ? abs : path);
+	free(abs);
+	return 0;
+}
