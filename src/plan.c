@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,9 +483,24 @@ static char *run_version(const char *prog)
 		_exit(127);
 	}
 	close(fds[1]);
-	while (out.len < 65536 && ((n = read(fds[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR)))
-		if (n > 0)
-			ipm_buf_addn(&out, chunk, (size_t)n);
+	/* A tool that does not understand --version may wait for input or
+	 * hang: give it ten seconds. */
+	while (out.len < 65536) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int ready = poll(&pfd, 1, 10000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		n = read(fds[0], chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ipm_buf_addn(&out, chunk, (size_t)n);
+	}
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
