@@ -68,9 +68,17 @@ static void KNAME(softmax_tile)(float *s, size_t rows, float *m, float *l,
         /* A NaN max must not pass for "all masked": NaN propagates. */
         float new_max = tile_max > m[r] || isnan(tile_max) ? tile_max : m[r];
         if (new_max == -INFINITY) {
-            /* Every key so far is masked: nothing to add yet. */
-            memset(row, 0, ATTN_BK * sizeof(float));
-            continue;
+            /* SIMD max drops NaN lanes, so a row of NaN and -Inf would pass
+             * for fully masked: look before deciding. */
+            int has_nan = 0;
+            for (size_t c = 0; c < ATTN_BK; c++)
+                has_nan |= isnan(row[c]);
+            if (!has_nan) {
+                /* Every key so far is masked: nothing to add yet. */
+                memset(row, 0, ATTN_BK * sizeof(float));
+                continue;
+            }
+            new_max = NAN;
         }
         float alpha = new_max == m[r] ? 1.0f : expf(m[r] - new_max);
         VEC vmax_b = vset1(new_max), vsum = vzero();

@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define ATTN_DECODE_ROWS 4
+/* Keys per step of the decode driver: 32 keys and values of 128 floats
+ * (32 KiB) stay in L1 while every query head of the group reads them. */
+#define ATTN_DECODE_BLOCK 32
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -250,10 +253,9 @@ static void decode_task(void *ctx, size_t task, int worker)
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
     const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
-    /* Blocks of ATTN_BK keys stay in L1 while every row of the group uses
-     * them: with grouped-query heads the keys are read from memory once. */
-    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_BK) {
-        size_t nk = min_size(ATTN_BK, j_end - j0);
+    /* With grouped-query heads the keys are read from memory once. */
+    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_DECODE_BLOCK) {
+        size_t nk = min_size(ATTN_DECODE_BLOCK, j_end - j0);
         for (size_t r = 0; r < job->rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
             size_t lim = row_limit(desc, b, i);
