@@ -1,17 +1,40 @@
 /*
  * The context a command runs in: configuration, database, lock, fetch settings.
  */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ipm/ctx.h"
 #include "ipm/error.h"
+#include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/lock.h"
 #include "ipm/registry.h"
 #include "ipm/xalloc.h"
+
+/* 1 when an interrupted install or remove left a journal to replay: a
+ * journal whose ipm still runs (and holds the lock) is work in progress. */
+static int journal_pending(const char *home)
+{
+	char *dir = xasprintf("%s/journal", home);
+	char *lock_path = xasprintf("%s/lock", home);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int pending = 0;
+
+	while (d && !pending && (de = readdir(d)))
+		pending = de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	if (pending && ipm_lock_busy(lock_path))
+		pending = 0;
+	free(dir);
+	free(lock_path);
+	return pending;
+}
 
 int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs)
 {
@@ -27,9 +50,23 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 	ctx->fetch.nmirrors = ctx->cfg.nmirrors;
 	ctx->interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 
+	db_path = xasprintf("%s/ipm.db", ctx->cfg.home);
+	/* Readers never see a half-done change (it is invisible until its
+	 * transaction), but the next run of any command cleans it up. */
+	if ((needs & (IPM_NEED_DB_READ | IPM_NEED_DB_LOOKUP)) && journal_pending(ctx->cfg.home))
+		needs = (needs & ~(unsigned)(IPM_NEED_DB_READ | IPM_NEED_DB_LOOKUP)) | IPM_NEED_DB_WRITE;
+	if (needs & IPM_NEED_DB_LOOKUP) {
+		rc = ipm_db_open(&ctx->db, db_path, IPM_DB_READ);
+		if (rc < 0)
+			goto done;
+		if (ipm_registry_local_fresh(ctx))
+			goto done;
+		ipm_db_free(ctx->db);
+		ctx->db = NULL;
+		needs |= IPM_NEED_DB_WRITE;
+	}
 	if (needs & IPM_NEED_DB_WRITE)
 		needs |= IPM_NEED_LOCK;
-	db_path = xasprintf("%s/ipm.db", ctx->cfg.home);
 
 	if (needs & IPM_NEED_LOCK) {
 		rc = ipm_mkdir_p(ctx->cfg.home, 0755);
@@ -42,6 +79,9 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 	}
 
 	if (needs & IPM_NEED_DB_WRITE) {
+		/* writers may fetch, and read registries inside git checkouts */
+		if ((rc = ipm_fetch_init()) < 0)
+			goto done;
 		rc = ipm_db_open(&ctx->db, db_path, IPM_DB_WRITE);
 		if (rc < 0)
 			goto done;

@@ -119,3 +119,18 @@ void ipm_lock_release(struct ipm_lock *lock)
 	free(lock->path);
 	free(lock);
 }
+
+int ipm_lock_busy(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int busy = 0;
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		busy = errno == EWOULDBLOCK;
+	else
+		flock(fd, LOCK_UN);
+	close(fd);
+	return busy;
+}

@@ -553,6 +553,39 @@ int ipm_registry_sync(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, in
 	return rc;
 }
 
+int ipm_registry_local_fresh(struct ipm_ctx *ctx)
+{
+	struct ipm_buf path = IPM_BUF_INIT;
+	int fresh = 1;
+
+	for (size_t i = 0; fresh && i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+		struct ipm_registry_row row = { 0 };
+		char **files = NULL, *stamp = NULL;
+		size_t nfiles = 0;
+
+		if (r->kind != IPM_REGISTRY_LOCAL)
+			continue;
+		ipm_buf_reset(&path);
+		ipm_buf_add(&path, r->url);
+		ipm_buf_addpath(&path, "packages");
+		if (ipm_db_registry_get(&row, ctx->db, r->name) < 0 ||
+		    list_entry_files(&files, &nfiles, path.ptr) < 0) {
+			fresh = 0;
+		} else {
+			local_stamp(&stamp, r->url, files, nfiles);
+			fresh = row.stamp && row.location && !strcmp(row.stamp, stamp) &&
+				!strcmp(row.location, r->url);
+		}
+		ipm_registry_row_release(&row);
+		xfree_strv(files, nfiles);
+		free(stamp);
+	}
+	ipm_error_clear();
+	ipm_buf_release(&path);
+	return fresh;
+}
+
 int ipm_registry_sync_local(struct ipm_ctx *ctx)
 {
 	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {

@@ -22,6 +22,10 @@ enum ipm_ctx_needs {
 	IPM_NEED_DB_READ = 1 << 0,
 	IPM_NEED_DB_WRITE = 1 << 1,   /* implies the lock, and journal recovery */
 	IPM_NEED_LOCK = 1 << 2,
+	/* Reads the registry index: the read database when every local
+	 * registry is imported and unchanged, else the write database (which
+	 * re-imports them first). */
+	IPM_NEED_DB_LOOKUP = 1 << 3,
 };
 
 /* Loads the configuration, then sets up what `needs` asks for. Taking the

@@ -11,4 +11,7 @@
 struct ipm_lock;
 int ipm_lock_acquire(struct ipm_lock **out, const char *path);
 void ipm_lock_release(struct ipm_lock *lock);   /* accepts NULL */
+/* 1 when another process holds the lock now (an ipm is changing the
+ * installed state), without waiting and without taking it. */
+int ipm_lock_busy(const char *path);
 #endif

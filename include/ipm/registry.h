@@ -28,6 +28,10 @@
  * leaves the previous index.
  */
 int ipm_registry_sync(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *out_changed);
+/* 1 when every LOCAL registry's index matches its files (the same stamp
+ * ipm_registry_sync compares), 0 when one needs importing. Reads only, so
+ * lookups can skip the lock and the write database in the common case. */
+int ipm_registry_local_fresh(struct ipm_ctx *ctx);
 /* Syncs every LOCAL registry (no network); the database must be writable. */
 int ipm_registry_sync_local(struct ipm_ctx *ctx);
 

@@ -18,6 +18,10 @@
 #define SEARCH_LIMIT 50
 #define SIMILAR_MAX 5
 #define SIMILAR_MIN_SCORE 0.6f
+/* Below this many text matches the query is probably misspelt, and the
+ * n-gram scan over every name (the costly part on a large registry) is worth
+ * its time; above it the user already has what they asked for. */
+#define SIMILAR_BELOW 5
 
 struct hit {
 	char *name;
@@ -115,9 +119,11 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		hits[nhits].match = "text";
 		nhits++;
 	}
-	rc = ipm_similar_find(&sim, &nsim, cli->ctx.db, query.ptr, SIMILAR_MAX, SIMILAR_MIN_SCORE);
-	if (rc < 0)
-		goto done;
+	if (nfts < SIMILAR_BELOW) {
+		rc = ipm_similar_find(&sim, &nsim, cli->ctx.db, query.ptr, SIMILAR_MAX, SIMILAR_MIN_SCORE);
+		if (rc < 0)
+			goto done;
+	}
 	for (i = 0; i < nsim; i++) {
 		for (j = 0; j < nhits; j++)
 			if (strcmp(hits[j].name, sim[i].name) == 0)

@@ -40,11 +40,11 @@ static const struct cli_command commands[] = {
 	  "list installed packages",
 	  "ipm list [--json]",
 	  "      --json         print one JSON document\n" },
-	{ "info", cmd_info, IPM_NEED_DB_WRITE,
+	{ "info", cmd_info, IPM_NEED_DB_LOOKUP,
 	  "show a package's registry data and installed state",
 	  "ipm info [--json] NAME",
 	  "      --json         print one JSON document\n" },
-	{ "search", cmd_search, IPM_NEED_DB_WRITE,
+	{ "search", cmd_search, IPM_NEED_DB_LOOKUP,
 	  "search the registries",
 	  "ipm search [--json] QUERY...",
 	  "      --json         print one JSON document\n" },
@@ -295,15 +295,15 @@ int cli_open(struct cli *cli)
 
 	if (cli->opened)
 		return 0;
-	/* Local registry syncs may read git checkouts, so writers get libgit2 too. */
-	if ((needs & (CLI_NEED_NET | IPM_NEED_DB_WRITE)) && !fetch_ready) {
+	/* ipm_ctx_open initialises the fetch layer for writers itself. */
+	if ((needs & CLI_NEED_NET) && !fetch_ready) {
 		rc = ipm_fetch_init();
 		if (rc < 0)
 			return rc;
 		fetch_ready = 1;
 	}
 	rc = ipm_ctx_open(&cli->ctx, cli->argv0, cli->prefix,
-			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK));
+			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK | IPM_NEED_DB_LOOKUP));
 	if (rc < 0)
 		return rc;
 	cli->opened = 1;

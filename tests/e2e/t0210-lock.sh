@@ -28,6 +28,13 @@ unset IPM_LOCK_TIMEOUT
 check "it said why it was waiting" grep -q "ipm: warning: waiting for another ipm (pid $first)" "$work/err"
 check "it gave up after about IPM_LOCK_TIMEOUT" test $(($(date +%s) - start)) -le 3
 check "quick was not installed" test ! -e "$IPM_PREFIX/bin/quick"
+# Lookups only read: they answer at once while the install holds the lock.
+export IPM_LOCK_TIMEOUT=1
+expect_ok "$IPM" list
+expect_ok "$IPM" info quick
+expect_ok "$IPM" search quick
+unset IPM_LOCK_TIMEOUT
+check "lookups did not wait for the lock" sh -c '! grep -q "waiting for another ipm" "$1"' sh "$work/err"
 
 wait "$first"
 check "the first ipm finished its install" test $? -eq 0
