@@ -26,11 +26,12 @@ deps:
 
 include $(sort $(wildcard mk/*.mk))
 
-check: deps
+check:
+	@scripts/install-deps --tests
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	@BUILD=$(BUILD) tests/run $(UNIT_TESTS) $(E2E_TESTS)
 
-check-asan: deps
+check-asan:
 	@$(MAKE) --no-print-directory check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
