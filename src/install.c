@@ -111,10 +111,16 @@ static int links_into(const char *path, const char *dir)
 	return inside;
 }
 
+/* The temporary name link_atomic builds a link under before renaming it. */
+static char *link_tmp_path(const char *path)
+{
+	return xasprintf("%s.ipm-new", path);
+}
+
 /* Replaces (or creates) path as a symlink to target, atomically. */
 static int link_atomic(const char *target, const char *path)
 {
-	char *tmp = xasprintf("%s.ipm-new", path);
+	char *tmp = link_tmp_path(path);
 	int rc = 0;
 
 	unlink(tmp);
@@ -347,6 +353,13 @@ static int side_take_down(const struct journal_side *s, int restore_old)
 {
 	for (size_t i = 0; i < s->nlinks; i++) {
 		char *path = xasprintf("%s/%s", s->prefix, s->links[i].path);
+		char *tmp = link_tmp_path(path);
+		/* A kill between link_atomic's symlink and rename leaves its
+		 * temporary link in the prefix: ours, since it points into the
+		 * store. */
+		if (links_into(tmp, s->store_dir))
+			unlink(tmp);
+		free(tmp);
 		if (links_into(path, s->store_dir)) {
 			if (restore_old && s->links[i].old) {
 				if (link_atomic(s->links[i].old, path) < 0)

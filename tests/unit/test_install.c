@@ -360,7 +360,8 @@ static void test_remove_check_dependents(void **state)
 }
 
 /* What an install killed between linking and the database commit leaves:
- * a store, a link into it, a created directory, the journal. */
+ * a store, a link into it, a created directory, the journal; and, for the
+ * link being made when the kill came, only link_atomic's temporary link. */
 static void test_recover_undoes_uncommitted_install(void **state)
 {
 	struct fixture *fx = *state;
@@ -371,8 +372,10 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	char *journal_dir = xasprintf("%s/journal", fx->home);
 	char *journal = xasprintf("%s/ghost.json", journal_dir);
 	char *text = xasprintf("{ \"name\": \"ghost\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
-			       "\"links\": [ { \"path\": \"bin/ghost\" } ], \"dirs\": [ \"bin\" ] }",
+			       "\"links\": [ { \"path\": \"bin/ghost\" }, { \"path\": \"bin/ghost2\" } ], "
+			       "\"dirs\": [ \"bin\" ] }",
 			       store, fx->prefix);
+	char *half_link = prefix_path(fx, "bin/ghost2.ipm-new");
 	char *stale_build = xasprintf("%s/cache/build/ghost-1.0", fx->root);
 
 	assert_int_equal(ipm_mkdir_p(store, 0755), 0);
@@ -384,12 +387,17 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	write_file(store_file, "x\n");
 	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
 	assert_int_equal(symlink(store_file, link), 0);
+	assert_int_equal(symlink(store_file, half_link), 0);
 	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
 	write_file(journal, text);
 	assert_int_equal(ipm_mkdir_p(stale_build, 0755), 0);
 
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
 	assert_false(ipm_path_exists(link));
+	{
+		struct stat st;
+		assert_int_equal(lstat(half_link, &st), -1);
+	}
 	assert_false(ipm_path_exists(bin_dir));
 	assert_false(ipm_path_exists(store));
 	assert_false(ipm_path_exists(journal));
@@ -419,6 +427,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	free(journal_dir);
 	free(journal);
 	free(stale_build);
+	free(half_link);
 }
 
 /* An upgrade killed after relinking but before the commit: the links go
