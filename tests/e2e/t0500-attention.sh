@@ -26,7 +26,7 @@ done
 check "shared library with a soname" sh -c 'ls "$1"/lib/libattention.so.* >/dev/null' sh "$IPM_PREFIX"
 
 "$IPM" list --json >"$work/list.json" 2>"$work/list.err"
-check "list --json names attention 0.1.0" grep -q '"attention"' "$work/list.json"
+check "list --json names attention" grep -q '"attention"' "$work/list.json"
 check "list records the exact commit installed" grep -q "$head_commit" "$work/list.json"
 
 PKG_CONFIG_PATH=$IPM_PREFIX/lib/pkgconfig
@@ -39,6 +39,9 @@ else
 	sed 's/^/# /' "$work/cc.err"
 fi
 "$work/article" >"$work/article.out" 2>&1
+# The registry entry's version is the library's own version.
+lib_version=$(pkg-config --modversion attention)
+check "the entry's version ($lib_version) is the library's" grep -q "\"version\":[[:space:]]*\"$lib_version\"" "$work/list.json"
 check "prints cosine similarity -0.39" grep -qx 'cosine similarity: -0.39' "$work/article.out"
 check "prints dot product -0.41" grep -qx 'dot product: -0.41' "$work/article.out"
 
