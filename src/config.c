@@ -18,6 +18,7 @@
 #include "ipm/xalloc.h"
 
 #define BUNDLED_NAME "bundled"
+#define REGISTRY_NAME_HINT "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 static const char *env_nonempty(const char *name)
 {
@@ -187,6 +188,7 @@ static int config_file_parse(cJSON **out, const char *path)
 	}
 	if (!cJSON_IsObject(root)) {
 		rc = ipm_error_set(IPM_EINVAL, "'%s': the configuration must be a JSON object", path);
+		ipm_error_hint("see the FILES section of ipm(1)");
 		goto done;
 	}
 	*out = root;
@@ -215,6 +217,8 @@ static void registries_push(struct ipm_config *cfg, size_t *alloc, const char *n
 	r->url = xstrdup(url);
 	r->kind = kind;
 }
+
+static int registry_name_valid(const char *name);
 
 static int bad_field(const char *path, const char *field, const char *what)
 {
@@ -256,6 +260,22 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 				return bad_field(path, "registries", "an array of {\"name\", \"url\"} objects");
 			if (strcmp(name->valuestring, BUNDLED_NAME) == 0)
 				continue;
+			/* The name keys the registry's rows in the database:
+			 * a bad or repeated one would mix registries up. */
+			if (!registry_name_valid(name->valuestring)) {
+				rc = ipm_error_set(IPM_EINVAL, "'%s': invalid registry name '%s'", path,
+						   name->valuestring);
+				ipm_error_hint(REGISTRY_NAME_HINT);
+				return rc;
+			}
+			for (size_t i = 0; i < cfg->nregistries; i++) {
+				if (strcmp(cfg->registries[i].name, name->valuestring) == 0) {
+					rc = ipm_error_set(IPM_EINVAL, "'%s': registry '%s' is listed twice",
+							   path, name->valuestring);
+					ipm_error_hint("keep one of them");
+					return rc;
+				}
+			}
 			registries_push(cfg, reg_alloc, name->valuestring, url->valuestring,
 					ipm_registry_kind_of(url->valuestring));
 		}
@@ -388,7 +408,7 @@ static int check_user_registry_name(const char *name, const char *verb)
 	}
 	if (!registry_name_valid(name)) {
 		rc = ipm_error_set(IPM_EINVAL, "invalid registry name '%s'", name);
-		ipm_error_hint("use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit");
+		ipm_error_hint(REGISTRY_NAME_HINT);
 		return rc;
 	}
 	return 0;
@@ -430,6 +450,91 @@ done:
 	return rc;
 }
 
+/* "https" for "https://host/x"; NULL when url has no scheme. */
+static char *url_scheme(const char *url)
+{
+	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+
+	if (n == 0 || strncmp(url + n, "://", 3) != 0)
+		return NULL;
+	return xstrndup(url, n);
+}
+
+/* scp-like git address: [user@]host:path, with no '/' before the ':'. */
+static int is_scp_like(const char *url)
+{
+	const char *colon = strchr(url, ':');
+	const char *slash = strchr(url, '/');
+
+	return colon && colon != url && colon[1] && (!slash || slash > colon) &&
+	       !strstr(url, "://");
+}
+
+static int word_listed(const char *word, const char *list)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * Checks that url is a registry ipm can read before it goes into the
+ * configuration: a registry there that cannot be read would fail every
+ * later `ipm update`. *stored gets the form to record (local paths made
+ * absolute).
+ */
+static int registry_url_check(char **stored, const char *name, const char *url,
+			      enum ipm_registry_kind kind)
+{
+	char *scheme = url_scheme(url), *packages = NULL;
+	int rc = 0;
+
+	*stored = NULL;
+	if (kind == IPM_REGISTRY_LOCAL) {
+		packages = xasprintf("%s/packages", url);
+		if (!ipm_is_dir(packages)) {
+			rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory",
+					   url);
+			ipm_error_hint("a registry directory holds one packages/<name>.json per package");
+			goto done;
+		}
+		*stored = realpath(url, NULL);
+	} else if (scheme) {
+		const char *known = kind == IPM_REGISTRY_HTTP ? "http https file ftp ftps"
+							       : "http https git ssh file";
+		if (!word_listed(scheme, known)) {
+			rc = ipm_error_set(IPM_EINVAL, "registry '%s': unsupported URL scheme '%s://'",
+					   name, scheme);
+			ipm_error_hint("%s registry URLs start with one of: %s",
+				       kind == IPM_REGISTRY_HTTP ? "index (.json)" : "git", known);
+			goto done;
+		}
+	} else if (kind == IPM_REGISTRY_HTTP) {
+		/* a local index file */
+		if (!ipm_path_exists(url)) {
+			rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s': '%s' not found", name, url);
+			ipm_error_hint("give an existing index file or an http(s):// URL");
+			goto done;
+		}
+		*stored = realpath(url, NULL);
+	} else if (!is_scp_like(url)) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s': '%s' is not a directory, a git URL "
+				   "or an index .json", name, url);
+		ipm_error_hint("give a directory holding packages/, a git URL (https://, ssh://, "
+			       "git://, file://) or the URL of an index .json");
+		goto done;
+	}
+	if (!*stored)
+		*stored = xstrdup(url);
+done:
+	free(scheme);
+	free(packages);
+	return rc;
+}
+
 int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char *url)
 {
 	cJSON *root = NULL, *arr, *el, *obj;
@@ -451,11 +556,11 @@ int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char
 		}
 	}
 	kind = ipm_registry_kind_of(url);
-	/* A local directory is stored absolute so that it means the same thing
+	/* Local paths are stored absolute so that they mean the same thing
 	 * from any working directory. */
-	stored_url = kind == IPM_REGISTRY_LOCAL ? realpath(url, NULL) : NULL;
-	if (!stored_url)
-		stored_url = xstrdup(url);
+	rc = registry_url_check(&stored_url, name, url, kind);
+	if (rc < 0)
+		goto done;
 
 	rc = config_file_parse(&root, cfg->config_path);
 	if (rc < 0)

@@ -12,6 +12,7 @@
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/lock.h"
+#include "ipm/log.h"
 #include "ipm/registry.h"
 #include "ipm/xalloc.h"
 
@@ -34,6 +35,22 @@ static int journal_pending(const char *home)
 	free(dir);
 	free(lock_path);
 	return pending;
+}
+
+/* ipm_registry_sync_local, but a registry that fails is reported and skipped. */
+static int sync_local_warn(struct ipm_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+
+		if (r->kind != IPM_REGISTRY_LOCAL)
+			continue;
+		if (ipm_registry_sync(ctx, r, NULL) < 0) {
+			ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			ipm_error_clear();
+		}
+	}
+	return 0;
 }
 
 int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs)
@@ -92,7 +109,7 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 			goto done;
 		/* Local registries are cheap to check, so an edited entry is seen
 		 * by the very next command. */
-		rc = ipm_registry_sync_local(ctx);
+		rc = (needs & IPM_NEED_SYNC_WARN) ? sync_local_warn(ctx) : ipm_registry_sync_local(ctx);
 		if (rc < 0)
 			goto done;
 	} else if (needs & IPM_NEED_DB_READ) {

@@ -6,6 +6,8 @@
 #include "ipm/error.h"
 #include "ipm/xalloc.h"
 
+#define MIRRORS_HINT "write mirrors as space-separated FROM=TO URL prefixes"
+
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -34,11 +36,12 @@ int ipm_mirrors_parse(struct ipm_mirror **list, size_t *n, const char *spec)
 		char *eq = strchr(item, '=');
 		if (!eq) {
 			rc = ipm_error_set(IPM_EINVAL, "mirror '%s' is not FROM=TO", item);
-			ipm_error_hint("write mirrors as space-separated FROM=TO URL prefixes");
+			ipm_error_hint(MIRRORS_HINT);
 			goto done;
 		}
 		if (eq == item) {
 			rc = ipm_error_set(IPM_EINVAL, "mirror '%s' has an empty FROM prefix", item);
+			ipm_error_hint(MIRRORS_HINT);
 			goto done;
 		}
 		XGROW(parsed, alloc, nparsed + 1);

@@ -332,8 +332,11 @@ static int split_spec(char **name, char **constraint, const char *spec)
 		ipm_error_hint("write NAME@VERSION, e.g. '%.*s@1.0'", (int)(at - spec), spec);
 		return IPM_EINVAL;
 	}
-	if (ipm_constraint_valid(at + 1) <= 0)
-		return ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' in '%s'", at + 1, spec);
+	if (ipm_constraint_valid(at + 1) <= 0) {
+		ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' in '%s'", at + 1, spec);
+		ipm_error_hint("write NAME@1.2, NAME@>=1.2 or NAME@^2.0");
+		return IPM_EINVAL;
+	}
 	*name = xstrndup(spec, (size_t)(at - spec));
 	*constraint = xstrdup(at + 1);
 	return 0;
@@ -373,6 +376,11 @@ int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const 
 			struct ipm_entry entry;
 			char *registry = NULL;
 			memset(&entry, 0, sizeof(entry));
+			if (!ipm_path_exists(specs[i])) {
+				rc = ipm_error_set(IPM_ENOTFOUND, "entry file '%s' not found", specs[i]);
+				ipm_error_hint("give the path of a registry entry (.json) or a package name");
+				goto done;
+			}
 			rc = ipm_registry_load_file(&entry, &registry, ctx, specs[i]);
 			if (rc < 0)
 				goto done;

@@ -26,6 +26,9 @@ enum ipm_ctx_needs {
 	 * registry is imported and unchanged, else the write database (which
 	 * re-imports them first). */
 	IPM_NEED_DB_LOOKUP = 1 << 3,
+	/* With DB_WRITE: a local registry that fails to import is a warning,
+	 * not an error, so that `ipm registry remove` can drop a broken one. */
+	IPM_NEED_SYNC_WARN = 1 << 4,
 };
 
 /* Loads the configuration, then sets up what `needs` asks for. Taking the

@@ -83,6 +83,10 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
 int cli_error(struct cli *cli, const char *msg, const char *hint);
 /* Reads y/N from the terminal after printing question on stderr; 1 = yes. */
 int cli_confirm(struct cli *cli, const char *question);
+/* Approval of the plan just printed: 0 with yes (-y) or a "y" on a
+ * terminal; else IPM_ECANCEL "refusing to <action> without confirmation"
+ * (no terminal) or "<what> cancelled" (answered no). */
+int cli_approve(struct cli *cli, int yes, const char *action, const char *what);
 /* Bold / dim / colour wrappers for stdout, empty strings without colour. */
 const char *cli_bold(struct cli *cli);
 const char *cli_reset(struct cli *cli);

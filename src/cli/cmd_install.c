@@ -10,18 +10,51 @@
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
 
+/*
+ * Prints text from a registry entry so that what the user reads is what
+ * runs: a control character (a carriage return, an escape sequence) could
+ * otherwise hide part of a step, and so could the Unicode controls that
+ * reorder text. They are shown escaped; a newline starts a new line at
+ * `indent`, as the shell will read it.
+ */
+static void print_shown(const char *text, int indent)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	for (; *p; p++) {
+		if (*p == '\n') {
+			printf("\n%*s", indent, "");
+		} else if (*p == '\t') {
+			putchar('\t');
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\x%02x", *p);
+		} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+					    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+			/* U+202A..U+202E and U+2066..U+2069: bidirectional overrides */
+			printf("\\u%04x", 0x2000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
+			p += 2;
+		} else {
+			putchar(*p);
+		}
+	}
+}
+
 static void print_steps(const char *what, char *const *steps, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		printf("      %s: %s\n", what, steps[i]);
+	for (i = 0; i < n; i++) {
+		printf("      %s: ", what);
+		print_shown(steps[i], 8 + (int)strlen(what));
+		putchar('\n');
+	}
 }
 
 static void print_method(const struct ipm_method *m, int fallback)
 {
-	printf("    method '%s'%s:\n", m->name ? m->name : "(unnamed)",
-	       fallback ? " (tried if the one before fails)" : "");
+	printf("    method '");
+	print_shown(m->name ? m->name : "(unnamed)", 4);
+	printf("'%s:\n", fallback ? " (tried if the one before fails)" : "");
 	print_steps("build", m->build, m->nbuild);
 	print_steps("install", m->install, m->ninstall);
 }
@@ -44,9 +77,14 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 		}
 		printf("  %s%s %s%s%s\n", cli_bold(cli), it->entry.name, it->release->version,
 		       cli_reset(cli), it->explicit_install ? "" : " (dependency)");
-		printf("    source: %s\n", source ? source : "?");
-		if (it->source.subdir)
-			printf("    subdir: %s\n", it->source.subdir);
+		printf("    source: ");
+		print_shown(source ? source : "?", 12);
+		putchar('\n');
+		if (it->source.subdir) {
+			printf("    subdir: ");
+			print_shown(it->source.subdir, 12);
+			putchar('\n');
+		}
 		printf("    registry: %s\n", it->registry ? it->registry : "?");
 		if (it->method) {
 			print_method(it->method, 0);
@@ -126,17 +164,9 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "dry run: nothing was installed\n");
 		goto done;
 	}
-	if (!yes) {
-		if (!cli->ctx.interactive) {
-			rc = ipm_error_set(IPM_ECANCEL, "refusing to run recipe steps without confirmation");
-			ipm_error_hint("pass --yes to approve the plan above, or run ipm on a terminal");
-			goto done;
-		}
-		if (!cli_confirm(cli, "Proceed?")) {
-			rc = ipm_error_set(IPM_ECANCEL, "installation cancelled");
-			goto done;
-		}
-	}
+	rc = cli_approve(cli, yes, "run recipe steps", "installation");
+	if (rc < 0)
+		goto done;
 
 	rc = ipm_plan_run(&cli->ctx, &plan);
 	if (rc < 0)

@@ -134,17 +134,9 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "dry run: nothing was removed\n");
 		goto done;
 	}
-	if (!yes) {
-		if (!cli->ctx.interactive) {
-			rc = ipm_error_set(IPM_ECANCEL, "refusing to remove packages without confirmation");
-			ipm_error_hint("pass --yes to approve, or run ipm on a terminal");
-			goto done;
-		}
-		if (!cli_confirm(cli, "Proceed?")) {
-			rc = ipm_error_set(IPM_ECANCEL, "removal cancelled");
-			goto done;
-		}
-	}
+	rc = cli_approve(cli, yes, "remove packages", "removal");
+	if (rc < 0)
+		goto done;
 	for (i = 0; i < nnames; i++) {
 		rc = ipm_remove(&cli->ctx, names[i]);
 		if (rc < 0)

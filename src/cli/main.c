@@ -52,7 +52,7 @@ static const struct cli_command commands[] = {
 	  "refresh every configured registry",
 	  "ipm update",
 	  NULL },
-	{ "registry", cmd_registry, IPM_NEED_DB_WRITE,
+	{ "registry", cmd_registry, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
 	  "list, add or remove registries",
 	  "ipm registry list | add NAME URL | remove NAME",
 	  "  list               show the configured registries\n"
@@ -219,6 +219,22 @@ int cli_confirm(struct cli *cli, const char *question)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+int cli_approve(struct cli *cli, int yes, const char *action, const char *what)
+{
+	int rc;
+
+	if (yes)
+		return 0;
+	if (!cli->opened || !cli->ctx.interactive) {
+		rc = ipm_error_set(IPM_ECANCEL, "refusing to %s without confirmation", action);
+		ipm_error_hint("pass --yes to approve the plan above, or run ipm on a terminal");
+		return rc;
+	}
+	if (!cli_confirm(cli, "Proceed?"))
+		return ipm_error_set(IPM_ECANCEL, "%s cancelled", what);
+	return 0;
+}
+
 const char *cli_bold(struct cli *cli)
 {
 	return cli->color_out ? "\033[1m" : "";
@@ -303,7 +319,8 @@ int cli_open(struct cli *cli)
 		fetch_ready = 1;
 	}
 	rc = ipm_ctx_open(&cli->ctx, cli->argv0, cli->prefix,
-			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK | IPM_NEED_DB_LOOKUP));
+			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK | IPM_NEED_DB_LOOKUP |
+				   IPM_NEED_SYNC_WARN));
 	if (rc < 0)
 		return rc;
 	cli->opened = 1;
