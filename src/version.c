@@ -39,7 +39,7 @@ int ipm_version_valid(const char *v)
 {
 	const char *end;
 
-	if (!v || !*v)
+	if (!v || !*v || strlen(v) > IPM_VERSION_MAX)
 		return 0;
 	end = scan_parts(v, '-');
 	if (!end)
@@ -149,7 +149,7 @@ enum op { OP_ANY, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_CARET, OP_TILDE }
 
 struct comparator {
 	enum op op;
-	char version[128];
+	char version[IPM_VERSION_MAX + 1];
 };
 
 static const char *skip_space(const char *s)
@@ -214,13 +214,13 @@ static int parse_comparator(struct comparator *c, const char *s, const char *end
  * and including the bumped one). */
 static void upper_bound(char *out, size_t outsz, const char *v, enum op op)
 {
-	struct part parts[32];
+	struct part parts[IPM_VERSION_MAX / 2 + 1];   /* "1.1.1...": every other char */
 	size_t n = 0, bump, i;
 	const char *end = strchr(v, '-');
 
 	if (!end)
 		end = v + strlen(v);
-	while (v < end && n < 32)
+	while (v < end && n < sizeof(parts) / sizeof(parts[0]))
 		v = next_part(&parts[n++], v, end);
 	if (op == OP_TILDE) {
 		bump = n >= 2 ? 1 : 0;
@@ -250,9 +250,10 @@ static void upper_bound(char *out, size_t outsz, const char *v, enum op op)
 		pos += parts[i].len;
 		out[pos++] = '.';
 	}
-	/* decimal increment of parts[bump] */
-	char num[64];
-	size_t len = parts[bump].len < sizeof(num) - 2 ? parts[bump].len : sizeof(num) - 2;
+	/* decimal increment of parts[bump]: a carry digit, the part (at most
+	 * a whole version long), NUL */
+	char num[IPM_VERSION_MAX + 2];
+	size_t len = parts[bump].len;
 	memcpy(num + 1, parts[bump].s, len);
 	num[0] = '0';
 	size_t k = len;
@@ -292,7 +293,7 @@ static int comparator_match(const struct comparator *c, const char *version)
 	case OP_GE: return cmp >= 0;
 	case OP_CARET:
 	case OP_TILDE: {
-		char hi[160];
+		char hi[IPM_VERSION_MAX + 2];
 		if (cmp < 0)
 			return 0;
 		upper_bound(hi, sizeof(hi), c->version, c->op);

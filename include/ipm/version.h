@@ -4,7 +4,8 @@
  * Package versions and constraints.
  *
  * A version is dot-separated alphanumeric parts with an optional
- * "-prerelease" suffix: "1.2.3", "2.0", "1.7.15", "0.9.8-rc1", "2024.01".
+ * "-prerelease" suffix: "1.2.3", "2.0", "1.7.15", "0.9.8-rc1", "2024.01";
+ * at most IPM_VERSION_MAX characters (it names a store directory).
  * Comparison is part by part: numeric parts numerically, others as strings,
  * numbers before strings, a missing part is lower ("1.2" < "1.2.0" is false:
  * missing numeric parts count as 0), a pre-release sorts before its release.
@@ -16,6 +17,7 @@
  *   "^1.2"      >=1.2, <2     ("^0.3" means >=0.3, <0.4)
  *   "~1.2.3"    >=1.2.3, <1.3
  */
+#define IPM_VERSION_MAX 100
 int ipm_version_valid(const char *v);
 /* <0, 0, >0 like strcmp. */
 int ipm_version_cmp(const char *a, const char *b);

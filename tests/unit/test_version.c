@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include "ipm/error.h"
 #include "ipm/version.h"
@@ -21,6 +23,34 @@ static void test_valid(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_false(ipm_version_valid(bad[i]));
 	assert_false(ipm_version_valid(NULL));
+}
+
+/* Versions name store directories and fill fixed buffers: bounded, and
+ * everything up to the bound compares and matches exactly. */
+static void test_long_versions(void **state)
+{
+	char longest[IPM_VERSION_MAX + 2], nines[80], bound[80], above[128], constraint[128];
+
+	memset(longest, '1', IPM_VERSION_MAX);
+	longest[IPM_VERSION_MAX] = '\0';
+	assert_true(ipm_version_valid(longest));
+	assert_true(ipm_constraint_valid(longest));
+	assert_int_equal(ipm_constraint_match(longest, longest), 1);
+	longest[IPM_VERSION_MAX] = '1';
+	longest[IPM_VERSION_MAX + 1] = '\0';
+	assert_false(ipm_version_valid(longest));
+
+	/* ^999...9 (70 digits) allows up to, not including, 1000...0 */
+	memset(nines, '9', 70);
+	nines[70] = '\0';
+	snprintf(constraint, sizeof(constraint), "^%s", nines);
+	snprintf(above, sizeof(above), "%s.5", nines);
+	bound[0] = '1';
+	memset(bound + 1, '0', 70);
+	bound[71] = '\0';
+	assert_int_equal(ipm_constraint_match(constraint, nines), 1);
+	assert_int_equal(ipm_constraint_match(constraint, above), 1);
+	assert_int_equal(ipm_constraint_match(constraint, bound), 0);
 }
 
 static void test_ordering(void **state)
@@ -116,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_long_versions),
 		cmocka_unit_test(test_ordering),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_invalid_constraints),
