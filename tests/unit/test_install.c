@@ -22,6 +22,7 @@
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
+#include "test_util.h"
 
 struct fixture {
 	char *root;
@@ -32,14 +33,6 @@ struct fixture {
 	struct ipm_ctx ctx;
 	int ctx_open;
 };
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static char *run_capture(const char *cmd)
 {
@@ -56,20 +49,18 @@ static char *run_capture(const char *cmd)
 static int setup(void **state)
 {
 	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	char template[] = "/tmp/ipm-test-install-XXXXXX";
 	char *path, *cmd;
 
-	assert_non_null(mkdtemp(template));
-	fx->root = xstrdup(template);
+	fx->root = tu_isolated_root("install");
 	fx->repo = xasprintf("%s/src", fx->root);
 	fx->prefix = xasprintf("%s/prefix", fx->root);
 	fx->home = xasprintf("%s/home", fx->root);
 	assert_int_equal(ipm_mkdir_p(fx->repo, 0755), 0);
 	path = xasprintf("%s/hello.sh", fx->repo);
-	write_file(path, "#!/bin/sh\necho hello\n");
+	tu_write_file(path, "#!/bin/sh\necho hello\n");
 	free(path);
 	path = xasprintf("%s/hello.h", fx->repo);
-	write_file(path, "#define HELLO 1\n");
+	tu_write_file(path, "#define HELLO 1\n");
 	free(path);
 	cmd = xasprintf("cd '%s' && git init -q && git add . && "
 			"git -c user.name=t -c user.email=t@example.org commit -q -m init", fx->repo);
@@ -78,25 +69,6 @@ static int setup(void **state)
 	cmd = xasprintf("git -C '%s' rev-parse HEAD", fx->repo);
 	fx->commit = run_capture(cmd);
 	free(cmd);
-
-	path = xasprintf("%s/registry/packages", fx->root);
-	assert_int_equal(ipm_mkdir_p(path, 0755), 0);
-	free(path);
-	path = xasprintf("%s/registry/registry.json", fx->root);
-	write_file(path, "{ \"name\": \"bundled\" }\n");
-	free(path);
-	path = xasprintf("%s/registry", fx->root);
-	setenv("IPM_REGISTRY", path, 1);
-	free(path);
-	setenv("IPM_HOME", fx->home, 1);
-	setenv("IPM_PREFIX", fx->prefix, 1);
-	path = xasprintf("%s/cache", fx->root);
-	setenv("IPM_CACHE", path, 1);
-	free(path);
-	path = xasprintf("%s/config.json", fx->root);
-	setenv("IPM_CONFIG", path, 1);
-	free(path);
-	unsetenv("IPM_MIRRORS");
 
 	if (ipm_ctx_open(&fx->ctx, "/nonexistent/ipm", NULL, IPM_NEED_DB_WRITE) != 0)
 		fail_msg("ipm_ctx_open: %s", ipm_error_message());
@@ -234,7 +206,7 @@ static void test_remove_cleans_everything_it_owns(void **state)
 	const char *names[] = { "hello" };
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
-	write_file(user_file, "not ipm's\n");
+	tu_write_file(user_file, "not ipm's\n");
 	assert_int_equal(ipm_remove_check(&fx->ctx, names, 1, 0), 0);
 	assert_int_equal(ipm_remove(&fx->ctx, "hello"), 0);
 	assert_false(ipm_path_exists(bin));
@@ -262,7 +234,7 @@ static void test_conflict_changes_nothing(void **state)
 	struct ipm_package_row row;
 
 	assert_int_equal(ipm_mkdir_p(dir, 0755), 0);
-	write_file(bin, "mine\n");
+	tu_write_file(bin, "mine\n");
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), IPM_ECONFLICT);
 	assert_string_equal(ipm_error_message(), expect);
 	assert_false(ipm_path_exists(header));
@@ -384,12 +356,12 @@ static void test_recover_undoes_uncommitted_install(void **state)
 		assert_int_equal(ipm_mkdir_p(d, 0755), 0);
 		free(d);
 	}
-	write_file(store_file, "x\n");
+	tu_write_file(store_file, "x\n");
 	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
 	assert_int_equal(symlink(store_file, link), 0);
 	assert_int_equal(symlink(store_file, half_link), 0);
 	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
-	write_file(journal, text);
+	tu_write_file(journal, text);
 	assert_int_equal(ipm_mkdir_p(stale_build, 0755), 0);
 
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
@@ -412,7 +384,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 			 "\"links\": [ { \"path\": \"bin/hello\" } ], \"dirs\": [ \"bin\" ] }", store, fx->prefix);
 	free(journal);
 	journal = xasprintf("%s/hello.json", journal_dir);
-	write_file(journal, text);
+	tu_write_file(journal, text);
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
 	assert_false(ipm_path_exists(journal));
 	free(link);
@@ -450,10 +422,10 @@ static void test_recover_restores_previous_version(void **state)
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	assert_int_equal(ipm_mkdir_p(new_bin_dir, 0755), 0);
-	write_file(new_file, "v2\n");
+	tu_write_file(new_file, "v2\n");
 	unlink(link);
 	assert_int_equal(symlink(new_file, link), 0);
-	write_file(journal, text);
+	tu_write_file(journal, text);
 
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
 	assert_true(is_link_into(link, old_store));

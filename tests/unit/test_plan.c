@@ -20,6 +20,7 @@
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
+#include "test_util.h"
 
 #define COMMIT "0123456789abcdef0123456789abcdef01234567"
 
@@ -29,14 +30,6 @@ struct fixture {
 	struct ipm_ctx ctx;
 	int ctx_open;
 };
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 /* registry/packages/<name>.json with releases (comma-separated versions),
  * depends (JSON array text or NULL) and extra top-level JSON (or NULL). */
@@ -67,7 +60,7 @@ static void add_package(struct fixture *fx, const char *name, const char *versio
 		free(text);
 		text = spliced;
 	}
-	write_file(path, text);
+	tu_write_file(path, text);
 	free(text);
 	free(list);
 	free(releases);
@@ -77,33 +70,10 @@ static void add_package(struct fixture *fx, const char *name, const char *versio
 static int setup(void **state)
 {
 	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	char template[] = "/tmp/ipm-test-plan-XXXXXX";
 	char *path;
 
-	assert_non_null(mkdtemp(template));
-	fx->root = xstrdup(template);
+	fx->root = tu_isolated_root("plan");
 	fx->registry = xasprintf("%s/registry", fx->root);
-	path = xasprintf("%s/packages", fx->registry);
-	assert_int_equal(ipm_mkdir_p(path, 0755), 0);
-	free(path);
-	path = xasprintf("%s/registry.json", fx->registry);
-	write_file(path, "{ \"name\": \"bundled\" }\n");
-	free(path);
-
-	path = xasprintf("%s/home", fx->root);
-	setenv("IPM_HOME", path, 1);
-	free(path);
-	path = xasprintf("%s/cache", fx->root);
-	setenv("IPM_CACHE", path, 1);
-	free(path);
-	path = xasprintf("%s/prefix", fx->root);
-	setenv("IPM_PREFIX", path, 1);
-	free(path);
-	path = xasprintf("%s/config.json", fx->root);
-	setenv("IPM_CONFIG", path, 1);
-	free(path);
-	setenv("IPM_REGISTRY", fx->registry, 1);
-	unsetenv("IPM_MIRRORS");
 
 	add_package(fx, "leaf", "1.0,1.1,2.0", NULL, NULL);
 	add_package(fx, "mid", "1.0", "[ { \"name\": \"leaf\", \"version\": \"^1.0\" } ]", NULL);
@@ -128,7 +98,7 @@ static int setup(void **state)
 	{
 		char *tool = xasprintf("%s/fake-tool", path);
 		char *newpath = xasprintf("%s:%s", path, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-		write_file(tool, "#!/bin/sh\necho \"fake-tool (x86_64 build 7) version 1.4.2-rc1\"\n");
+		tu_write_file(tool, "#!/bin/sh\necho \"fake-tool (x86_64 build 7) version 1.4.2-rc1\"\n");
 		chmod(tool, 0755);
 		setenv("PATH", newpath, 1);
 		free(newpath);
