@@ -18,6 +18,8 @@
 #include "ipm/xalloc.h"
 
 #define BUNDLED_NAME "bundled"
+#define REGISTRY_URL_HINT "give a directory holding packages/, a git URL (https://, ssh://, " \
+	"git://, file://) or the URL of an index .json"
 #define REGISTRY_NAME_HINT "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 static const char *env_nonempty(const char *name)
@@ -142,6 +144,10 @@ enum ipm_registry_kind ipm_registry_kind_of(const char *url)
 		return IPM_REGISTRY_LOCAL;
 	if (len >= 5 && strcmp(url + len - 5, ".json") == 0)
 		return IPM_REGISTRY_HTTP;
+	/* A configured directory that went away stays a local registry (and
+	 * is reported missing), not a git URL that fails to fetch. */
+	if (url[0] == '/')
+		return IPM_REGISTRY_LOCAL;
 	return IPM_REGISTRY_GIT;
 }
 
@@ -493,7 +499,12 @@ static int registry_url_check(char **stored, const char *name, const char *url,
 	int rc = 0;
 
 	*stored = NULL;
-	if (kind == IPM_REGISTRY_LOCAL) {
+	if (kind == IPM_REGISTRY_LOCAL && !ipm_is_dir(url)) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s': '%s' is not a directory, a git URL "
+				   "or an index .json", name, url);
+		ipm_error_hint(REGISTRY_URL_HINT);
+		goto done;
+	} else if (kind == IPM_REGISTRY_LOCAL) {
 		packages = xasprintf("%s/packages", url);
 		if (!ipm_is_dir(packages)) {
 			rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory",
@@ -523,8 +534,7 @@ static int registry_url_check(char **stored, const char *name, const char *url,
 	} else if (!is_scp_like(url)) {
 		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s': '%s' is not a directory, a git URL "
 				   "or an index .json", name, url);
-		ipm_error_hint("give a directory holding packages/, a git URL (https://, ssh://, "
-			       "git://, file://) or the URL of an index .json");
+		ipm_error_hint(REGISTRY_URL_HINT);
 		goto done;
 	}
 	if (!*stored)

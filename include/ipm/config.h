@@ -60,7 +60,7 @@ int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefi
 void ipm_config_release(struct ipm_config *cfg);
 
 /* Kind of a registry URL: an existing directory is LOCAL, a URL ending in
- * ".json" is HTTP, anything else GIT. */
+ * ".json" is HTTP, another absolute path LOCAL, anything else GIT. */
 enum ipm_registry_kind ipm_registry_kind_of(const char *url);
 
 /* Adds or removes a user registry and rewrites the config file atomically.

@@ -84,6 +84,14 @@ expect_fail 1 "'$work/team' is not an ipm registry: it has no packages directory
 expect_ok "$IPM" registry remove team
 check "removing a broken registry warns about it" grep -q "warning: '$work/team' is not an ipm registry" "$work/err"
 expect_ok "$IPM" info other
+# So can one whose directory is gone (still a local registry, reported missing).
+mkdir -p "$work/gone/packages"
+expect_ok "$IPM" registry add gone "$work/gone"
+rm -rf "$work/gone"
+expect_fail 1 "registry 'gone': directory '$work/gone' not found" "$IPM" install --yes other
+check "its hint says how to remove it" grep -q "^hint: fix or remove it: ipm registry remove gone" "$work/err"
+expect_ok "$IPM" registry remove gone
+expect_ok "$IPM" info other
 rm -f "$IPM_CONFIG"
 same_state "registry errors change nothing" "$work/before"
 
