@@ -9,6 +9,7 @@
 #include "ipm/db.h"
 #include "ipm/error.h"
 #include "ipm/registry.h"
+#include "ipm/xalloc.h"
 
 int cmd_update(struct cli *cli, int argc, char **argv)
 {
@@ -35,8 +36,8 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 
 		rc = ipm_registry_sync(&cli->ctx, reg, &changed);
 		if (rc < 0) {
-			char *msg = strdup(ipm_error_message());
-			char *hint = ipm_error_hint_text() ? strdup(ipm_error_hint_text()) : NULL;
+			char *msg = xstrdup(ipm_error_message());
+			char *hint = xstrdup(ipm_error_hint_text());
 			printf("%s: failed\n", reg->name);
 			fflush(stdout);
 			cli_error(cli, msg, hint);
