@@ -9,7 +9,11 @@
  * of a full one; an implementation that computes masked pairs anyway (the
  * unfused reference) is not credited for them.
  *
- * Usage: attention_bench [--quick]   (--quick: smaller sizes, for a smoke run)
+ * Usage: attention_bench [--quick] [--decode] [--rounds N]
+ *   --quick     smaller prefill sizes and shorter timings, for a smoke run
+ *   --decode    only the decode table (and the DRAM bandwidth line)
+ *   --rounds N  decode rounds per row (default 7, quick 3); medians are shown
+ * `make bench-attention ATTN_BENCH_ARGS=--decode` passes them.
  */
 #include <cblas.h>
 #include <math.h>
@@ -279,27 +283,129 @@ static void run_decode(void *p)
     }
 }
 
+/* Mean time of back-to-back calls of fn lasting at least min_s (one call
+ * first, untimed, to warm caches and pages). */
+static double mean_time(bench_fn fn, void *ctx, double min_s)
+{
+    fn(ctx);
+    int n = 0;
+    double start = now(), t;
+    do {
+        fn(ctx);
+        n++;
+        t = now() - start;
+    } while (t < min_s);
+    return t / n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof(*x), cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* Decoding reads every key and value once per call, so it is judged against
+ * a plain read of as many bytes (same threads, a buffer of the same size, so
+ * the same cache level), timed in alternation with it: on a shared machine
+ * both see the same neighbours.  Figures are medians over rounds. */
+static void bench_decode(size_t S, size_t q_heads, size_t kv_heads, int threads, int rounds,
+                         double min_s)
+{
+    size_t D = 128;
+    struct decode_ctx c = { q_heads, kv_heads, S, D, NULL, NULL, NULL, NULL };
+    c.q = alloc_random(q_heads * D, 7);
+    c.k = alloc_random(kv_heads * S * D, 8);
+    c.v = alloc_random(kv_heads * S * D, 9);
+    c.out = calloc(q_heads * D, sizeof(float));
+    double bytes = 2.0 * kv_heads * S * D * sizeof(float);
+    size_t words = (size_t)(bytes / sizeof(uint32_t));
+    uint32_t *buf = malloc(words * sizeof(uint32_t));
+    if (!c.out || !buf) {
+        fprintf(stderr, "attention_bench: out of memory\n");
+        exit(1);
+    }
+    memset(buf, 1, words * sizeof(uint32_t));
+    struct bw_ctx bw = { buf, words, threads > 64 ? 64 : threads, 0 };
+    double t_dec[64], t_rd[64], ratio[64];
+    for (int r = 0; r < rounds; r++) {
+        t_rd[r] = mean_time(run_read, &bw, min_s);
+        t_dec[r] = mean_time(run_decode, &c, min_s);
+        ratio[r] = t_rd[r] / t_dec[r];
+    }
+    double gbs = bytes / median(t_dec, rounds) / 1e9;
+    double rd = bytes / median(t_rd, rounds) / 1e9;
+    double pct = 100.0 * median(ratio, rounds);
+    printf("%8zu %7zu %8zu %8.1f %9.3f %8.1f %9.1f %7.0f%%  %s\n", S, q_heads, kv_heads,
+           bytes / 1048576, bytes / (gbs * 1e9) * 1e3, gbs, rd, pct, pct >= 60.0 ? "met" : "MISSED");
+    fflush(stdout);
+    free((void *)c.q);
+    free((void *)c.k);
+    free((void *)c.v);
+    free(c.out);
+    free(buf);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: attention_bench [--quick] [--decode] [--rounds N]\n");
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, decode_only = 0, rounds = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--decode") == 0)
+            decode_only = 1;
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else
+            usage();
+    }
+    if (rounds <= 0)
+        rounds = quick ? 3 : 7;
+    if (rounds > 64)
+        rounds = 64;
     int threads = attn_get_num_threads();
 
     printf("attention %s, kernels %s, %d threads\n", attn_version(), attn_isa_name(), threads);
-    printf("OpenBLAS: core %s, config %s, %d threads\n", openblas_get_corename(),
-           openblas_get_config(), openblas_get_num_threads());
+    if (!decode_only) {
+        printf("OpenBLAS: core %s, config %s, %d threads\n", openblas_get_corename(),
+               openblas_get_config(), openblas_get_num_threads());
 
-    struct gemm_ctx g = { NULL, NULL, NULL, 1024 };
-    g.a = alloc_random(1024 * 1024, 4);
-    g.b = alloc_random(1024 * 1024, 5);
-    g.c = alloc_random(1024 * 1024, 6);
-    double t_gemm = best_time(run_gemm, &g, 0.5, 50);
-    double peak = 2.0 * 1024 * 1024 * 1024 / t_gemm / 1e9;
-    printf("peak: cblas_sgemm 1024x1024x1024 = %.1f GFLOP/s\n", peak);
-    free(g.a);
-    free(g.b);
-    free(g.c);
+        struct gemm_ctx g = { NULL, NULL, NULL, 1024 };
+        g.a = alloc_random(1024 * 1024, 4);
+        g.b = alloc_random(1024 * 1024, 5);
+        g.c = alloc_random(1024 * 1024, 6);
+        double t_gemm = best_time(run_gemm, &g, 0.5, 50);
+        double peak = 2.0 * 1024 * 1024 * 1024 / t_gemm / 1e9;
+        printf("peak: cblas_sgemm 1024x1024x1024 = %.1f GFLOP/s\n", peak);
+        free(g.a);
+        free(g.b);
+        free(g.c);
 
-    size_t bw_n = (quick ? 64u : 512u) << 20; /* 32-bit words: 256 MiB or 2 GiB */
+        printf("\nprefill: batch 1, 8 heads, L = S, GFLOP/s of useful work "
+               "(naive on a row subset)\n");
+        printf("%6s %4s %-6s %9s %9s %9s %9s %8s %9s\n", "L=S", "D", "mask", "naive", "openblas",
+               "library", "lib/blas", "of peak", "max|diff|");
+        static const size_t Ls[] = { 128, 512, 2048, 8192 };
+        static const size_t Ds[] = { 64, 128 };
+        for (size_t di = 0; di < 2; di++)
+            for (size_t li = 0; li < (quick ? 3u : 4u); li++)
+                for (int causal = 0; causal < 2; causal++)
+                    bench_prefill(Ls[li], Ds[di], causal, peak, quick);
+    }
+
+    /* DRAM read bandwidth, for reference: 2 GiB (256 MiB quick). */
+    size_t bw_n = (quick ? 64u : 512u) << 20;
     uint32_t *bw_data = malloc(bw_n * sizeof(uint32_t));
     if (!bw_data) {
         fprintf(stderr, "attention_bench: out of memory\n");
@@ -308,41 +414,18 @@ int main(int argc, char **argv)
     memset(bw_data, 1, bw_n * sizeof(uint32_t));
     struct bw_ctx bw = { bw_data, bw_n, threads > 64 ? 64 : threads, 0 };
     double t_bw = best_time(run_read, &bw, 0.5, 10);
-    double bandwidth = bw_n * 4.0 / t_bw / 1e9;
-    printf("memory: read bandwidth %.1f GB/s (%d threads, %.0f MiB)\n", bandwidth, bw.threads,
-           bw_n * 4.0 / 1048576);
+    printf("\nmemory: read bandwidth %.1f GB/s (%d threads, %.0f MiB)\n",
+           bw_n * 4.0 / t_bw / 1e9, bw.threads, bw_n * 4.0 / 1048576);
     free(bw_data);
 
-    printf("\nprefill: batch 1, 8 heads, L = S, GFLOP/s of useful work "
-           "(naive on a row subset)\n");
-    printf("%6s %4s %-6s %9s %9s %9s %9s %8s %9s\n", "L=S", "D", "mask", "naive", "openblas",
-           "library", "lib/blas", "of peak", "max|diff|");
-    static const size_t Ls[] = { 128, 512, 2048, 8192 };
-    static const size_t Ds[] = { 64, 128 };
-    for (size_t di = 0; di < 2; di++)
-        for (size_t li = 0; li < (quick ? 3u : 4u); li++)
-            for (int causal = 0; causal < 2; causal++)
-                bench_prefill(Ls[li], Ds[di], causal, peak, quick);
-
-    printf("\ndecode: one query per head, D = 128, K and V read once (GB/s of K+V)\n");
-    printf("%8s %8s %9s %9s %10s %8s\n", "S", "heads", "kv_heads", "ms", "GB/s", "of bw");
+    printf("\ndecode: 1 query per head, D = 128, batch 1; GB/s of K+V read once per call; "
+           "read = a plain\n%d-thread read of as many bytes, timed alternately "
+           "(medians of %d rounds); target: 60%% of read\n", bw.threads, rounds);
+    printf("%8s %7s %8s %8s %9s %8s %9s %8s  %s\n", "S", "q_heads", "kv_heads", "K+V MiB", "ms",
+           "GB/s", "read GB/s", "of read", "60% target");
     static const size_t Ss[] = { 16384, 131072, 1000000 };
-    static const size_t Hq[] = { 1, 1, 1, 8 };
-    for (size_t si = 0; si < (quick ? 2u : 4u); si++) {
-        size_t S = Ss[si < 3 ? si : 2], D = 128;
-        struct decode_ctx c = { Hq[si], 1, S, D, NULL, NULL, NULL, NULL };
-        c.q = alloc_random(c.q_heads * D, 7);
-        c.k = alloc_random(S * D, 8);
-        c.v = alloc_random(S * D, 9);
-        c.out = calloc(c.q_heads * D, sizeof(float));
-        double t = best_time(run_decode, &c, 0.5, 20);
-        double bytes = 2.0 * S * D * sizeof(float);
-        printf("%8zu %8zu %9zu %9.3f %10.1f %7.0f%%\n", S, c.q_heads, c.kv_heads, t * 1e3,
-               bytes / t / 1e9, 100.0 * bytes / t / 1e9 / bandwidth);
-        free((void *)c.q);
-        free((void *)c.k);
-        free((void *)c.v);
-        free(c.out);
-    }
+    for (size_t si = 0; si < 3; si++)
+        for (size_t g = 0; g < 2; g++)
+            bench_decode(Ss[si], g ? 8 : 1, 1, bw.threads, rounds, quick ? 0.05 : 0.2);
     return 0;
 }

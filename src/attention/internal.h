@@ -50,6 +50,21 @@ typedef struct attn_kernels {
     /* acc += sum_j p[j] v_j for n values at stride ldv (any dv) */
     void (*axpy_rows)(float *acc, const float *p, const float *v, size_t ldv,
                       size_t n, size_t dv);
+    /* Decode scores without a transposed copy of the keys:
+     * s[r * lds + j] = q_r . k_j for rows r < rows (q_r at q + r * ldq) and
+     * keys j < nk (k_j at k + j * ldk), any dim.  Columns from nk up to the
+     * next multiple of lanes are written with junk (the caller masks them).
+     * Each key block is loaded once per row from L1, so every query head of
+     * a GQA group is served while the keys are in cache. */
+    void (*dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
+                     size_t rows, const float *k, size_t ldk, size_t nk,
+                     size_t dim);
+    /* Decode P V: o_r += sum_{j<nk} p[r * ldp + j] v_j for rows r < rows
+     * (o_r at o + r * ldo, padded to a multiple of lanes and zero past dv),
+     * v_j at v + j * ldv with dv floats (any dv; nothing past it is read). */
+    void (*pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
+                    size_t rows, const float *v, size_t ldv, size_t nk,
+                    size_t dv);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

@@ -63,9 +63,38 @@ static inline float vhmax(VEC x)
     return _mm_cvtss_f32(s);
 }
 
+static inline VEC vload_part(const float *p, size_t n)
+{
+    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_ps(p, m); /* masked lanes are not accessed */
+}
+
+/* Eight dot-product accumulators to one vector of eight sums by a tree of
+ * 128-bit and in-lane shuffles (7 adds instead of 8 horizontal sums).  The
+ * tree leaves lane 4k + t holding input 2t + k, so the inputs go in that
+ * order. */
+static inline VEC vsum_lanes(const VEC *a)
+{
+    static const int in[8] = { 0, 4, 1, 5, 2, 6, 3, 7 };
+    VEC c[4], e[2];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 4; i++) {
+        VEC x = a[in[2 * i]], y = a[in[2 * i + 1]];
+        c[i] = _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20),
+                             _mm256_permute2f128_ps(x, y, 0x31));
+    }
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 2; i++)
+        e[i] = _mm256_add_ps(_mm256_shuffle_ps(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm256_shuffle_ps(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(e[0], e[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(e[0], e[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 #include "kern_body.h"
 
 const attn_kernels attn__kernels_avx2 = {
     "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
-    avx2_dot_rows, avx2_axpy_rows,
+    avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows,
 };

@@ -45,9 +45,41 @@ static inline VEC vexp(VEC x) { return vexp2(_mm512_mul_ps(x, _mm512_set1_ps(1.4
 static inline float vhsum(VEC x) { return _mm512_reduce_add_ps(x); }
 static inline float vhmax(VEC x) { return _mm512_reduce_max_ps(x); }
 
+static inline VEC vload_part(const float *p, size_t n)
+{
+    /* masked lanes are not accessed (no fault, no read past p + n) */
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+}
+
+/* Sixteen dot-product accumulators to one vector of sixteen sums by a tree
+ * of 128-bit and in-lane shuffles (15 adds instead of 16 horizontal sums).
+ * The tree leaves lane 4k + t holding input 4t + k, so the inputs go in
+ * transposed order. */
+static inline VEC vsum_lanes(const VEC *a)
+{
+    VEC c[8], e[4], g[2];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; i++) {
+        int i0 = 2 * i, i1 = 2 * i + 1;
+        VEC x = a[(i0 & 3) * 4 + (i0 >> 2)], y = a[(i1 & 3) * 4 + (i1 >> 2)];
+        c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 4; i++)
+        e[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 2; i++)
+        g[i] = _mm512_add_ps(_mm512_shuffle_ps(e[2 * i], e[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(e[2 * i], e[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_ps(g[0], g[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(g[0], g[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 #include "kern_body.h"
 
 const attn_kernels attn__kernels_avx512 = {
     "avx512", W, avx512_qk_tile, avx512_softmax_tile, avx512_pv_tile,
-    avx512_dot_rows, avx512_axpy_rows,
+    avx512_dot_rows, avx512_axpy_rows, avx512_dot_tile, avx512_pv_rows,
 };

@@ -8,6 +8,10 @@
  *                             score tile, value dims of the output tile)
  *   vload vstore vset1 vzero vfma(a,b,c)=a*b+c vmul vsub vmax vexp
  *   vhsum vhmax               horizontal sum / max
+ *   vload_part(p, n)          the first n < W floats at p, the rest 0,
+ *                             reading nothing past p + n
+ *   vsum_lanes(x)             x[0..W-1] -> one vector whose lane j is the
+ *                             sum of the lanes of x[j]
  *   KNAME(x)                  symbol of kernel x for this set
  */
 #include <math.h>
@@ -219,4 +223,140 @@ static void KNAME(axpy_rows)(float *acc, const float *p, const float *v,
             a = fmaf(p[j], v[j * ldv + d], a);
         acc[d] = a;
     }
+}
+
+/* ------------------------------------------------------------ decode */
+
+/* W keys at offsets off[] against one query row, key by key: each key row
+ * is read from start to end, so memory sees one sequential stream that the
+ * hardware prefetchers follow (interleaving the keys d by d, or reading a
+ * value row in two passes, leaves them behind and halves the bandwidth of
+ * a single query).  Two chains per key; out-of-order execution overlaps
+ * the keys. */
+INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
+                           size_t dfull, size_t dtail)
+{
+    VEC acc[W];
+    _Pragma("GCC unroll 16")
+    for (int j = 0; j < W; j++) {
+        const float *kr = k + off[j];
+        VEC a0 = vzero(), a1 = vzero();
+        size_t d = 0;
+        for (; d + 2 * W <= dfull; d += 2 * W) {
+            a0 = vfma(vload(qr + d), vload(kr + d), a0);
+            a1 = vfma(vload(qr + d + W), vload(kr + d + W), a1);
+        }
+        if (d < dfull)
+            a0 = vfma(vload(qr + d), vload(kr + d), a0);
+        if (dtail)
+            a1 = vfma(vload_part(qr + dfull, dtail), vload_part(kr + dfull, dtail), a1);
+        acc[j] = a0 + a1;
+    }
+    return vsum_lanes(acc);
+}
+
+/* The same from cache (keys already read for an earlier row): d by d, one
+ * query load serving W keys, W independent chains. */
+INLINE VEC dot_keys_cached(const float *qr, const float *k, const size_t *off,
+                           size_t dfull, size_t dtail)
+{
+    VEC acc[W];
+    _Pragma("GCC unroll 16")
+    for (int j = 0; j < W; j++)
+        acc[j] = vzero();
+    for (size_t d = 0; d < dfull; d += W) {
+        VEC qv = vload(qr + d);
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < W; j++)
+            acc[j] = vfma(qv, vload(k + off[j] + d), acc[j]);
+    }
+    if (dtail) {
+        VEC qv = vload_part(qr + dfull, dtail);
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < W; j++)
+            acc[j] = vfma(qv, vload_part(k + off[j] + dfull, dtail), acc[j]);
+    }
+    return vsum_lanes(acc);
+}
+
+static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
+                            size_t rows, const float *k, size_t ldk,
+                            size_t nk, size_t dim)
+{
+    size_t dfull = dim / W * W, dtail = dim - dfull;
+    for (size_t j0 = 0; j0 < nk; j0 += W) {
+        /* Keys past nk repeat key j0: valid memory, junk columns. */
+        size_t off[W];
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < W; j++)
+            off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+        vstore(s + j0, dot_keys_stream(q, k, off, dfull, dtail));
+        for (size_t r = 1; r < rows; r++)
+            vstore(s + r * lds + j0, dot_keys_cached(q + r * ldq, k, off, dfull, dtail));
+    }
+}
+
+/* nr x nv register block of o += p v over nk keys at value column d0; the
+ * last vector holds only `part` columns when part != 0.  With nv = PV_NA a
+ * value row of up to PV_NA * W floats is read from start to end (one
+ * sequential stream, as in dot_keys_stream). */
+#define PVR_R 2
+#define PV_NA (2 * NV_PV)
+INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
+                      const float *v, size_t ldv, size_t nk, size_t d0,
+                      int nr, int nv, size_t part)
+{
+    VEC acc[PVR_R][PV_NA];
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < nr; i++)
+        _Pragma("GCC unroll 16")
+        for (int c = 0; c < nv; c++)
+            acc[i][c] = vload(o + i * ldo + d0 + c * W);
+    for (size_t j = 0; j < nk; j++) {
+        VEC vv[PV_NA];
+        const float *vrow = v + j * ldv + d0;
+        _Pragma("GCC unroll 16")
+        for (int c = 0; c < nv; c++)
+            vv[c] = part && c == nv - 1 ? vload_part(vrow + c * W, part)
+                                        : vload(vrow + c * W);
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < nr; i++) {
+            VEC pb = vset1(p[i * ldp + j]);
+            _Pragma("GCC unroll 16")
+            for (int c = 0; c < nv; c++)
+                acc[i][c] = vfma(pb, vv[c], acc[i][c]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < nr; i++)
+        _Pragma("GCC unroll 16")
+        for (int c = 0; c < nv; c++)
+            vstore(o + i * ldo + d0 + c * W, acc[i][c]);
+}
+
+INLINE void pv_rows_nr(float *o, size_t ldo, const float *p, size_t ldp,
+                       const float *v, size_t ldv, size_t nk, size_t dv, int nr)
+{
+    size_t d = 0;
+    for (; d + PV_NA * W <= dv; d += PV_NA * W)
+        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, PV_NA, 0);
+    for (; d + W <= dv; d += W)
+        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, 0);
+    if (d < dv)
+        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, dv - d);
+}
+
+static void KNAME(pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
+                           size_t rows, const float *v, size_t ldv, size_t nk,
+                           size_t dv)
+{
+    if (rows == 1) {
+        KNAME(axpy_rows)(o, p, v, ldv, nk, dv);
+        return;
+    }
+    size_t r = 0;
+    for (; r + PVR_R <= rows; r += PVR_R)
+        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, PVR_R);
+    if (r < rows)
+        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, 1);
 }

@@ -21,10 +21,13 @@ static inline VEC vmax(VEC a, VEC b) { return a > b ? a : b; }
 static inline VEC vexp(VEC x) { return expf(x); }
 static inline float vhsum(VEC x) { return x; }
 static inline float vhmax(VEC x) { return x; }
+/* W == 1: never called with n > 0 */
+static inline VEC vload_part(const float *p, size_t n) { return n ? *p : 0.0f; }
+static inline VEC vsum_lanes(const VEC *x) { return x[0]; }
 
 #include "kern_body.h"
 
 const attn_kernels attn__kernels_scalar = {
     "scalar", W, scalar_qk_tile, scalar_softmax_tile, scalar_pv_tile,
-    scalar_dot_rows, scalar_axpy_rows,
+    scalar_dot_rows, scalar_axpy_rows, scalar_dot_tile, scalar_pv_rows,
 };

@@ -7,9 +7,13 @@
  *    tile, an online softmax step and the P V update, so the S x S score
  *    matrix never exists;
  *  - the decode driver (q_len <= ATTN_DECODE_ROWS): one task per (batch, kv
- *    head, chunk of ATTN_DECODE_CHUNK keys) serving every query head of the
- *    group while the keys are in cache; the chunk states are merged in chunk
- *    order afterwards.
+ *    head, chunk of ATTN_DECODE_CHUNK keys); it walks blocks of ATTN_BK keys
+ *    and puts every query row of the group (GQA heads x query positions)
+ *    through each block while it is in cache, so K and V are read from
+ *    memory once per call.  The first row streams each key and value row
+ *    from start to end (the access order the hardware prefetchers follow);
+ *    the others reuse the block from L1/L2.  The chunk states are merged in
+ *    chunk order afterwards.
  * Both split work by shape only, so the thread count never changes a bit of
  * the result.  Scores stay in natural-log units (a mask value near FLT_MAX
  * must not overflow by a change of base); the kernels' exp multiplies by
@@ -22,9 +26,6 @@
 #include <string.h>
 
 #define ATTN_DECODE_ROWS 4
-/* Keys per step of the decode driver: 32 keys and values of 128 floats
- * (32 KiB) stay in L1 while every query head of the group reads them. */
-#define ATTN_DECODE_BLOCK 32
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -227,6 +228,7 @@ static void decode_task(void *ctx, size_t task, int worker)
     const attn_sdpa_desc *desc = job->desc;
     const attn_kernels *kern = job->kern;
     size_t dim = desc->head_dim, dv = desc->value_dim, dv_pad = job->dv_pad;
+    size_t rows = job->rows;
     size_t chunk = task % job->chunks;
     size_t hk = task / job->chunks % desc->kv_heads;
     size_t b = task / job->chunks / desc->kv_heads;
@@ -234,13 +236,13 @@ static void decode_task(void *ctx, size_t task, int worker)
     size_t j_end = min_size(desc->kv_len, j_begin + ATTN_DECODE_CHUNK);
 
     float *qs = job->scratch + (size_t)worker * job->scratch_floats;
-    float *s = qs + job->rows * dim;
-    float *m = job->part_m + task * job->rows;
-    float *l = job->part_l + task * job->rows;
-    float *acc = job->part_acc + task * job->rows * dv_pad;
+    float *s = qs + rows * dim;
+    float *m = job->part_m + task * rows;
+    float *l = job->part_l + task * rows;
+    float *acc = job->part_acc + task * rows * dv_pad;
 
     /* Row r is query i = r % q_len of head hk * group + r / q_len. */
-    for (size_t r = 0; r < job->rows; r++) {
+    for (size_t r = 0; r < rows; r++) {
         size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
         const float *src = job->q + b * job->q_st.batch + h * job->q_st.head +
                            i * job->q_st.seq;
@@ -249,26 +251,52 @@ static void decode_task(void *ctx, size_t task, int worker)
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
-    memset(acc, 0, job->rows * dv_pad * sizeof(float));
+    memset(acc, 0, rows * dv_pad * sizeof(float));
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
     const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
-    /* With grouped-query heads the keys are read from memory once. */
-    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_DECODE_BLOCK) {
-        size_t nk = min_size(ATTN_DECODE_BLOCK, j_end - j0);
-        for (size_t r = 0; r < job->rows; r++) {
+    size_t ldk = job->k_st.seq, ldv = job->v_st.seq;
+    /* Every query row of the group (GQA heads times query positions) goes
+     * through each block of keys and values while it is in cache, so they
+     * are read from memory once. */
+    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_BK) {
+        size_t nk = min_size(ATTN_BK, j_end - j0);
+        /* Keys [j0, j0 + ncut) survive for some row; uniform when every row
+         * keeps the same count (single-position decoding). */
+        size_t ncut = 0, cut0 = 0;
+        int uniform = 1;
+        for (size_t r = 0; r < rows; r++) {
+            size_t lim = row_limit(desc, b, r % desc->q_len);
+            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+            if (r == 0)
+                cut0 = cut;
+            uniform &= cut == cut0;
+            if (cut > ncut)
+                ncut = cut;
+        }
+        if (ncut == 0)
+            break; /* limits are prefixes: no later key survives either */
+        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim);
+        for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
-            size_t lim = row_limit(desc, b, i);
-            if (lim <= j0)
-                continue;
-            size_t cut = min_size(lim - j0, nk);
-            kern->dot_rows(s, qs + r * dim, kbase + j0 * job->k_st.seq,
-                           job->k_st.seq, cut, dim);
-            mask_row(job, s, b, h, i, j0, nk);
-            kern->softmax_tile(s, 1, m + r, l + r, acc + r * dv_pad, dv_pad, dv_pad);
-            if (m[r] != -INFINITY)
-                kern->axpy_rows(acc + r * dv_pad, s, vbase + j0 * job->v_st.seq,
-                                job->v_st.seq, cut, dv);
+            mask_row(job, s + r * ATTN_BK, b, h, i, j0, nk);
+        }
+        kern->softmax_tile(s, rows, m, l, acc, dv_pad, dv_pad);
+        /* A row that saw no unmasked key yet adds nothing: its values past
+         * its limit are not even read (0 * Inf would be NaN). */
+        for (size_t r = 0; r < rows && uniform; r++)
+            uniform = m[r] != -INFINITY;
+        const float *vblock = vbase + j0 * ldv;
+        if (uniform) {
+            kern->pv_rows(acc, dv_pad, s, ATTN_BK, rows, vblock, ldv, ncut, dv);
+            continue;
+        }
+        for (size_t r = 0; r < rows; r++) {
+            size_t lim = row_limit(desc, b, r % desc->q_len);
+            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+            if (m[r] != -INFINITY && cut > 0)
+                kern->pv_rows(acc + r * dv_pad, dv_pad, s + r * ATTN_BK, ATTN_BK, 1,
+                              vblock, ldv, cut, dv);
         }
     }
 }
@@ -412,7 +440,7 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         job.rows = job.group * desc->q_len;
         job.chunks = desc->kv_len == 0 ? 1 : (desc->kv_len + ATTN_DECODE_CHUNK - 1) / ATTN_DECODE_CHUNK;
         n_tasks = desc->batch * desc->kv_heads * job.chunks;
-        job.scratch_floats = job.rows * dim + ATTN_BK;
+        job.scratch_floats = job.rows * (dim + ATTN_BK);
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));

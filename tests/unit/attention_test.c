@@ -756,6 +756,39 @@ static void test_sdpa_random_shapes(void **unused)
     });
 }
 
+/* The decode driver (q_len <= 4) serves every query row of a GQA group per
+ * key block: wide groups, value/head dims with vector tails, rows whose
+ * causal limits differ inside a block, padding that ends mid-block, masks
+ * that leave a row empty for its first blocks. */
+static void test_sdpa_decode_gqa(void **unused)
+{
+    FOR_EACH_ISA({
+        static const size_t Ds[] = { 128, 17, 1, 64 };
+        static const size_t Dvs[] = { 128, 9, 33, 200 };
+        for (size_t t = 0; t < 4; t++) {
+            problem p;
+            problem_make(&p, 1, 8, 1, 1, 8200, Ds[t], Dvs[t], ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+            check_problem(&p, "attn_sdpa decode gqa 8");
+            problem_free(&p);
+        }
+        problem p;
+        problem_make(&p, 2, 6, 2, 3, 4200, 40, 24, ATTN_CAUSAL_BOTTOM_RIGHT, 0, 1, 1.0f);
+        p.kv_lengths[0] = 4100;
+        p.kv_lengths[1] = 70;
+        check_problem(&p, "attn_sdpa decode gqa causal padded");
+        problem_free(&p);
+        problem_make(&p, 1, 5, 1, 4, 300, 32, 32, ATTN_CAUSAL_TOP_LEFT, 0, 0, 1.0f);
+        check_problem(&p, "attn_sdpa decode top-left");
+        problem_free(&p);
+        /* Keys 0..199 masked for every row: rows start empty, then fill. */
+        problem_make(&p, 1, 4, 1, 2, 330, 16, 16, ATTN_CAUSAL_NONE, 2, 0, 1.0f);
+        for (size_t i = 0; i < 4 * 2 * 330; i++)
+            p.keep[i] = i % 330 >= 200 && p.keep[i];
+        check_problem(&p, "attn_sdpa decode late keys");
+        problem_free(&p);
+    });
+}
+
 static void test_sdpa_large_logits(void **unused)
 {
     FOR_EACH_ISA({
@@ -838,11 +871,21 @@ static void test_sdpa_nan_policy(void **unused)
 
 static void test_sdpa_threads_identical(void **unused)
 {
-    static const size_t Ls[] = { 300, 2 };
-    for (size_t c = 0; c < 2; c++) {
+    /* Prefill; decode over three key chunks; GQA decode with rows whose
+     * limits differ (bottom-right causality, padding mid-chunk). */
+    static const size_t Ls[] = { 300, 2, 3 };
+    for (size_t c = 0; c < 3; c++) {
         problem p;
-        problem_make(&p, 2, 4, 2, Ls[c], 9000 / (c ? 1 : 8), 32, 32, c ? ATTN_CAUSAL_NONE : ATTN_CAUSAL_TOP_LEFT,
-                     1, 0, 1.0f);
+        if (c < 2)
+            problem_make(&p, 2, 4, 2, Ls[c], 9000 / (c ? 1 : 8), 32, 32,
+                         c ? ATTN_CAUSAL_NONE : ATTN_CAUSAL_TOP_LEFT, 1, 0, 1.0f);
+        else
+            problem_make(&p, 2, 16, 2, Ls[c], 10000, 128, 96, ATTN_CAUSAL_BOTTOM_RIGHT, 0, 1,
+                         1.0f);
+        if (c == 2) {
+            p.kv_lengths[0] = 10000;
+            p.kv_lengths[1] = 5000;
+        }
         float *first = NULL, *first_lse = NULL;
         static const int threads[] = { 1, 2, 4 };
         for (int t = 0; t < 3; t++) {
@@ -925,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_context_attend),
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_sdpa_random_shapes),
+        cmocka_unit_test(test_sdpa_decode_gqa),
         cmocka_unit_test(test_sdpa_large_logits),
         cmocka_unit_test(test_sdpa_fully_masked),
         cmocka_unit_test(test_sdpa_nan_policy),
