@@ -10,6 +10,7 @@
  * - Every change of state runs in one BEGIN IMMEDIATE ... COMMIT.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,11 +58,16 @@ static const char *const migrations[] = {
 	"CREATE VIRTUAL TABLE entries_fts USING fts5("
 	"  name, repo, description, keywords,"
 	"  content='entries', content_rowid='id');"
-	/* keyed by the entry's id: an import appends in id order, no extra index */
+	/* the name vectors of a registry in chunks of up to VEC_CHUNK names,
+	 * written once at import and read whole by the typo-tolerant search:
+	 * one row per chunk instead of one per name (see encode_vec) */
 	"CREATE TABLE name_vectors("
-	"  id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  vec BLOB NOT NULL);"
+	"  id INTEGER PRIMARY KEY,"
+	"  registry TEXT NOT NULL REFERENCES registries(name) ON DELETE CASCADE,"
+	"  dim INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  names BLOB NOT NULL,"                  /* count NUL-terminated names */
+	"  vecs BLOB NOT NULL);"                  /* count encoded vectors */
 	"CREATE TABLE packages("
 	"  name TEXT PRIMARY KEY,"
 	"  version TEXT NOT NULL,"
@@ -145,13 +151,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FTS_INSERT_REGISTRY] =
 		"INSERT INTO entries_fts(rowid, name, repo, description, keywords)"
 		" SELECT id, name, repo, description, keywords FROM entries WHERE registry = ?1",
-	[ST_VECTORS_DELETE_REGISTRY] =
-		"DELETE FROM name_vectors WHERE id IN (SELECT id FROM entries WHERE registry = ?1)",
+	[ST_VECTORS_DELETE_REGISTRY] = "DELETE FROM name_vectors WHERE registry = ?1",
 	[ST_ENTRIES_DELETE_REGISTRY] = "DELETE FROM entries WHERE registry = ?1",
 	[ST_ENTRY_INSERT] =
 		"INSERT INTO entries(registry, name, repo, repo_key, repo_tail, description, keywords, json)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_VECTOR_INSERT] = "INSERT INTO name_vectors(id, name, vec) VALUES (?1, ?2, ?3)",
+	[ST_VECTOR_INSERT] =
+		"INSERT INTO name_vectors(registry, dim, count, names, vecs) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo FROM entries WHERE name = ?1",
 	[ST_ENTRY_BY_REPO] = "SELECT registry, json, repo FROM entries WHERE repo_key = ?1",
 	[ST_ENTRY_BY_TAIL] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?1",
@@ -165,7 +171,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" JOIN entries e ON e.id = f.rowid ORDER BY f.score DESC, e.name",
 	/* an entry named exactly like the query comes first whatever bm25 says */
 	[ST_SEARCH_EXACT] = "SELECT id, name, registry, description FROM entries WHERE name = ?1 ORDER BY registry",
-	[ST_VECTORS_ALL] = "SELECT name, vec FROM name_vectors",
+	[ST_VECTORS_ALL] = "SELECT dim, count, names, vecs FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
 		" explicit, installed_at FROM packages WHERE name = ?1",
@@ -491,11 +497,19 @@ fail:
 	return rc;
 }
 
+/* Names per name_vectors row: big enough that a 100,000-name registry is a
+ * few dozen rows, small enough that an import holds little in memory. */
+#define VEC_CHUNK 4096
+
 struct ipm_db_import {
 	struct ipm_db *db;
 	char *registry;
-	struct ipm_buf vec;
 	struct ipm_buf key;
+	/* the chunk of name vectors being filled */
+	struct ipm_buf names;
+	struct ipm_buf vecs;
+	size_t count;
+	size_t dim;
 };
 
 static void add_lower(struct ipm_buf *b, const char *s)
@@ -543,29 +557,86 @@ done:
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->db = db;
 	(*out)->registry = xstrdup(row->name);
-	ipm_buf_init(&(*out)->vec);
 	ipm_buf_init(&(*out)->key);
+	ipm_buf_init(&(*out)->names);
+	ipm_buf_init(&(*out)->vecs);
 	return 0;
 }
 
 /*
  * Name vectors are mostly zeros (a short name has a few dozen n-grams out of
- * IPM_SIMILAR_DIM cells), so they are stored sparse: "s" + u16 dim + pairs of
- * (u16 index, f32 value); or "d" + u16 dim + dim floats when that is smaller.
+ * IPM_SIMILAR_DIM cells), so each is stored sparse, in one of two forms:
+ *   'q' u8 n, f32 scale, n x (u8 index, u8 code)    value = (float)code * scale
+ *   'f' u16 n, n x (u16 index, f32 value)
+ * The 'q' form is used only when it gives back every value exactly. It fits
+ * the vectors of similar.c, whose cells are sums of half-integer weights
+ * times one normalising factor: 2 bytes a cell instead of 6, so the
+ * vectors of 100,000 names are a few MiB, read and decoded in milliseconds.
  * Native byte order: the database never leaves this machine.
  */
+static int quantize(float *out_scale, const float *vec, size_t len, size_t nonzero)
+{
+	static const float steps[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
+	size_t tried = 0;
+
+	if (len > 256 || nonzero > 255)
+		return 0;
+	/* candidate scales: a stored value divided by a power of two (exact) */
+	for (size_t j = 0; j < len && tried < 4; j++) {
+		if (vec[j] == 0.0f)
+			continue;
+		if (!(vec[j] > 0.0f) || vec[j] > 3.0e38f)
+			return 0;
+		tried++;
+		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+			float scale = vec[j] / steps[k];
+			size_t i;
+			if (!(scale >= 1e-30f))
+				break;
+			for (i = 0; i < len; i++) {
+				if (vec[i] == 0.0f)
+					continue;
+				float c = vec[i] / scale;
+				if (!(c >= 0.5f && c < 255.5f))
+					break;
+				long q = lrintf(c);
+				if ((float)q * scale != vec[i])
+					break;
+			}
+			if (i == len) {
+				*out_scale = scale;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void encode_vec(struct ipm_buf *b, const float *vec, size_t len)
 {
 	size_t nonzero = 0;
-	uint16_t dim = (uint16_t)len, idx;
+	float scale;
 
 	for (size_t i = 0; i < len; i++)
 		if (vec[i] != 0.0f)
 			nonzero++;
-	ipm_buf_reset(b);
-	if (nonzero * 6 < len * 4) {
-		ipm_buf_addch(b, 's');
-		ipm_buf_addn(b, &dim, sizeof(dim));
+	if (quantize(&scale, vec, len, nonzero) || nonzero == 0) {
+		unsigned char head[6] = { 'q', (unsigned char)nonzero };
+		if (nonzero == 0)
+			scale = 0;
+		memcpy(head + 2, &scale, sizeof(scale));
+		ipm_buf_addn(b, head, sizeof(head));
+		ipm_buf_grow(b, 2 * nonzero);
+		for (size_t i = 0; i < len; i++) {
+			if (vec[i] == 0.0f)
+				continue;
+			unsigned char cell[2] = { (unsigned char)i, (unsigned char)lrintf(vec[i] / scale) };
+			ipm_buf_addn(b, cell, sizeof(cell));
+		}
+	} else {
+		uint16_t n = (uint16_t)nonzero, idx;
+		ipm_buf_addch(b, 'f');
+		ipm_buf_addn(b, &n, sizeof(n));
 		for (size_t i = 0; i < len; i++) {
 			if (vec[i] == 0.0f)
 				continue;
@@ -573,42 +644,76 @@ static void encode_vec(struct ipm_buf *b, const float *vec, size_t len)
 			ipm_buf_addn(b, &idx, sizeof(idx));
 			ipm_buf_addn(b, &vec[i], sizeof(float));
 		}
-	} else {
-		ipm_buf_addch(b, 'd');
-		ipm_buf_addn(b, &dim, sizeof(dim));
-		ipm_buf_addn(b, vec, len * sizeof(float));
 	}
 }
 
-/* Decodes into *vec (grown as needed); 0 or -1 for a damaged blob. */
-static int decode_vec(float **vec, size_t *alloc, size_t *len, const unsigned char *blob, size_t n)
+/* Decodes one vector at *p (of end) into row[dim], which the caller
+ * zeroed; advances *p. 0, or -1 for a damaged blob. */
+static int decode_vec(float *row, size_t dim, const unsigned char **p, const unsigned char *end)
 {
-	uint16_t dim;
+	const unsigned char *c = *p;
 
-	if (n < 3)
+	if (c >= end)
 		return -1;
-	memcpy(&dim, blob + 1, sizeof(dim));
-	if (*alloc < dim) {
-		*vec = xrealloc(*vec, dim * sizeof(float));
-		*alloc = dim;
-	}
-	*len = dim;
-	if (blob[0] == 'd') {
-		if (n != 3 + (size_t)dim * sizeof(float))
+	if (c[0] == 'q') {
+		float scale;
+		size_t n;
+		if (end - c < 6)
 			return -1;
-		memcpy(*vec, blob + 3, (size_t)dim * sizeof(float));
+		n = c[1];
+		memcpy(&scale, c + 2, sizeof(scale));
+		c += 6;
+		if ((size_t)(end - c) < 2 * n)
+			return -1;
+		for (size_t k = 0; k < n; k++, c += 2) {
+			if (c[0] >= dim)
+				return -1;
+			row[c[0]] = (float)c[1] * scale;
+		}
+	} else if (c[0] == 'f') {
+		uint16_t n, idx;
+		if (end - c < 3)
+			return -1;
+		memcpy(&n, c + 1, sizeof(n));
+		c += 3;
+		if ((size_t)(end - c) < 6 * (size_t)n)
+			return -1;
+		for (size_t k = 0; k < n; k++, c += 6) {
+			memcpy(&idx, c, sizeof(idx));
+			if (idx >= dim)
+				return -1;
+			memcpy(&row[idx], c + 2, sizeof(float));
+		}
+	} else {
+		return -1;
+	}
+	*p = c;
+	return 0;
+}
+
+/* Writes the chunk of name vectors filled so far. */
+static int flush_vectors(struct ipm_db_import *imp)
+{
+	struct ipm_db *db = imp->db;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (imp->count == 0)
 		return 0;
-	}
-	if (blob[0] != 's' || (n - 3) % 6 != 0)
-		return -1;
-	memset(*vec, 0, (size_t)dim * sizeof(float));
-	for (size_t off = 3; off < n; off += 6) {
-		uint16_t idx;
-		memcpy(&idx, blob + off, sizeof(idx));
-		if (idx >= dim)
-			return -1;
-		memcpy(&(*vec)[idx], blob + off + 2, sizeof(float));
-	}
+	if ((rc = stmt(&s, db, ST_VECTOR_INSERT)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	sqlite3_bind_int64(s, 2, (int64_t)imp->dim);
+	sqlite3_bind_int64(s, 3, (int64_t)imp->count);
+	sqlite3_bind_blob(s, 4, imp->names.ptr, (int)imp->names.len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, imp->vecs.ptr, (int)imp->vecs.len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "writing name vectors");
+	ipm_buf_reset(&imp->names);
+	ipm_buf_reset(&imp->vecs);
+	imp->count = 0;
 	return 0;
 }
 
@@ -639,25 +744,23 @@ int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *i
 				     item->name, imp->registry);
 	if (rc != SQLITE_DONE)
 		return sql_error(db, "writing entries");
-	if (item->vec && item->vec_len) {
-		if ((rc = stmt(&s, db, ST_VECTOR_INSERT)) < 0)
+	if (item->vec && item->vec_len && item->vec_len <= UINT16_MAX) {
+		if (imp->count && (imp->dim != item->vec_len || imp->count == VEC_CHUNK) &&
+		    (rc = flush_vectors(imp)) < 0)
 			return rc;
-		encode_vec(&imp->vec, item->vec, item->vec_len);
-		sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(db->sql));
-		bind_text(s, 2, item->name);
-		sqlite3_bind_blob(s, 3, imp->vec.ptr, (int)imp->vec.len, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		done_stmt(s);
-		if (rc != SQLITE_DONE)
-			return sql_error(db, "writing name vectors");
+		imp->dim = item->vec_len;
+		ipm_buf_addn(&imp->names, item->name, strlen(item->name) + 1);
+		encode_vec(&imp->vecs, item->vec, item->vec_len);
+		imp->count++;
 	}
 	return 0;
 }
 
 static void import_free(struct ipm_db_import *imp)
 {
-	ipm_buf_release(&imp->vec);
 	ipm_buf_release(&imp->key);
+	ipm_buf_release(&imp->names);
+	ipm_buf_release(&imp->vecs);
 	free(imp->registry);
 	free(imp);
 }
@@ -665,8 +768,11 @@ static void import_free(struct ipm_db_import *imp)
 int ipm_db_import_commit(struct ipm_db_import *imp)
 {
 	struct ipm_db *db = imp->db;
+	int rc = flush_vectors(imp);
+
 	/* FTS in bulk, from the rows just written: much faster than row by row */
-	int rc = run(db, ST_FTS_INSERT_REGISTRY, imp->registry);
+	if (rc == 0)
+		rc = run(db, ST_FTS_INSERT_REGISTRY, imp->registry);
 
 	if (rc == 0)
 		rc = commit(db);
@@ -945,29 +1051,78 @@ done:
 	return rc;
 }
 
+int ipm_db_name_vector_blocks(struct ipm_db *db,
+			      int (*fn)(void *ctx, const char *const *names, const float *vecs,
+					size_t n, size_t dim),
+			      void *ctx)
+{
+	const char *names[IPM_DB_VECTOR_BLOCK];
+	sqlite3_stmt *s = NULL;
+	float *block = NULL;
+	size_t alloc = 0;
+	int rc, stop = 0;
+
+	if ((rc = stmt(&s, db, ST_VECTORS_ALL)) < 0)
+		return rc;
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t dim = sqlite3_column_int64(s, 0), count = sqlite3_column_int64(s, 1);
+		const char *nm = sqlite3_column_blob(s, 2);
+		const char *nm_end = nm + sqlite3_column_bytes(s, 2);
+		const unsigned char *v = sqlite3_column_blob(s, 3);
+		const unsigned char *v_end = v + sqlite3_column_bytes(s, 3);
+
+		/* a damaged chunk is skipped, like a damaged vector used to be */
+		if (dim <= 0 || dim > UINT16_MAX || count <= 0 || !nm || !v)
+			continue;
+		if (alloc < IPM_DB_VECTOR_BLOCK * (size_t)dim) {
+			free(block);
+			alloc = IPM_DB_VECTOR_BLOCK * (size_t)dim;
+			block = xmalloc(alloc * sizeof(*block));
+		}
+		for (int64_t done = 0; !stop && done < count;) {
+			size_t n = 0;
+			memset(block, 0, IPM_DB_VECTOR_BLOCK * (size_t)dim * sizeof(*block));
+			for (; n < IPM_DB_VECTOR_BLOCK && done < count; n++, done++) {
+				const char *nul = memchr(nm, '\0', (size_t)(nm_end - nm));
+				if (!nul || decode_vec(block + n * (size_t)dim, (size_t)dim, &v, v_end) < 0)
+					break;
+				names[n] = nm;
+				nm = nul + 1;
+			}
+			if (n && fn(ctx, names, block, n, (size_t)dim))
+				stop = 1;
+			if (n < IPM_DB_VECTOR_BLOCK && done < count)
+				break;   /* damaged: the rest of the chunk is lost */
+		}
+	}
+	rc = (stop || rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sql_error(db, "reading name vectors");
+	done_stmt(s);
+	free(block);
+	return rc;
+}
+
+struct per_name {
+	int (*fn)(void *ctx, const char *name, const float *vec, size_t len);
+	void *ctx;
+};
+
+static int each_name(void *ctx, const char *const *names, const float *vecs, size_t n, size_t dim)
+{
+	struct per_name *p = ctx;
+
+	for (size_t i = 0; i < n; i++)
+		if (p->fn(p->ctx, names[i], vecs + i * dim, dim))
+			return 1;
+	return 0;
+}
+
 int ipm_db_name_vectors(struct ipm_db *db,
 			int (*fn)(void *ctx, const char *name, const float *vec, size_t len),
 			void *ctx)
 {
-	sqlite3_stmt *s = NULL;
-	float *vec = NULL;
-	size_t alloc = 0, len;
-	int rc;
+	struct per_name p = { fn, ctx };
 
-	if ((rc = stmt(&s, db, ST_VECTORS_ALL)) < 0)
-		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *blob = sqlite3_column_blob(s, 1);
-		size_t n = (size_t)sqlite3_column_bytes(s, 1);
-		if (!blob || decode_vec(&vec, &alloc, &len, blob, n) < 0)
-			continue;
-		if (fn(ctx, (const char *)sqlite3_column_text(s, 0), vec, len))
-			break;
-	}
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sql_error(db, "reading name vectors");
-	done_stmt(s);
-	free(vec);
-	return rc;
+	return ipm_db_name_vector_blocks(db, each_name, &p);
 }
 
 /* ---- installed packages ---- */
@@ -1089,6 +1244,37 @@ int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_d
 	*out = rows;
 	*nout = n;
 	return 0;
+}
+
+int ipm_db_package_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_package_row *p),
+			void *ctx)
+{
+	struct ipm_package_row p;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, db, ST_PACKAGE_LIST)) < 0)
+		return rc;
+	memset(&p, 0, sizeof(p));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* borrowed from SQLite, valid until the next step */
+		p.name = (char *)sqlite3_column_text(s, 0);
+		p.version = (char *)sqlite3_column_text(s, 1);
+		p.registry = (char *)sqlite3_column_text(s, 2);
+		p.source = (char *)sqlite3_column_text(s, 3);
+		p.resolved = (char *)sqlite3_column_text(s, 4);
+		p.method = (char *)sqlite3_column_text(s, 5);
+		p.store_dir = (char *)sqlite3_column_text(s, 6);
+		p.prefix = (char *)sqlite3_column_text(s, 7);
+		p.explicit_install = sqlite3_column_int(s, 8);
+		p.installed_at = sqlite3_column_int64(s, 9);
+		if (fn(ctx, &p)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(db, "reading packages");
 }
 
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)

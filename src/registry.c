@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -213,12 +215,26 @@ static int list_entry_files(char ***out, size_t *nout, const char *packages_dir)
 	return 0;
 }
 
+/* Two 64-bit FNV-1a hashes of data (different offset bases) as 32 hex digits. */
+static void stamp_hash(char out_hex[33], const char *data, size_t len)
+{
+	uint64_t a = 14695981039346656037ull, b = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < len; i++) {
+		a = (a ^ (unsigned char)data[i]) * 1099511628211ull;
+		b = (b ^ (unsigned char)data[i]) * 1099511628211ull;
+	}
+	snprintf(out_hex, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
 /* Digest of the names, sizes and mtimes of the registry's files: cheap
- * enough to compute on every command, and changes whenever a file does. */
+ * enough to compute on every command, and changes whenever a file does.
+ * A change marker, not a security check: a plain hash serves, and avoids
+ * loading a digest from libcrypto (about 1 ms) on every lookup. */
 static int local_stamp(char **out, const char *dir, char **files, size_t nfiles)
 {
 	struct ipm_buf list = IPM_BUF_INIT, path = IPM_BUF_INIT;
-	char hex[65];
+	char hex[33];
 	struct stat st;
 
 	for (size_t i = 0; i <= nfiles; i++) {
@@ -235,7 +251,7 @@ static int local_stamp(char **out, const char *dir, char **files, size_t nfiles)
 		ipm_buf_addf(&list, "%s\t%lld\t%lld.%09ld\n", i == nfiles ? "registry.json" : files[i],
 			     (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	}
-	ipm_sha256_hex(hex, list.ptr, list.len);
+	stamp_hash(hex, list.ptr ? list.ptr : "", list.len);
 	*out = xasprintf("files:%s", hex);
 	ipm_buf_release(&list);
 	ipm_buf_release(&path);
@@ -609,12 +625,10 @@ static const struct ipm_registry_conf *conf_of(struct ipm_ctx *ctx, const char *
 	return NULL;
 }
 
-int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
 {
 	const char **names = xcalloc(ctx->cfg.nregistries + 1, sizeof(*names));
 	char *json = NULL, *registry = NULL, *origin = NULL;
-	struct ipm_similar_match *matches = NULL;
-	size_t nmatches = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -625,16 +639,27 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
 	rc = ipm_db_entry_find(&json, &registry, ctx->db, spec, names, ctx->cfg.nregistries);
 	if (rc == 0) {
 		origin = xasprintf("%s (registry '%s')", spec, registry);
-		if ((rc = ipm_entry_parse(out, json, strlen(json), origin)) < 0)
-			goto done;
-		if (out_registry) {
+		if ((rc = ipm_entry_parse(out, json, strlen(json), origin)) == 0 && out_registry) {
 			*out_registry = registry;
 			registry = NULL;
 		}
-		goto done;
 	}
+	free(names);
+	free(json);
+	free(registry);
+	free(origin);
+	return rc;
+}
+
+int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+{
+	struct ipm_similar_match *matches = NULL;
+	size_t nmatches = 0;
+	int rc;
+
+	rc = ipm_registry_lookup(out, out_registry, ctx, spec);
 	if (rc != IPM_ENOTFOUND)
-		goto done;
+		return rc;
 
 	/* a remote registry never fetched is the likeliest reason */
 	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
@@ -659,10 +684,6 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
 		ipm_error_hint("search the registries with: ipm search WORD");
 done:
 	ipm_similar_matches_free(matches, nmatches);
-	free(names);
-	free(json);
-	free(registry);
-	free(origin);
 	return rc;
 }
 

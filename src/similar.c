@@ -71,26 +71,6 @@ void ipm_similar_vector(float *vec, const char *text)
 	free(padded);
 }
 
-struct name_table {
-	char **names;
-	float *vecs;
-	size_t n, alloc_names, alloc_vecs;
-};
-
-static int collect(void *ctx, const char *name, const float *vec, size_t len)
-{
-	struct name_table *t = ctx;
-
-	if (len != IPM_SIMILAR_DIM)
-		return 0;   /* written by another build; ignored until re-import */
-	XGROW(t->names, t->alloc_names, t->n + 1);
-	XGROW(t->vecs, t->alloc_vecs, (t->n + 1) * IPM_SIMILAR_DIM);
-	t->names[t->n] = xstrdup(name);
-	memcpy(t->vecs + t->n * IPM_SIMILAR_DIM, vec, IPM_SIMILAR_DIM * sizeof(*vec));
-	t->n++;
-	return 0;
-}
-
 static int by_score_desc(const void *a, const void *b)
 {
 	const struct ipm_similar_match *x = a, *y = b;
@@ -141,21 +121,88 @@ done:
 	return rc;
 }
 
+/*
+ * The scan over every stored name: each block of vectors the database
+ * decodes is scored at once with attn_dot_batch, and only the best `max`
+ * names are kept (their names copied), so nothing grows with the registry.
+ */
+struct finder {
+	float query[IPM_SIMILAR_DIM];
+	float *scores;
+	size_t max;
+	float min_score;
+	struct ipm_similar_match *best;   /* sorted best first, by_score_desc */
+	size_t n, alloc;
+	int rc;
+};
+
+/* Keeps (name, score) when it ranks among the best max. */
+static void keep(struct finder *f, const char *name, float score)
+{
+	struct ipm_similar_match m = { (char *)name, score };
+	size_t lo = 0, hi = f->n;
+
+	if (f->n == f->max && by_score_desc(&m, &f->best[f->n - 1]) >= 0)
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (by_score_desc(&f->best[mid], &m) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (f->n == f->max) {
+		free(f->best[f->n - 1].name);
+		f->n--;
+	}
+	XGROW(f->best, f->alloc, f->n + 1);
+	memmove(&f->best[lo + 1], &f->best[lo], (f->n - lo) * sizeof(*f->best));
+	f->best[lo].name = xstrdup(name);
+	f->best[lo].score = score;
+	f->n++;
+}
+
+static int score_block(void *ctx, const char *const *names, const float *vecs, size_t n, size_t dim)
+{
+	struct finder *f = ctx;
+	int status;
+
+	if (dim != IPM_SIMILAR_DIM)
+		return 0;   /* written by another build; ignored until re-import */
+	status = attn_dot_batch(f->scores, f->query, vecs, n, IPM_SIMILAR_DIM, IPM_SIMILAR_DIM);
+	if (status != ATTN_OK) {
+		f->rc = ipm_error_set(IPM_ERROR, "cannot score package names: %s", attn_strerror(status));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (f->scores[i] >= f->min_score)
+			keep(f, names[i], f->scores[i]);
+	return 0;
+}
+
 int ipm_similar_find(struct ipm_similar_match **out, size_t *nout, struct ipm_db *db,
 		     const char *query, size_t max, float min_score)
 {
-	struct name_table table = { 0 };
+	struct finder f = { .max = max, .min_score = min_score };
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	rc = ipm_db_name_vectors(db, collect, &table);
+	if (max == 0)
+		return 0;
+	ipm_similar_vector(f.query, query);
+	f.scores = xmalloc(IPM_DB_VECTOR_BLOCK * sizeof(*f.scores));
+	rc = ipm_db_name_vector_blocks(db, score_block, &f);
 	if (rc == 0)
-		rc = ipm_similar_rank(out, nout, (const char *const *)table.names, table.vecs,
-				      table.n, query, max, min_score);
-	xfree_strv(table.names, table.n);
-	free(table.vecs);
-	return rc;
+		rc = f.rc;
+	free(f.scores);
+	if (rc < 0) {
+		ipm_similar_matches_free(f.best, f.n);
+		return rc;
+	}
+	*out = f.best;
+	*nout = f.n;
+	return 0;
 }
 
 void ipm_similar_matches_free(struct ipm_similar_match *m, size_t n)

@@ -11,7 +11,8 @@
  * Tables (see db.c for the exact schema):
  *   registries(name, kind, location, stamp, home, home_commit, imported_at)
  *   entries(registry, name, repo, description, keywords, json)  + FTS5 entries_fts
- *   name_vectors(name, vec)      typo-tolerant search (hashed n-gram vectors)
+ *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
+ *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
  *            prefix, explicit, installed_at)
  *   files(package, path, type, sha256)      path relative to the prefix
@@ -96,6 +97,14 @@ int ipm_db_entry_search(struct ipm_search_hit **out, size_t *nout, struct ipm_db
 int ipm_db_name_vectors(struct ipm_db *db,
 			int (*fn)(void *ctx, const char *name, const float *vec, size_t len),
 			void *ctx);
+/* The same vectors in blocks, for scoring many at once: fn gets n names
+ * (valid during the call) and their vectors as one dense row-major n x dim
+ * array, n <= IPM_DB_VECTOR_BLOCK; stops when fn returns non-zero. */
+#define IPM_DB_VECTOR_BLOCK 256
+int ipm_db_name_vector_blocks(struct ipm_db *db,
+			      int (*fn)(void *ctx, const char *const *names, const float *vecs,
+					size_t n, size_t dim),
+			      void *ctx);
 
 /* ---- installed packages ---- */
 
@@ -127,6 +136,10 @@ void ipm_package_row_release(struct ipm_package_row *p);
 int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files);
 /* All installed packages by name, without files. */
 int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_db *db);
+/* The same rows one at a time, without copies: p and its strings are valid
+ * during the call only; stops when fn returns non-zero. */
+int ipm_db_package_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_package_row *p),
+			void *ctx);
 /* Inserts p with its files and deps in one transaction, replacing a previous
  * row of the same name (upgrade). */
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);

@@ -42,6 +42,10 @@ int ipm_registry_sync_local(struct ipm_ctx *ctx);
  * update'" when a remote registry was never imported.
  */
 int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec);
+/* The same lookup without the work of a "did you mean": IPM_ENOTFOUND with
+ * no hint. For callers that have another answer when the registries have
+ * none (ipm info of an installed package). */
+int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec);
 
 /* Fills a SELF source's git URL and commit from registry `registry`: its home
  * repository and the commit its entries came from (for a local checkout: the

@@ -190,7 +190,7 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	struct ipm_entry entry;
 	struct ipm_package_row pkg;
 	const char *opt, *value, *spec = NULL;
-	char *registry = NULL, *saved_msg = NULL, *saved_hint = NULL;
+	char *registry = NULL;
 	char **dependents = NULL;
 	size_t ndependents = 0;
 	int json = 0, idx = 1, r, rc, found = 0, installed = 0, find_rc;
@@ -217,14 +217,12 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	rc = cli_open(cli);
 	if (rc < 0)
 		return rc;
-	find_rc = ipm_registry_find(&entry, &registry, &cli->ctx, spec);
+	/* no "did you mean" yet: scanning every name is wasted on a package
+	 * that is installed but no longer in a registry */
+	find_rc = ipm_registry_lookup(&entry, &registry, &cli->ctx, spec);
 	if (find_rc == 0) {
 		found = 1;
-	} else if (find_rc == IPM_ENOTFOUND) {
-		/* Keep the "did you mean" error for when it is not installed either. */
-		saved_msg = xstrdup(ipm_error_message());
-		saved_hint = xstrdup(ipm_error_hint_text());
-	} else {
+	} else if (find_rc != IPM_ENOTFOUND) {
 		rc = find_rc;
 		goto done;
 	}
@@ -234,10 +232,11 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	else if (rc != IPM_ENOTFOUND)
 		goto done;
 	if (!found && !installed) {
-		rc = ipm_error_set(find_rc, "%s", saved_msg);
-		if (saved_hint)
-			ipm_error_hint("%s", saved_hint);
-		goto done;
+		/* the registries' error, with its hint */
+		rc = ipm_registry_find(&entry, &registry, &cli->ctx, spec);
+		if (rc < 0)
+			goto done;
+		found = 1;   /* imported meanwhile */
 	}
 	rc = ipm_db_package_dependents(&dependents, &ndependents, cli->ctx.db,
 				       found ? entry.name : spec);
@@ -257,7 +256,5 @@ done:
 	if (installed)
 		ipm_package_row_release(&pkg);
 	free(registry);
-	free(saved_msg);
-	free(saved_hint);
 	return rc;
 }
