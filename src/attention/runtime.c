@@ -120,6 +120,46 @@ const char *attn_isa_name(void)
     return attn__kernels()->name;
 }
 
+/* A few cached blocks; each slot is taken and refilled by atomic exchange,
+ * so concurrent calls never share a block. */
+#define SCRATCH_SLOTS 4
+#define SCRATCH_HEADER 64
+static _Atomic(void *) scratch_cache[SCRATCH_SLOTS];
+
+void *attn__scratch_get(size_t bytes)
+{
+    if (bytes > (size_t)-1 - SCRATCH_HEADER)
+        return NULL;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        char *p = atomic_exchange(&scratch_cache[i], NULL);
+        if (!p)
+            continue;
+        if (*(size_t *)p >= bytes)
+            return p + SCRATCH_HEADER;
+        free(p); /* too small for this shape: let the new one replace it */
+    }
+    char *p = aligned_alloc(SCRATCH_HEADER, (bytes + 2 * SCRATCH_HEADER - 1) /
+                                                SCRATCH_HEADER * SCRATCH_HEADER);
+    if (!p)
+        return NULL;
+    *(size_t *)p = bytes;
+    return p + SCRATCH_HEADER;
+}
+
+void attn__scratch_put(void *block)
+{
+    if (!block)
+        return;
+    char *p = (char *)block - SCRATCH_HEADER;
+    if (*(size_t *)p <= ATTN_SCRATCH_KEEP)
+        for (int i = 0; i < SCRATCH_SLOTS; i++) {
+            void *expected = NULL;
+            if (atomic_compare_exchange_strong(&scratch_cache[i], &expected, p))
+                return;
+        }
+    free(p);
+}
+
 struct parallel_run {
     atomic_size_t next;
     size_t n_tasks;

@@ -202,8 +202,15 @@ static void tile_task(void *ctx, size_t task, int worker)
                                       dim * ATTN_BK;
         else
             pack_keys(kt, kbase + j0 * job->k_st.seq, job->k_st.seq, nk, dim);
-        kern->qk_tile(s, qp, ktile, rows_pad, dim);
-        for (size_t r = 0; r < rows; r++)
+        /* Under causality the first rows of the block may see none of this
+         * tile: start at the register block holding the first row that
+         * does.  A skipped row's state is what a fully masked tile would
+         * leave, bit for bit, and its values are not even read. */
+        size_t r0 = 0;
+        while (r0 + ATTN_MR < rows && row_limit(desc, b, i0 + r0 + ATTN_MR - 1) <= j0)
+            r0 += ATTN_MR;
+        kern->qk_tile(s + r0 * ATTN_BK, qp + r0 * dim, ktile, rows_pad - r0, dim);
+        for (size_t r = r0; r < rows; r++)
             mask_row(job, s + r * ATTN_BK, b, h, i0 + r, j0, nk);
         const float *vtile = vbase + j0 * job->v_st.seq;
         size_t ldv = job->v_st.seq;
@@ -215,8 +222,10 @@ static void tile_task(void *ctx, size_t task, int worker)
             vtile = vp;
             ldv = dv_pad;
         }
-        kern->softmax_tile(s, rows, m, l, o, dv_pad, dv_pad);
-        kern->pv_tile(o, dv_pad, s, vtile, ldv, rows_pad, nk, dv_pad);
+        kern->softmax_tile(s + r0 * ATTN_BK, rows - r0, m + r0, l + r0, o + r0 * dv_pad,
+                           dv_pad, dv_pad);
+        kern->pv_tile(o + r0 * dv_pad, dv_pad, s + r0 * ATTN_BK, vtile, ldv, rows_pad - r0, nk,
+                      dv_pad);
     }
     for (size_t r = 0; r < rows; r++)
         write_row(job, b, h, i0 + r, o + r * dv_pad, m[r], l[r]);
@@ -466,14 +475,14 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
                                      dim * ATTN_BK, &ok);
         /* Without memory for it, tasks pack their own tiles: slower, same bits. */
         if (ok && job.q_blocks * job.group > 1)
-            job.kt_all = malloc(attn__mul(kt_floats, sizeof(float), &ok));
+            job.kt_all = attn__scratch_get(attn__mul(kt_floats, sizeof(float), &ok));
         ok = 1;
     }
     if ((size_t)workers > n_tasks)
         workers = (int)n_tasks;
     /* Pad each worker's scratch to a cache line to avoid false sharing. */
     job.scratch_floats = round_up(job.scratch_floats, 16);
-    job.scratch = malloc(attn__mul(attn__mul(job.scratch_floats, (size_t)workers, &ok),
+    job.scratch = attn__scratch_get(attn__mul(attn__mul(job.scratch_floats, (size_t)workers, &ok),
                                    sizeof(float), &ok));
     if (!ok) {
         rc = ATTN_EOVERFLOW;
@@ -489,8 +498,8 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
     if (task_fn == decode_task)
         decode_merge(&job, row_acc);
 done:
-    free(job.scratch);
-    free(job.kt_all);
+    attn__scratch_put(job.scratch);
+    attn__scratch_put(job.kt_all);
     free(job.part_m);
     free(job.part_l);
     free(job.part_acc);

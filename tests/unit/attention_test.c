@@ -789,6 +789,23 @@ static void test_sdpa_decode_gqa(void **unused)
     });
 }
 
+/* Causal prefill skips, per key tile, the register blocks of rows that see
+ * none of it; rows straddling the diagonal and both alignments. */
+static void test_sdpa_causal_skip(void **unused)
+{
+    FOR_EACH_ISA({
+        static const size_t Ls[] = { 200, 250, 97 };
+        static const size_t Ss[] = { 200, 300, 330 };
+        for (int c = 1; c <= 2; c++)
+            for (size_t t = 0; t < 3; t++) {
+                problem p;
+                problem_make(&p, 1, 2, 1, Ls[t], Ss[t], 24, 24, c, (int)t & 1, t == 2, 1.0f);
+                check_problem(&p, "attn_sdpa causal skip");
+                problem_free(&p);
+            }
+    });
+}
+
 static void test_sdpa_large_logits(void **unused)
 {
     FOR_EACH_ISA({
@@ -969,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_sdpa_random_shapes),
         cmocka_unit_test(test_sdpa_decode_gqa),
+        cmocka_unit_test(test_sdpa_causal_skip),
         cmocka_unit_test(test_sdpa_large_logits),
         cmocka_unit_test(test_sdpa_fully_masked),
         cmocka_unit_test(test_sdpa_nan_policy),
