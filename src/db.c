@@ -10,7 +10,6 @@
  * - Every change of state runs in one BEGIN IMMEDIATE ... COMMIT.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +51,9 @@ static const char *const migrations[] = {
 	"  json TEXT NOT NULL,"
 	"  UNIQUE(name, registry));"              /* also the index for lookups by name */
 	"CREATE INDEX entries_registry ON entries(registry);"
-	"CREATE INDEX entries_repo ON entries(repo_key) WHERE repo_key IS NOT NULL;"
-	"CREATE INDEX entries_repo_tail ON entries(repo_tail) WHERE repo_tail IS NOT NULL;"
+	/* one index for both repo lookups ("repo" by tail, "owner/repo" by
+	 * tail and key): one b-tree fewer to fill at import */
+	"CREATE INDEX entries_repo ON entries(repo_tail, repo_key) WHERE repo_tail IS NOT NULL;"
 	/* external content: the text lives once, in entries; rowid = entries.id */
 	"CREATE VIRTUAL TABLE entries_fts USING fts5("
 	"  name, repo, description, keywords,"
@@ -159,7 +159,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTOR_INSERT] =
 		"INSERT INTO name_vectors(registry, dim, count, names, vecs) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo FROM entries WHERE name = ?1",
-	[ST_ENTRY_BY_REPO] = "SELECT registry, json, repo FROM entries WHERE repo_key = ?1",
+	[ST_ENTRY_BY_REPO] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?2 AND repo_key = ?1",
 	[ST_ENTRY_BY_TAIL] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?1",
 	/* name weighs most, then repo, keywords, description. The top rows are
 	 * picked inside FTS5 before the join, so a word matching thousands of
@@ -574,36 +574,32 @@ done:
  * vectors of 100,000 names are a few MiB, read and decoded in milliseconds.
  * Native byte order: the database never leaves this machine.
  */
-static int quantize(float *out_scale, const float *vec, size_t len, size_t nonzero)
+/* Finds scale and codes[i] (1..255) with (float)codes[i] * scale == val[i]
+ * for the n (> 0, <= 255) nonzero values; 1 found, 0 not. Candidate scales
+ * are a value divided by a power of two (exact); 2 first, the step of the
+ * half-integer weights of similar.c. */
+static int quantize(float *out_scale, unsigned char *codes, const float *val, size_t n)
 {
-	static const float steps[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
-	size_t tried = 0;
+	static const float steps[] = { 2, 1, 4, 8, 16, 32, 64, 128 };
 
-	if (len > 256 || nonzero > 255)
-		return 0;
-	/* candidate scales: a stored value divided by a power of two (exact) */
-	for (size_t j = 0; j < len && tried < 4; j++) {
-		if (vec[j] == 0.0f)
-			continue;
-		if (!(vec[j] > 0.0f) || vec[j] > 3.0e38f)
+	for (size_t j = 0; j < n && j < 4; j++) {
+		if (!(val[j] > 0.0f) || val[j] > 3.0e38f)
 			return 0;
-		tried++;
 		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
-			float scale = vec[j] / steps[k];
+			float scale = val[j] / steps[k], inv = 1.0f / scale;
 			size_t i;
 			if (!(scale >= 1e-30f))
 				break;
-			for (i = 0; i < len; i++) {
-				if (vec[i] == 0.0f)
-					continue;
-				float c = vec[i] / scale;
+			for (i = 0; i < n; i++) {
+				float c = val[i] * inv;
 				if (!(c >= 0.5f && c < 255.5f))
 					break;
-				long q = lrintf(c);
-				if ((float)q * scale != vec[i])
+				int q = (int)(c + 0.5f);
+				if ((float)q * scale != val[i])
 					break;
+				codes[i] = (unsigned char)q;
 			}
-			if (i == len) {
+			if (i == n) {
 				*out_scale = scale;
 				return 1;
 			}
@@ -614,27 +610,36 @@ static int quantize(float *out_scale, const float *vec, size_t len, size_t nonze
 
 static void encode_vec(struct ipm_buf *b, const float *vec, size_t len)
 {
+	unsigned char idx8[256], codes[256];
+	float val[256], scale = 0;
 	size_t nonzero = 0;
-	float scale;
 
-	for (size_t i = 0; i < len; i++)
-		if (vec[i] != 0.0f)
-			nonzero++;
-	if (quantize(&scale, vec, len, nonzero) || nonzero == 0) {
-		unsigned char head[6] = { 'q', (unsigned char)nonzero };
-		if (nonzero == 0)
-			scale = 0;
-		memcpy(head + 2, &scale, sizeof(scale));
-		ipm_buf_addn(b, head, sizeof(head));
-		ipm_buf_grow(b, 2 * nonzero);
+	if (len <= 256) {
 		for (size_t i = 0; i < len; i++) {
-			if (vec[i] == 0.0f)
-				continue;
-			unsigned char cell[2] = { (unsigned char)i, (unsigned char)lrintf(vec[i] / scale) };
-			ipm_buf_addn(b, cell, sizeof(cell));
+			if (vec[i] != 0.0f) {
+				idx8[nonzero] = (unsigned char)i;
+				val[nonzero++] = vec[i];
+			}
 		}
+	}
+	if (len <= 256 && nonzero <= 255 && (nonzero == 0 || quantize(&scale, codes, val, nonzero))) {
+		unsigned char *out;
+		ipm_buf_grow(b, 6 + 2 * nonzero);
+		out = (unsigned char *)b->ptr + b->len;
+		out[0] = 'q';
+		out[1] = (unsigned char)nonzero;
+		memcpy(out + 2, &scale, sizeof(scale));
+		for (size_t i = 0; i < nonzero; i++) {
+			out[6 + 2 * i] = idx8[i];
+			out[7 + 2 * i] = codes[i];
+		}
+		b->len += 6 + 2 * nonzero;
+		b->ptr[b->len] = '\0';
 	} else {
-		uint16_t n = (uint16_t)nonzero, idx;
+		uint16_t n = 0, idx;
+		for (size_t i = 0; i < len; i++)
+			if (vec[i] != 0.0f)
+				n++;
 		ipm_buf_addch(b, 'f');
 		ipm_buf_addn(b, &n, sizeof(n));
 		for (size_t i = 0; i < len; i++) {
@@ -851,6 +856,11 @@ static int lookup(char **out_json, char **out_registry, struct ipm_db *db, enum 
 	if ((rc = stmt(&s, db, id)) < 0)
 		return rc;
 	bind_text(s, 1, key);
+	if (id == ST_ENTRY_BY_REPO) {
+		/* the tail as the import cut it: after the first '/' */
+		const char *slash = strchr(key, '/');
+		bind_text(s, 2, slash ? slash + 1 : "");
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *registry = (const char *)sqlite3_column_text(s, 0);
 		const char *repo = (const char *)sqlite3_column_text(s, 2);

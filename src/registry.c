@@ -449,6 +449,254 @@ done:
 
 /* ---- HTTP: one index document ---- */
 
+/*
+ * An index of 100,000 entries is tens of MiB: parsed whole by cJSON it is a
+ * tree of millions of nodes, and every entry had to be printed back to
+ * text. Instead a light scan finds each member of the index and each
+ * element of "packages" as a slice of the document; every element is
+ * parsed (validated) alone, and stored as the text it was sent as. The
+ * scan accepts only the plain layout, { "registry": {...}, "packages":
+ * [...] } with each member at most once; anything else (and any error)
+ * goes through the whole-document parse, which gives the exact messages.
+ */
+struct slice {
+	const char *p;
+	size_t len;
+};
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* End of the JSON string starting at p ('"'), or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* End of the JSON value starting at p (structure only: the slice is parsed
+ * by cJSON afterwards), or NULL. */
+static const char *skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	if (p >= end)
+		return NULL;
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && !strchr(",]} \t\r\n", *p))
+			p++;
+		return p;
+	}
+	for (; p < end; p++) {
+		if (*p == '"') {
+			if (!(p = skip_string(p, end)))
+				return NULL;
+			p--;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth == 0)
+				return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* Parses a slice that must hold exactly one JSON value. */
+static cJSON *parse_slice(struct slice v)
+{
+	const char *end = NULL;
+	cJSON *item = cJSON_ParseWithLengthOpts(v.p, v.len, &end, 0);
+
+	if (item && (!end || skip_ws(end, v.p + v.len) != v.p + v.len)) {
+		cJSON_Delete(item);
+		item = NULL;
+	}
+	return item;
+}
+
+/* Finds the "registry" value (p NULL when absent) and the start of the
+ * "packages" array of an index. When "registry" comes first (the usual
+ * order) the scan stops at "packages" and *rest is NULL: the caller parses
+ * the elements and checks what follows the array. Otherwise the array is
+ * skipped, the scan goes on to the end, and *rest points after the array.
+ * 0, or -1 when the layout is not the plain one. */
+static int scan_index(struct slice *registry, struct slice *packages, const char **rest,
+		      const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *key, *v, *after = NULL;
+
+	memset(registry, 0, sizeof(*registry));
+	memset(packages, 0, sizeof(*packages));
+	*rest = NULL;
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return -1;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		struct slice *member;
+		key = p;
+		if (!(p = skip_string(p, end)))
+			return -1;
+		if (p - key == 10 && !memcmp(key, "\"registry\"", 10))
+			member = registry;
+		else if (p - key == 10 && !memcmp(key, "\"packages\"", 10))
+			member = packages;
+		else
+			return -1;
+		if (member->p)
+			return -1;   /* twice */
+		p = skip_ws(p, end);
+		if (p == end || *p != ':')
+			return -1;
+		v = skip_ws(p + 1, end);
+		if (member == packages && registry->p) {
+			if (v == end || *v != '[')
+				return -1;
+			packages->p = v;
+			return 0;
+		}
+		if (!(p = skip_value(v, end)))
+			return -1;
+		member->p = v;
+		member->len = (size_t)(p - v);
+		if (member == packages)
+			after = p;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else
+			break;
+	}
+	if (p == end || *p != '}' || skip_ws(p + 1, end) != end)
+		return -1;
+	if (!packages->p || packages->p[0] != '[')
+		return -1;
+	*rest = after;
+	return 0;
+}
+
+static void add_index(struct ipm_buf *b, size_t i)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+
+	do
+		digits[--n] = (char)('0' + i % 10);
+	while ((i /= 10) && n);
+	ipm_buf_addn(b, digits + n, sizeof(digits) - n);
+}
+
+/* Imports an index through the scan. 1 when the layout was not the plain
+ * one or a slice did not parse (nothing imported: the caller parses the
+ * whole document), 0 done, <0 error (an invalid entry: rolled back). */
+static int import_sliced(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, struct ipm_registry_row *row,
+			 const char *text, size_t len, size_t *count)
+{
+	struct slice reg, pkgs, el;
+	struct registry_meta meta = { 0 };
+	const char *rest = NULL;
+	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct ipm_buf origin = IPM_BUF_INIT, json = IPM_BUF_INIT;
+	struct ipm_entry e = { 0 };
+	const char *p, *end = text + len;
+	cJSON *item = NULL;
+	size_t index = 0;
+	int rc;
+
+	if (scan_index(&reg, &pkgs, &rest, text, len) < 0)
+		return 1;
+	if (reg.p) {
+		if (!(item = parse_slice(reg)))
+			return 1;
+		ipm_buf_addf(&origin, "%s: registry", r->url);
+		rc = meta_from_cjson(&meta, item, origin.ptr);
+		cJSON_Delete(item);
+		item = NULL;
+		if (rc < 0)
+			goto done;
+	}
+	row->home = meta.home;
+	row->home_commit = meta.commit;
+	if ((rc = importer_begin(&im, ctx->db, row)) < 0)
+		goto done;
+	/* each element is parsed where it stands: cJSON says where it ended */
+	p = skip_ws(pkgs.p + 1, end);
+	while (p < end && *p != ']') {
+		const char *el_end = NULL;
+		if (index && (*p != ',' || (p = skip_ws(p + 1, end)) == end)) {
+			rc = 1;
+			goto done;
+		}
+		item = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &el_end, 0);
+		if (!item || !el_end || el_end <= p || el_end > end) {
+			rc = 1;
+			goto done;
+		}
+		el.p = p;
+		el.len = (size_t)(el_end - p);
+		p = skip_ws(el_end, end);
+		if (p == end || (*p != ',' && *p != ']')) {
+			rc = 1;
+			goto done;
+		}
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+		ipm_buf_reset(&origin);
+		ipm_buf_add(&origin, r->url);
+		ipm_buf_add(&origin, ": packages[");
+		add_index(&origin, index);
+		ipm_buf_addch(&origin, ']');
+		if (cJSON_IsString(name)) {
+			ipm_buf_add(&origin, " '");
+			ipm_buf_add(&origin, name->valuestring);
+			ipm_buf_addch(&origin, '\'');
+		}
+		if ((rc = ipm_entry_from_cjson(&e, item, origin.ptr)) < 0)
+			goto done;
+		ipm_buf_reset(&json);
+		ipm_buf_addn(&json, el.p, el.len);
+		if ((rc = importer_add(&im, &e, json.ptr)) < 0)
+			goto done;
+		ipm_entry_release(&e);
+		cJSON_Delete(item);
+		item = NULL;
+		index++;
+	}
+	/* after the array: the end of the document, or of the skipped array */
+	if (p == end || (rest ? p + 1 != rest
+			      : ((p = skip_ws(p + 1, end)) == end || *p != '}' || skip_ws(p + 1, end) != end))) {
+		rc = 1;
+		goto done;
+	}
+	rc = importer_finish(&im, 0);
+	*count = index;
+done:
+	if (rc == 1)
+		importer_finish(&im, -1);   /* rolled back: the whole-document parse takes over */
+	else
+		rc = importer_finish(&im, rc);
+	row->home = NULL;
+	row->home_commit = NULL;
+	ipm_entry_release(&e);
+	cJSON_Delete(item);
+	meta_release(&meta);
+	ipm_buf_release(&origin);
+	ipm_buf_release(&json);
+	return rc;
+}
+
+
 static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
@@ -460,6 +708,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int
 	char *stamp = NULL, *origin = NULL, *json = NULL;
 	cJSON *root = NULL;
 	char hex[65];
+	size_t count = 0;
 	int rc, have_old;
 
 	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
@@ -484,6 +733,17 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int
 			goto done;
 		}
 	}
+	row.name = r->name;
+	row.kind = (char *)kind_name(r->kind);
+	row.location = r->url;
+	row.stamp = stamp;
+	rc = import_sliced(ctx, r, &row, doc.body ? doc.body : "", doc.len, &count);
+	if (rc <= 0) {
+		if (rc == 0)
+			*changed = 1;
+		goto done;
+	}
+	ipm_error_clear();
 	root = cJSON_ParseWithLengthOpts(doc.body ? doc.body : "", doc.len, &end, 0);
 	if (!root) {
 		rc = malformed(doc.body ? doc.body : "", end, doc.len, r->url);
