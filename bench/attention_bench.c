@@ -341,7 +341,7 @@ static void bench_decode(size_t S, size_t q_heads, size_t kv_heads, int threads,
     double gbs = bytes / median(t_dec, rounds) / 1e9;
     double rd = bytes / median(t_rd, rounds) / 1e9;
     double pct = 100.0 * median(ratio, rounds);
-    printf("%8zu %7zu %8zu %8.1f %9.3f %8.1f %9.1f %7.0f%%  %s\n", S, q_heads, kv_heads,
+    printf("%8zu %7zu %8zu %8.1f %9.3f %8.1f %9.1f %7.1f%%  %s\n", S, q_heads, kv_heads,
            bytes / 1048576, bytes / (gbs * 1e9) * 1e3, gbs, rd, pct, pct >= 60.0 ? "met" : "MISSED");
     fflush(stdout);
     free((void *)c.q);

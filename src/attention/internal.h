@@ -85,11 +85,12 @@ void attn__parallel(size_t n_tasks, int n_workers,
                     void (*fn)(void *ctx, size_t task, int worker), void *ctx);
 
 /* Working memory for one call, at least `bytes` (64-byte aligned), or NULL.
- * Blocks up to ATTN_SCRATCH_KEEP bytes are kept for the next call: small
+ * Up to four blocks of at most ATTN_SCRATCH_KEEP bytes (8 MiB in all) are
+ * kept for the next call: small
  * calls would otherwise map, fault in and unmap their scratch every time
  * (malloc maps blocks above 128 KiB), and unmapping memory that several
  * threads touched costs a TLB shootdown on every core. */
-#define ATTN_SCRATCH_KEEP ((size_t)8 << 20)
+#define ATTN_SCRATCH_KEEP ((size_t)2 << 20)
 void *attn__scratch_get(size_t bytes);
 /* Returns a block from attn__scratch_get (NULL is ignored). */
 void attn__scratch_put(void *p);

@@ -22,6 +22,8 @@
 #include "internal.h"
 
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,8 @@ typedef struct sdpa_job {
      * is no reuse or no memory for it (tasks then pack their own) */
     float *kt_all;
     size_t k_tiles;
+    size_t n_pack;        /* packing tasks run before the tile tasks */
+    atomic_size_t packed; /* packing tasks finished */
     /* decode partial states, one per (batch, kv head, chunk, row) */
     float *part_m, *part_l, *part_acc;
 } sdpa_job;
@@ -151,6 +155,25 @@ static void pack_task(void *ctx, size_t task, int worker)
                         j0 * job->k_st.seq;
     pack_keys(job->kt_all + task * desc->head_dim * ATTN_BK, keys, job->k_st.seq,
               min_size(ATTN_BK, desc->kv_len - j0), desc->head_dim);
+}
+
+static void tile_task(void *ctx, size_t task, int worker);
+
+/* Packing and tile tasks in one parallel run (one thread start instead of
+ * two, which shows on small shapes): tasks are handed out in order, so when
+ * a worker gets its first tile task every packing task has been taken by a
+ * running worker, and waiting for them to finish cannot deadlock. */
+static void pack_then_tile_task(void *ctx, size_t task, int worker)
+{
+    sdpa_job *job = ctx;
+    if (task < job->n_pack) {
+        pack_task(ctx, task, worker);
+        atomic_fetch_add_explicit(&job->packed, 1, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&job->packed, memory_order_acquire) < job->n_pack)
+        sched_yield();
+    tile_task(ctx, task - job->n_pack, worker);
 }
 
 static void tile_task(void *ctx, size_t task, int worker)
@@ -492,8 +515,12 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         rc = ATTN_ENOMEM;
         goto done;
     }
-    if (job.kt_all)
-        attn__parallel(desc->batch * desc->kv_heads * job.k_tiles, workers, pack_task, &job);
+    atomic_init(&job.packed, 0);
+    if (job.kt_all) {
+        job.n_pack = desc->batch * desc->kv_heads * job.k_tiles;
+        n_tasks += job.n_pack;
+        task_fn = pack_then_tile_task;
+    }
     attn__parallel(n_tasks, workers, task_fn, &job);
     if (task_fn == decode_task)
         decode_merge(&job, row_acc);
