@@ -2,6 +2,8 @@
 #   make attention                  static + shared library in $(BUILD)/attention
 #   make install-attention PREFIX=  header, libraries, attention.pc, man pages
 #   make bench-attention            benchmark against naive C and OpenBLAS
+#     ATTN_BENCH_ARGS=--decode        only the decode table (--quick: smaller,
+#                                     shorter; --rounds N: decode rounds)
 # Kernels for AVX2 and AVX-512 get their own target flags; the library picks
 # one at run time.
 
