@@ -137,9 +137,13 @@ int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const cha
 /* All installed packages by name, without files. */
 int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_db *db);
 /* The same rows one at a time, without copies: p and its strings are valid
- * during the call only; stops when fn returns non-zero. */
-int ipm_db_package_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_package_row *p),
-			void *ctx);
+ * during the call only; stops when fn returns non-zero. brief: only name,
+ * version, source and installed_at are read (the others are NULL / 0). */
+int ipm_db_package_each(struct ipm_db *db, int brief,
+			int (*fn)(void *ctx, const struct ipm_package_row *p), void *ctx);
+/* The longest name and version of the installed packages, in bytes (0 when
+ * none): the column widths of a table, without holding its rows. */
+int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db);
 /* Inserts p with its files and deps in one transaction, replacing a previous
  * row of the same name (upgrade). */
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);

@@ -2,9 +2,9 @@
  * ipm list: installed packages as a table, or one JSON document.
  *
  * Rows come from the database one at a time (ipm_db_package_each) without a
- * copy of each field: the table keeps the three strings it prints in one
- * buffer (the column widths need every row first) and is written with a
- * few large writes instead of a printf a row.
+ * copy of each field and go straight into an output buffer written in large
+ * writes instead of a printf a row; the column widths are asked for first
+ * (ipm_db_package_widths), so no row is held.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -42,34 +42,6 @@ static int add_json(void *ctx, const struct ipm_package_row *p)
 	cJSON_AddBoolToObject(o, "explicit", p->explicit_install != 0);
 	cJSON_AddNumberToObject(o, "installed_at", (double)p->installed_at);
 	cJSON_AddItemToArray(ctx, o);
-	return 0;
-}
-
-struct table {
-	struct ipm_buf text;      /* per row: name NUL version NUL source NUL */
-	size_t *offs;
-	long long *times;
-	size_t n, alloc_offs, alloc_times, wname, wver;
-};
-
-static int add_row(void *ctx, const struct ipm_package_row *p)
-{
-	struct table *t = ctx;
-	const char *source = p->source ? p->source : "";
-	size_t lname = strlen(p->name), lver = strlen(p->version);
-
-	XGROW(t->offs, t->alloc_offs, t->n + 1);
-	XGROW(t->times, t->alloc_times, t->n + 1);
-	t->offs[t->n] = t->text.len;
-	t->times[t->n] = (long long)p->installed_at;
-	ipm_buf_addn(&t->text, p->name, lname + 1);
-	ipm_buf_addn(&t->text, p->version, lver + 1);
-	ipm_buf_addn(&t->text, source, strlen(source) + 1);
-	if (lname > t->wname)
-		t->wname = lname;
-	if (lver > t->wver)
-		t->wver = lver;
-	t->n++;
 	return 0;
 }
 
@@ -123,39 +95,38 @@ static void add_padded(struct ipm_buf *out, const char *s, size_t len, size_t wi
 	out->ptr[out->len] = '\0';
 }
 
-static void print_table(struct cli *cli, struct table *t)
+struct table {
+	struct cli *cli;
+	struct ipm_buf out;
+	struct clock_cache clock;
+	size_t wname, wver, n;
+};
+
+static int print_row(void *ctx, const struct ipm_package_row *p)
 {
-	struct ipm_buf out = IPM_BUF_INIT;
-	struct clock_cache clock = { -1, "" };
+	struct table *t = ctx;
+	const char *when = fast_time(&t->clock, (long long)p->installed_at);
 
-	printf("%s%-*s  %-*s  %-16s  %s%s\n", cli_bold(cli), (int)t->wname, "NAME", (int)t->wver,
-	       "VERSION", "INSTALLED", "SOURCE", cli_reset(cli));
-	for (size_t i = 0; i < t->n; i++) {
-		const char *name = t->text.ptr + t->offs[i];
-		size_t lname = strlen(name);
-		const char *version = name + lname + 1;
-		size_t lver = strlen(version);
-		const char *source = version + lver + 1;
-		const char *when = fast_time(&clock, t->times[i]);
-
-		add_padded(&out, name, lname, t->wname + 2);
-		add_padded(&out, version, lver, t->wver + 2);
-		add_padded(&out, when, strlen(when), 16 + 2);
-		ipm_buf_add(&out, source);
-		ipm_buf_addch(&out, '\n');
-		if (out.len >= 65536) {
-			fwrite(out.ptr, 1, out.len, stdout);
-			ipm_buf_reset(&out);
-		}
+	if (t->n++ == 0) {
+		printf("%s%-*s  %-*s  %-16s  %s%s\n", cli_bold(t->cli), (int)t->wname, "NAME",
+		       (int)t->wver, "VERSION", "INSTALLED", "SOURCE", cli_reset(t->cli));
 	}
-	if (out.len)
-		fwrite(out.ptr, 1, out.len, stdout);
-	ipm_buf_release(&out);
+	add_padded(&t->out, p->name, strlen(p->name), t->wname + 2);
+	add_padded(&t->out, p->version, strlen(p->version), t->wver + 2);
+	add_padded(&t->out, when, strlen(when), 16 + 2);
+	if (p->source)
+		ipm_buf_add(&t->out, p->source);
+	ipm_buf_addch(&t->out, '\n');
+	if (t->out.len >= 65536) {
+		fwrite(t->out.ptr, 1, t->out.len, stdout);
+		ipm_buf_reset(&t->out);
+	}
+	return 0;
 }
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-	struct table t = { .text = IPM_BUF_INIT, .wname = 4, .wver = 7 };
+	struct table t = { .cli = cli, .out = IPM_BUF_INIT, .clock = { -1, "" } };
 	const char *opt, *value;
 	int json = 0, idx = 1, r, rc;
 
@@ -175,7 +146,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	if (json) {
 		cJSON *arr = cJSON_CreateArray();
 		char *text;
-		rc = ipm_db_package_each(cli->ctx.db, add_json, arr);
+		rc = ipm_db_package_each(cli->ctx.db, 0, add_json, arr);
 		if (rc == 0) {
 			text = cJSON_Print(arr);
 			printf("%s\n", text);
@@ -184,18 +155,18 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		cJSON_Delete(arr);
 		return rc;
 	}
-	rc = ipm_db_package_each(cli->ctx.db, add_row, &t);
+	rc = ipm_db_package_widths(&t.wname, &t.wver, cli->ctx.db);
 	if (rc < 0)
-		goto done;
-	if (t.n == 0) {
-		if (!cli->quiet)
-			fprintf(stderr, "no packages installed\n");
-		goto done;
-	}
-	print_table(cli, &t);
-done:
-	ipm_buf_release(&t.text);
-	free(t.offs);
-	free(t.times);
+		return rc;
+	if (t.wname < 4)
+		t.wname = 4;
+	if (t.wver < 7)
+		t.wver = 7;
+	rc = ipm_db_package_each(cli->ctx.db, 1, print_row, &t);
+	if (t.out.len)
+		fwrite(t.out.ptr, 1, t.out.len, stdout);
+	ipm_buf_release(&t.out);
+	if (rc == 0 && t.n == 0 && !cli->quiet)
+		fprintf(stderr, "no packages installed\n");
 	return rc;
 }
