@@ -175,7 +175,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" JOIN entries e ON e.id = f.rowid ORDER BY f.score DESC, e.name",
 	/* an entry named exactly like the query comes first whatever bm25 says */
 	[ST_SEARCH_EXACT] = "SELECT id, name, registry, description FROM entries WHERE name = ?1 ORDER BY registry",
-	[ST_VECTORS_ALL] = "SELECT dim, count, names, vecs FROM name_vectors ORDER BY id",
+	/* the blobs themselves are read with sqlite3_blob_read into buffers
+	 * reused from chunk to chunk (length() does not load them) */
+	[ST_VECTORS_ALL] = "SELECT id, dim, count, length(names), length(vecs) FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
 		" explicit, installed_at FROM packages WHERE name = ?1",
@@ -1073,6 +1075,24 @@ done:
 	return rc;
 }
 
+/* Reads column col of name_vectors row id into *buf (grown as needed);
+ * *h is opened on first use and moved to the row after. */
+static int read_blob(struct ipm_db *db, sqlite3_blob **h, const char *col, int64_t id, size_t len,
+		     unsigned char **buf, size_t *alloc)
+{
+	int rc = *h ? sqlite3_blob_reopen(*h, id)
+		    : sqlite3_blob_open(db->sql, "main", "name_vectors", col, id, 0, h);
+
+	if (rc != SQLITE_OK || (size_t)sqlite3_blob_bytes(*h) != len)
+		return -1;
+	if (*alloc < len) {
+		free(*buf);
+		*alloc = len;
+		*buf = xmalloc(len);
+	}
+	return len == 0 || sqlite3_blob_read(*h, *buf, (int)len, 0) == SQLITE_OK ? 0 : -1;
+}
+
 int ipm_db_name_vector_blocks(struct ipm_db *db,
 			      int (*fn)(void *ctx, const char *const *names, const float *vecs,
 					size_t n, size_t dim),
@@ -1080,6 +1100,9 @@ int ipm_db_name_vector_blocks(struct ipm_db *db,
 {
 	const char *names[IPM_DB_VECTOR_BLOCK];
 	sqlite3_stmt *s = NULL;
+	sqlite3_blob *hnames = NULL, *hvecs = NULL;
+	unsigned char *nbuf = NULL, *vbuf = NULL;
+	size_t nalloc = 0, valloc = 0;
 	float *block = NULL;
 	size_t alloc = 0;
 	int rc, stop = 0;
@@ -1087,15 +1110,17 @@ int ipm_db_name_vector_blocks(struct ipm_db *db,
 	if ((rc = stmt(&s, db, ST_VECTORS_ALL)) < 0)
 		return rc;
 	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t dim = sqlite3_column_int64(s, 0), count = sqlite3_column_int64(s, 1);
-		const char *nm = sqlite3_column_blob(s, 2);
-		const char *nm_end = nm + sqlite3_column_bytes(s, 2);
-		const unsigned char *v = sqlite3_column_blob(s, 3);
-		const unsigned char *v_end = v + sqlite3_column_bytes(s, 3);
+		int64_t id = sqlite3_column_int64(s, 0);
+		int64_t dim = sqlite3_column_int64(s, 1), count = sqlite3_column_int64(s, 2);
+		size_t nlen = (size_t)sqlite3_column_int64(s, 3), vlen = (size_t)sqlite3_column_int64(s, 4);
 
 		/* a damaged chunk is skipped, like a damaged vector used to be */
-		if (dim <= 0 || dim > UINT16_MAX || count <= 0 || !nm || !v)
+		if (dim <= 0 || dim > UINT16_MAX || count <= 0 ||
+		    read_blob(db, &hnames, "names", id, nlen, &nbuf, &nalloc) < 0 ||
+		    read_blob(db, &hvecs, "vecs", id, vlen, &vbuf, &valloc) < 0)
 			continue;
+		const char *nm = (const char *)nbuf, *nm_end = nm + nlen;
+		const unsigned char *v = vbuf, *v_end = vbuf + vlen;
 		if (alloc < IPM_DB_VECTOR_BLOCK * (size_t)dim) {
 			free(block);
 			alloc = IPM_DB_VECTOR_BLOCK * (size_t)dim;
@@ -1119,6 +1144,10 @@ int ipm_db_name_vector_blocks(struct ipm_db *db,
 	}
 	rc = (stop || rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sql_error(db, "reading name vectors");
 	done_stmt(s);
+	sqlite3_blob_close(hnames);
+	sqlite3_blob_close(hvecs);
+	free(nbuf);
+	free(vbuf);
 	free(block);
 	return rc;
 }
