@@ -81,6 +81,15 @@ for what in list info search; do
 	b=$("$T" "$RUNS" "sqlite3" -- sqlite3 "$db" "$q" | awk '{ print $2 }')
 	printf '  %-58s %8s %9s %9s\n' "ipm $what" "$a" "$b" "$(ratio "$a" "$b")"
 done
+# the floor under those ratios: starting each program, with nothing to do
+a=$("$T" "$RUNS" x -- "$IPM" --version | awk '{ print $2 }')
+b=$("$T" "$RUNS" x -- sqlite3 -version | awk '{ print $2 }')
+printf '  %-58s %8s %9s %9s\n' "start-up alone (ipm --version, sqlite3 -version)" "$a" "$b" "$(ratio "$a" "$b")"
+# typo-tolerant lookups score every name of the registry (no sqlite3 twin)
+a=$("$T" "$RUNS" x -- "$IPM" search jsno | awk '{ print $2 }')
+printf '  %-58s %8s %9s\n' "ipm search jsno (typo: every name scored)" "$a" "-"
+a=$("$T" "$RUNS" x -- sh -c '"$0" info unknwon 2>/dev/null; [ $? = 1 ]' "$IPM" | awk '{ print $2 }')
+printf '  %-58s %8s %9s\n' "ipm info unknwon (did you mean; through sh)" "$a" "-"
 echo
 
 # ---- install: ipm against git clone + the recipe by hand ----
