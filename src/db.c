@@ -170,11 +170,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* name weighs most, then repo, keywords, description. The top rows are
 	 * picked inside FTS5 before the join, so a word matching thousands of
 	 * entries joins only `limit` of them. */
+	/* bm25 named once: as two expressions it is computed twice a match */
 	[ST_SEARCH] =
-		"SELECT e.id, e.name, e.registry, e.description, f.score FROM"
-		" (SELECT rowid, -bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) AS score FROM entries_fts"
-		"  WHERE entries_fts MATCH ?1 ORDER BY bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) LIMIT ?2) f"
-		" JOIN entries e ON e.id = f.rowid ORDER BY f.score DESC, e.name",
+		"SELECT e.id, e.name, e.registry, e.description, -f.rank FROM"
+		" (SELECT rowid, bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) AS rank FROM entries_fts"
+		"  WHERE entries_fts MATCH ?1 ORDER BY rank LIMIT ?2) f"
+		" JOIN entries e ON e.id = f.rowid ORDER BY f.rank, e.name",
 	/* an entry named exactly like the query comes first whatever bm25 says */
 	[ST_SEARCH_EXACT] = "SELECT id, name, registry, description FROM entries WHERE name = ?1 ORDER BY registry",
 	/* the blobs themselves are read with sqlite3_blob_read into buffers
