@@ -83,6 +83,31 @@ static const char *const migrations[] = {
 	/* WITHOUT ROWID: the rows are stored in name order, so list scans one
 	 * b-tree and a lookup by name is one search, not index then table */
 	"  installed_at INTEGER NOT NULL) WITHOUT ROWID;"
+	/* the longest name and version installed, in bytes, kept by triggers:
+	 * ipm list aligns its columns without a scan of its own */
+	"CREATE TABLE package_widths("
+	"  id INTEGER PRIMARY KEY CHECK(id = 1),"
+	"  name INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL);"
+	"INSERT INTO package_widths VALUES (1, 0, 0);"
+	"CREATE TRIGGER packages_widths_insert AFTER INSERT ON packages BEGIN"
+	"  UPDATE package_widths SET"
+	"    name = max(name, length(CAST(NEW.name AS BLOB))),"
+	"    version = max(version, length(CAST(NEW.version AS BLOB)));"
+	"END;"
+	/* only when the row could have been the longest */
+	"CREATE TRIGGER packages_widths_delete AFTER DELETE ON packages"
+	"  WHEN length(CAST(OLD.name AS BLOB)) >= (SELECT name FROM package_widths)"
+	"    OR length(CAST(OLD.version AS BLOB)) >= (SELECT version FROM package_widths) BEGIN"
+	"  UPDATE package_widths SET"
+	"    name = (SELECT coalesce(max(length(CAST(name AS BLOB))), 0) FROM packages),"
+	"    version = (SELECT coalesce(max(length(CAST(version AS BLOB))), 0) FROM packages);"
+	"END;"
+	"CREATE TRIGGER packages_widths_update AFTER UPDATE OF name, version ON packages BEGIN"
+	"  UPDATE package_widths SET"
+	"    name = (SELECT coalesce(max(length(CAST(name AS BLOB))), 0) FROM packages),"
+	"    version = (SELECT coalesce(max(length(CAST(version AS BLOB))), 0) FROM packages);"
+	"END;"
 	"CREATE TABLE files("
 	"  package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,"
 	"  path TEXT NOT NULL,"
@@ -190,8 +215,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
 		" explicit, installed_at FROM packages ORDER BY name",
 	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source FROM packages ORDER BY name",
-	/* lengths measured in C: SQL functions cost more than the scan */
-	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM packages",
+	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM package_widths",
 	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
 	[ST_PACKAGE_INSERT] =
 		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
@@ -1350,16 +1374,13 @@ int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db)
 	*name = *version = 0;
 	if ((rc = stmt(&s, db, ST_PACKAGE_WIDTHS)) < 0)
 		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		/* bytes, as printf pads */
-		size_t n = (size_t)sqlite3_column_bytes(s, 0), v = (size_t)sqlite3_column_bytes(s, 1);
-		if (n > *name)
-			*name = n;
-		if (v > *version)
-			*version = v;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*name = (size_t)sqlite3_column_int64(s, 0);
+		*version = (size_t)sqlite3_column_int64(s, 1);
 	}
 	done_stmt(s);
-	return rc == SQLITE_DONE ? 0 : sql_error(db, "reading packages");
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading packages");
 }
 
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)

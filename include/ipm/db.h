@@ -17,6 +17,7 @@
  *            prefix, explicit, installed_at)
  *   files(package, path, type, sha256)      path relative to the prefix
  *   deps(package, depends_on, constraint)
+ *   package_widths(name, version)           longest installed, kept by triggers
  */
 struct ipm_db;
 
@@ -142,7 +143,8 @@ int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_d
 int ipm_db_package_each(struct ipm_db *db, int brief,
 			int (*fn)(void *ctx, const struct ipm_package_row *p), void *ctx);
 /* The longest name and version of the installed packages, in bytes (0 when
- * none): the column widths of a table, without holding its rows. */
+ * none), kept up to date by the database: the column widths of a table,
+ * without a scan. */
 int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db);
 /* Inserts p with its files and deps in one transaction, replacing a previous
  * row of the same name (upgrade). */

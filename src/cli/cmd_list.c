@@ -86,13 +86,15 @@ static const char *fast_time(struct clock_cache *c, long long t)
 	return c->text;
 }
 
-static void add_padded(struct ipm_buf *out, const char *s, size_t len, size_t width)
+/* Appends s (len bytes) padded with spaces to width, like "%-*s". */
+static char *put_padded(char *out, const char *s, size_t len, size_t width)
 {
-	ipm_buf_grow(out, width > len ? width : len);
-	ipm_buf_addn(out, s, len);
-	for (; len < width; len++)
-		out->ptr[out->len++] = ' ';
-	out->ptr[out->len] = '\0';
+	memcpy(out, s, len);
+	if (len < width) {
+		memset(out + len, ' ', width - len);
+		len = width;
+	}
+	return out + len;
 }
 
 struct table {
@@ -106,17 +108,29 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 {
 	struct table *t = ctx;
 	const char *when = fast_time(&t->clock, (long long)p->installed_at);
+	size_t lname = strlen(p->name), lver = strlen(p->version), lwhen = strlen(when);
+	size_t lsrc = p->source ? strlen(p->source) : 0;
+	size_t wname = t->wname + 2, wver = t->wver + 2;
+	char *o;
 
 	if (t->n++ == 0) {
 		printf("%s%-*s  %-*s  %-16s  %s%s\n", cli_bold(t->cli), (int)t->wname, "NAME",
 		       (int)t->wver, "VERSION", "INSTALLED", "SOURCE", cli_reset(t->cli));
 	}
-	add_padded(&t->out, p->name, strlen(p->name), t->wname + 2);
-	add_padded(&t->out, p->version, strlen(p->version), t->wver + 2);
-	add_padded(&t->out, when, strlen(when), 16 + 2);
-	if (p->source)
-		ipm_buf_add(&t->out, p->source);
-	ipm_buf_addch(&t->out, '\n');
+	/* room for the row even if longer than the widths (a package
+	 * installed between the two queries) */
+	ipm_buf_grow(&t->out, (lname > wname ? lname : wname) + (lver > wver ? lver : wver) +
+			      (lwhen > 18 ? lwhen : 18) + lsrc + 1);
+	o = t->out.ptr + t->out.len;
+	o = put_padded(o, p->name, lname, wname);
+	o = put_padded(o, p->version, lver, wver);
+	o = put_padded(o, when, lwhen, 16 + 2);
+	if (lsrc)
+		memcpy(o, p->source, lsrc);
+	o += lsrc;
+	*o++ = '\n';
+	*o = '\0';
+	t->out.len = (size_t)(o - t->out.ptr);
 	if (t->out.len >= 65536) {
 		fwrite(t->out.ptr, 1, t->out.len, stdout);
 		ipm_buf_reset(&t->out);
