@@ -109,7 +109,7 @@ cat >"$work/install-cold.sh" <<SH
 set -e
 d=\$(mktemp -d "$work/cold.XXXXXX")
 IPM_HOME=\$d/home IPM_PREFIX=\$d/prefix IPM_CACHE=\$d/cache IPM_CONFIG=\$d/config.json \
-    IPM_REGISTRY=$work/emptyreg "$IPM" -q install --yes "$work/hello.json"
+    IPM_REGISTRY=$work/emptyreg "$IPM" -q install --yes "$work/hello.json" >/dev/null
 rm -rf "\$d"
 SH
 cat >"$work/install-warm.sh" <<SH

@@ -157,8 +157,12 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		goto done;
 
-	print_plan(cli, &plan, todo);
-	fflush(stdout);
+	/* The plan is what the user approves: shown unless they approved it
+	 * already (--yes) and asked for quiet. A dry run's plan is its result. */
+	if (!(cli->quiet && yes && !dry_run)) {
+		print_plan(cli, &plan, todo);
+		fflush(stdout);
+	}
 	if (dry_run) {
 		if (!cli->quiet)
 			fprintf(stderr, "dry run: nothing was installed\n");

@@ -108,12 +108,14 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		goto done;
 
-	printf("%sipm will remove %zu package%s from '%s':%s\n", cli_bold(cli), nnames,
-	       nnames == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
-	for (i = 0; i < nnames; i++) {
+	/* Shown unless already approved (--yes) with -q; a dry run's list is its result. */
+	for (i = 0; i < nnames && !(cli->quiet && yes && !dry_run); i++) {
 		struct ipm_package_row pkg = { 0 };
 		size_t nlinks = 0;
 
+		if (i == 0)
+			printf("%sipm will remove %zu package%s from '%s':%s\n", cli_bold(cli), nnames,
+			       nnames == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
 		rc = ipm_db_package_get(&pkg, cli->ctx.db, names[i], 1);
 		if (rc < 0)
 			goto done;

@@ -17,6 +17,14 @@ expect_ok "$IPM" -q install --dry-run tty
 check "-q: nothing on stderr" test ! -s "$work/err"
 check "-q: the plan is still on stdout" grep -q "tty 1.0" "$work/out"
 
+# -q with --yes: approved already, so nothing to show; the work is done.
+expect_ok "$IPM" -q install --yes tty
+check "-q --yes install: silent" sh -c '! test -s "$1/out" && ! test -s "$1/err"' sh "$work"
+check "-q --yes install: installed" test -x "$IPM_PREFIX/bin/tty"
+expect_ok "$IPM" -q remove --yes tty
+check "-q --yes remove: silent" sh -c '! test -s "$1/out" && ! test -s "$1/err"' sh "$work"
+check "-q --yes remove: removed" test ! -e "$IPM_PREFIX/bin/tty"
+
 # --prefix after the command name.
 expect_ok "$IPM" install --yes --prefix "$work/alt" tty
 check "--prefix links there" test -x "$work/alt/bin/tty"
