@@ -30,7 +30,7 @@ static const struct cli_command commands[] = {
 	  "      --dry-run      print the plan and stop\n"
 	  "      --method NAME  use only the install method NAME\n"
 	  "  SPEC is NAME, NAME@VERSION, owner/repo or PATH/TO/entry.json\n" },
-	{ "remove", cmd_remove, IPM_NEED_DB_WRITE,
+	{ "remove", cmd_remove, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
 	  "remove installed packages",
 	  "ipm remove [-y|--yes] [--force] [--dry-run] NAME...",
 	  "  -y, --yes          remove without asking\n"

@@ -89,7 +89,13 @@ rm "$REG/packages/nodesc.json"
 printf '{\n  "name": "broken",\n  "description": "x" "oops"\n}\n' >"$REG/packages/broken.json"
 expect_fail 1 "malformed JSON in '.*broken.json' at line 3, column [0-9]+" "$IPM" install --yes ripgrep
 same_state "malformed JSON changes nothing" "$work/before"
+# Removing needs no registry: a broken entry is a warning, not a blocker.
+expect_ok "$IPM" remove --yes ripgrep
+check "remove warns about the broken entry" grep -q "warning: malformed JSON in '.*broken.json'" "$work/err"
+check "and removes the package" test ! -e "$IPM_PREFIX/bin/ripgrep"
 rm "$REG/packages/broken.json"
+expect_ok "$IPM" install --yes ripgrep
+state_snapshot "$work/before"
 expect_ok "$IPM" info ripgrep
 
 # A database that is not an ipm database: refused, and left as it was.
