@@ -42,6 +42,22 @@ static const char *kind_name(enum ipm_registry_kind kind)
 	return "local";
 }
 
+/* The registries row an import of r writes: its identity, its change stamp,
+ * and where its "self" sources come from. */
+static struct ipm_registry_row row_for(const struct ipm_registry_conf *r, char *stamp, char *home,
+				       char *home_commit)
+{
+	struct ipm_registry_row row = { 0 };
+
+	row.name = r->name;
+	row.kind = (char *)kind_name(r->kind);
+	row.location = r->url;
+	row.stamp = stamp;
+	row.home = home;
+	row.home_commit = home_commit;
+	return row;
+}
+
 /* ---- the import, shared by every kind ---- */
 
 struct importer {
@@ -301,12 +317,7 @@ static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, in
 		free(text);
 		text = NULL;
 	}
-	row.name = r->name;
-	row.kind = (char *)kind_name(r->kind);
-	row.location = r->url;
-	row.stamp = stamp;
-	row.home = meta.home;
-	row.home_commit = meta.commit;
+	row = row_for(r, stamp, meta.home, meta.commit);
 	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
 		goto done;
 	for (size_t i = 0; i < nfiles; i++) {
@@ -397,13 +408,8 @@ static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int 
 		ipm_error_hint("a registry holds one packages/<name>.json per package");
 		goto done;
 	}
-	row.name = r->name;
-	row.kind = (char *)kind_name(r->kind);
-	row.location = r->url;
-	row.stamp = head;
 	/* the git registry is its own home: "self" sources come from this commit */
-	row.home = r->url;
-	row.home_commit = head;
+	row = row_for(r, head, r->url, head);
 	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
 		goto done;
 	for (size_t i = 0; i < git_tree_entrycount(packages); i++) {
@@ -733,10 +739,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int
 			goto done;
 		}
 	}
-	row.name = r->name;
-	row.kind = (char *)kind_name(r->kind);
-	row.location = r->url;
-	row.stamp = stamp;
+	row = row_for(r, stamp, NULL, NULL);
 	rc = import_sliced(ctx, r, &row, doc.body ? doc.body : "", doc.len, &count);
 	if (rc <= 0) {
 		if (rc == 0)
@@ -770,12 +773,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int
 		rc = ipm_error_set(IPM_EINVAL, "'%s' has no \"packages\" array", r->url);
 		goto done;
 	}
-	row.name = r->name;
-	row.kind = (char *)kind_name(r->kind);
-	row.location = r->url;
-	row.stamp = stamp;
-	row.home = meta.home;
-	row.home_commit = meta.commit;
+	row = row_for(r, stamp, meta.home, meta.commit);
 	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
 		goto done;
 	size_t index = 0;
