@@ -90,6 +90,43 @@ int ipm_entry_check_filename(const struct ipm_entry *e, const char *path);
  * "malformed JSON ... at line L, column C" messages. */
 void ipm_entry_json_position(size_t *line, size_t *column, const char *text, size_t offset);
 
+/*
+ * Every problem of an entry, not just the first (ipm registry check prints one
+ * line per problem). message is worded like the error install gives, naming
+ * the file and the field: "field 'versions[0].commit' in 'x.json' must be a
+ * full commit id of 40 hex digits"; hint (may be NULL) says what to do.
+ */
+struct ipm_problem {
+	char *message;
+	char *hint;
+};
+struct ipm_problems {
+	struct ipm_problem *items;
+	size_t n;
+	size_t alloc;
+};
+void ipm_problems_add(struct ipm_problems *list, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ipm_problems_release(struct ipm_problems *list);
+
+/*
+ * Rules for entries published in a public registry, on top of those every
+ * entry follows (ipm_entry_parse): a "license" that is an SPDX expression,
+ * https:// URLs without credentials, an install hint for every "requires"
+ * tool. Local and private entries may use file://, http:// and bare paths.
+ */
+#define IPM_ENTRY_PUBLIC 1u
+
+/*
+ * ipm_entry_parse, collecting every problem into *problems (appended) instead
+ * of stopping at the first. Returns 0 with *out filled when there is none;
+ * otherwise IPM_EINVAL with the first problem in the error slot and *out
+ * released. ipm_entry_parse(out, ...) is ipm_entry_check(out, NULL, ..., 0):
+ * one set of rules, so an entry that passes check always installs.
+ */
+int ipm_entry_check(struct ipm_entry *out, struct ipm_problems *problems, const char *json,
+		    size_t len, const char *origin, unsigned flags);
+
 /* The newest release satisfying constraint (NULL: newest), or NULL. */
 const struct ipm_release *ipm_entry_find_release(const struct ipm_entry *e, const char *constraint);
 /* The method named name (NULL: the first), or NULL. */

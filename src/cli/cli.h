@@ -58,6 +58,7 @@ struct cli {
 	int color_err;           /* colour on stderr */
 	int color_out;           /* colour on stdout */
 	int opened;
+	unsigned needs;          /* cmd->needs; a subcommand may narrow it before cli_open */
 	struct ipm_ctx ctx;
 };
 
@@ -98,6 +99,12 @@ char *cli_exe_dir(const char *argv0);
 const struct cli_command *cli_find_command(const char *name);
 void cli_print_command_help(const struct cli_command *cmd, FILE *out);
 void cli_print_main_help(FILE *out);
+
+/* Subcommands of `ipm registry` that live in their own files
+ * (src/cli/registry_<name>.c); argv[0] is the subcommand's name. */
+int cmd_registry_new(struct cli *cli, int argc, char **argv);
+int cmd_registry_check(struct cli *cli, int argc, char **argv);
+int cmd_registry_build(struct cli *cli, int argc, char **argv);
 
 int cmd_install(struct cli *cli, int argc, char **argv);
 int cmd_remove(struct cli *cli, int argc, char **argv);

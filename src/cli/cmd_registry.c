@@ -46,11 +46,11 @@ static int registry_list(struct cli *cli)
 	return 0;
 }
 
-int cmd_registry(struct cli *cli, int argc, char **argv)
+static int registry_admin(struct cli *cli, int argc, char **argv)
 {
 	const char *opt, *value, *operands[4] = { NULL };
 	size_t nops = 0;
-	int idx = 1, r, rc;
+	int idx = 0, r, rc;
 
 	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
 		if (r == -2)
@@ -61,19 +61,14 @@ int cmd_registry(struct cli *cli, int argc, char **argv)
 			return cli_usage_error(cli, "unexpected argument '%s'", argv[idx]);
 		operands[nops++] = argv[idx++];
 	}
-	if (nops == 0)
-		return cli_usage_error(cli, "which subcommand: list, add or remove?");
 	if (strcmp(operands[0], "list") == 0) {
 		if (nops != 1)
 			return cli_usage_error(cli, "'registry list' takes no arguments");
 	} else if (strcmp(operands[0], "add") == 0) {
 		if (nops != 3)
 			return cli_usage_error(cli, "'registry add' needs NAME and URL");
-	} else if (strcmp(operands[0], "remove") == 0) {
-		if (nops != 2)
-			return cli_usage_error(cli, "'registry remove' needs NAME");
-	} else {
-		return cli_usage_error(cli, "unknown subcommand '%s'", operands[0]);
+	} else if (nops != 2) {
+		return cli_usage_error(cli, "'registry remove' needs NAME");
 	}
 
 	rc = cli_open(cli);
@@ -104,4 +99,42 @@ int cmd_registry(struct cli *cli, int argc, char **argv)
 	if (!cli->quiet)
 		fprintf(stderr, "removed registry '%s'\n", operands[1]);
 	return 0;
+}
+
+/* The subcommands. The row's needs are the command table's (database, lock)
+ * for the configuration subcommands; the authoring ones narrow them (they
+ * work on files and sources, not on the installed state). */
+static const struct {
+	const char *name;
+	cli_cmd_fn fn;
+	unsigned needs;
+} subcommands[] = {
+	{ "list", registry_admin, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN },
+	{ "add", registry_admin, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN },
+	{ "remove", registry_admin, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN },
+	{ "new", cmd_registry_new, CLI_NEED_NET },
+	{ "check", cmd_registry_check, CLI_NEED_NET },
+	{ "build", cmd_registry_build, 0 },
+};
+
+int cmd_registry(struct cli *cli, int argc, char **argv)
+{
+	const char *opt, *value;
+	int idx = 1, r;
+
+	/* global options may come before the subcommand's name */
+	r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value);
+	if (r == -2)
+		return CLI_EXIT_USAGE;
+	if (r == 1)
+		return cli_usage_error(cli, "unknown option '%s'", opt);
+	if (r == -1)
+		return cli_usage_error(cli, "which subcommand: list, add, remove, new, check or build?");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[idx], subcommands[i].name) == 0) {
+			cli->needs = subcommands[i].needs;
+			return subcommands[i].fn(cli, argc - idx, argv + idx);
+		}
+	}
+	return cli_usage_error(cli, "unknown subcommand '%s'", argv[idx]);
 }

@@ -53,11 +53,17 @@ static const struct cli_command commands[] = {
 	  "ipm update",
 	  NULL },
 	{ "registry", cmd_registry, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
-	  "list, add or remove registries",
-	  "ipm registry list | add NAME URL | remove NAME",
+	  "manage registries; write, check and publish registry entries",
+	  "ipm registry list | add NAME URL | remove NAME | new NAME (--git URL [--tag TAG] | --url URL) | check [--build] [PATH...] | build DIR OUT",
 	  "  list               show the configured registries\n"
 	  "  add NAME URL       add a registry (directory, git URL, or URL of an index .json)\n"
-	  "  remove NAME        remove a registry and forget its entries\n" },
+	  "  remove NAME        remove a registry and forget its entries\n"
+	  "  new NAME --git URL [--tag TAG] | --url URL\n"
+	  "                     write packages/NAME.json with the source pinned and a recipe guessed\n"
+	  "  check [--build] [PATH...]\n"
+	  "                     validate entries (default: the bundled registry); --build also\n"
+	  "                     installs each into a temporary home and removes it\n"
+	  "  build DIR OUT      compile registry DIR into the index document an HTTP registry serves\n" },
 	{ "help", cmd_help, 0,
 	  "show the manual of ipm or of a command",
 	  "ipm help [COMMAND]",
@@ -306,7 +312,7 @@ static int fetch_ready;
 
 int cli_open(struct cli *cli)
 {
-	unsigned needs = cli->cmd->needs;
+	unsigned needs = cli->needs;
 	int rc;
 
 	if (cli->opened)
@@ -513,6 +519,7 @@ int main(int argc, char **argv)
 		free(msg);
 		return CLI_EXIT_USAGE;
 	}
+	cli.needs = cli.cmd->needs;
 	argc -= i;
 	argv += i;
 	if (wants_help(argc, argv)) {
