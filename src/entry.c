@@ -3,6 +3,7 @@
  * (man/ipm-registry.5, registry/schema.json). The rules live here only, so
  * that import, `ipm install FILE` and a registry checker all agree.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +16,64 @@
 #include "ipm/version.h"
 #include "ipm/xalloc.h"
 
+/*
+ * The parser never stops at a problem: it records it and goes on with the
+ * next field, release, tool or method, so that `ipm registry check` shows
+ * every mistake at once. Problems come in the order the fields are checked:
+ * an object's unknown and duplicate keys first, then its fields in the
+ * order of the format (name, description, ..., versions, requires, depends,
+ * methods), which is file order for entries written the usual way.
+ */
 struct parser {
 	const char *origin;
+	unsigned flags;
+	struct ipm_problems *problems;
+	/* fields an unknown key was taken for ("did you mean 'commit'?"): their
+	 * absence is the same mistake and is not reported a second time */
+	char **guessed;
+	size_t nguessed, guessed_alloc;
 };
+
+void ipm_problems_add(struct ipm_problems *list, const char *hint, const char *fmt, ...)
+{
+	struct ipm_buf message = IPM_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ipm_buf_vaddf(&message, fmt, ap);
+	va_end(ap);
+	XGROW(list->items, list->alloc, list->n + 1);
+	list->items[list->n].message = ipm_buf_detach(&message);
+	list->items[list->n].hint = xstrdup(hint);
+	list->n++;
+}
+
+void ipm_problems_release(struct ipm_problems *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].message);
+		free(list->items[i].hint);
+	}
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+/* hint may be NULL */
+static void report(struct parser *p, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void report(struct parser *p, const char *hint, const char *fmt, ...)
+{
+	struct ipm_buf message = IPM_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ipm_buf_vaddf(&message, fmt, ap);
+	va_end(ap);
+	ipm_problems_add(p->problems, hint, "%s", message.ptr);
+	ipm_buf_release(&message);
+}
 
 /* ---- field names and "did you mean" ---- */
 
@@ -55,10 +111,10 @@ static char *field_path(const char *where, const char *key)
 }
 
 /*
- * Rejects keys not in `known` (NULL-terminated) and duplicate keys: a typo in
+ * Reports keys not in `known` (NULL-terminated) and duplicate keys: a typo in
  * a field name would otherwise silently drop what the contributor meant.
  */
-static int check_fields(struct parser *p, const cJSON *obj, const char *const *known, const char *where)
+static void check_fields(struct parser *p, const cJSON *obj, const char *const *known, const char *where)
 {
 	for (const cJSON *item = obj->child; item; item = item->next) {
 		const char *key = item->string;
@@ -75,49 +131,70 @@ static int check_fields(struct parser *p, const cJSON *obj, const char *const *k
 				if (d < best_d)
 					best_d = d, best = known[i];
 			}
-			ipm_error_set(IPM_EINVAL, "unknown field '%s' in '%s'", path, p->origin);
 			if (best && best_d <= 2 && best_d < strlen(key)) {
-				ipm_error_hint("did you mean '%s'?", best);
+				char *hint = xasprintf("did you mean '%s'?", best);
+				report(p, hint, "unknown field '%s' in '%s'", path, p->origin);
+				free(hint);
+				XGROW(p->guessed, p->guessed_alloc, p->nguessed + 1);
+				p->guessed[p->nguessed++] = field_path(where, best);
 			} else {
 				struct ipm_buf list = IPM_BUF_INIT;
+				ipm_buf_add(&list, "known fields: ");
 				for (size_t i = 0; known[i]; i++)
 					ipm_buf_addf(&list, "%s%s", i ? ", " : "", known[i]);
-				ipm_error_hint("known fields: %s", list.ptr);
+				report(p, list.ptr, "unknown field '%s' in '%s'", path, p->origin);
 				ipm_buf_release(&list);
 			}
 			free(path);
-			return IPM_EINVAL;
+			continue;
 		}
 		for (const cJSON *other = obj->child; other != item; other = other->next) {
 			if (!strcmp(other->string, key)) {
 				char *path = field_path(where, key);
-				ipm_error_set(IPM_EINVAL, "duplicate field '%s' in '%s'", path, p->origin);
+				report(p, NULL, "duplicate field '%s' in '%s'", path, p->origin);
 				free(path);
-				return IPM_EINVAL;
+				break;
 			}
 		}
 	}
-	return 0;
 }
 
-static int missing(struct parser *p, const char *where, const char *key)
+/* Whether an unknown key of the object at where was taken for key. */
+static int guessed(struct parser *p, const char *where, const char *key)
 {
 	char *path = field_path(where, key);
-	ipm_error_set(IPM_EINVAL, "missing required field '%s' in '%s'", path, p->origin);
+	int found = 0;
+
+	for (size_t i = 0; i < p->nguessed && !found; i++)
+		found = !strcmp(p->guessed[i], path);
 	free(path);
-	return IPM_EINVAL;
+	return found;
 }
 
-static int bad(struct parser *p, const char *where, const char *key, const char *why)
+/* Each returns -1 so that callers can write `return missing(...)`. */
+static int missing(struct parser *p, const char *where, const char *key, const char *hint)
+{
+	char *path;
+
+	if (guessed(p, where, key))
+		return -1;
+	path = field_path(where, key);
+	report(p, hint, "missing required field '%s' in '%s'", path, p->origin);
+	free(path);
+	return -1;
+}
+
+static int bad(struct parser *p, const char *where, const char *key, const char *why, const char *hint)
 {
 	char *path = field_path(where, key);
-	ipm_error_set(IPM_EINVAL, "field '%s' in '%s' %s", path, p->origin, why);
+	report(p, hint, "field '%s' in '%s' %s", path, p->origin, why);
 	free(path);
-	return IPM_EINVAL;
+	return -1;
 }
 
 /* A string field; *out stays NULL when absent and not required. Empty
- * strings are refused: they only ever mean a mistake. */
+ * strings are refused: they only ever mean a mistake. Returns -1 when a
+ * problem was reported (a missing required field or a bad value). */
 static int get_string(char **out, struct parser *p, const cJSON *obj, const char *where,
 		      const char *key, int required)
 {
@@ -125,11 +202,11 @@ static int get_string(char **out, struct parser *p, const cJSON *obj, const char
 
 	*out = NULL;
 	if (!item || cJSON_IsNull(item))
-		return required ? missing(p, where, key) : 0;
+		return required ? missing(p, where, key, NULL) : 0;
 	if (!cJSON_IsString(item))
-		return bad(p, where, key, "must be a string");
+		return bad(p, where, key, "must be a string", NULL);
 	if (!item->valuestring[0])
-		return bad(p, where, key, "must not be empty");
+		return bad(p, where, key, "must not be empty", NULL);
 	*out = xstrdup(item->valuestring);
 	return 0;
 }
@@ -145,10 +222,10 @@ static int get_string_array(char ***out, size_t *nout, struct parser *p, const c
 	if (!arr || cJSON_IsNull(arr))
 		return 0;
 	if (!cJSON_IsArray(arr))
-		return bad(p, where, key, "must be an array of strings");
+		return bad(p, where, key, "must be an array of strings", NULL);
 	cJSON_ArrayForEach(item, arr) {
 		if (!cJSON_IsString(item) || !item->valuestring[0])
-			return bad(p, where, key, "must be an array of non-empty strings");
+			return bad(p, where, key, "must be an array of non-empty strings", NULL);
 		n++;
 	}
 	if (n == 0)
@@ -159,6 +236,7 @@ static int get_string_array(char ***out, size_t *nout, struct parser *p, const c
 	return 0;
 }
 
+/* *out is NULL when the array is absent or unusable (reported). */
 static int get_array(const cJSON **out, size_t *n, struct parser *p, const cJSON *obj,
 		     const char *key, int required)
 {
@@ -167,12 +245,12 @@ static int get_array(const cJSON **out, size_t *n, struct parser *p, const cJSON
 	*out = NULL;
 	*n = 0;
 	if (!arr || cJSON_IsNull(arr))
-		return required ? missing(p, NULL, key) : 0;
+		return required ? missing(p, NULL, key, NULL) : 0;
 	if (!cJSON_IsArray(arr))
-		return bad(p, NULL, key, "must be an array");
+		return bad(p, NULL, key, "must be an array", NULL);
 	*n = (size_t)cJSON_GetArraySize(arr);
 	if (required && *n == 0)
-		return bad(p, NULL, key, "must not be empty");
+		return bad(p, NULL, key, "must not be empty", NULL);
 	*out = arr;
 	return 0;
 }
@@ -243,124 +321,106 @@ static int valid_subdir(const char *s)
 
 static const char *const release_fields[] = { "version", "git", "commit", "tag", "url", "sha256", "subdir", NULL };
 
-static int parse_release(struct ipm_release *r, struct parser *p, const cJSON *obj, size_t index)
+static void parse_source(struct ipm_source *s, struct parser *p, const cJSON *obj, const char *where)
 {
-	char *where = xasprintf("versions[%zu]", index);
-	int rc;
+	/* a source field with a bad value was reported already; the checks
+	 * that depend on it would only repeat that */
+	int git_bad = get_string(&s->git, p, obj, where, "git", 0) < 0;
+	int commit_bad = get_string(&s->commit, p, obj, where, "commit", 0) < 0;
+	int url_bad = get_string(&s->url, p, obj, where, "url", 0) < 0;
+	int sha256_bad;
+	int subdir_bad;
+	int known_kind = 1;
 
-	if (!cJSON_IsObject(obj)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' must be an object", where, p->origin);
-		goto done;
-	}
-	if ((rc = check_fields(p, obj, release_fields, where)) < 0)
-		goto done;
-	if ((rc = get_string(&r->version, p, obj, where, "version", 1)) < 0)
-		goto done;
-	if (!ipm_version_valid(r->version)) {
-		rc = bad(p, where, "version", "is not a valid version");
-		ipm_error_hint("versions look like 1.2.3, 2.0 or 1.0.0-rc1");
-		goto done;
-	}
-	struct ipm_source *s = &r->source;
-	if ((rc = get_string(&s->git, p, obj, where, "git", 0)) < 0 ||
-	    (rc = get_string(&s->commit, p, obj, where, "commit", 0)) < 0 ||
-	    (rc = get_string(&s->tag, p, obj, where, "tag", 0)) < 0 ||
-	    (rc = get_string(&s->url, p, obj, where, "url", 0)) < 0 ||
-	    (rc = get_string(&s->sha256, p, obj, where, "sha256", 0)) < 0 ||
-	    (rc = get_string(&s->subdir, p, obj, where, "subdir", 0)) < 0)
-		goto done;
-
+	get_string(&s->tag, p, obj, where, "tag", 0);
+	sha256_bad = get_string(&s->sha256, p, obj, where, "sha256", 0) < 0;
+	subdir_bad = get_string(&s->subdir, p, obj, where, "subdir", 0) < 0;
 	if (s->git && s->url) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' has both 'git' and 'url'", where, p->origin);
-		ipm_error_hint("a release has one source: git + commit, or url + sha256");
-		goto done;
-	}
-	if (s->git && !strcmp(s->git, "self")) {
+		report(p, "a release has one source: git + commit, or url + sha256",
+		       "'%s' in '%s' has both 'git' and 'url'", where, p->origin);
+		known_kind = 0;
+	} else if (s->git && !strcmp(s->git, "self")) {
 		s->kind = IPM_SOURCE_SELF;
 		free(s->git);
 		s->git = NULL;
-		if (s->commit) {
-			rc = bad(p, where, "commit", "is not allowed with \"git\": \"self\"");
-			ipm_error_hint("the commit of a self source is the registry's own commit, resolved at install time");
-			goto done;
-		}
+		if (s->commit)
+			bad(p, where, "commit", "is not allowed with \"git\": \"self\"",
+			    "the commit of a self source is the registry's own commit, resolved at install time");
 	} else if (s->git) {
 		s->kind = IPM_SOURCE_GIT;
-		if (!s->commit) {
-			rc = missing(p, where, "commit");
-			ipm_error_hint("pin git sources to a full 40-hex commit id (git rev-parse TAG)");
-			goto done;
+		if (!s->commit && !commit_bad) {
+			missing(p, where, "commit", "pin git sources to a full 40-hex commit id (git rev-parse TAG)");
+		} else if (s->commit && !ipm_is_hex(s->commit, 40)) {
+			char *hint = xasprintf("get it with: git rev-parse %s", s->tag ? s->tag : "HEAD");
+			bad(p, where, "commit", "must be a full commit id of 40 hex digits", hint);
+			free(hint);
+		} else if (s->commit) {
+			lower_hex(s->commit);
 		}
-		if (!ipm_is_hex(s->commit, 40)) {
-			rc = bad(p, where, "commit", "must be a full commit id of 40 hex digits");
-			ipm_error_hint("get it with: git rev-parse %s", s->tag ? s->tag : "HEAD");
-			goto done;
-		}
-		lower_hex(s->commit);
 	} else if (s->url) {
 		s->kind = IPM_SOURCE_ARCHIVE;
-		if (!s->sha256) {
-			rc = missing(p, where, "sha256");
-			ipm_error_hint("archives are verified: add \"sha256\" (sha256sum FILE)");
-			goto done;
+		if (!s->sha256 && !sha256_bad) {
+			missing(p, where, "sha256", "archives are verified: add \"sha256\" (sha256sum FILE)");
+		} else if (s->sha256 && !ipm_is_hex(s->sha256, 64)) {
+			bad(p, where, "sha256", "must be 64 hex digits", NULL);
+		} else if (s->sha256) {
+			lower_hex(s->sha256);
 		}
-		if (!ipm_is_hex(s->sha256, 64)) {
-			rc = bad(p, where, "sha256", "must be 64 hex digits");
-			goto done;
-		}
-		lower_hex(s->sha256);
-		if (s->commit || s->tag) {
-			rc = bad(p, where, s->commit ? "commit" : "tag", "is only for git sources");
-			goto done;
-		}
+		if (s->commit)
+			bad(p, where, "commit", "is only for git sources", NULL);
+		if (s->tag)
+			bad(p, where, "tag", "is only for git sources", NULL);
 	} else {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' has no source", where, p->origin);
-		ipm_error_hint("give \"git\" + \"commit\", \"url\" + \"sha256\", or \"git\": \"self\"");
+		if (!git_bad && !url_bad && !guessed(p, where, "git") && !guessed(p, where, "url"))
+			report(p, "give \"git\" + \"commit\", \"url\" + \"sha256\", or \"git\": \"self\"",
+			       "'%s' in '%s' has no source", where, p->origin);
+		known_kind = 0;
+	}
+	/* without exactly one source the kind is unknown: "has both" or "has
+	 * no source" says all there is to say about sha256 */
+	if (known_kind && s->kind != IPM_SOURCE_ARCHIVE && s->sha256)
+		bad(p, where, "sha256", "is only for archive sources", NULL);
+	if (s->subdir && !subdir_bad && !valid_subdir(s->subdir))
+		bad(p, where, "subdir", "must be a relative path inside the source", NULL);
+}
+
+static void parse_release(struct ipm_release *r, struct parser *p, const cJSON *obj, size_t index)
+{
+	char *where = xasprintf("versions[%zu]", index);
+
+	if (!cJSON_IsObject(obj)) {
+		report(p, NULL, "'%s' in '%s' must be an object", where, p->origin);
 		goto done;
 	}
-	if (s->kind != IPM_SOURCE_ARCHIVE && s->sha256) {
-		rc = bad(p, where, "sha256", "is only for archive sources");
-		goto done;
-	}
-	if (s->subdir && !valid_subdir(s->subdir)) {
-		rc = bad(p, where, "subdir", "must be a relative path inside the source");
-		goto done;
-	}
-	rc = 0;
+	check_fields(p, obj, release_fields, where);
+	if (get_string(&r->version, p, obj, where, "version", 1) == 0 && !ipm_version_valid(r->version))
+		bad(p, where, "version", "is not a valid version", "versions look like 1.2.3, 2.0 or 1.0.0-rc1");
+	parse_source(&r->source, p, obj, where);
 done:
 	free(where);
-	return rc;
 }
 
 static const char *const require_fields[] = { "tool", "version", "hints", NULL };
 
-static int parse_require(struct ipm_require *r, struct parser *p, const cJSON *obj, size_t index)
+static void parse_require(struct ipm_require *r, struct parser *p, const cJSON *obj, size_t index)
 {
 	char *where = xasprintf("requires[%zu]", index);
 	const cJSON *hints, *h;
-	int rc;
 
 	if (!cJSON_IsObject(obj)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' must be an object", where, p->origin);
+		report(p, NULL, "'%s' in '%s' must be an object", where, p->origin);
 		goto done;
 	}
-	if ((rc = check_fields(p, obj, require_fields, where)) < 0 ||
-	    (rc = get_string(&r->tool, p, obj, where, "tool", 1)) < 0 ||
-	    (rc = get_string(&r->constraint, p, obj, where, "version", 0)) < 0)
-		goto done;
-	if (strchr(r->tool, '/') || strchr(r->tool, ' ')) {
-		rc = bad(p, where, "tool", "must be a program name (no '/' or spaces)");
-		goto done;
-	}
-	if (r->constraint && !ipm_constraint_valid(r->constraint)) {
-		rc = bad(p, where, "version", "is not a valid version constraint");
-		ipm_error_hint("constraints look like >=1.2, ^2.0 or >=1.0, <2");
-		goto done;
-	}
+	check_fields(p, obj, require_fields, where);
+	if (get_string(&r->tool, p, obj, where, "tool", 1) == 0 && (strchr(r->tool, '/') || strchr(r->tool, ' ')))
+		bad(p, where, "tool", "must be a program name (no '/' or spaces)", NULL);
+	if (get_string(&r->constraint, p, obj, where, "version", 0) == 0 && r->constraint &&
+	    !ipm_constraint_valid(r->constraint))
+		bad(p, where, "version", "is not a valid version constraint", "constraints look like >=1.2, ^2.0 or >=1.0, <2");
 	hints = cJSON_GetObjectItemCaseSensitive(obj, "hints");
 	if (hints && !cJSON_IsNull(hints)) {
 		if (!cJSON_IsObject(hints)) {
-			rc = bad(p, where, "hints", "must be an object mapping an OS name to a command");
+			bad(p, where, "hints", "must be an object mapping an OS name to a command", NULL);
 			goto done;
 		}
 		size_t n = (size_t)cJSON_GetArraySize(hints);
@@ -368,79 +428,66 @@ static int parse_require(struct ipm_require *r, struct parser *p, const cJSON *o
 		cJSON_ArrayForEach(h, hints) {
 			if (!cJSON_IsString(h) || !h->valuestring[0]) {
 				char *key = xasprintf("hints.%s", h->string);
-				rc = bad(p, where, key, "must be a non-empty command string");
+				bad(p, where, key, "must be a non-empty command string", NULL);
 				free(key);
-				goto done;
+				continue;
 			}
 			r->hints[r->nhints].os = xstrdup(h->string);
 			r->hints[r->nhints].command = xstrdup(h->valuestring);
 			r->nhints++;
 		}
 	}
-	rc = 0;
 done:
 	free(where);
-	return rc;
 }
 
 static const char *const depend_fields[] = { "name", "version", NULL };
 
-static int parse_depend(struct ipm_depend *d, struct parser *p, const cJSON *obj, size_t index)
+static void parse_depend(struct ipm_depend *d, struct parser *p, const cJSON *obj, size_t index)
 {
 	char *where = xasprintf("depends[%zu]", index);
-	int rc;
 
 	if (!cJSON_IsObject(obj)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' must be an object", where, p->origin);
+		report(p, NULL, "'%s' in '%s' must be an object", where, p->origin);
 		goto done;
 	}
-	if ((rc = check_fields(p, obj, depend_fields, where)) < 0 ||
-	    (rc = get_string(&d->name, p, obj, where, "name", 1)) < 0 ||
-	    (rc = get_string(&d->constraint, p, obj, where, "version", 0)) < 0)
-		goto done;
-	if (!valid_name(d->name)) {
-		rc = bad(p, where, "name", "is not a valid package name");
-		goto done;
+	check_fields(p, obj, depend_fields, where);
+	if (get_string(&d->name, p, obj, where, "name", 1) == 0 && !valid_name(d->name)) {
+		bad(p, where, "name", "is not a valid package name", NULL);
+		/* not a name: the checks against other names would only mislead */
+		free(d->name);
+		d->name = NULL;
 	}
-	if (d->constraint && !ipm_constraint_valid(d->constraint)) {
-		rc = bad(p, where, "version", "is not a valid version constraint");
-		ipm_error_hint("constraints look like >=1.2, ^2.0 or >=1.0, <2");
-		goto done;
-	}
-	rc = 0;
+	if (get_string(&d->constraint, p, obj, where, "version", 0) == 0 && d->constraint &&
+	    !ipm_constraint_valid(d->constraint))
+		bad(p, where, "version", "is not a valid version constraint", "constraints look like >=1.2, ^2.0 or >=1.0, <2");
 done:
 	free(where);
-	return rc;
 }
 
 static const char *const method_fields[] = { "name", "build", "install", NULL };
 
-static int parse_method(struct ipm_method *m, struct parser *p, const cJSON *obj, size_t index, size_t count)
+static void parse_method(struct ipm_method *m, struct parser *p, const cJSON *obj, size_t index, size_t count)
 {
 	char *where = xasprintf("methods[%zu]", index);
-	int rc;
+	int install_bad;
 
 	if (!cJSON_IsObject(obj)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' must be an object", where, p->origin);
+		report(p, NULL, "'%s' in '%s' must be an object", where, p->origin);
 		goto done;
 	}
-	if ((rc = check_fields(p, obj, method_fields, where)) < 0 ||
-	    (rc = get_string(&m->name, p, obj, where, "name", 0)) < 0 ||
-	    (rc = get_string_array(&m->build, &m->nbuild, p, obj, where, "build")) < 0 ||
-	    (rc = get_string_array(&m->install, &m->ninstall, p, obj, where, "install")) < 0)
-		goto done;
-	if (m->ninstall == 0) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' in '%s' has no install step", where, p->origin);
-		ipm_error_hint("add \"install\": [ \"make install PREFIX=$IPM_PREFIX\" ] or similar");
-		goto done;
-	}
+	check_fields(p, obj, method_fields, where);
+	get_string(&m->name, p, obj, where, "name", 0);
+	get_string_array(&m->build, &m->nbuild, p, obj, where, "build");
+	install_bad = get_string_array(&m->install, &m->ninstall, p, obj, where, "install") < 0;
+	if (m->ninstall == 0 && !install_bad)
+		report(p, "add \"install\": [ \"make install PREFIX=$IPM_PREFIX\" ] or similar",
+		       "'%s' in '%s' has no install step", where, p->origin);
 	/* an unnamed single method is "default"; several are told apart by position */
 	if (!m->name)
 		m->name = count == 1 ? xstrdup("default") : xasprintf("method-%zu", index + 1);
-	rc = 0;
 done:
 	free(where);
-	return rc;
 }
 
 /* ---- the entry ---- */
@@ -456,109 +503,135 @@ static int release_newest_first(const void *a, const void *b)
 	return ipm_version_cmp(rb->version, ra->version);
 }
 
-static int parse_object(struct ipm_entry *e, struct parser *p, const cJSON *root)
+static void parse_object(struct ipm_entry *e, struct parser *p, const cJSON *root)
 {
 	const cJSON *arr, *item;
 	size_t n, i;
-	int rc;
 
-	if (!cJSON_IsObject(root))
-		return ipm_error_set(IPM_EINVAL, "'%s' must hold a JSON object", p->origin);
-	if ((rc = check_fields(p, root, entry_fields, NULL)) < 0)
-		return rc;
-	if ((rc = get_string(&e->name, p, root, NULL, "name", 1)) < 0)
-		return rc;
-	if (!valid_name(e->name)) {
-		rc = bad(p, NULL, "name", "is not a valid package name");
-		ipm_error_hint("names use lower-case letters, digits and . _ + - and start with a letter or digit");
-		return rc;
+	if (!cJSON_IsObject(root)) {
+		report(p, NULL, "'%s' must hold a JSON object", p->origin);
+		return;
 	}
-	if ((rc = get_string(&e->description, p, root, NULL, "description", 1)) < 0 ||
-	    (rc = get_string(&e->homepage, p, root, NULL, "homepage", 0)) < 0 ||
-	    (rc = get_string(&e->license, p, root, NULL, "license", 0)) < 0 ||
-	    (rc = get_string(&e->repo, p, root, NULL, "repo", 0)) < 0 ||
-	    (rc = get_string_array(&e->keywords, &e->nkeywords, p, root, NULL, "keywords")) < 0)
-		return rc;
-	if (e->repo && !valid_repo(e->repo)) {
-		rc = bad(p, NULL, "repo", "must be \"owner/repo\"");
-		return rc;
+	check_fields(p, root, entry_fields, NULL);
+	if (get_string(&e->name, p, root, NULL, "name", 1) == 0 && !valid_name(e->name)) {
+		bad(p, NULL, "name", "is not a valid package name",
+		    "names use lower-case letters, digits and . _ + - and start with a letter or digit");
+		free(e->name);
+		e->name = NULL;
+	}
+	get_string(&e->description, p, root, NULL, "description", 1);
+	get_string(&e->homepage, p, root, NULL, "homepage", 0);
+	get_string(&e->license, p, root, NULL, "license", 0);
+	if (get_string(&e->repo, p, root, NULL, "repo", 0) == 0 && e->repo && !valid_repo(e->repo))
+		bad(p, NULL, "repo", "must be \"owner/repo\"", NULL);
+	get_string_array(&e->keywords, &e->nkeywords, p, root, NULL, "keywords");
+
+	get_array(&arr, &n, p, root, "versions", 1);
+	if (arr && n) {
+		e->releases = xcalloc(n, sizeof(*e->releases));
+		i = 0;
+		cJSON_ArrayForEach(item, arr) {
+			struct ipm_release *r = &e->releases[i];
+			e->nreleases++;
+			parse_release(r, p, item, i);
+			for (size_t j = 0; r->version && ipm_version_valid(r->version) && j < i; j++)
+				if (e->releases[j].version && ipm_version_valid(e->releases[j].version) &&
+				    ipm_version_cmp(e->releases[j].version, r->version) == 0) {
+					report(p, NULL, "version '%s' appears twice in '%s'", r->version, p->origin);
+					break;
+				}
+			i++;
+		}
 	}
 
-	if ((rc = get_array(&arr, &n, p, root, "versions", 1)) < 0)
-		return rc;
-	e->releases = xcalloc(n, sizeof(*e->releases));
-	i = 0;
-	cJSON_ArrayForEach(item, arr) {
-		e->nreleases++;
-		if ((rc = parse_release(&e->releases[i], p, item, i)) < 0)
-			return rc;
-		for (size_t j = 0; j < i; j++)
-			if (ipm_version_cmp(e->releases[j].version, e->releases[i].version) == 0)
-				return ipm_error_set(IPM_EINVAL, "version '%s' appears twice in '%s'",
-						     e->releases[i].version, p->origin);
-		i++;
-	}
-	qsort(e->releases, e->nreleases, sizeof(*e->releases), release_newest_first);
-
-	if ((rc = get_array(&arr, &n, p, root, "requires", 0)) < 0)
-		return rc;
-	if (n) {
+	get_array(&arr, &n, p, root, "requires", 0);
+	if (arr && n) {
 		e->requires = xcalloc(n, sizeof(*e->requires));
 		i = 0;
 		cJSON_ArrayForEach(item, arr) {
 			e->nrequires++;
-			if ((rc = parse_require(&e->requires[i], p, item, i)) < 0)
-				return rc;
+			parse_require(&e->requires[i], p, item, i);
 			i++;
 		}
 	}
 
-	if ((rc = get_array(&arr, &n, p, root, "depends", 0)) < 0)
-		return rc;
-	if (n) {
+	get_array(&arr, &n, p, root, "depends", 0);
+	if (arr && n) {
 		e->depends = xcalloc(n, sizeof(*e->depends));
 		i = 0;
 		cJSON_ArrayForEach(item, arr) {
+			struct ipm_depend *d = &e->depends[i];
 			e->ndepends++;
-			if ((rc = parse_depend(&e->depends[i], p, item, i)) < 0)
-				return rc;
-			if (!strcmp(e->depends[i].name, e->name))
-				return ipm_error_set(IPM_EINVAL, "'%s' depends on itself in '%s'", e->name, p->origin);
-			for (size_t j = 0; j < i; j++)
-				if (!strcmp(e->depends[j].name, e->depends[i].name))
-					return ipm_error_set(IPM_EINVAL, "dependency '%s' appears twice in '%s'",
-							     e->depends[i].name, p->origin);
+			parse_depend(d, p, item, i);
+			if (d->name && e->name && !strcmp(d->name, e->name))
+				report(p, NULL, "'%s' depends on itself in '%s'", e->name, p->origin);
+			for (size_t j = 0; d->name && j < i; j++)
+				if (e->depends[j].name && !strcmp(e->depends[j].name, d->name)) {
+					report(p, NULL, "dependency '%s' appears twice in '%s'", d->name, p->origin);
+					break;
+				}
 			i++;
 		}
 	}
 
-	if ((rc = get_array(&arr, &n, p, root, "methods", 1)) < 0)
-		return rc;
-	e->methods = xcalloc(n, sizeof(*e->methods));
-	i = 0;
-	cJSON_ArrayForEach(item, arr) {
-		e->nmethods++;
-		if ((rc = parse_method(&e->methods[i], p, item, i, n)) < 0)
-			return rc;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(e->methods[j].name, e->methods[i].name))
-				return ipm_error_set(IPM_EINVAL, "method '%s' appears twice in '%s'",
-						     e->methods[i].name, p->origin);
-		i++;
+	get_array(&arr, &n, p, root, "methods", 1);
+	if (arr && n) {
+		e->methods = xcalloc(n, sizeof(*e->methods));
+		i = 0;
+		cJSON_ArrayForEach(item, arr) {
+			struct ipm_method *m = &e->methods[i];
+			e->nmethods++;
+			parse_method(m, p, item, i, n);
+			for (size_t j = 0; m->name && j < i; j++)
+				if (e->methods[j].name && !strcmp(e->methods[j].name, m->name)) {
+					report(p, NULL, "method '%s' appears twice in '%s'", m->name, p->origin);
+					break;
+				}
+			i++;
+		}
 	}
+}
+
+/*
+ * The end of every check with problems: *out is released, the first problem
+ * goes to the error slot (what install prints) and all of them move to the
+ * end of *problems (when given).
+ */
+static int fail(struct ipm_entry *out, struct ipm_problems *problems, struct ipm_problems *found)
+{
+	ipm_entry_release(out);
+	ipm_error_set(IPM_EINVAL, "%s", found->items[0].message);
+	if (found->items[0].hint)
+		ipm_error_hint("%s", found->items[0].hint);
+	if (problems) {
+		XGROW(problems->items, problems->alloc, problems->n + found->n);
+		memcpy(problems->items + problems->n, found->items, found->n * sizeof(*found->items));
+		problems->n += found->n;
+		free(found->items);
+		memset(found, 0, sizeof(*found));
+	}
+	ipm_problems_release(found);
+	return IPM_EINVAL;
+}
+
+static int check_root(struct ipm_entry *out, struct ipm_problems *problems, const cJSON *root,
+		      const char *origin, unsigned flags)
+{
+	struct ipm_problems found = { 0 };
+	struct parser p = { .origin = origin, .flags = flags, .problems = &found };
+
+	parse_object(out, &p, root);
+	xfree_strv(p.guessed, p.nguessed);
+	if (found.n)
+		return fail(out, problems, &found);
+	qsort(out->releases, out->nreleases, sizeof(*out->releases), release_newest_first);
 	return 0;
 }
 
 int ipm_entry_from_cjson(struct ipm_entry *out, const struct cJSON *root, const char *origin)
 {
-	struct parser p = { origin };
-	int rc;
-
 	memset(out, 0, sizeof(*out));
-	rc = parse_object(out, &p, root);
-	if (rc < 0)
-		ipm_entry_release(out);
-	return rc;
+	return check_root(out, NULL, root, origin, 0);
 }
 
 void ipm_entry_json_position(size_t *line, size_t *column, const char *text, size_t offset)
@@ -575,21 +648,19 @@ void ipm_entry_json_position(size_t *line, size_t *column, const char *text, siz
 	*column = c;
 }
 
-int ipm_entry_parse(struct ipm_entry *out, const char *json, size_t len, const char *origin)
+int ipm_entry_check(struct ipm_entry *out, struct ipm_problems *problems, const char *json,
+		    size_t len, const char *origin, unsigned flags)
 {
 	const char *end = NULL;
+	size_t offset;
 	cJSON *root;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (!root) {
-		size_t line, column, offset = end && end >= json ? (size_t)(end - json) : 0;
-		if (offset > len)
-			offset = len;
-		ipm_entry_json_position(&line, &column, json, offset);
-		return ipm_error_set(IPM_EINVAL, "malformed JSON in '%s' at line %zu, column %zu",
-				     origin, line, column);
+		offset = end && end >= json ? (size_t)(end - json) : 0;
+		goto malformed;
 	}
 	/* trailing garbage after the object is malformed too */
 	if (end) {
@@ -597,16 +668,30 @@ int ipm_entry_parse(struct ipm_entry *out, const char *json, size_t len, const c
 		while ((size_t)(s - json) < len && strchr(" \t\r\n", *s) && *s)
 			s++;
 		if ((size_t)(s - json) < len && *s) {
-			size_t line, column;
-			ipm_entry_json_position(&line, &column, json, (size_t)(s - json));
+			offset = (size_t)(s - json);
 			cJSON_Delete(root);
-			return ipm_error_set(IPM_EINVAL, "malformed JSON in '%s' at line %zu, column %zu",
-					     origin, line, column);
+			goto malformed;
 		}
 	}
-	rc = ipm_entry_from_cjson(out, root, origin);
+	rc = check_root(out, problems, root, origin, flags);
 	cJSON_Delete(root);
 	return rc;
+
+malformed: {
+		/* one problem: nothing past a syntax error can be trusted */
+		struct ipm_problems found = { 0 };
+		size_t line, column;
+		if (offset > len)
+			offset = len;
+		ipm_entry_json_position(&line, &column, json, offset);
+		ipm_problems_add(&found, NULL, "malformed JSON in '%s' at line %zu, column %zu", origin, line, column);
+		return fail(out, problems, &found);
+	}
+}
+
+int ipm_entry_parse(struct ipm_entry *out, const char *json, size_t len, const char *origin)
+{
+	return ipm_entry_check(out, NULL, json, len, origin, 0);
 }
 
 int ipm_entry_load(struct ipm_entry *out, const char *path)

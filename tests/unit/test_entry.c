@@ -228,6 +228,95 @@ static void test_load_file(void **state)
 	assert_true(ipm_entry_load(&e, path) < 0);   /* missing file */
 }
 
+/* Checks text collecting every problem; returns them (caller releases). */
+static struct ipm_problems check_all(const char *text, unsigned flags)
+{
+	struct ipm_problems problems = { 0 };
+	struct ipm_entry e;
+	int rc = ipm_entry_check(&e, &problems, text, strlen(text), "x.json", flags);
+	if (problems.n == 0 && rc == 0)
+		ipm_entry_release(&e);
+	else
+		assert_int_equal(rc, IPM_EINVAL);
+	return problems;
+}
+
+static void test_collects_all(void **state)
+{
+	/* three independent mistakes: a bad name, a short commit, a method without install */
+	const char *text = "{\n"
+		"  \"name\": \"Bad Name\",\n"
+		"  \"description\": \"d\",\n"
+		"  \"versions\": [ { \"version\": \"1.0\", \"git\": \"https://x/y\", \"commit\": \"abc\" } ],\n"
+		"  \"methods\": [ { \"build\": [\"make\"] } ]\n"
+		"}\n";
+	struct ipm_problems problems = { 0 };
+	struct ipm_entry e;
+	ipm_problems_add(&problems, NULL, "earlier %d", 1);   /* problems are appended */
+	assert_int_equal(ipm_entry_check(&e, &problems, text, strlen(text), "x.json", 0), IPM_EINVAL);
+	assert_null(e.name);
+	assert_int_equal(problems.n, 4);
+	assert_string_equal(problems.items[0].message, "earlier 1");
+	assert_null(problems.items[0].hint);
+	assert_string_equal(problems.items[1].message, "field 'name' in 'x.json' is not a valid package name");
+	assert_non_null(problems.items[1].hint);
+	assert_string_equal(problems.items[2].message,
+			    "field 'versions[0].commit' in 'x.json' must be a full commit id of 40 hex digits");
+	assert_string_equal(problems.items[2].hint, "get it with: git rev-parse HEAD");
+	assert_string_equal(problems.items[3].message, "'methods[0]' in 'x.json' has no install step");
+	/* the error slot holds the first of this entry's problems */
+	assert_string_equal(ipm_error_message(), "field 'name' in 'x.json' is not a valid package name");
+	ipm_problems_release(&problems);
+	assert_int_equal(problems.n, 0);
+	ipm_problems_release(&problems);   /* twice is harmless */
+
+	/* ipm_entry_parse stops being quiet at the same first problem */
+	assert_string_equal(parse_fails(text), "field 'name' in 'x.json' is not a valid package name");
+
+	/* a typo'd field is one problem, not also a missing one */
+	problems = check_all("{\"name\": \"x\", \"descripton\": \"d\", " MIN_VERSIONS ", " MIN_METHODS "}", 0);
+	assert_int_equal(problems.n, 1);
+	assert_string_equal(problems.items[0].message, "unknown field 'descripton' in 'x.json'");
+	ipm_problems_release(&problems);
+	problems = check_all("{\"name\": \"x\", \"description\": \"d\", \"versions\": [{\"version\": \"1\", \"gti\": \"https://x\", \"commit\": \"" C40 "\"}], " MIN_METHODS "}", 0);
+	assert_int_equal(problems.n, 1);
+	assert_string_equal(problems.items[0].message, "unknown field 'versions[0].gti' in 'x.json'");
+	ipm_problems_release(&problems);
+
+	/* every release, tool and method is looked at */
+	problems = check_all("{\"name\": \"x\", \"description\": 3, \"versions\": ["
+			     "{\"version\": \"1..0\", \"git\": \"self\"}, {\"version\": \"2\"}, {\"version\": \"3\", \"git\": \"self\", \"subdir\": \"/abs\"}],"
+			     " \"requires\": [{\"tool\": \"a b\"}, 7],"
+			     " \"depends\": [{\"name\": \"x\"}, {\"name\": \"y\"}, {\"name\": \"y\"}],"
+			     " \"methods\": [{\"install\": []}, {\"install\": [\"i\"], \"extra\": 1}]}", 0);
+	const char *want[] = {
+		"field 'description' in 'x.json' must be a string",
+		"field 'versions[0].version' in 'x.json' is not a valid version",
+		"'versions[1]' in 'x.json' has no source",
+		"field 'versions[2].subdir' in 'x.json' must be a relative path inside the source",
+		"field 'requires[0].tool' in 'x.json' must be a program name (no '/' or spaces)",
+		"'requires[1]' in 'x.json' must be an object",
+		"'x' depends on itself in 'x.json'",
+		"dependency 'y' appears twice in 'x.json'",
+		"'methods[0]' in 'x.json' has no install step",
+		"unknown field 'methods[1].extra' in 'x.json'",
+	};
+	for (size_t i = 0; i < problems.n && i < sizeof(want) / sizeof(*want); i++)
+		assert_string_equal(problems.items[i].message, want[i]);
+	assert_int_equal(problems.n, sizeof(want) / sizeof(*want));
+	ipm_problems_release(&problems);
+
+	/* malformed JSON is one problem, with its position */
+	problems = check_all("{\n  \"name\": \"x\",,\n}", 0);
+	assert_int_equal(problems.n, 1);
+	assert_string_equal(problems.items[0].message, "malformed JSON in 'x.json' at line 2, column 16");
+	ipm_problems_release(&problems);
+
+	/* a good entry: no problems, *problems untouched */
+	problems = check_all(full_entry, 0);
+	assert_int_equal(problems.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_field),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_collects_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
