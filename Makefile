@@ -1,6 +1,9 @@
 # ipm and the attention library.
 #   make demo     build ipm and install the attention library from the bundled registry (offline)
 #   make check    install missing build dependencies, build everything, run every test
+#                 (check-registry included, so CI refuses a bad registry entry)
+#   make check-registry        check every entry of registry/ (offline)
+#   make check-registry-build  also build, install and remove each one (network)
 # Each part of the tree adds its own rules through mk/*.mk.
 
 BUILD     ?= build
@@ -18,7 +21,7 @@ PKG_CONFIG ?= pkg-config
 UNIT_TESTS :=
 E2E_TESTS   = $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 
-.PHONY: all deps demo check check-asan bench clean install
+.PHONY: all deps demo check check-asan check-registry check-registry-build bench clean install
 all:
 
 deps:
@@ -29,7 +32,16 @@ include $(sort $(wildcard mk/*.mk))
 check:
 	@scripts/install-deps --tests
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory check-registry
 	@BUILD=$(BUILD) tests/run $(UNIT_TESTS) $(E2E_TESTS)
+
+# The bundled registry, with the rules of the public registry. No user
+# configuration is read: CI must judge the entries, not the machine.
+check-registry: all
+	IPM_CONFIG=/nonexistent/ipm-config.json IPM_REGISTRY= $(BUILD)/ipm registry check registry
+
+check-registry-build: all
+	IPM_CONFIG=/nonexistent/ipm-config.json IPM_REGISTRY= $(BUILD)/ipm registry check --build registry
 
 check-asan:
 	@$(MAKE) --no-print-directory check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
