@@ -1,0 +1,83 @@
+#ifndef IPM_SCAFFOLD_H
+#define IPM_SCAFFOLD_H
+#include <stddef.h>
+#include "fetch.h"
+/*
+ * Writing a new registry entry (ipm registry new): the source is pinned
+ * (git: the full commit id of a tag or of the default branch, read with
+ * libgit2 from a bare mirror; archive: the sha256 of the download), and a
+ * recipe is guessed from the build files at the top of the source, without
+ * checking anything out or extracting anything.
+ *
+ * The entry is checked with ipm_entry_check before it is written, with
+ * placeholders for what the contributor fills in later (description, a method
+ * when no build file was found), so a bad name, version, license or URL is
+ * refused with the message `install` would give.
+ */
+
+struct ipm_scaffold_opts {
+	const char *name;
+	const char *path;         /* where the entry goes (named in messages) */
+	const char *git;          /* exactly one of git and url */
+	const char *tag;          /* git only; NULL: the default branch's HEAD */
+	const char *url;
+	const char *version;      /* NULL: from the tag or the file name */
+	const char *description;  /* optional */
+	const char *license;      /* optional, SPDX */
+	const char *homepage;     /* optional; default: an https git URL without ".git" */
+};
+
+struct ipm_scaffold {
+	char *json;          /* the entry: 2-space indented, stable key order, final newline */
+	char *version;
+	char *version_from;  /* "--version", "tag 'v1.2'", "file name 'x-1.2.tar.gz'" */
+	char *commit;        /* git: 40 lowercase hex */
+	char *tag;           /* git: the tag written, or NULL */
+	char *sha256;        /* archive */
+	char *found;         /* build files found, "CMakeLists.txt, Makefile"; "" for none */
+	char *methods;       /* methods written, "cmake, make"; "" for none */
+	char *missing;       /* fields left for the contributor, "description, license, keywords" */
+};
+void ipm_scaffold_release(struct ipm_scaffold *s);
+
+/*
+ * Builds the entry for opts (fetching the source through ctx's cache and
+ * mirrors). Nothing is written. Errors: IPM_EINVAL for bad options or an entry
+ * that breaks a rule (the first problem, as ipm_entry_check words it),
+ * IPM_EEXISTS when opts->path exists, IPM_ENOTFOUND for an unknown tag (the
+ * hint names tags that exist), IPM_ENET for a URL that cannot be fetched.
+ */
+int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
+		      const struct ipm_scaffold_opts *opts);
+
+/* Writes json to path, never over an existing file (IPM_EEXISTS). */
+int ipm_scaffold_write(const char *path, const char *json);
+
+/*
+ * The registry directory to write into: dir itself when given (it must hold
+ * packages/), else ./registry when ./registry/packages exists, else . when
+ * ./packages exists; IPM_ENOTFOUND with a hint otherwise.
+ */
+int ipm_scaffold_registry_dir(char **out_dir, const char *dir);
+
+/*
+ * A version read from a release tag: "v1.2.3", "jq-1.7.1", "pcre2-10.42",
+ * "version-3.45.0", "curl-7_88_1" ('_' becomes '.'), "1.0.19-RELEASE"
+ * (a -release/-stable/-final suffix is dropped). NULL when the tag holds no
+ * valid version. Caller frees.
+ */
+char *ipm_scaffold_version_from_tag(const char *tag);
+/* The same for an archive URL's file name: ".../foo-1.2.3.tar.gz" -> "1.2.3". */
+char *ipm_scaffold_version_from_url(const char *url);
+
+/*
+ * The methods guessed from the file names at the source's top level, most
+ * conventional first: "cmake" (CMakeLists.txt), "meson" (meson.build),
+ * "configure" (configure), "autotools" (configure.ac or configure.in without
+ * configure), "make" (Makefile, makefile or GNUmakefile, unless a configure
+ * script or configure.ac generates it). Fills names (at most
+ * IPM_SCAFFOLD_MAX_METHODS) and returns how many.
+ */
+#define IPM_SCAFFOLD_MAX_METHODS 5
+size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles);
+#endif
