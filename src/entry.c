@@ -15,6 +15,7 @@
 #include "ipm/fs.h"
 #include "ipm/version.h"
 #include "ipm/xalloc.h"
+#include "spdx.h"
 
 /*
  * The parser never stops at a problem: it records it and goes on with the
@@ -266,10 +267,16 @@ static void lower_hex(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
+/* Names become directory names, database keys and command-line words:
+ * short, lower case, no spaces. */
+#define NAME_MAX_CHARS 64
+#define IPM_STR_(x) #x
+#define IPM_STR(x) IPM_STR_(x)
+
 static int valid_name(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 100)
+	if (n == 0 || n > NAME_MAX_CHARS)
 		return 0;
 	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
 		return 0;
@@ -316,6 +323,262 @@ static int valid_subdir(const char *s)
 	}
 	return 1;
 }
+
+/* ---- licenses: SPDX expressions ---- */
+
+static int strcmp_ptr(const void *key, const void *item)
+{
+	return strcmp(key, *(const char *const *)item);
+}
+
+static int spdx_known(const char *const *table, size_t count, const char *id)
+{
+	return bsearch(id, table, count, sizeof(*table), strcmp_ptr) != NULL;
+}
+
+static char *lower_dup(const char *s)
+{
+	char *out = xstrdup(s);
+	for (char *c = out; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return out;
+}
+
+/*
+ * The id of table that id was probably meant to be, or NULL: the same id in
+ * another case ('mit' for 'MIT'), else the closest by edit distance when it
+ * is close enough to be a typo. Short ids get no guess: "BSD" is not "0BSD".
+ */
+static const char *spdx_near(const char *const *table, size_t count, const char *id)
+{
+	char *want = lower_dup(id);
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, len = strlen(id);
+
+	for (size_t i = 0; i < count && best_d > 0; i++) {
+		char *have = lower_dup(table[i]);
+		size_t d = edit_distance(want, have);
+		if (d < best_d)
+			best_d = d, best = table[i];
+		free(have);
+	}
+	free(want);
+	if (best_d == 0 || (len >= 4 && best_d <= 2) || (len >= 6 && best_d <= 3))
+		return best;
+	return NULL;
+}
+
+/* prefix followed by an idstring: letters, digits, '.' and '-' (LicenseRef-x) */
+static int spdx_idstring(const char *s, size_t n, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+
+	if (n <= plen || strncmp(s, prefix, plen) != 0)
+		return 0;
+	for (size_t i = plen; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+struct spdx_parse {
+	struct parser *p;
+	const char *text;
+	const char *pos;
+	const char *tok;      /* the current token: tok..tok+ntok, ntok 0 at the end */
+	size_t ntok;
+	int syntax_error;
+};
+
+static void spdx_next(struct spdx_parse *sp)
+{
+	while (*sp->pos == ' ' || *sp->pos == '\t')
+		sp->pos++;
+	sp->tok = sp->pos;
+	if (*sp->pos == '(' || *sp->pos == ')')
+		sp->pos++;
+	else
+		while (*sp->pos && !strchr(" \t()", *sp->pos))
+			sp->pos++;
+	sp->ntok = (size_t)(sp->pos - sp->tok);
+}
+
+static int spdx_is(const struct spdx_parse *sp, const char *word)
+{
+	return sp->ntok == strlen(word) && !strncmp(sp->tok, word, sp->ntok);
+}
+
+/* "and", "Or", "with": an operator in the wrong case (the spec wants upper case) */
+static const char *spdx_miscased_operator(const struct spdx_parse *sp)
+{
+	static const char *const ops[] = { "AND", "OR", "WITH" };
+	for (size_t i = 0; i < 3; i++)
+		if (sp->ntok == strlen(ops[i]) && !strncasecmp(sp->tok, ops[i], sp->ntok) &&
+		    strncmp(sp->tok, ops[i], sp->ntok) != 0)
+			return ops[i];
+	return NULL;
+}
+
+/* Reports a syntax error once; the rest of the expression is not looked at.
+ * hint NULL: the general one. */
+static void spdx_syntax(struct spdx_parse *sp, const char *hint)
+{
+	const char *op = spdx_miscased_operator(sp);
+	char *own = NULL;
+
+	if (sp->syntax_error)
+		return;
+	sp->syntax_error = 1;
+	if (!hint && op)
+		hint = own = xasprintf("operators are upper case: write '%.*s' as '%s'", (int)sp->ntok, sp->tok, op);
+	if (!hint)
+		hint = "combine SPDX ids with AND, OR, WITH and parentheses, e.g. \"MIT OR Apache-2.0\"";
+	bad(sp->p, NULL, "license", "is not a valid SPDX license expression", hint);
+	free(own);
+}
+
+static void spdx_unknown(struct spdx_parse *sp, const char *id, const char *const *table, size_t count,
+			 const char *what, const char *list_url)
+{
+	const char *near = spdx_near(table, count, id);
+	char *why = xasprintf("names '%s', which is not %s", id, what);
+	char *hint = near ? xasprintf("did you mean '%s'?", near)
+			  : xasprintf("the ids are listed at %s; a license of your own is \"LicenseRef-<name>\"", list_url);
+	bad(sp->p, NULL, "license", why, hint);
+	free(why);
+	free(hint);
+}
+
+static int spdx_is_ref(const char *id)
+{
+	const char *colon = strchr(id, ':');
+
+	if (colon)
+		return spdx_idstring(id, (size_t)(colon - id), "DocumentRef-") &&
+		       spdx_idstring(colon + 1, strlen(colon + 1), "LicenseRef-");
+	return spdx_idstring(id, strlen(id), "LicenseRef-");
+}
+
+/* license-id ["+"] | LicenseRef-x | DocumentRef-x:LicenseRef-y, then an optional WITH exception */
+static void spdx_simple(struct spdx_parse *sp)
+{
+	char *id = xstrndup(sp->tok, sp->ntok);
+	size_t n = strlen(id);
+
+	if (!strncmp(id, "LicenseRef-", 11) || !strncmp(id, "DocumentRef-", 12) || strchr(id, ':')) {
+		/* a license of the author's own: any idstring will do, but no '+' */
+		if (!spdx_is_ref(id)) {
+			spdx_syntax(sp, "a license of your own is \"LicenseRef-\" followed by letters, digits, '.' and '-'");
+			goto done;
+		}
+	} else {
+		if (n > 1 && id[n - 1] == '+')   /* "or any later version" */
+			id[--n] = '\0';
+		if (!spdx_idstring(id, n, "")) {
+			spdx_syntax(sp, NULL);
+			goto done;
+		}
+		if (!spdx_known(ipm_spdx_licenses, ipm_spdx_licenses_count, id))
+			spdx_unknown(sp, id, ipm_spdx_licenses, ipm_spdx_licenses_count,
+				     "an SPDX license id", "https://spdx.org/licenses/");
+	}
+	spdx_next(sp);
+	if (!spdx_is(sp, "WITH"))
+		goto done;
+	spdx_next(sp);
+	free(id);
+	id = xstrndup(sp->tok, sp->ntok);
+	if (!spdx_idstring(id, strlen(id), "") || spdx_is(sp, "AND") || spdx_is(sp, "OR") || spdx_is(sp, "WITH")) {
+		spdx_syntax(sp, NULL);
+		goto done;
+	}
+	if (!spdx_known(ipm_spdx_exceptions, ipm_spdx_exceptions_count, id))
+		spdx_unknown(sp, id, ipm_spdx_exceptions, ipm_spdx_exceptions_count,
+			     "an SPDX license exception id", "https://spdx.org/licenses/exceptions-index.html");
+	spdx_next(sp);
+done:
+	free(id);
+}
+
+static void spdx_compound(struct spdx_parse *sp, int depth);
+
+static void spdx_term(struct spdx_parse *sp, int depth)
+{
+	if (spdx_is(sp, "(")) {
+		spdx_next(sp);
+		spdx_compound(sp, depth + 1);
+		if (sp->syntax_error)
+			return;
+		if (!spdx_is(sp, ")")) {
+			spdx_syntax(sp, NULL);
+			return;
+		}
+		spdx_next(sp);
+	} else if (!sp->ntok || spdx_is(sp, ")") || spdx_is(sp, "AND") || spdx_is(sp, "OR") ||
+		   spdx_is(sp, "WITH") || spdx_miscased_operator(sp)) {
+		spdx_syntax(sp, NULL);
+	} else {
+		spdx_simple(sp);
+	}
+}
+
+/* term (AND|OR term)*: precedence does not matter for validity */
+static void spdx_compound(struct spdx_parse *sp, int depth)
+{
+	if (depth > 32) {   /* deeper nesting is no license anyone writes */
+		spdx_syntax(sp, NULL);
+		return;
+	}
+	spdx_term(sp, depth);
+	while (!sp->syntax_error && (spdx_is(sp, "AND") || spdx_is(sp, "OR"))) {
+		spdx_next(sp);
+		spdx_term(sp, depth);
+	}
+}
+
+/*
+ * Checks an SPDX license expression (SPDX specification, annex "SPDX license
+ * expressions"). Ids must be written as the list writes them: the spec
+ * matches them case-insensitively, but one spelling keeps the registry
+ * searchable and 'mit' gets a "did you mean 'MIT'?".
+ */
+static void check_license(struct parser *p, const char *license)
+{
+	struct spdx_parse sp = { .p = p, .text = license, .pos = license };
+
+	spdx_next(&sp);
+	spdx_compound(&sp, 0);
+	if (!sp.syntax_error && sp.ntok)
+		spdx_syntax(&sp, NULL);
+}
+
+/* ---- public registry: where sources come from ---- */
+
+/*
+ * A public entry is fetched by strangers: only https://, and no user name or
+ * password in the URL (they would be published, and fetches are anonymous).
+ */
+static void check_public_url(struct parser *p, const char *where, const char *key, const char *url,
+			     const char *https_hint)
+{
+	const char *host = strstr(url, "://");
+
+	if (strncmp(url, "https://", 8) != 0 || !url[8])
+		bad(p, where, key, "must be an https:// URL", https_hint);
+	if (host) {
+		host += 3;
+		size_t authority = strcspn(host, "/?#");
+		const char *at = memchr(host, '@', authority);
+		if (at)
+			bad(p, where, key, "must not carry credentials",
+			    "remove the 'user@' or 'user:password@' part: public sources are fetched anonymously");
+	}
+}
+
+static const char source_https_hint[] =
+	"the public registry accepts only https:// sources; use IPM_MIRRORS to test against a local copy";
 
 /* ---- sections ---- */
 
@@ -382,6 +645,12 @@ static void parse_source(struct ipm_source *s, struct parser *p, const cJSON *ob
 		bad(p, where, "sha256", "is only for archive sources", NULL);
 	if (s->subdir && !subdir_bad && !valid_subdir(s->subdir))
 		bad(p, where, "subdir", "must be a relative path inside the source", NULL);
+	if (p->flags & IPM_ENTRY_PUBLIC) {
+		if (s->git)   /* "self" was cleared: it is the registry's own repository */
+			check_public_url(p, where, "git", s->git, source_https_hint);
+		if (s->url)
+			check_public_url(p, where, "url", s->url, source_https_hint);
+	}
 }
 
 static void parse_release(struct ipm_release *r, struct parser *p, const cJSON *obj, size_t index)
@@ -436,7 +705,14 @@ static void parse_require(struct ipm_require *r, struct parser *p, const cJSON *
 			r->hints[r->nhints].command = xstrdup(h->valuestring);
 			r->nhints++;
 		}
+		if (r->nhints < n)   /* the bad ones were reported */
+			goto done;
 	}
+	/* a missing tool stops an install; the hint is what tells the user how
+	 * to get it */
+	if ((p->flags & IPM_ENTRY_PUBLIC) && r->nhints == 0)
+		report(p, "add \"hints\": {\"debian\": \"sudo apt-get install ...\"} (and fedora, alpine, arch, macos)",
+		       "'%s' in '%s' has no install hint", where, p->origin);
 done:
 	free(where);
 }
@@ -470,7 +746,7 @@ static const char *const method_fields[] = { "name", "build", "install", NULL };
 static void parse_method(struct ipm_method *m, struct parser *p, const cJSON *obj, size_t index, size_t count)
 {
 	char *where = xasprintf("methods[%zu]", index);
-	int install_bad;
+	int build_bad, install_bad;
 
 	if (!cJSON_IsObject(obj)) {
 		report(p, NULL, "'%s' in '%s' must be an object", where, p->origin);
@@ -478,9 +754,13 @@ static void parse_method(struct ipm_method *m, struct parser *p, const cJSON *ob
 	}
 	check_fields(p, obj, method_fields, where);
 	get_string(&m->name, p, obj, where, "name", 0);
-	get_string_array(&m->build, &m->nbuild, p, obj, where, "build");
+	build_bad = get_string_array(&m->build, &m->nbuild, p, obj, where, "build") < 0;
 	install_bad = get_string_array(&m->install, &m->ninstall, p, obj, where, "install") < 0;
-	if (m->ninstall == 0 && !install_bad)
+	if (m->ninstall == 0 && m->nbuild == 0 && !build_bad && !install_bad)
+		report(p, "a method lists \"build\" steps (optional) and \"install\" steps, e.g. "
+		       "\"install\": [ \"make install PREFIX=$IPM_PREFIX\" ]",
+		       "'%s' in '%s' is empty: it has no build or install step", where, p->origin);
+	else if (m->ninstall == 0 && !install_bad)
 		report(p, "add \"install\": [ \"make install PREFIX=$IPM_PREFIX\" ] or similar",
 		       "'%s' in '%s' has no install step", where, p->origin);
 	/* an unnamed single method is "default"; several are told apart by position */
@@ -505,6 +785,7 @@ static int release_newest_first(const void *a, const void *b)
 
 static void parse_object(struct ipm_entry *e, struct parser *p, const cJSON *root)
 {
+	int public = (p->flags & IPM_ENTRY_PUBLIC) != 0;
 	const cJSON *arr, *item;
 	size_t n, i;
 
@@ -514,14 +795,26 @@ static void parse_object(struct ipm_entry *e, struct parser *p, const cJSON *roo
 	}
 	check_fields(p, root, entry_fields, NULL);
 	if (get_string(&e->name, p, root, NULL, "name", 1) == 0 && !valid_name(e->name)) {
-		bad(p, NULL, "name", "is not a valid package name",
-		    "names use lower-case letters, digits and . _ + - and start with a letter or digit");
+		if (strlen(e->name) > NAME_MAX_CHARS)
+			bad(p, NULL, "name", "is longer than " IPM_STR(NAME_MAX_CHARS) " characters",
+			    "shorten it: package names have at most " IPM_STR(NAME_MAX_CHARS) " characters");
+		else
+			bad(p, NULL, "name", "is not a valid package name",
+			    "names use lower-case letters, digits and . _ + - and start with a letter or digit");
 		free(e->name);
 		e->name = NULL;
 	}
 	get_string(&e->description, p, root, NULL, "description", 1);
-	get_string(&e->homepage, p, root, NULL, "homepage", 0);
-	get_string(&e->license, p, root, NULL, "license", 0);
+	if (get_string(&e->homepage, p, root, NULL, "homepage", 0) == 0 && e->homepage && public)
+		check_public_url(p, NULL, "homepage", e->homepage,
+				 "the public registry links only to https:// pages");
+	if (get_string(&e->license, p, root, NULL, "license", 0) == 0) {
+		if (e->license)
+			check_license(p, e->license);
+		else if (public)
+			missing(p, NULL, "license",
+				"the public registry needs an SPDX license expression, e.g. \"MIT\" (https://spdx.org/licenses/)");
+	}
 	if (get_string(&e->repo, p, root, NULL, "repo", 0) == 0 && e->repo && !valid_repo(e->repo))
 		bad(p, NULL, "repo", "must be \"owner/repo\"", NULL);
 	get_string_array(&e->keywords, &e->nkeywords, p, root, NULL, "keywords");

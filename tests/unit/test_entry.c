@@ -298,7 +298,7 @@ static void test_collects_all(void **state)
 		"'requires[1]' in 'x.json' must be an object",
 		"'x' depends on itself in 'x.json'",
 		"dependency 'y' appears twice in 'x.json'",
-		"'methods[0]' in 'x.json' has no install step",
+		"'methods[0]' in 'x.json' is empty: it has no build or install step",
 		"unknown field 'methods[1].extra' in 'x.json'",
 	};
 	for (size_t i = 0; i < problems.n && i < sizeof(want) / sizeof(*want); i++)
@@ -317,6 +317,228 @@ static void test_collects_all(void **state)
 	assert_int_equal(problems.n, 0);
 }
 
+/* The only problem of text (checked with flags), or fails. */
+static const char *only_problem(const char *text, unsigned flags, const char **hint)
+{
+	static char message[512], hint_text[512];
+	struct ipm_problems problems = check_all(text, flags);
+	if (problems.n != 1) {
+		for (size_t i = 0; i < problems.n; i++)
+			print_message("problem: %s\n", problems.items[i].message);
+		fail_msg("%zu problems in '%s'", problems.n, text);
+	}
+	snprintf(message, sizeof(message), "%s", problems.items[0].message);
+	snprintf(hint_text, sizeof(hint_text), "%s", problems.items[0].hint ? problems.items[0].hint : "(none)");
+	if (hint)
+		*hint = hint_text;
+	ipm_problems_release(&problems);
+	return message;
+}
+
+static void passes(const char *text, unsigned flags)
+{
+	struct ipm_problems problems = check_all(text, flags);
+	for (size_t i = 0; i < problems.n; i++)
+		print_message("problem: %s\n", problems.items[i].message);
+	assert_int_equal(problems.n, 0);
+}
+
+#define NAMED(name) "{\"name\": \"" name "\", \"description\": \"d\", " MIN_VERSIONS ", " MIN_METHODS "}"
+#define C10 "aaaaaaaaaa"
+
+static void test_name_length(void **state)
+{
+	const char *hint;
+	passes(NAMED(C10 C10 C10 C10 C10 C10 "abcd"), 0);   /* 64 */
+	assert_string_equal(only_problem(NAMED(C10 C10 C10 C10 C10 C10 "abcde"), 0, &hint),
+			    "field 'name' in 'x.json' is longer than 64 characters");
+	assert_string_equal(hint, "shorten it: package names have at most 64 characters");
+	assert_string_equal(only_problem("{\"name\": \"x\", \"description\": \"d\", \"depends\": [{\"name\": \""
+					 C10 C10 C10 C10 C10 C10 "abcde\"}], " MIN_VERSIONS ", " MIN_METHODS "}", 0, NULL),
+			    "field 'depends[0].name' in 'x.json' is not a valid package name");
+}
+
+#define LICENSED(license) "{\"name\": \"x\", \"description\": \"d\", \"license\": \"" license "\", " MIN_VERSIONS ", " MIN_METHODS "}"
+#define NOT_SPDX "field 'license' in 'x.json' is not a valid SPDX license expression"
+
+static void test_license(void **state)
+{
+	const char *hint;
+
+	passes(LICENSED("MIT"), 0);
+	passes(LICENSED("GPL-2.0"), 0);                 /* deprecated ids are still ids */
+	passes(LICENSED("GPL-2.0+"), 0);
+	passes(LICENSED("BSD-3-Clause WITH PCRE2-exception"), 0);
+	passes(LICENSED("GPL-2.0-or-later WITH Classpath-exception-2.0 OR MIT"), 0);
+	passes(LICENSED("(MIT OR Apache-2.0) AND (BSD-2-Clause OR ( Zlib AND ISC))"), 0);
+	passes(LICENSED("LicenseRef-acme.Corp-1"), 0);
+	passes(LICENSED("DocumentRef-spdx-tool-1.2:LicenseRef-MIT-Style-2"), 0);
+	passes(LICENSED("0BSD"), 0);
+	passes(LICENSED("zlib-acknowledgement"), 0);    /* lower case in the list itself */
+
+	/* a near id, in another case or a typo away */
+	assert_string_equal(only_problem(LICENSED("mit"), 0, &hint),
+			    "field 'license' in 'x.json' names 'mit', which is not an SPDX license id");
+	assert_string_equal(hint, "did you mean 'MIT'?");
+	assert_string_equal(only_problem(LICENSED("Apache-2"), 0, &hint),
+			    "field 'license' in 'x.json' names 'Apache-2', which is not an SPDX license id");
+	assert_string_equal(hint, "did you mean 'Apache-2.0'?");
+	assert_string_equal(only_problem(LICENSED("GPL-3.0 WITH GCC-exception-31"), 0, &hint),
+			    "field 'license' in 'x.json' names 'GCC-exception-31', which is not an SPDX license exception id");
+	assert_string_equal(hint, "did you mean 'GCC-exception-3.1'?");
+	/* nothing near: where the list is */
+	assert_string_equal(only_problem(LICENSED("BSD"), 0, &hint),
+			    "field 'license' in 'x.json' names 'BSD', which is not an SPDX license id");
+	assert_string_equal(hint, "the ids are listed at https://spdx.org/licenses/; a license of your own is \"LicenseRef-<name>\"");
+	assert_string_equal(only_problem(LICENSED("MIT WITH Proprietary"), 0, NULL),
+			    "field 'license' in 'x.json' names 'Proprietary', which is not an SPDX license exception id");
+	assert_string_equal(only_problem(LICENSED("MIT WITH MIT"), 0, NULL),   /* a license is no exception */
+			    "field 'license' in 'x.json' names 'MIT', which is not an SPDX license exception id");
+
+	/* syntax */
+	const char *broken[] = { "MIT AND", "(MIT", "MIT)", "()", "MIT OR OR Zlib", "MIT/X11", "GPL-2.0++",
+				 "(MIT) WITH Classpath-exception-2.0", "MIT WITH", "AND MIT", "MIT Zlib", "+" };
+	for (size_t i = 0; i < sizeof(broken) / sizeof(*broken); i++) {
+		char *text = NULL;
+		assert_true(asprintf(&text, LICENSED("%s"), broken[i]) > 0);
+		assert_string_equal(only_problem(text, 0, &hint), NOT_SPDX);
+		assert_string_equal(hint, "combine SPDX ids with AND, OR, WITH and parentheses, e.g. \"MIT OR Apache-2.0\"");
+		free(text);
+	}
+	assert_string_equal(only_problem(LICENSED("MIT and Zlib"), 0, &hint), NOT_SPDX);
+	assert_string_equal(hint, "operators are upper case: write 'and' as 'AND'");
+	assert_string_equal(only_problem(LICENSED("GPL-2.0 With Classpath-exception-2.0"), 0, &hint), NOT_SPDX);
+	assert_string_equal(hint, "operators are upper case: write 'With' as 'WITH'");
+	assert_string_equal(only_problem(LICENSED("LicenseRef-x+"), 0, &hint), NOT_SPDX);
+	assert_string_equal(hint, "a license of your own is \"LicenseRef-\" followed by letters, digits, '.' and '-'");
+	assert_string_equal(only_problem(LICENSED("LicenseRef-"), 0, NULL), NOT_SPDX);
+	assert_string_equal(only_problem(LICENSED("LicenseRef-a_b"), 0, NULL), NOT_SPDX);
+
+	/* each unknown id is a problem of its own */
+	struct ipm_problems problems = check_all(LICENSED("mit OR zlib"), 0);
+	assert_int_equal(problems.n, 2);
+	assert_string_equal(problems.items[0].message, "field 'license' in 'x.json' names 'mit', which is not an SPDX license id");
+	assert_string_equal(problems.items[1].message, "field 'license' in 'x.json' names 'zlib', which is not an SPDX license id");
+	assert_string_equal(problems.items[1].hint, "did you mean 'Zlib'?");
+	ipm_problems_release(&problems);
+
+	/* install refuses it too: one set of rules */
+	assert_string_equal(parse_fails(LICENSED("mit")), "field 'license' in 'x.json' names 'mit', which is not an SPDX license id");
+	assert_string_equal(ipm_error_hint_text(), "did you mean 'MIT'?");
+}
+
+#define METHODS(methods) "{\"name\": \"x\", \"description\": \"d\", " MIN_VERSIONS ", \"methods\": [" methods "]}"
+
+static void test_empty_method(void **state)
+{
+	const char *hint;
+	assert_string_equal(only_problem(METHODS("{}"), 0, &hint),
+			    "'methods[0]' in 'x.json' is empty: it has no build or install step");
+	assert_string_equal(hint, "a method lists \"build\" steps (optional) and \"install\" steps, e.g. "
+			    "\"install\": [ \"make install PREFIX=$IPM_PREFIX\" ]");
+	assert_string_equal(only_problem(METHODS("{\"name\": \"m\", \"build\": [], \"install\": []}"), 0, NULL),
+			    "'methods[0]' in 'x.json' is empty: it has no build or install step");
+	assert_string_equal(only_problem(METHODS("{\"build\": [\"make\"], \"install\": []}"), 0, &hint),
+			    "'methods[0]' in 'x.json' has no install step");
+	assert_string_equal(hint, "add \"install\": [ \"make install PREFIX=$IPM_PREFIX\" ] or similar");
+	assert_string_equal(only_problem(METHODS("{\"install\": [\"i\"]}, {\"name\": \"b\", \"build\": [\"make\"]}"), 0, NULL),
+			    "'methods[1]' in 'x.json' has no install step");
+	passes(METHODS("{\"install\": [\"make install\"]}"), 0);
+}
+
+#define PUBLIC_ENTRY(homepage, license, source, requires) \
+	"{\"name\": \"x\", \"description\": \"d\", \"homepage\": \"" homepage "\", " license \
+	"\"versions\": [{\"version\": \"1.0\", " source "}], \"requires\": [" requires "], " MIN_METHODS "}"
+#define GOOD_REQUIRES "{\"tool\": \"cc\", \"hints\": {\"debian\": \"sudo apt-get install build-essential\"}}"
+#define GIT_SOURCE(url) "\"git\": \"" url "\", \"commit\": \"" C40 "\""
+#define URL_SOURCE(url) "\"url\": \"" url "\", \"sha256\": \"" S64 "\""
+#define HTTPS_ONLY "the public registry accepts only https:// sources; use IPM_MIRRORS to test against a local copy"
+#define NO_CREDENTIALS "remove the 'user@' or 'user:password@' part: public sources are fetched anonymously"
+
+static void test_public(void **state)
+{
+	const char *hint;
+
+	/* what the public registry takes */
+	passes(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://git.example.org/x.git"), GOOD_REQUIRES),
+	       IPM_ENTRY_PUBLIC);
+	passes(PUBLIC_ENTRY("https://x.org/a@b", "\"license\": \"MIT\", ", URL_SOURCE("https://example.org/x-1.0.tar.gz"), GOOD_REQUIRES),
+	       IPM_ENTRY_PUBLIC);
+	passes(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", "\"git\": \"self\"", GOOD_REQUIRES), IPM_ENTRY_PUBLIC);
+
+	/* license: required there, not elsewhere */
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "", GIT_SOURCE("https://g.org/x"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, &hint),
+			    "missing required field 'license' in 'x.json'");
+	assert_string_equal(hint, "the public registry needs an SPDX license expression, e.g. \"MIT\" (https://spdx.org/licenses/)");
+	passes(PUBLIC_ENTRY("https://x.org", "", GIT_SOURCE("https://g.org/x"), GOOD_REQUIRES), 0);
+
+	/* sources: https only */
+	const char *not_https[] = { "http://g.org/x", "file:///srv/x", "/srv/x", "git@github.com:a/b", "ssh://g.org/x",
+				    "HTTPS://g.org/x", "https://" };
+	for (size_t i = 0; i < sizeof(not_https) / sizeof(*not_https); i++) {
+		char *text = NULL;
+		assert_true(asprintf(&text, PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("%s"), GOOD_REQUIRES),
+				     not_https[i]) > 0);
+		assert_string_equal(only_problem(text, IPM_ENTRY_PUBLIC, &hint),
+				    "field 'versions[0].git' in 'x.json' must be an https:// URL");
+		assert_string_equal(hint, HTTPS_ONLY);
+		passes(text, 0);   /* local and private registries take them */
+		free(text);
+	}
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", URL_SOURCE("http://example.org/x.tgz"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, &hint),
+			    "field 'versions[0].url' in 'x.json' must be an https:// URL");
+	assert_string_equal(hint, HTTPS_ONLY);
+	assert_string_equal(only_problem(PUBLIC_ENTRY("http://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, &hint),
+			    "field 'homepage' in 'x.json' must be an https:// URL");
+	assert_string_equal(hint, "the public registry links only to https:// pages");
+
+	/* no credentials */
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://user@g.org/x"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, &hint),
+			    "field 'versions[0].git' in 'x.json' must not carry credentials");
+	assert_string_equal(hint, NO_CREDENTIALS);
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", URL_SOURCE("https://u:secret@example.org/x.tgz"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, NULL),
+			    "field 'versions[0].url' in 'x.json' must not carry credentials");
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://me@x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x"), GOOD_REQUIRES),
+					 IPM_ENTRY_PUBLIC, NULL),
+			    "field 'homepage' in 'x.json' must not carry credentials");
+	/* an '@' after the host is no user name */
+	passes(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x/@scope?a=b@c#d@e"), GOOD_REQUIRES),
+	       IPM_ENTRY_PUBLIC);
+	/* http with credentials: two things to fix */
+	struct ipm_problems problems = check_all(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("http://u:p@g.org/x"), GOOD_REQUIRES),
+						 IPM_ENTRY_PUBLIC);
+	assert_int_equal(problems.n, 2);
+	assert_string_equal(problems.items[0].message, "field 'versions[0].git' in 'x.json' must be an https:// URL");
+	assert_string_equal(problems.items[1].message, "field 'versions[0].git' in 'x.json' must not carry credentials");
+	ipm_problems_release(&problems);
+
+	/* every tool has an install hint */
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x"),
+						      GOOD_REQUIRES ", {\"tool\": \"cmake\"}"),
+					 IPM_ENTRY_PUBLIC, &hint),
+			    "'requires[1]' in 'x.json' has no install hint");
+	assert_string_equal(hint, "add \"hints\": {\"debian\": \"sudo apt-get install ...\"} (and fedora, alpine, arch, macos)");
+	assert_string_equal(only_problem(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x"),
+						      "{\"tool\": \"cmake\", \"hints\": {}}"),
+					 IPM_ENTRY_PUBLIC, NULL),
+			    "'requires[0]' in 'x.json' has no install hint");
+	passes(PUBLIC_ENTRY("https://x.org", "\"license\": \"MIT\", ", GIT_SOURCE("https://g.org/x"), "{\"tool\": \"cmake\"}"), 0);
+
+	/* all of them at once, in file order */
+	problems = check_all(PUBLIC_ENTRY("http://x.org", "", GIT_SOURCE("file:///srv/x"), "{\"tool\": \"cmake\"}"), IPM_ENTRY_PUBLIC);
+	assert_int_equal(problems.n, 4);
+	assert_string_equal(problems.items[0].message, "field 'homepage' in 'x.json' must be an https:// URL");
+	assert_string_equal(problems.items[1].message, "missing required field 'license' in 'x.json'");
+	assert_string_equal(problems.items[2].message, "field 'versions[0].git' in 'x.json' must be an https:// URL");
+	assert_string_equal(problems.items[3].message, "'requires[0]' in 'x.json' has no install hint");
+	ipm_problems_release(&problems);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +550,10 @@ int main(void)
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_collects_all),
+		cmocka_unit_test(test_name_length),
+		cmocka_unit_test(test_license),
+		cmocka_unit_test(test_empty_method),
+		cmocka_unit_test(test_public),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
