@@ -197,17 +197,20 @@ static int url_has_credentials(const char *url)
 static char *origin_url(const char *dir)
 {
 	git_repository *repo = NULL;
-	git_remote *remote = NULL;
+	git_config *cfg = NULL;
+	const char *value = NULL;
 	char *url = NULL;
 
 	if (ipm_fetch_init() < 0) {
 		ipm_error_clear();
 		return NULL;
 	}
-	if (git_repository_open_ext(&repo, dir, 0, NULL) == 0 && git_remote_lookup(&remote, repo, "origin") == 0 &&
-	    git_remote_url(remote) && *git_remote_url(remote))
-		url = xstrdup(git_remote_url(remote));
-	git_remote_free(remote);
+	/* the configured value as written: git_remote_lookup would also apply
+	 * the user's url.*.insteadOf rewrites, which are nobody else's */
+	if (git_repository_open_ext(&repo, dir, 0, NULL) == 0 && git_repository_config_snapshot(&cfg, repo) == 0 &&
+	    git_config_get_string(&value, cfg, "remote.origin.url") == 0 && value && *value)
+		url = xstrdup(value);
+	git_config_free(cfg);
 	git_repository_free(repo);
 	return url;
 }
