@@ -137,7 +137,10 @@ static int classify(struct cli *cli, struct groups *gs, const char *path)
 				size_t n = strlen(trimmed);
 				while (n > 1 && trimmed[n - 1] == '/')
 					trimmed[--n] = '\0';
-				up = dir_of(trimmed);
+				up = strcmp(trimmed, ".") == 0 ? xstrdup("..")
+				     : strcmp(base_of(trimmed), ".") == 0 || strcmp(base_of(trimmed), "..") == 0
+					     ? xasprintf("%s/..", trimmed)
+					     : dir_of(trimmed);
 				hint = xasprintf("give the registry directory that holds it: '%s'", up);
 				free(up);
 				free(trimmed);
