@@ -360,15 +360,32 @@ static int run_ipm(struct builder *b, char **env, const char *log_path, const ch
 	return status;
 }
 
-static char *describe_status(int status)
+/* The child's own reason, the last "ipm: error: " line of the log, or
+ * its exit status. */
+static char *child_failure(const char *log_path, int status)
 {
+	static const char marker[] = "ipm: error: ";
+	char *text = NULL, *line, *found = NULL, *out;
+
+	if (status != -1 && WIFEXITED(status) && ipm_file_read(&text, NULL, log_path) == 0) {
+		for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			if (has_prefix(line, marker))
+				found = line + strlen(marker);
+		if (found) {
+			out = xasprintf(": %.*s", (int)strcspn(found, "\n"), found);
+			free(text);
+			return out;
+		}
+	}
+	ipm_error_clear();
+	free(text);
 	if (status == -1)
-		return xstrdup("could not be started");
+		return xstrdup(": it could not be started");
 	if (WIFEXITED(status))
-		return xasprintf("exit status %d", WEXITSTATUS(status));
+		return xasprintf(" (exit status %d)", WEXITSTATUS(status));
 	if (WIFSIGNALED(status))
-		return xasprintf("killed by signal %d", WTERMSIG(status));
-	return xstrdup("failed");
+		return xasprintf(" (killed by signal %d)", WTERMSIG(status));
+	return xstrdup("");
 }
 
 /* The environment of the children: ours, with the places ipm keeps state
@@ -394,8 +411,7 @@ static char **child_env(struct builder *b, const char *tmp, const char *registry
 	env[k++] = xasprintf("IPM_PREFIX=%s/prefix", tmp);
 	/* absent: no user registries, no user mirrors beyond those passed on */
 	env[k++] = xasprintf("IPM_CONFIG=%s/config.json", tmp);
-	/* downloads and git mirrors are reused from run to run */
-	env[k++] = xasprintf("IPM_CACHE=%s", b->cli->ctx.cfg.cache);
+	env[k++] = xasprintf("IPM_CACHE=%s/cache", tmp);
 	if (b->mirrors[0])
 		env[k++] = xasprintf("IPM_MIRRORS=%s", b->mirrors);
 	if (registry_dir)
@@ -451,6 +467,56 @@ static char *new_paths(const struct walk *after, const struct walk *before, size
 	return ipm_buf_detach(&list);
 }
 
+/* Subdirectories of IPM_CACHE that the children share with the user. */
+static const char *const shared_cache_dirs[] = { "downloads", "git", NULL };
+
+/*
+ * The children's IPM_CACHE: the user's downloads and git mirrors (so that
+ * nothing is fetched twice and IPM_MIRRORS to local copies work), through
+ * symlinks, but build directories and logs of their own. An ipm that opens
+ * its home for writing wipes <cache>/build, which is safe for one home per
+ * cache only. Returns NULL, or why it could not be set up.
+ */
+static char *private_cache(struct builder *b, const char *tmp)
+{
+	char *cache = xasprintf("%s/cache", tmp), *why = NULL;
+
+	if (ipm_mkdir_p(cache, 0755) < 0)
+		why = xstrdup(ipm_error_message());
+	for (size_t i = 0; !why && shared_cache_dirs[i]; i++) {
+		char *target = join(b->cli->ctx.cfg.cache, shared_cache_dirs[i]);
+		char *link_path = join(cache, shared_cache_dirs[i]);
+
+		if (ipm_mkdir_p(target, 0755) < 0)
+			why = xstrdup(ipm_error_message());
+		else if (symlink(target, link_path) < 0)
+			why = xasprintf("cannot create '%s': %s", link_path, strerror(errno));
+		free(target);
+		free(link_path);
+	}
+	ipm_error_clear();
+	free(cache);
+	return why;
+}
+
+/* After a failure: everything but the logs (check.log, cache/logs/). */
+static void keep_only_logs(const char *tmp)
+{
+	static const char *const gone[] = { "home", "prefix", "cache/build", "config.json", NULL };
+
+	for (size_t i = 0; gone[i]; i++) {
+		char *path = join(tmp, gone[i]);
+		ipm_rm_rf(path);
+		free(path);
+	}
+	for (size_t i = 0; shared_cache_dirs[i]; i++) {
+		char *path = xasprintf("%s/cache/%s", tmp, shared_cache_dirs[i]);
+		unlink(path);   /* the link, not the user's cache */
+		free(path);
+	}
+	ipm_error_clear();
+}
+
 /* Builds, counts and removes one entry; prints its line. 1 when it passed,
  * 0 when not, -1 when the user interrupted. */
 static int build_one(struct builder *b, const struct ipm_check_item *item, const char *registry_dir)
@@ -472,6 +538,8 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 	}
 	log_path = xasprintf("%s/check.log", tmp);
 	prefix = xasprintf("%s/prefix", tmp);
+	if ((why = private_cache(b, tmp)) != NULL)
+		goto done;
 	env = child_env(b, tmp, registry_dir);
 
 	/* Dependencies first, so that what the entry itself installs is
@@ -496,7 +564,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 			goto done;
 		}
 		if (status != 0) {
-			why = xasprintf("installing its dependencies failed (%s)", st = describe_status(status));
+			why = xasprintf("installing its dependencies failed%s", st = child_failure(log_path, status));
 			goto done;
 		}
 	}
@@ -508,7 +576,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 		goto done;
 	}
 	if (status != 0) {
-		why = xasprintf("'ipm install' failed (%s)", st = describe_status(status));
+		why = xasprintf("'ipm install' failed%s", st = child_failure(log_path, status));
 		goto done;
 	}
 	walk_tree(&installed, prefix, "");
@@ -526,7 +594,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 		goto done;
 	}
 	if (status != 0) {
-		why = xasprintf("'ipm remove' failed (%s)", st = describe_status(status));
+		why = xasprintf("'ipm remove' failed%s", st = child_failure(log_path, status));
 		goto done;
 	}
 	walk_tree(&after, prefix, "");
@@ -559,18 +627,16 @@ done:
 	}
 	fflush(stdout);
 	if (tmp) {
-		char *home = xasprintf("%s/home", tmp);
-		/* a failure keeps its log (and only its log) for the contributor */
+		/* a failure keeps its logs (and only those) for the contributor */
 		if (result == 0 && log_path && ipm_path_exists(log_path)) {
 			print_log_tail(log_path);
 			fprintf(stderr, "    log: %s\n", log_path);
-			ipm_rm_rf(home);
-			ipm_rm_rf(prefix);
+			keep_only_logs(tmp);
 		} else {
+			/* the shared cache directories are symlinks: rm -rf leaves their targets */
 			ipm_rm_rf(tmp);
 		}
 		ipm_error_clear();
-		free(home);
 	}
 	if (env)
 		for (char **e = env; *e; e++)

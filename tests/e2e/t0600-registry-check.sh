@@ -172,14 +172,19 @@ mkdir -p "$work/failing/packages"
 pub_entry broken 1.0 "$c_small" '[]' "echo the-recipe-breaks-here >&2; exit 3" small >"$work/failing/packages/broken.json"
 pub_entry fine 1.0 "$c_small" '[]' "make install" small >"$work/failing/packages/fine.json"
 expect_fail 1 "the-recipe-breaks-here" "$IPM" registry check --build "$work/failing"
-check "FAIL line for the broken entry" grep -qx "FAIL  broken: 'ipm install' failed (exit status 1)" "$work/out"
+check "FAIL line with the reason ipm gave" grep -qx "FAIL  broken: 'ipm install' failed: step 'echo the-recipe-breaks-here >&2; exit 3' of 'broken' failed with exit status 3" "$work/out"
 check "the other entry still builds" grep -q "^ok    fine 1.0: 5 files" "$work/out"
 check "summary says one failed" grep -qx "built 2 entries: 1 failed" "$work/out"
 log=$(sed -n 's/^    log: //p' "$work/err")
 check "the log is named" test -n "$log"
 check "the log is kept" test -f "$log"
 check "the log holds the failing step" grep -q "the-recipe-breaks-here" "${log:-/nonexistent}"
-check "only the log is kept" test "$(cd "$work/tmp" && find . -mindepth 1 | sort | tr '\n' ' ')" = "./$(basename "$(dirname "$log")") ./$(basename "$(dirname "$log")")/check.log "
+kept=$(dirname "${log:-/nonexistent/x}")
+check "only the logs are kept" test "$(cd "$kept" && find . -mindepth 1 ! -type d | sort | tr '\n' ' ')" = "./cache/logs/broken-1.0.log ./check.log "
+check "the recipe's full output is kept with it" grep -q "the-recipe-breaks-here" "$kept/cache/logs/broken-1.0.log"
+check "the user's git mirrors survive the clean-up" test -n "$(ls -A "$IPM_CACHE/git" 2>/dev/null)"
+check "build directories and logs of --build stay out of the user's cache" \
+	test -z "$(ls -A "$IPM_CACHE/build" 2>/dev/null)" -a ! -e "$IPM_CACHE/logs/broken-1.0.log" -a ! -e "$IPM_CACHE/logs/small-1.0.log"
 check "the tail is at most 30 lines" test "$(grep -c '^    ' "$work/err")" -le 31
 rm -rf "$work/tmp"/*
 same_state "a failed --build leaves the user's state alone" "$work/state.before"
