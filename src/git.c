@@ -503,6 +503,15 @@ int ipm_git_checkout(const char *git_dir, const char *commit, const char *dest_d
 	/* The files exactly as committed: no CRLF or ident rewriting. */
 	opts.disable_filters = 1;
 	opts.target_directory = dest_dir;
+	/* A tree with a submodule (gitlink) makes libgit2 look the submodule up,
+	 * which a bare repository refuses ("cannot get submodules without a
+	 * working tree"). Giving the in-memory repository dest_dir as its work
+	 * tree lets that lookup run; nothing is written to the mirror (no
+	 * gitlink file, no core.worktree) and submodules stay empty directories. */
+	if (git_repository_set_workdir(repo, dest_dir, 0) < 0) {
+		rc = git_fail(IPM_ERROR, dest_dir);
+		goto done;
+	}
 	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0) {
 		rc = git_fail(IPM_ERROR, dest_dir);
 		goto done;
