@@ -39,12 +39,13 @@ struct ipm_check_set {
 #define IPM_CHECK_SET_INIT { NULL, 0, 0 }
 
 /*
- * Adds one entry file. With checked, every problem of the entry is appended
- * to *problems; a context file is only parsed. A file already in the set
- * (same real path) is not added twice, but becomes checked if asked to; a
- * context file whose entry name a set member already has is skipped (the
- * file being checked stands in for it). Returns 0, or a negative IPM_E* for
- * a file that cannot be read (error slot set; nothing added).
+ * Adds one entry file. With checked, every problem of the entry (a file that
+ * cannot be read is one too) is appended to *problems; a context file is
+ * only parsed, and skipped when unreadable. A file already in the set (same
+ * real path) is not added again; a context file whose entry name a member
+ * already has is skipped (the file being checked stands in for it), so add
+ * the checked files first. Returns 0: an unreadable file is a problem, not
+ * an error.
  */
 int ipm_check_add_file(struct ipm_check_set *set, struct ipm_problems *problems, const char *path,
 		       int checked);

@@ -100,6 +100,22 @@ static const char *base_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* The directory above path, written the way path was given. */
+static char *parent_shown(const char *path)
+{
+	char *trimmed = xstrdup(path), *up;
+	size_t n = strlen(trimmed);
+
+	while (n > 1 && trimmed[n - 1] == '/')
+		trimmed[--n] = '\0';
+	if (strcmp(base_of(trimmed), ".") == 0 || strcmp(base_of(trimmed), "..") == 0)
+		up = strcmp(trimmed, ".") == 0 ? xstrdup("..") : xasprintf("%s/..", trimmed);
+	else
+		up = dir_of(trimmed);
+	free(trimmed);
+	return up;
+}
+
 static char *join(const char *dir, const char *name)
 {
 	struct ipm_buf b = IPM_BUF_INIT;
@@ -132,18 +148,9 @@ static int classify(struct cli *cli, struct groups *gs, const char *path)
 
 			real = realpath(path, NULL);
 			if (real && strcmp(base_of(real), "packages") == 0) {
-				/* the path as given, without trailing slashes, one level up */
-				char *trimmed = xstrdup(path), *up;
-				size_t n = strlen(trimmed);
-				while (n > 1 && trimmed[n - 1] == '/')
-					trimmed[--n] = '\0';
-				up = strcmp(trimmed, ".") == 0 ? xstrdup("..")
-				     : strcmp(base_of(trimmed), ".") == 0 || strcmp(base_of(trimmed), "..") == 0
-					     ? xasprintf("%s/..", trimmed)
-					     : dir_of(trimmed);
+				char *up = parent_shown(path);
 				hint = xasprintf("give the registry directory that holds it: '%s'", up);
 				free(up);
-				free(trimmed);
 			} else {
 				hint = xstrdup("a registry directory holds one packages/<name>.json per package");
 			}
