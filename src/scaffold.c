@@ -528,8 +528,11 @@ static int list_tags(struct tag_list *out, git_repository *repo, const git_oid *
 	memset(out, 0, sizeof(*out));
 	out->repo = repo;
 	out->commit = commit;
-	if (git_tag_foreach(repo, on_tag, out) < 0 && git_error_last())
+	if (git_tag_foreach(repo, on_tag, out) < 0 && git_error_last()) {
+		tag_list_release(out);
+		memset(out, 0, sizeof(*out));
 		return git_fail(IPM_ERROR, git_repository_path(repo));
+	}
 	if (out->n)
 		qsort(out->items, out->n, sizeof(out->items[0]), cmp_candidates_newest_first);
 	return 0;
