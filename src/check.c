@@ -180,7 +180,8 @@ int ipm_check_add_dir(struct ipm_check_set *set, struct ipm_problems *problems,
 		files[nfiles++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(files, nfiles, sizeof(*files), by_string);
+	if (nfiles)
+		qsort(files, nfiles, sizeof(*files), by_string);
 	for (size_t i = 0; i < nfiles && rc == 0; i++) {
 		ipm_buf_reset(&path);
 		ipm_buf_add(&path, packages_dir);

@@ -249,13 +249,13 @@ static void walk_tree(struct walk *w, const char *root, const char *rel)
 	if (d)
 		closedir(d);
 	free(dir);
-	if (!rel[0])
+	if (!rel[0] && w->n)
 		qsort(w->paths, w->n, sizeof(*w->paths), by_string);
 }
 
 static int in_walk(const struct walk *w, const char *path)
 {
-	return bsearch(&path, w->paths, w->n, sizeof(*w->paths), by_string) != NULL;
+	return w->n && bsearch(&path, w->paths, w->n, sizeof(*w->paths), by_string) != NULL;
 }
 
 static int has_prefix(const char *s, const char *prefix)
