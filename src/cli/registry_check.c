@@ -298,17 +298,43 @@ struct builder {
 	char *mirrors;       /* every configured mirror, as IPM_MIRRORS */
 };
 
-static int interrupted_by(int status)
+/*
+ * Signals while --build runs: ^C reaches the child through the terminal's
+ * process group, a kill of ipm alone is passed on to it; either way the
+ * child cleans up after itself, we clean up after it and stop.
+ */
+static volatile sig_atomic_t stop_signal;
+static volatile pid_t running_child;
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define NSTOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+static void on_stop_signal(int sig)
 {
-	return (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM)) ||
-	       (WIFEXITED(status) && WEXITSTATUS(status) == 130);
+	stop_signal = sig;
+	if (running_child > 0)
+		kill(running_child, sig);
+}
+
+static void catch_stop_signals(struct sigaction *old)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NSTOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &sa, &old[i]);
+}
+
+static void restore_stop_signals(const struct sigaction *old)
+{
+	for (size_t i = 0; i < NSTOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &old[i], NULL);
 }
 
 /* Runs this ipm with args and env, its output appended to log_path; the
  * log first gets the command line. Returns the wait status, or -1. */
 static int run_ipm(struct builder *b, char **env, const char *log_path, const char *const *args)
 {
-	struct sigaction ignore = { 0 }, old_int, old_quit;
 	const char **argv;
 	size_t nargs = 0;
 	int status = -1, log_fd;
@@ -330,23 +356,13 @@ static int run_ipm(struct builder *b, char **env, const char *log_path, const ch
 	argv[1] = "-v";
 	memcpy(argv + 2, args, nargs * sizeof(*argv));
 
-	/* Like system(): ^C goes to the child, which cleans up after itself;
-	 * we clean up after it. */
-	ignore.sa_handler = SIG_IGN;
-	sigemptyset(&ignore.sa_mask);
-	sigaction(SIGINT, &ignore, &old_int);
-	sigaction(SIGQUIT, &ignore, &old_quit);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid == 0) {
-		struct sigaction dfl = { 0 };
 		int null_fd = open("/dev/null", O_RDONLY);
 
-		dfl.sa_handler = SIG_DFL;
-		sigemptyset(&dfl.sa_mask);
-		sigaction(SIGINT, &dfl, NULL);
-		sigaction(SIGQUIT, &dfl, NULL);
+		/* (handlers are reset by execve) */
 		log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		if (null_fd < 0 || log_fd < 0)
 			_exit(127);
@@ -358,11 +374,14 @@ static int run_ipm(struct builder *b, char **env, const char *log_path, const ch
 		_exit(127);
 	}
 	if (pid > 0) {
+		running_child = pid;
+		/* a signal that came just before the child existed */
+		if (stop_signal)
+			kill(pid, stop_signal);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		running_child = 0;
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
 	free(argv);
 	return status;
 }
@@ -566,7 +585,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 		status = run_ipm(b, env, log_path, args);
 		xfree_strv(specs, item->entry.ndepends);
 		free(args);
-		if (interrupted_by(status)) {
+		if (stop_signal) {
 			result = -1;
 			goto done;
 		}
@@ -578,7 +597,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 	walk_tree(&before, prefix, "");
 
 	status = run_ipm(b, env, log_path, (const char *[]){ "install", "--yes", entry_path, NULL });
-	if (interrupted_by(status)) {
+	if (stop_signal) {
 		result = -1;
 		goto done;
 	}
@@ -596,7 +615,7 @@ static int build_one(struct builder *b, const struct ipm_check_item *item, const
 	}
 
 	status = run_ipm(b, env, log_path, (const char *[]){ "remove", "--yes", item->entry.name, NULL });
-	if (interrupted_by(status)) {
+	if (stop_signal) {
 		result = -1;
 		goto done;
 	}
@@ -711,7 +730,8 @@ int cmd_registry_check(struct cli *cli, int argc, char **argv)
 	const char *opt, *value;
 	const char **operands = xcalloc((size_t)argc + 1, sizeof(*operands));
 	size_t noperands = 0, nentries = 0, nproblems = 0;
-	int build = 0, idx = 1, r, rc = 0, nfailed = 0, stop = 0;
+	struct sigaction old_signals[NSTOP_SIGNALS];
+	int build = 0, idx = 1, r, rc = 0, nfailed = 0, stop = 0, caught = 0;
 
 	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
 		if (r == -2) {
@@ -748,8 +768,12 @@ int cmd_registry_check(struct cli *cli, int argc, char **argv)
 		if ((rc = classify(cli, &gs, cli->ctx.cfg.bundled_registry)) != 0)
 			goto done;
 	}
-	if (build && (rc = builder_init(&b, cli)) < 0)
-		goto done;
+	if (build) {
+		if ((rc = builder_init(&b, cli)) < 0)
+			goto done;
+		catch_stop_signals(old_signals);
+		caught = 1;
+	}
 
 	for (size_t gi = 0; gi < gs.n && !stop; gi++) {
 		struct group *g = &gs.items[gi];
@@ -796,11 +820,11 @@ int cmd_registry_check(struct cli *cli, int argc, char **argv)
 				nfailed++;
 				continue;
 			}
-			res = build_one(&b, item, registry_dir);
+			res = stop_signal ? -1 : build_one(&b, item, registry_dir);
 			if (res < 0) {
 				stop = 1;
 				cli_error(cli, "interrupted: the temporary directories are removed", NULL);
-				rc = 130;
+				rc = 128 + stop_signal;
 			} else if (res == 0) {
 				nfailed++;
 			}
@@ -823,6 +847,8 @@ int cmd_registry_check(struct cli *cli, int argc, char **argv)
 		printf("built %zu entr%s: ok\n", nentries, nentries == 1 ? "y" : "ies");
 	rc = nproblems || nfailed ? CLI_EXIT_FAILURE : 0;
 done:
+	if (caught)
+		restore_stop_signals(old_signals);
 	if (build)
 		builder_release(&b);
 	groups_release(&gs);

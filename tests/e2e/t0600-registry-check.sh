@@ -194,4 +194,22 @@ expect_fail 1 "must be a full commit id" "$IPM" registry check --build "$DATA/ba
 check "skip line" grep -qx "skip  git-commit: not built, the entry has problems" "$work/out"
 check "nothing was left in TMPDIR" test -z "$(ls -A "$work/tmp")"
 
+# stopped while a recipe runs: the child is stopped too, nothing is left
+mkdir -p "$work/slow/packages"
+pub_entry sleepy 1.0 "$c_small" '[]' "touch $work/slow/started; sleep 30" small >"$work/slow/packages/sleepy.json"
+"$IPM" registry check --build "$work/slow" >"$work/out" 2>"$work/err" &
+pid=$!
+i=0
+while [ ! -e "$work/slow/started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "a stopped --build exits 128+SIGTERM" test "$rc" -eq 143
+check "it says so" grep -q "^ipm: error: interrupted: the temporary directories are removed$" "$work/err"
+check "no FAIL line for a stopped build" test ! -s "$work/out"
+# (the bracket keeps the pattern from matching the checking shell itself)
+check "the recipe was stopped too" sh -c '! pgrep -f "$1" >/dev/null' sh "$work/slow/start[e]d; sleep 30"
+check "a stopped --build leaves nothing in TMPDIR" test -z "$(ls -A "$work/tmp")"
+same_state "a stopped --build leaves the user's state alone" "$work/state.before"
+
 done_testing
