@@ -385,7 +385,6 @@ static int spdx_idstring(const char *s, size_t n, const char *prefix)
 
 struct spdx_parse {
 	struct parser *p;
-	const char *text;
 	const char *pos;
 	const char *tok;      /* the current token: tok..tok+ntok, ntok 0 at the end */
 	size_t ntok;
@@ -546,7 +545,7 @@ static void spdx_compound(struct spdx_parse *sp, int depth)
  */
 static void check_license(struct parser *p, const char *license)
 {
-	struct spdx_parse sp = { .p = p, .text = license, .pos = license };
+	struct spdx_parse sp = { .p = p, .pos = license };
 
 	spdx_next(&sp);
 	spdx_compound(&sp, 0);

@@ -111,9 +111,11 @@ void ipm_problems_release(struct ipm_problems *list);
 
 /*
  * Rules for entries published in a public registry, on top of those every
- * entry follows (ipm_entry_parse): a "license" that is an SPDX expression,
- * https:// URLs without credentials, an install hint for every "requires"
- * tool. Local and private entries may use file://, http:// and bare paths.
+ * entry follows (ipm_entry_parse, which already checks that a "license"
+ * present is an SPDX expression): a "license" is required, every URL
+ * (versions[].git except "self", versions[].url, homepage) is https:// without
+ * credentials, every "requires" tool has an install hint. Local and private
+ * entries may use file://, http:// and bare paths.
  */
 #define IPM_ENTRY_PUBLIC 1u
 
@@ -123,6 +125,9 @@ void ipm_problems_release(struct ipm_problems *list);
  * otherwise IPM_EINVAL with the first problem in the error slot and *out
  * released. ipm_entry_parse(out, ...) is ipm_entry_check(out, NULL, ..., 0):
  * one set of rules, so an entry that passes check always installs.
+ * Problems come in file order for an entry written in the usual field order
+ * (an object's unknown and duplicate keys first); malformed JSON is one
+ * problem. problems may be NULL.
  */
 int ipm_entry_check(struct ipm_entry *out, struct ipm_problems *problems, const char *json,
 		    size_t len, const char *origin, unsigned flags);
