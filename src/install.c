@@ -712,7 +712,7 @@ static int dir_is_empty_tree(const char *dir)
 static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it)
 {
 	const char *name = it->entry.name, *version = it->release->version;
-	char *build_root = xasprintf("%s/build", ctx->cfg.cache);
+	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *build_dir = xasprintf("%s/%s-%s", build_root, name, version);
 	char *log_dir = xasprintf("%s/logs", ctx->cfg.cache);
 	char *log_path = xasprintf("%s/%s-%s.log", log_dir, name, version);
@@ -1265,7 +1265,7 @@ done:
 int ipm_recover(struct ipm_ctx *ctx)
 {
 	char *dir_path = xasprintf("%s/journal", ctx->cfg.home);
-	char *build_root = xasprintf("%s/build", ctx->cfg.cache);
+	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	DIR *dir = opendir(dir_path);
 	struct dirent *de;
 	int rc = 0;

@@ -5,7 +5,8 @@
  * Where things live, and the user's configuration.
  *
  * Paths (each overridable by environment, which the tests use):
- *   IPM_HOME    $XDG_DATA_HOME/ipm  (~/.local/share/ipm): ipm.db, store/, lock, journal/
+ *   IPM_HOME    $XDG_DATA_HOME/ipm  (~/.local/share/ipm): ipm.db, store/, lock, journal/,
+ *               build/ (source trees being built: state of this home, under its lock)
  *   IPM_PREFIX  ~/.local (or config "prefix", or --prefix): where files are linked
  *   IPM_CACHE   $XDG_CACHE_HOME/ipm (~/.cache/ipm): downloads/, git/, registries/, logs/
  *   IPM_CONFIG  $XDG_CONFIG_HOME/ipm/config.json

@@ -499,9 +499,9 @@ static const char *const shared_cache_dirs[] = { "downloads", "git", NULL };
 /*
  * The children's IPM_CACHE: the user's downloads and git mirrors (so that
  * nothing is fetched twice and IPM_MIRRORS to local copies work), through
- * symlinks, but build directories and logs of their own. An ipm that opens
- * its home for writing wipes <cache>/build, which is safe for one home per
- * cache only. Returns NULL, or why it could not be set up.
+ * symlinks, but logs of their own: a failure's recipe log stays beside
+ * check.log, and the user's logs of the same name and version are left
+ * alone. Returns NULL, or why it could not be set up.
  */
 static char *private_cache(struct builder *b, const char *tmp)
 {
@@ -528,7 +528,7 @@ static char *private_cache(struct builder *b, const char *tmp)
 /* After a failure: everything but the logs (check.log, cache/logs/). */
 static void keep_only_logs(const char *tmp)
 {
-	static const char *const gone[] = { "home", "prefix", "cache/build", "config.json", NULL };
+	static const char *const gone[] = { "home", "prefix", "config.json", NULL };
 
 	for (size_t i = 0; gone[i]; i++) {
 		char *path = join(tmp, gone[i]);

@@ -181,7 +181,7 @@ static void test_install_links_and_records(void **state)
 	assert_non_null(strstr(logtext, "building hello 1.0"));
 	free(logtext);
 	{
-		char *build = xasprintf("%s/cache/build/hello-1.0", fx->root);
+		char *build = xasprintf("%s/build/hello-1.0", fx->home);
 		assert_false(ipm_path_exists(build));
 		free(build);
 	}
@@ -348,7 +348,9 @@ static void test_recover_undoes_uncommitted_install(void **state)
 			       "\"dirs\": [ \"bin\" ] }",
 			       store, fx->prefix);
 	char *half_link = prefix_path(fx, "bin/ghost2.ipm-new");
-	char *stale_build = xasprintf("%s/cache/build/ghost-1.0", fx->root);
+	char *stale_build = xasprintf("%s/build/ghost-1.0", fx->home);
+	/* another home sharing this cache may be building right now */
+	char *foreign_build = xasprintf("%s/cache/build/other-1.0", fx->root);
 
 	assert_int_equal(ipm_mkdir_p(store, 0755), 0);
 	{
@@ -363,6 +365,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
 	tu_write_file(journal, text);
 	assert_int_equal(ipm_mkdir_p(stale_build, 0755), 0);
+	assert_int_equal(ipm_mkdir_p(foreign_build, 0755), 0);
 
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
 	assert_false(ipm_path_exists(link));
@@ -374,6 +377,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	assert_false(ipm_path_exists(store));
 	assert_false(ipm_path_exists(journal));
 	assert_false(ipm_path_exists(stale_build));
+	assert_true(ipm_path_exists(foreign_build));
 
 	/* a committed install's journal is just dropped */
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
@@ -399,6 +403,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	free(journal_dir);
 	free(journal);
 	free(stale_build);
+	free(foreign_build);
 	free(half_link);
 }
 
