@@ -547,6 +547,41 @@ static void check_license(struct parser *p, const char *license)
 {
 	struct spdx_parse sp = { .p = p, .pos = license };
 
+	/* "Apache 2.0", "GPL v3": one license written as words, which read as
+	 * an id and a stray token would only give two unhelpful problems */
+	if (strchr(license, ' ') && !strpbrk(license, "()")) {
+		char *dashed = xstrdup(license);
+		const char *near = NULL;
+		int operators = 0;
+
+		for (spdx_next(&sp); sp.ntok; spdx_next(&sp))
+			operators |= spdx_is(&sp, "AND") || spdx_is(&sp, "OR") || spdx_is(&sp, "WITH") ||
+				     spdx_miscased_operator(&sp) != NULL;
+		for (char *c = dashed; *c; c++)
+			if (*c == ' ')
+				*c = '-';
+		/* only a close match: "MIT Zlib" is two ids, not 'MIT-Click' */
+		if (!operators) {
+			char *want = lower_dup(dashed);
+			size_t best_d = 2;
+			for (size_t i = 0; i < ipm_spdx_licenses_count && best_d > 0; i++) {
+				char *have = lower_dup(ipm_spdx_licenses[i]);
+				size_t d = edit_distance(want, have);
+				if (d < best_d)
+					best_d = d, near = ipm_spdx_licenses[i];
+				free(have);
+			}
+			free(want);
+		}
+		free(dashed);
+		if (near) {
+			char *hint = xasprintf("SPDX ids have no spaces: did you mean '%s'?", near);
+			bad(p, NULL, "license", "is not a valid SPDX license expression", hint);
+			free(hint);
+			return;
+		}
+		sp.pos = license;
+	}
 	spdx_next(&sp);
 	spdx_compound(&sp, 0);
 	if (!sp.syntax_error && sp.ntok)

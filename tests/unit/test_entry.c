@@ -386,6 +386,11 @@ static void test_license(void **state)
 	assert_string_equal(only_problem(LICENSED("GPL-3.0 WITH GCC-exception-31"), 0, &hint),
 			    "field 'license' in 'x.json' names 'GCC-exception-31', which is not an SPDX license exception id");
 	assert_string_equal(hint, "did you mean 'GCC-exception-3.1'?");
+	/* one license written as words */
+	assert_string_equal(only_problem(LICENSED("Apache 2.0"), 0, &hint), NOT_SPDX);
+	assert_string_equal(hint, "SPDX ids have no spaces: did you mean 'Apache-2.0'?");
+	assert_string_equal(only_problem(LICENSED("GPL 3.0"), 0, &hint), NOT_SPDX);
+	assert_string_equal(hint, "SPDX ids have no spaces: did you mean 'GPL-3.0'?");
 	/* nothing near: where the list is */
 	assert_string_equal(only_problem(LICENSED("BSD"), 0, &hint),
 			    "field 'license' in 'x.json' names 'BSD', which is not an SPDX license id");
