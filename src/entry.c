@@ -280,6 +280,9 @@ static int valid_name(const char *s)
 		return 0;
 	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
 		return 0;
+	/* `ipm install x.json` means a file, so no package can be called that */
+	if (n > 5 && strcmp(s + n - 5, ".json") == 0)
+		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("._+-", *s)))
 			return 0;
@@ -834,7 +837,8 @@ static void parse_object(struct ipm_entry *e, struct parser *p, const cJSON *roo
 			    "shorten it: package names have at most " IPM_STR(NAME_MAX_CHARS) " characters");
 		else
 			bad(p, NULL, "name", "is not a valid package name",
-			    "names use lower-case letters, digits and . _ + - and start with a letter or digit");
+			    "names use lower-case letters, digits and . _ + -, start with a letter or digit"
+			    " and do not end in .json");
 		free(e->name);
 		e->name = NULL;
 	}

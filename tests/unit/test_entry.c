@@ -165,6 +165,9 @@ static void test_bad_values(void **state)
 			    "field 'versions[0].commit' in 'x.json' is not allowed with \"git\": \"self\"");
 	assert_string_equal(parse_fails("{\"name\": \"Bad Name\", \"description\": \"d\", " MIN_VERSIONS ", " MIN_METHODS "}"),
 			    "field 'name' in 'x.json' is not a valid package name");
+	/* `ipm install foo.json` is a file: no package may be called that */
+	assert_string_equal(parse_fails("{\"name\": \"foo.json\", \"description\": \"d\", " MIN_VERSIONS ", " MIN_METHODS "}"),
+			    "field 'name' in 'x.json' is not a valid package name");
 	assert_string_equal(parse_fails("{\"name\": \"x\", \"description\": 3, " MIN_VERSIONS ", " MIN_METHODS "}"),
 			    "field 'description' in 'x.json' must be a string");
 	assert_string_equal(parse_fails("{\"name\": \"x\", \"description\": \"d\", \"repo\": \"noslash\", " MIN_VERSIONS ", " MIN_METHODS "}"),
