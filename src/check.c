@@ -13,6 +13,7 @@
 #include "ipm/buf.h"
 #include "ipm/check.h"
 #include "ipm/error.h"
+#include "ipm/similar.h"
 #include "ipm/fs.h"
 #include "ipm/version.h"
 #include "ipm/xalloc.h"
@@ -246,31 +247,6 @@ static long find_parsed(const struct ipm_check_set *set, const char *name)
 	return -1;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), result;
-	size_t *row = xcalloc(lb + 1, sizeof(*row));
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	result = row[lb];
-	free(row);
-	return result;
-}
-
 /* "did you mean 'x'?" for the closest name of the set, when it is close
  * enough to be a typo (a third of the name, at least one edit), or NULL.
  * A registry is small enough to compare against every name. */
@@ -282,7 +258,7 @@ static char *suggest_name(const struct ipm_check_set *set, const char *name)
 
 	for (size_t i = 0; i < set->n; i++) {
 		char *other = folded_name(set->items[i].name);
-		size_t d = edit_distance(folded, other);
+		size_t d = ipm_edit_distance(folded, other);
 		if (d < best_d || (d == best_d && strcmp(set->items[i].name, best) < 0))
 			best_d = d, best = set->items[i].name;
 		free(other);

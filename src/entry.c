@@ -13,6 +13,7 @@
 #include "ipm/entry.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
+#include "ipm/similar.h"
 #include "ipm/version.h"
 #include "ipm/xalloc.h"
 #include "spdx.h"
@@ -78,34 +79,6 @@ static void report(struct parser *p, const char *hint, const char *fmt, ...)
 
 /* ---- field names and "did you mean" ---- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t *row = xcalloc(lb + 1, sizeof(*row));
-	size_t result;
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			size_t best = diag + cost;
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	result = row[lb];
-	free(row);
-	return result;
-}
-
 static char *field_path(const char *where, const char *key)
 {
 	return where ? xasprintf("%s.%s", where, key) : xstrdup(key);
@@ -128,7 +101,7 @@ static void check_fields(struct parser *p, const cJSON *obj, const char *const *
 			const char *best = NULL;
 			size_t best_d = (size_t)-1;
 			for (size_t i = 0; known[i]; i++) {
-				size_t d = edit_distance(key, known[i]);
+				size_t d = ipm_edit_distance(key, known[i]);
 				if (d < best_d)
 					best_d = d, best = known[i];
 			}
@@ -361,7 +334,7 @@ static const char *spdx_near(const char *const *table, size_t count, const char 
 
 	for (size_t i = 0; i < count && best_d > 0; i++) {
 		char *have = lower_dup(table[i]);
-		size_t d = edit_distance(want, have);
+		size_t d = ipm_edit_distance(want, have);
 		if (d < best_d)
 			best_d = d, best = table[i];
 		free(have);
@@ -569,7 +542,7 @@ static void check_license(struct parser *p, const char *license)
 			size_t best_d = 2;
 			for (size_t i = 0; i < ipm_spdx_licenses_count && best_d > 0; i++) {
 				char *have = lower_dup(ipm_spdx_licenses[i]);
-				size_t d = edit_distance(want, have);
+				size_t d = ipm_edit_distance(want, have);
 				if (d < best_d)
 					best_d = d, near = ipm_spdx_licenses[i];
 				free(have);

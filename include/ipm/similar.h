@@ -27,4 +27,9 @@ int ipm_similar_find(struct ipm_similar_match **out, size_t *nout, struct ipm_db
 int ipm_similar_rank(struct ipm_similar_match **out, size_t *nout, const char *const *names,
 		     const float *vecs, size_t n, const char *query, size_t max, float min_score);
 void ipm_similar_matches_free(struct ipm_similar_match *m, size_t n);
+
+/* Levenshtein distance of a and b, in bytes: "did you mean" over short lists
+ * (field names, license ids, one registry's names), where exact edits say
+ * more than n-gram vectors. */
+size_t ipm_edit_distance(const char *a, const char *b);
 #endif
