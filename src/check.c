@@ -4,7 +4,6 @@
  * whole registry (names users could not tell apart, depends on packages or
  * versions the registry lacks, dependency cycles).
  */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 #include "ipm/buf.h"
 #include "ipm/check.h"
 #include "ipm/error.h"
+#include "ipm/registry.h"
 #include "ipm/similar.h"
 #include "ipm/fs.h"
 #include "ipm/version.h"
@@ -54,11 +54,6 @@ static char *json_name(const char *text, size_t len)
 		out = xstrdup(name->valuestring);
 	cJSON_Delete(root);
 	return out;
-}
-
-static int by_string(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -165,24 +160,11 @@ int ipm_check_add_dir(struct ipm_check_set *set, struct ipm_problems *problems,
 {
 	struct ipm_buf path = IPM_BUF_INIT;
 	char **files = NULL;
-	size_t nfiles = 0, alloc = 0;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	size_t nfiles = 0;
+	int rc;
 
-	d = opendir(packages_dir);
-	if (!d)
-		return ipm_error_set(IPM_ENOTFOUND, "cannot read directory '%s'", packages_dir);
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
-		XGROW(files, alloc, nfiles + 1);
-		files[nfiles++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (nfiles)
-		qsort(files, nfiles, sizeof(*files), by_string);
+	if ((rc = ipm_registry_entry_files(&files, &nfiles, packages_dir)) < 0)
+		return rc;
 	for (size_t i = 0; i < nfiles && rc == 0; i++) {
 		ipm_buf_reset(&path);
 		ipm_buf_add(&path, packages_dir);

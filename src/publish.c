@@ -5,7 +5,6 @@
  * entries, decides where "self" sources come from, and prints the document
  * the same way every time.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/publish.h"
+#include "ipm/registry.h"
 #include "ipm/xalloc.h"
 
 void ipm_index_release(struct ipm_index *ix)
@@ -271,17 +271,6 @@ static int cmp_item(const void *a, const void *b)
 	return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int is_entry_file(const char *name)
-{
-	size_t len = strlen(name);
-	return name[0] != '.' && len > 5 && !strcmp(name + len - 5, ".json");
-}
-
 /* Checks one entry file; on success appends it to *items. Returns 1 when it
  * has a "self" source, 0 otherwise. */
 static int read_entry(struct item **items, size_t *nitems, size_t *alloc, struct ipm_problems *problems,
@@ -335,29 +324,15 @@ int ipm_publish_index(struct ipm_index *out, struct ipm_problems *problems, cons
 	struct meta meta = { 0 };
 	struct item *items = NULL;
 	char **files = NULL, *first_self = NULL, *reg_json = NULL;
-	size_t nitems = 0, items_alloc = 0, nfiles = 0, files_alloc = 0, before = problems->n;
-	DIR *d = NULL;
-	struct dirent *de;
+	size_t nitems = 0, items_alloc = 0, nfiles = 0, before = problems->n;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	ipm_buf_add(&path, dir);
 	ipm_buf_addpath(&path, "packages");
-	if (!(d = opendir(path.ptr))) {
-		rc = ipm_error_set(errno == ENOENT ? IPM_ENOTFOUND : IPM_ERROR,
-				   "cannot read registry directory '%s': %s", path.ptr, strerror(errno));
+	/* sorted, so problems come in the same order on every run */
+	if ((rc = ipm_registry_entry_files(&files, &nfiles, path.ptr)) < 0)
 		goto done;
-	}
-	while ((de = readdir(d))) {
-		if (!is_entry_file(de->d_name))
-			continue;
-		XGROW(files, files_alloc, nfiles + 1);
-		files[nfiles++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	/* problems come in the same order on every run */
-	if (nfiles)
-		qsort(files, nfiles, sizeof(*files), cmp_str);
 
 	read_meta(&meta, problems, dir);
 	for (size_t i = 0; i < nfiles; i++) {

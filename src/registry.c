@@ -203,8 +203,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the .json files in packages/. */
-static int list_entry_files(char ***out, size_t *nout, const char *packages_dir)
+int ipm_registry_entry_files(char ***out, size_t *nout, const char *packages_dir)
 {
 	DIR *d = opendir(packages_dir);
 	struct dirent *de;
@@ -296,7 +295,7 @@ static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, in
 		ipm_error_hint("a registry holds one packages/<name>.json per package");
 		goto done;
 	}
-	if ((rc = list_entry_files(&files, &nfiles, path.ptr)) < 0)
+	if ((rc = ipm_registry_entry_files(&files, &nfiles, path.ptr)) < 0)
 		goto done;
 	local_stamp(&stamp, r->url, files, nfiles);
 	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
@@ -844,7 +843,7 @@ int ipm_registry_local_fresh(struct ipm_ctx *ctx)
 		ipm_buf_add(&path, r->url);
 		ipm_buf_addpath(&path, "packages");
 		if (ipm_db_registry_get(&row, ctx->db, r->name) < 0 ||
-		    list_entry_files(&files, &nfiles, path.ptr) < 0) {
+		    ipm_registry_entry_files(&files, &nfiles, path.ptr) < 0) {
 			fresh = 0;
 		} else {
 			local_stamp(&stamp, r->url, files, nfiles);

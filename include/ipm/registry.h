@@ -47,6 +47,12 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
  * none (ipm info of an installed package). */
 int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec);
 
+/* The file names (not paths) of the entries in a registry's packages
+ * directory, sorted: every *.json but hidden files, the files import, check
+ * and build all read. IPM_ENOTFOUND "cannot read registry directory" when
+ * packages_dir cannot be read. Free with xfree_strv. */
+int ipm_registry_entry_files(char ***out, size_t *nout, const char *packages_dir);
+
 /* Fills a SELF source's git URL and commit from registry `registry`: its home
  * repository and the commit its entries came from (for a local checkout: the
  * checkout's HEAD, now). */
