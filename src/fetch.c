@@ -58,21 +58,6 @@ static int is_git(const struct ipm_source *src)
 	return src->kind == IPM_SOURCE_GIT || src->kind == IPM_SOURCE_SELF;
 }
 
-/* Keeps the current error (code and message) across a cleanup call that
- * may itself set the error slot. */
-static void cleanup_keeping_error(const char *path)
-{
-	int code = ipm_error_code();
-	char *msg = xstrdup(ipm_error_message());
-	char *hint = xstrdup(ipm_error_hint_text());
-	(void)ipm_rm_rf(path);
-	ipm_error_set(code, "%s", msg);
-	if (hint)
-		ipm_error_hint("%s", hint);
-	free(msg);
-	free(hint);
-}
-
 /* Removes <sha256>.tmp-* files that an interrupted download of the same
  * file left (the process lock means none of them is in use). */
 static void remove_stale_downloads(const char *dir, const char *sha256)
@@ -188,7 +173,7 @@ int ipm_fetch_unpack(const struct ipm_fetch_ctx *ctx, const struct ipm_source *s
 	if ((rc = cached_download(&cached, ctx, src->url, src->sha256)) < 0)
 		goto done;
 	if ((rc = ipm_archive_extract(cached, dest_dir, 1)) < 0) {
-		cleanup_keeping_error(dest_dir);
+		ipm_rm_rf_quietly(dest_dir);
 		goto done;
 	}
 done:

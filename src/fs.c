@@ -71,6 +71,26 @@ static int rm_rf_at(int dirfd, const char *name, const char *shown)
 	return 0;
 }
 
+void ipm_rm_rf_quietly(const char *path)
+{
+	int code = ipm_error_code();
+	char *msg, *hint;
+
+	if (code == 0) {
+		(void)ipm_rm_rf(path);
+		ipm_error_clear();
+		return;
+	}
+	msg = xstrdup(ipm_error_message());
+	hint = xstrdup(ipm_error_hint_text());
+	(void)ipm_rm_rf(path);
+	ipm_error_set(code, "%s", msg);
+	if (hint)
+		ipm_error_hint("%s", hint);
+	free(msg);
+	free(hint);
+}
+
 int ipm_rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path, path);

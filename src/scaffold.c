@@ -739,20 +739,7 @@ static int pin_archive(struct pinned *p, const struct ipm_fetch_ctx *ctx, const 
 	p->sha256 = xstrdup(sum);
 	rc = list_archive(p, file, url);
 done:
-	if (rc < 0) {
-		/* keep the error that matters over one from the clean-up */
-		int code = ipm_error_code();
-		char *msg = xstrdup(ipm_error_message());
-		char *hint = xstrdup(ipm_error_hint_text());
-		(void)ipm_rm_rf(tmp_dir);
-		ipm_error_set(code, "%s", msg);
-		if (hint)
-			ipm_error_hint("%s", hint);
-		free(msg);
-		free(hint);
-	} else if (ipm_rm_rf(tmp_dir) < 0) {
-		ipm_error_clear();
-	}
+	ipm_rm_rf_quietly(tmp_dir);
 	free(file);
 	free(tmp_dir);
 	return rc;

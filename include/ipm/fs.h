@@ -10,6 +10,9 @@
 int ipm_mkdir_p(const char *path, unsigned mode);
 /* rm -rf; a missing path is fine. Never follows symlinks. */
 int ipm_rm_rf(const char *path);
+/* ipm_rm_rf for clean-up: the error slot is left as it was (the error that
+ * led here matters more than one from removing its leftovers). */
+void ipm_rm_rf_quietly(const char *path);
 /* Reads a whole file; *out is NUL-terminated, *len may be NULL. */
 int ipm_file_read(char **out, size_t *len, const char *path);
 /* Writes data to path.tmp, fsyncs and renames over path. */
