@@ -1,7 +1,7 @@
 # ipm: the engine (src/*.c -> libipm.a), the command line (src/cli/*.c -> ipm),
 # unit tests (tests/unit/test_*.c) and test tools (tests/tools/*.c).
 
-IPM_PKGS      = libcurl libgit2 libcjson sqlite3 libarchive libcrypto
+IPM_PKGS      = libcurl libgit2 libcjson sqlite3 libarchive libcrypto libelf
 IPM_CFLAGS    = -Iinclude $(shell $(PKG_CONFIG) --cflags $(IPM_PKGS))
 IPM_LIBS      = $(shell $(PKG_CONFIG) --libs $(IPM_PKGS)) -lpthread -lm
 IPM_VERSION   = 0.1.0
@@ -52,8 +52,7 @@ demo: deps
 	IPM_HOME=$(DEMO)/home IPM_PREFIX=$(DEMO)/prefix IPM_CACHE=$(DEMO)/cache \
 	    IPM_CONFIG=$(DEMO)/config.json $(BUILD)/ipm list
 	PKG_CONFIG_PATH=$(DEMO)/prefix/lib/pkgconfig $(CC) -o $(DEMO)/article examples/article.c \
-	    $$(PKG_CONFIG_PATH=$(DEMO)/prefix/lib/pkgconfig $(PKG_CONFIG) --cflags --libs attention) \
-	    -Wl,-rpath,$(CURDIR)/$(DEMO)/prefix/lib
+	    $$(PKG_CONFIG_PATH=$(DEMO)/prefix/lib/pkgconfig $(PKG_CONFIG) --cflags --libs attention)
 	$(DEMO)/article
 
 install: all
