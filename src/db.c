@@ -123,6 +123,14 @@ static const char *const migrations[] = {
 	"  version_constraint TEXT,"
 	"  PRIMARY KEY(package, depends_on)) WITHOUT ROWID;"
 	"CREATE INDEX deps_depends_on ON deps(depends_on);",
+	/* 2: run-time linkage. kind 'p': a soname the package's libraries
+	 * provide; 'n': a soname its files need that resolves into the prefix.
+	 * A change that drops a soname some dependent needs is found here. */
+	"CREATE TABLE sonames("
+	"  package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK(kind IN ('p', 'n')),"
+	"  soname TEXT NOT NULL,"
+	"  PRIMARY KEY(package, kind, soname)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -149,6 +157,9 @@ enum stmt_id {
 	ST_PACKAGE_GET,
 	ST_PACKAGE_FILES,
 	ST_PACKAGE_DEPS,
+	ST_PACKAGE_SONAMES,
+	ST_SONAME_INSERT,
+	ST_PACKAGE_PREFIX,
 	ST_PACKAGE_LIST,
 	ST_PACKAGE_BRIEF,
 	ST_PACKAGE_WIDTHS,
@@ -210,7 +221,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
 		" explicit, installed_at FROM packages WHERE name = ?1",
 	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
-	[ST_PACKAGE_DEPS] = "SELECT depends_on FROM deps WHERE package = ?1 ORDER BY depends_on",
+	[ST_PACKAGE_DEPS] =
+		"SELECT depends_on, version_constraint FROM deps WHERE package = ?1 ORDER BY depends_on",
+	[ST_PACKAGE_SONAMES] = "SELECT kind, soname FROM sonames WHERE package = ?1 ORDER BY kind, soname",
+	[ST_SONAME_INSERT] = "INSERT OR IGNORE INTO sonames(package, kind, soname) VALUES (?1, ?2, ?3)",
+	[ST_PACKAGE_PREFIX] = "SELECT prefix FROM packages ORDER BY name LIMIT 1",
 	[ST_PACKAGE_LIST] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
 		" explicit, installed_at FROM packages ORDER BY name",
@@ -223,7 +238,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
 	[ST_DEPENDENTS] =
-		"SELECT d.package FROM deps d JOIN packages p ON p.name = d.package"
+		"SELECT d.package, d.version_constraint FROM deps d JOIN packages p ON p.name = d.package"
 		" WHERE d.depends_on = ?1 ORDER BY d.package",
 	/* a file or link wins over a directory row: directories can be shared */
 	[ST_FILE_OWNER] =
@@ -1223,6 +1238,9 @@ void ipm_package_row_release(struct ipm_package_row *p)
 	}
 	free(p->files);
 	xfree_strv(p->depends, p->ndepends);
+	xfree_strv(p->depend_constraints, p->ndepends);
+	xfree_strv(p->provides, p->nprovides);
+	xfree_strv(p->needs, p->nneeds);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1284,11 +1302,35 @@ int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const cha
 	bind_text(s, 1, name);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		XGROW(out->depends, alloc, out->ndepends + 1);
+		out->depend_constraints = xrealloc(out->depend_constraints,
+						   alloc * sizeof(*out->depend_constraints));
+		out->depend_constraints[out->ndepends] = col_text(s, 1);
 		out->depends[out->ndepends++] = col_text(s, 0);
 	}
 	done_stmt(s);
 	if (rc != SQLITE_DONE) {
 		rc = sql_error(db, "reading deps");
+		goto fail;
+	}
+	if ((rc = stmt(&s, db, ST_PACKAGE_SONAMES)) < 0)
+		goto fail;
+	bind_text(s, 1, name);
+	{
+		size_t palloc = 0, nalloc = 0;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			const char *kind = (const char *)sqlite3_column_text(s, 0);
+			if (kind && kind[0] == 'p') {
+				XGROW(out->provides, palloc, out->nprovides + 1);
+				out->provides[out->nprovides++] = col_text(s, 1);
+			} else {
+				XGROW(out->needs, nalloc, out->nneeds + 1);
+				out->needs[out->nneeds++] = col_text(s, 1);
+			}
+		}
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "reading sonames");
 		goto fail;
 	}
 	return 0;
@@ -1432,11 +1474,25 @@ int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
 	for (size_t i = 0; i < p->ndepends; i++) {
 		bind_text(s, 1, p->name);
 		bind_text(s, 2, p->depends[i]);
-		bind_text(s, 3, NULL);
+		bind_text(s, 3, p->depend_constraints ? p->depend_constraints[i] : NULL);
 		rc = sqlite3_step(s);
 		done_stmt(s);
 		if (rc != SQLITE_DONE) {
 			rc = sql_error(db, "writing deps");
+			goto done;
+		}
+	}
+	if ((rc = stmt(&s, db, ST_SONAME_INSERT)) < 0)
+		goto done;
+	for (size_t i = 0; i < p->nprovides + p->nneeds; i++) {
+		int provided = i < p->nprovides;
+		bind_text(s, 1, p->name);
+		bind_text(s, 2, provided ? "p" : "n");
+		bind_text(s, 3, provided ? p->provides[i] : p->needs[i - p->nprovides]);
+		rc = sqlite3_step(s);
+		done_stmt(s);
+		if (rc != SQLITE_DONE) {
+			rc = sql_error(db, "writing sonames");
 			goto done;
 		}
 	}
@@ -1468,46 +1524,77 @@ done:
 
 int ipm_db_package_dependents(char ***out, size_t *nout, struct ipm_db *db, const char *name)
 {
-	char **names = NULL;
+	return ipm_db_package_dependents_constraints(out, NULL, nout, db, name);
+}
+
+int ipm_db_package_dependents_constraints(char ***out, char ***constraints, size_t *nout,
+					  struct ipm_db *db, const char *name)
+{
+	char **names = NULL, **cons = NULL;
 	size_t n = 0, alloc = 0;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
 	*out = NULL;
+	if (constraints)
+		*constraints = NULL;
 	*nout = 0;
 	if ((rc = stmt(&s, db, ST_DEPENDENTS)) < 0)
 		return rc;
 	bind_text(s, 1, name);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		XGROW(names, alloc, n + 1);
+		cons = xrealloc(cons, alloc * sizeof(*cons));
+		cons[n] = col_text(s, 1);
 		names[n++] = col_text(s, 0);
 	}
 	done_stmt(s);
 	if (rc != SQLITE_DONE) {
 		xfree_strv(names, n);
+		xfree_strv(cons, n);
 		return sql_error(db, "reading deps");
 	}
 	*out = names;
 	*nout = n;
+	if (constraints)
+		*constraints = cons;
+	else
+		xfree_strv(cons, n);
 	return 0;
 }
 
-int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path)
+/* The first column of the first row of statement id (with arg, when given,
+ * as ?1): IPM_ENOTFOUND, with no message, when there is no row. */
+static int one_text(char **out, struct ipm_db *db, enum stmt_id id, const char *arg, const char *what)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	*out_name = NULL;
-	if ((rc = stmt(&s, db, ST_FILE_OWNER)) < 0)
+	*out = NULL;
+	if ((rc = stmt(&s, db, id)) < 0)
 		return rc;
-	bind_text(s, 1, path);
+	if (arg)
+		bind_text(s, 1, arg);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		*out_name = col_text(s, 0);
+		*out = col_text(s, 0);
 	done_stmt(s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
+		return IPM_ENOTFOUND;
+	return sql_error(db, what);
+}
+
+int ipm_db_installed_prefix(char **out, struct ipm_db *db)
+{
+	return one_text(out, db, ST_PACKAGE_PREFIX, NULL, "reading packages");
+}
+
+int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path)
+{
+	int rc = one_text(out_name, db, ST_FILE_OWNER, path, "reading files");
+	if (rc == IPM_ENOTFOUND)
 		return ipm_error_set(IPM_ENOTFOUND, "no installed package owns '%s'", path);
-	return sql_error(db, "reading files");
+	return rc;
 }

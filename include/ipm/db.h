@@ -16,7 +16,8 @@
  *   packages(name, version, registry, source, resolved, method, store_dir,
  *            prefix, explicit, installed_at)
  *   files(package, path, type, sha256)      path relative to the prefix
- *   deps(package, depends_on, constraint)
+ *   deps(package, depends_on, version_constraint)
+ *   sonames(package, kind, soname)          'p' provided, 'n' needed from the prefix
  *   package_widths(name, version)           longest installed, kept by triggers
  */
 struct ipm_db;
@@ -129,7 +130,12 @@ struct ipm_package_row {
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */
+	char **depend_constraints;   /* the version constraint of each (entries may be NULL); may be NULL */
 	size_t ndepends;
+	char **provides;          /* sonames its shared libraries provide */
+	size_t nprovides;
+	char **needs;             /* sonames its files need from the prefix */
+	size_t nneeds;
 };
 void ipm_package_row_release(struct ipm_package_row *p);
 
@@ -153,6 +159,13 @@ int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);
 int ipm_db_package_remove(struct ipm_db *db, const char *name);
 /* Names of installed packages that depend on name. */
 int ipm_db_package_dependents(char ***out, size_t *nout, struct ipm_db *db, const char *name);
+/* The same, with the version constraint each dependent puts on name
+ * (*constraints[i] NULL when it has none). */
+int ipm_db_package_dependents_constraints(char ***out, char ***constraints, size_t *nout,
+					  struct ipm_db *db, const char *name);
+/* The prefix the installed packages went into: IPM_ENOTFOUND (no message)
+ * when nothing is installed. One IPM_HOME serves one prefix. */
+int ipm_db_installed_prefix(char **out, struct ipm_db *db);
 /* The package owning path (relative to prefix): IPM_ENOTFOUND when none. */
 int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path);
 #endif

@@ -259,6 +259,64 @@ static void test_packages(void **state)
 	assert_string_equal(ipm_error_message(), "package 'attention' is not installed");
 }
 
+/* What the dependents check reads: each dependent's constraint, the sonames
+ * a package provides and needs, and the one prefix of the home. */
+static void test_constraints_sonames_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct ipm_package_row p = { 0 }, got;
+	char *deps[] = { "liba", "libb" };
+	char *constraints[] = { "^1.0", NULL };
+	char *provides[] = { "libapp.so.1" };
+	char *needs[] = { "liba.so.1", "libb.so.2" };
+	char **names, **cons, *prefix;
+	size_t n;
+
+	assert_int_equal(ipm_db_installed_prefix(&prefix, f->db), IPM_ENOTFOUND);
+	p.name = "app";
+	p.version = "1.0";
+	p.store_dir = "/home/store/app/1.0";
+	p.prefix = "/prefix";
+	p.depends = deps;
+	p.depend_constraints = constraints;
+	p.ndepends = 2;
+	p.provides = provides;
+	p.nprovides = 1;
+	p.needs = needs;
+	p.nneeds = 2;
+	assert_int_equal(ipm_db_package_add(f->db, &p), 0);
+
+	assert_int_equal(ipm_db_package_get(&got, f->db, "app", 1), 0);
+	assert_int_equal(got.ndepends, 2);
+	assert_string_equal(got.depend_constraints[0], "^1.0");
+	assert_null(got.depend_constraints[1]);
+	assert_int_equal(got.nprovides, 1);
+	assert_string_equal(got.provides[0], "libapp.so.1");
+	assert_int_equal(got.nneeds, 2);
+	assert_string_equal(got.needs[1], "libb.so.2");
+	ipm_package_row_release(&got);
+
+	assert_int_equal(ipm_db_package_dependents_constraints(&names, &cons, &n, f->db, "liba"), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "app");
+	assert_string_equal(cons[0], "^1.0");
+	xfree_strv(names, n);
+	xfree_strv(cons, n);
+
+	assert_int_equal(ipm_db_installed_prefix(&prefix, f->db), 0);
+	assert_string_equal(prefix, "/prefix");
+	free(prefix);
+
+	/* removing the package takes its sonames along */
+	assert_int_equal(ipm_db_package_remove(f->db, "app"), 0);
+	p.nprovides = 0;
+	p.nneeds = 0;
+	assert_int_equal(ipm_db_package_add(f->db, &p), 0);
+	assert_int_equal(ipm_db_package_get(&got, f->db, "app", 1), 0);
+	assert_int_equal(got.nprovides + got.nneeds, 0);
+	ipm_package_row_release(&got);
+}
+
 static void test_package_list_fast(void **state)
 {
 	struct fixture *f = *state;
@@ -556,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_foreign_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_constraints_sonames_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_package_list_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_import_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_vectors, setup, teardown),
