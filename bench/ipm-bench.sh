@@ -96,7 +96,7 @@ echo
 pkgsrc=$work/src/hello
 mkdir -p "$pkgsrc"
 printf '#!/bin/sh\necho hello\n' >"$pkgsrc/hello"
-printf 'install:\n\tmkdir -p "$(PREFIX)/bin"\n\tcp hello "$(PREFIX)/bin/hello"\n' >"$pkgsrc/Makefile"
+printf 'install:\n\tmkdir -p "$(DESTDIR)$(PREFIX)/bin"\n\tcp hello "$(DESTDIR)$(PREFIX)/bin/hello"\n' >"$pkgsrc/Makefile"
 git -C "$pkgsrc" init -q && git -C "$pkgsrc" add . && git -C "$pkgsrc" commit -qm hello
 commit=$(git -C "$pkgsrc" rev-parse HEAD)
 cat >"$work/hello.json" <<JSON

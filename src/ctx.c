@@ -53,6 +53,23 @@ static int sync_local_warn(struct ipm_ctx *ctx)
 	return 0;
 }
 
+static int check_prefix(struct ipm_ctx *ctx)
+{
+	char *installed = NULL;
+	int rc = ipm_db_installed_prefix(&installed, ctx->db);
+
+	if (rc == IPM_ENOTFOUND)
+		return 0;
+	if (rc == 0 && strcmp(installed, ctx->cfg.prefix) != 0) {
+		rc = ipm_error_set(IPM_ECONFLICT, "'%s' holds packages installed into '%s', not '%s'",
+				   ctx->cfg.home, installed, ctx->cfg.prefix);
+		ipm_error_hint("use --prefix '%s', or give the other prefix a home of its own "
+			       "(IPM_HOME=DIR ipm --prefix '%s' ...)", installed, ctx->cfg.prefix);
+	}
+	free(installed);
+	return rc;
+}
+
 int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs)
 {
 	char *lock_path = NULL, *db_path = NULL;
@@ -117,6 +134,8 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 		if (rc < 0)
 			goto done;
 	}
+	if ((needs & IPM_NEED_PREFIX) && ctx->db)
+		rc = check_prefix(ctx);
 done:
 	free(lock_path);
 	free(db_path);

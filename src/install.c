@@ -41,7 +41,9 @@
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/install.h"
+#include "ipm/linkage.h"
 #include "ipm/log.h"
+#include "ipm/stage.h"
 #include "ipm/xalloc.h"
 
 #define TAIL_LINES 10
@@ -71,6 +73,28 @@ static char *store_dir_of(struct ipm_ctx *ctx, const char *name, const char *ver
 	char *abs = absolute_path(rel);
 	free(rel);
 	return abs;
+}
+
+/* Where a build of it goes: store/<name>/<version>, or, when that is the
+ * installed tree (a rebuild), store/<name>/<version>@rebuild; the two take
+ * turns, so a build never overwrites the tree that the prefix links to.
+ * '@' cannot occur in a version. */
+static char *store_dir_for(struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+{
+	struct ipm_package_row row;
+	char *store_dir = store_dir_of(ctx, it->entry.name, it->release->version);
+
+	memset(&row, 0, sizeof(row));
+	if (ipm_db_package_get(&row, ctx->db, it->entry.name, 0) == 0) {
+		if (row.store_dir && strcmp(row.store_dir, store_dir) == 0) {
+			char *other = xasprintf("%s@rebuild", store_dir);
+			free(store_dir);
+			store_dir = other;
+		}
+		ipm_package_row_release(&row);
+	}
+	ipm_error_clear();
+	return store_dir;
 }
 
 static char *journal_path(struct ipm_ctx *ctx, const char *name)
@@ -374,79 +398,6 @@ static int side_take_down(const struct journal_side *s, int restore_old)
 	return remove_store(s->store_dir);
 }
 
-/* ---- walking the store ---- */
-
-struct store_file {
-	char *rel;
-	char type;   /* 'f', 'l', 'd' */
-};
-
-struct store_tree {
-	struct store_file *files;
-	size_t n, alloc;
-};
-
-static void store_tree_release(struct store_tree *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->files[i].rel);
-	free(t->files);
-	memset(t, 0, sizeof(*t));
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Lists dir (absolute) recursively, parents before children, sorted. */
-static int walk_store(struct store_tree *t, const char *root, const char *rel)
-{
-	char *dirpath = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-	DIR *dir = opendir(dirpath);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
-	int rc = 0;
-
-	if (!dir) {
-		rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", dirpath, strerror(errno));
-		goto done;
-	}
-	while ((de = readdir(dir))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		XGROW(names, alloc, n + 1);
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(dir);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *child_rel = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
-		char *child = xasprintf("%s/%s", root, child_rel);
-		struct stat st;
-
-		if (lstat(child, &st) < 0) {
-			rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", child, strerror(errno));
-		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-			XGROW(t->files, t->alloc, t->n + 1);
-			t->files[t->n].rel = xstrdup(child_rel);
-			t->files[t->n].type = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
-			t->n++;
-			if (S_ISDIR(st.st_mode))
-				rc = walk_store(t, root, child_rel);
-		}
-		/* sockets, fifos and devices have no business in a prefix: skipped */
-		free(child_rel);
-		free(child);
-	}
-done:
-	xfree_strv(names, n);
-	free(dirpath);
-	return rc;
-}
-
 /* ---- running recipe steps ---- */
 
 static volatile sig_atomic_t interrupted;
@@ -486,12 +437,17 @@ static void env_release(struct step_env *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/*
+ * The environment of every recipe step: the build is for the real prefix
+ * (IPM_PREFIX) and installs under DESTDIR; the compiler, the linker, CMake
+ * and pkg-config find what ipm installed, and programs linked with LDFLAGS
+ * (which configure, CMake and Meson all read) load the prefix's libraries.
+ */
 static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
-		      const char *store_dir)
+		      const char *prefix, const char *stage_dir)
 {
 	const char *path = getenv("PATH");
 	const char *home = getenv("HOME");
-	char *prefix = absolute_path(ctx->cfg.prefix);
 	long jobs = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (jobs < 1)
@@ -500,14 +456,16 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
 	env_add(e, xasprintf("PATH=%s/bin:%s", prefix, path && *path ? path : "/usr/local/bin:/usr/bin:/bin"));
 	env_add(e, xasprintf("HOME=%s", home && *home ? home : "/"));
 	env_add(e, xstrdup("LANG=C"));
-	env_add(e, xasprintf("IPM_PREFIX=%s", store_dir));
+	env_add(e, xasprintf("IPM_PREFIX=%s", prefix));
+	env_add(e, xasprintf("DESTDIR=%s", stage_dir));
 	env_add(e, xasprintf("IPM_JOBS=%ld", jobs));
 	env_add(e, xasprintf("IPM_NAME=%s", it->entry.name));
 	env_add(e, xasprintf("IPM_VERSION=%s", it->release->version));
 	env_add(e, xasprintf("PKG_CONFIG_PATH=%s/lib/pkgconfig:%s/share/pkgconfig", prefix, prefix));
 	env_add(e, xasprintf("CPATH=%s/include", prefix));
 	env_add(e, xasprintf("LIBRARY_PATH=%s/lib", prefix));
-	free(prefix);
+	env_add(e, xasprintf("LDFLAGS=-L%s/lib -Wl,-rpath,%s/lib", prefix, prefix));
+	env_add(e, xasprintf("CMAKE_PREFIX_PATH=%s", prefix));
 }
 
 /*
@@ -656,7 +614,15 @@ static char *file_tail(const char *path, off_t from, int n)
 struct build_result {
 	char *store_dir;
 	const struct ipm_method *method;
+	struct ipm_linkage linkage;   /* sonames provided and needed, no problems */
 };
+
+static void build_result_release(struct build_result *b)
+{
+	free(b->store_dir);
+	ipm_linkage_release(&b->linkage);
+	memset(b, 0, sizeof(*b));
+}
 
 /* Runs one method's steps; 0, IPM_EBUILD (message set; on the last try the
  * output's tail is reported as a warning) or another error. */
@@ -693,20 +659,146 @@ static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const
 	return 0;
 }
 
-static int dir_is_empty_tree(const char *dir)
+/* "'a', 'b', 'c' and N more" from names, each under dir when given ("."
+ * being dir itself). */
+static char *first_names(const char *dir, char *const *names, size_t n)
 {
-	struct store_tree t = { 0 };
-	int empty = 1;
+	struct ipm_buf b = IPM_BUF_INIT;
+	for (size_t i = 0; i < n && i < 3; i++)
+		if (dir && strcmp(names[i], ".") == 0)
+			ipm_buf_addf(&b, "%s'%s'", i ? ", " : "", dir);
+		else
+			ipm_buf_addf(&b, "%s'%s%s%s'", i ? ", " : "", dir ? dir : "", dir ? "/" : "", names[i]);
+	if (n > 3)
+		ipm_buf_addf(&b, " and %zu more", n - 3);
+	return ipm_buf_detach(&b);
+}
 
-	if (walk_store(&t, dir, "") < 0) {
-		ipm_error_clear();
-		empty = 0;
+/* Takes away what a recipe wrote into the prefix itself: IPM_EBUILD naming
+ * it, or 0 when it wrote nothing there. */
+static int undo_prefix_writes(const struct ipm_snapshot *before, const char *prefix, const char *name)
+{
+	char **fresh = NULL, **top = NULL;
+	size_t nfresh = 0, ntop = 0;
+	char *list;
+	int rc;
+
+	if ((rc = ipm_snapshot_new_entries(&fresh, &nfresh, before, prefix)) < 0 || nfresh == 0)
+		return rc;
+	top = xcalloc(nfresh, sizeof(*top));
+	/* name what the recipe made, not everything inside a directory it made */
+	for (size_t i = 0; i < nfresh; i++) {
+		int inside = 0;
+		for (size_t k = 0; k < ntop && !inside; k++) {
+			size_t len = strlen(top[k]);
+			inside = strcmp(top[k], ".") == 0 ||
+				 (strncmp(fresh[i], top[k], len) == 0 && fresh[i][len] == '/');
+		}
+		if (!inside)
+			top[ntop++] = fresh[i];
 	}
-	for (size_t i = 0; i < t.n; i++)
-		if (t.files[i].type != 'd')
-			empty = 0;
-	store_tree_release(&t);
-	return empty;
+	list = first_names(prefix, top, ntop);
+	ipm_remove_entries(prefix, fresh, nfresh);
+	rc = ipm_error_set(IPM_EBUILD, "the recipe of '%s' wrote into the prefix instead of $DESTDIR: %s",
+			   name, list);
+	ipm_error_hint("install steps must write under \"$DESTDIR$IPM_PREFIX\" (make install, cmake --install "
+		       "and meson install do so); what they wrote into the prefix was removed");
+	free(list);
+	free(top);
+	xfree_strv(fresh, nfresh);
+	return rc;
+}
+
+static int linkage_error(const char *name, const struct ipm_linkage *l, int log_fd)
+{
+	const struct ipm_linkage_problem *p = &l->problems[0];
+	struct ipm_buf more = IPM_BUF_INIT;
+	int rc;
+
+	for (size_t i = 0; i < l->nproblems; i++) {
+		const struct ipm_linkage_problem *q = &l->problems[i];
+		dprintf(log_fd, "ipm: linkage: %s: %s %s%s%s\n", q->file,
+			q->kind == IPM_LINKAGE_MISSING ? "needs, found nowhere," :
+			q->kind == IPM_LINKAGE_SHADOWED ? "would load the system's copy of" :
+			"has a run-time path into ipm's build trees:", q->library,
+			q->detail ? " at " : "", q->detail ? q->detail : "");
+	}
+	if (l->nproblems > 1)
+		ipm_buf_addf(&more, " (and %zu more linkage problem%s)", l->nproblems - 1,
+			     l->nproblems == 2 ? "" : "s");
+	switch (p->kind) {
+	case IPM_LINKAGE_MISSING:
+		rc = ipm_error_set(IPM_EBUILD, "'%s' of '%s' needs '%s', which is found nowhere%s", p->file,
+				   name, p->library, more.ptr);
+		ipm_error_hint("add the package that provides '%s' to \"depends\", or install it with this one",
+			       p->library);
+		break;
+	case IPM_LINKAGE_SHADOWED:
+		rc = ipm_error_set(IPM_EBUILD, "'%s' of '%s' would load the system's '%s' instead of ipm's '%s'%s",
+				   p->file, name, p->detail ? p->detail : "?", p->library, more.ptr);
+		ipm_error_hint("link with $LDFLAGS, which holds -Wl,-rpath,$IPM_PREFIX/lib");
+		break;
+	default:
+		rc = ipm_error_set(IPM_EBUILD, "'%s' of '%s' has the run-time path '%s', inside ipm's build trees%s",
+				   p->file, name, p->library, more.ptr);
+		ipm_error_hint("link with $LDFLAGS, which holds -Wl,-rpath,$IPM_PREFIX/lib, and no build directory");
+		break;
+	}
+	ipm_buf_release(&more);
+	return rc;
+}
+
+/*
+ * After a method's steps ran: what the recipe wrote into the prefix itself is
+ * removed and fails the build; the staged tree becomes store_dir; its
+ * pkg-config files get the rpath; no file may name the staging directory;
+ * every ELF file must load the prefix's libraries once installed.
+ * out->linkage is filled.
+ */
+static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char *name, const char *prefix,
+		       const struct ipm_snapshot *before, const char *stage_dir, const char *store_dir,
+		       const char *log_path, int log_fd)
+{
+	char *build_root = xasprintf("%s/build", ctx->cfg.home);
+	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	const char *forbidden[] = { build_root, store_root };
+	char **leaks = NULL;
+	size_t nleaks = 0;
+	int rc;
+
+	if ((rc = undo_prefix_writes(before, prefix, name)) < 0)
+		goto done;
+	if ((rc = ipm_rm_rf(store_dir)) < 0)
+		goto done;
+	rc = ipm_stage_adopt(stage_dir, prefix, store_dir);
+	if (rc == IPM_ENOTFOUND) {
+		rc = ipm_error_set(IPM_EBUILD, "the recipe of '%s' installed nothing under $DESTDIR$IPM_PREFIX", name);
+		ipm_error_hint("install steps must copy files under \"$DESTDIR$IPM_PREFIX\"; see '%s'", log_path);
+	}
+	if (rc < 0)
+		goto done;
+	if ((rc = ipm_pc_add_rpath(store_dir)) < 0)
+		goto done;
+	if ((rc = ipm_tree_grep(&leaks, &nleaks, store_dir, stage_dir)) < 0)
+		goto done;
+	if (nleaks) {
+		char *list = first_names(NULL, leaks, nleaks);
+		rc = ipm_error_set(IPM_EBUILD, "files of '%s' name its staging directory: %s", name, list);
+		ipm_error_hint("configure the build for \"$IPM_PREFIX\" and pass DESTDIR to the install step only");
+		free(list);
+		goto done;
+	}
+	if ((rc = ipm_linkage_check(&out->linkage, store_dir, prefix, forbidden, 2)) < 0)
+		goto done;
+	if (out->linkage.nproblems)
+		rc = linkage_error(name, &out->linkage, log_fd);
+done:
+	if (rc < 0)
+		ipm_linkage_release(&out->linkage);
+	xfree_strv(leaks, nleaks);
+	free(build_root);
+	free(store_root);
+	return rc;
 }
 
 static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it)
@@ -714,10 +806,13 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	const char *name = it->entry.name, *version = it->release->version;
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *build_dir = xasprintf("%s/%s-%s", build_root, name, version);
+	char *stage_dir = xasprintf("%s/%s-%s.stage", build_root, name, version);
 	char *log_dir = xasprintf("%s/logs", ctx->cfg.cache);
 	char *log_path = xasprintf("%s/%s-%s.log", log_dir, name, version);
-	char *store_dir = store_dir_of(ctx, name, version);
+	char *store_dir = store_dir_for(ctx, it);
+	char *prefix = absolute_path(ctx->cfg.prefix);
 	char *workdir = NULL;
+	struct ipm_snapshot before = { 0 };
 	struct step_env env = { 0 };
 	struct journal j = { 0 };
 	int log_fd = -1;
@@ -743,18 +838,21 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	}
 
 	/* A journal before anything lands in the store: if ipm dies while
-	 * building, recovery deletes the half-built store directory. */
+	 * building, recovery deletes the half-built store directory (and the
+	 * staging directory goes with the build root). */
 	j.name = xstrdup(name);
 	j.now.store_dir = xstrdup(store_dir);
-	j.now.prefix = absolute_path(ctx->cfg.prefix);
+	j.now.prefix = xstrdup(prefix);
 	if ((rc = journal_write(ctx, &j)) < 0)
 		goto done;
+	if ((rc = ipm_snapshot_take(&before, prefix)) < 0)
+		goto done;
 
-	build_env(&env, ctx, it, store_dir);
+	build_env(&env, ctx, it, prefix, stage_dir);
 	for (size_t mi = first; mi < last; mi++) {
 		const struct ipm_method *m = &it->entry.methods[mi];
 
-		if ((rc = ipm_rm_rf(build_dir)) < 0)
+		if ((rc = ipm_rm_rf(build_dir)) < 0 || (rc = ipm_rm_rf(stage_dir)) < 0)
 			goto done;
 		if ((rc = ipm_fetch_unpack(&ctx->fetch, &it->source, build_dir)) < 0) {
 			ipm_error_prefix("unpacking '%s'", name);
@@ -768,7 +866,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 					   it->source.subdir, name);
 			goto done;
 		}
-		if ((rc = ipm_rm_rf(store_dir)) < 0 || (rc = ipm_mkdir_p(store_dir, 0755)) < 0)
+		if ((rc = ipm_mkdir_p(stage_dir, 0755)) < 0)
 			goto done;
 
 		dprintf(log_fd, "# %s %s, method '%s'\n", name, version, m->name ? m->name : "default");
@@ -777,10 +875,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
 			last - first > 1 || it->method ? "'" : "");
 		rc = run_method(ctx, it, m, workdir, log_path, log_fd, env.envp, mi + 1 >= last);
-		if (rc == 0 && dir_is_empty_tree(store_dir)) {
-			rc = ipm_error_set(IPM_EBUILD, "the recipe of '%s' installed nothing into its prefix", name);
-			ipm_error_hint("install steps must copy files under $IPM_PREFIX; see '%s'", log_path);
-		}
+		if (rc == 0)
+			rc = adopt_stage(out, ctx, name, prefix, &before, stage_dir, store_dir, log_path, log_fd);
+		else if (rc == IPM_EBUILD && undo_prefix_writes(&before, prefix, name) < 0)
+			ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
 		if (rc == 0) {
 			out->method = m;
 			break;
@@ -797,6 +895,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	/* The sources are no longer needed; failed builds stay for inspection
 	 * until the next ipm run that recovers. */
 	ipm_rm_rf(build_dir);
+	ipm_rm_rf(stage_dir);
 	ipm_error_clear();
 done:
 	if (rc < 0 && store_dir && j.name) {
@@ -807,12 +906,15 @@ done:
 	}
 	if (log_fd >= 0)
 		close(log_fd);
+	ipm_snapshot_release(&before);
 	journal_release(&j);
 	env_release(&env);
 	free(workdir);
 	free(store_dir);
+	free(prefix);
 	free(log_path);
 	free(log_dir);
+	free(stage_dir);
 	free(build_dir);
 	free(build_root);
 	return rc;
@@ -833,13 +935,13 @@ static int owner_of(char **out, struct ipm_ctx *ctx, const char *rel)
 
 /* Checks every path the store tree needs in the prefix, fills the journal's
  * links and dirs. Nothing is changed. */
-static int plan_links(struct journal *j, struct ipm_ctx *ctx, const char *name, const struct store_tree *t)
+static int plan_links(struct journal *j, struct ipm_ctx *ctx, const char *name, const struct ipm_tree *t)
 {
 	const char *prefix = j->now.prefix;
 	int rc = 0;
 
 	for (size_t i = 0; i < t->n && rc == 0; i++) {
-		const struct store_file *f = &t->files[i];
+		const struct ipm_tree_file *f = &t->files[i];
 		char *path = xasprintf("%s/%s", prefix, f->rel);
 		char *owner = NULL;
 		struct stat st;
@@ -894,12 +996,12 @@ next:
 static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct build_result *b)
 {
 	const char *name = it->entry.name;
-	struct store_tree tree = { 0 };
+	struct ipm_tree tree = { 0 };
 	struct journal j = { 0 };
 	struct ipm_package_row old, row;
 	int have_old = 0;
 	struct ipm_file_row *files = NULL;
-	char **deps = NULL;
+	char **deps = NULL, **constraints = NULL;
 	char (*sums)[65] = NULL;
 	int rc = 0;
 
@@ -913,7 +1015,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	ipm_error_clear();
 	rc = 0;
 
-	if ((rc = walk_store(&tree, b->store_dir, "")) < 0)
+	if ((rc = ipm_tree_walk(&tree, b->store_dir)) < 0)
 		goto done;
 	j.name = xstrdup(name);
 	j.now.store_dir = xstrdup(b->store_dir);
@@ -971,7 +1073,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	/* The row: the commit point. */
 	files = xcalloc(tree.n ? tree.n : 1, sizeof(*files));
 	for (size_t i = 0, k = 0; i < tree.n; i++) {
-		const struct store_file *f = &tree.files[i];
+		const struct ipm_tree_file *f = &tree.files[i];
 		int recorded = f->type != 'd';
 		for (size_t d = 0; !recorded && d < j.now.ndirs; d++)
 			recorded = strcmp(j.now.dirs[d], f->rel) == 0;
@@ -983,8 +1085,11 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 		row.nfiles = ++k;
 	}
 	deps = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1, sizeof(*deps));
-	for (size_t i = 0; i < it->entry.ndepends; i++)
+	constraints = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1, sizeof(*constraints));
+	for (size_t i = 0; i < it->entry.ndepends; i++) {
 		deps[i] = it->entry.depends[i].name;
+		constraints[i] = it->entry.depends[i].constraint;
+	}
 	row.name = it->entry.name;
 	row.version = it->release->version;
 	row.registry = it->registry;
@@ -997,7 +1102,12 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	row.installed_at = (int64_t)time(NULL);
 	row.files = files;
 	row.depends = deps;
+	row.depend_constraints = constraints;
 	row.ndepends = it->entry.ndepends;
+	row.provides = b->linkage.provides;
+	row.nprovides = b->linkage.nprovides;
+	row.needs = b->linkage.needs;
+	row.nneeds = b->linkage.nneeds;
 	rc = ipm_db_package_add(ctx->db, &row);
 	free(row.source);
 	if (rc < 0)
@@ -1028,11 +1138,75 @@ undo:
 done:
 	free(files);
 	free(deps);
+	free(constraints);
 	free(sums);
 	journal_release(&j);
-	store_tree_release(&tree);
+	ipm_tree_release(&tree);
 	if (have_old)
 		ipm_package_row_release(&old);
+	return rc;
+}
+
+static int has_string(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Before item i replaces an installed version: every installed dependent
+ * that needs a soname the old version provided must still find it in the
+ * new one, unless the plan rebuilds that dependent after this item.
+ */
+static int check_sonames(struct ipm_ctx *ctx, const struct ipm_plan *plan, const char *skip, size_t i,
+			 const struct build_result *b)
+{
+	const char *name = plan->items[i].entry.name;
+	struct ipm_package_row old;
+	char **dependents = NULL;
+	size_t ndependents = 0;
+	int rc;
+
+	memset(&old, 0, sizeof(old));
+	rc = ipm_db_package_get(&old, ctx->db, name, 1);
+	if (rc == IPM_ENOTFOUND) {
+		ipm_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = ipm_db_package_dependents(&dependents, &ndependents, ctx->db, name)) < 0)
+		goto done;
+	for (size_t d = 0; d < ndependents && rc == 0; d++) {
+		struct ipm_package_row dep;
+		int rebuilt = 0;
+
+		for (size_t k = i + 1; k < plan->n; k++)
+			rebuilt |= !skip[k] && strcmp(plan->items[k].entry.name, dependents[d]) == 0;
+		if (rebuilt)
+			continue;
+		memset(&dep, 0, sizeof(dep));
+		if ((rc = ipm_db_package_get(&dep, ctx->db, dependents[d], 1)) < 0)
+			break;
+		for (size_t s = 0; s < dep.nneeds; s++) {
+			const char *soname = dep.needs[s];
+			if (!has_string(old.provides, old.nprovides, soname) ||
+			    has_string(b->linkage.provides, b->linkage.nprovides, soname))
+				continue;
+			rc = ipm_error_set(IPM_ECONFLICT, "'%s' %s no longer provides '%s', which '%s' needs",
+					   name, plan->items[i].release->version, soname, dependents[d]);
+			ipm_error_hint("install them together, so that '%s' is rebuilt against it: "
+				       "ipm install %s@%s %s", dependents[d], name,
+				       plan->items[i].release->version, dependents[d]);
+			break;
+		}
+		ipm_package_row_release(&dep);
+	}
+done:
+	xfree_strv(dependents, ndependents);
+	ipm_package_row_release(&old);
 	return rc;
 }
 
@@ -1062,7 +1236,8 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	int rc = 0;
 
 	for (size_t i = 0; i < plan->n; i++)
-		skip[i] = plan->items[i].installed || installed_here(ctx, &plan->items[i]);
+		skip[i] = plan->items[i].installed ||
+			  (!plan->items[i].rebuild && installed_here(ctx, &plan->items[i]));
 
 	/* Everything is fetched before anything is built, so that a network
 	 * failure never leaves half the plan installed. */
@@ -1087,7 +1262,9 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 		rc = build_item(&b, ctx, it);
 		if (rc < 0)
 			goto done;
-		rc = commit_item(ctx, it, &b);
+		rc = check_sonames(ctx, plan, skip, i, &b);
+		if (rc == 0)
+			rc = commit_item(ctx, it, &b);
 		if (rc < 0) {
 			/* Keep the message while the unused store goes. */
 			struct ipm_buf msg = IPM_BUF_INIT;
@@ -1100,11 +1277,11 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 				ipm_error_hint("%s", hint);
 			free(hint);
 			ipm_buf_release(&msg);
-			free(b.store_dir);
+			build_result_release(&b);
 			goto done;
 		}
 		ipm_log(IPM_LOG_DEBUG, "committed '%s' %s", it->entry.name, it->release->version);
-		free(b.store_dir);
+		build_result_release(&b);
 	}
 done:
 	free(skip);

@@ -342,6 +342,70 @@ static int split_spec(char **name, char **constraint, const char *spec)
 	return 0;
 }
 
+static long plan_find(const struct ipm_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (strcmp(plan->items[i].entry.name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* An installed item whose dependency changes version in this plan is built
+ * again after it, against the new version. Dependencies come first in the
+ * plan, so one pass sees every change. */
+static void mark_rebuilds(struct ipm_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct ipm_plan_item *it = &plan->items[i];
+		if (!it->installed)
+			continue;
+		for (size_t d = 0; d < it->entry.ndepends; d++) {
+			long k = plan_find(plan, it->entry.depends[d].name);
+			if (k >= 0 && !plan->items[k].installed && !plan->items[k].rebuild) {
+				it->installed = 0;
+				it->rebuild = 1;
+				break;
+			}
+		}
+	}
+}
+
+/* A new version of an installed package must satisfy the constraint of
+ * every installed dependent that the plan does not rebuild (the resolver
+ * checked those against their entries already). */
+static int check_dependents(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+{
+	int rc = 0;
+
+	if (!ctx->db)
+		return 0;
+	for (size_t i = 0; i < plan->n && rc == 0; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
+		char **names = NULL, **constraints = NULL;
+		size_t n = 0;
+
+		if (it->installed || it->rebuild)
+			continue;
+		if ((rc = ipm_db_package_dependents_constraints(&names, &constraints, &n, ctx->db,
+								 it->entry.name)) < 0)
+			break;
+		for (size_t d = 0; d < n; d++) {
+			if (plan_find(plan, names[d]) >= 0 || !constraints[d] ||
+			    ipm_constraint_match(constraints[d], it->release->version) == 1)
+				continue;
+			rc = ipm_error_set(IPM_ECONFLICT, "'%s' %s would break '%s', which needs '%s' %s",
+					   it->entry.name, it->release->version, names[d], it->entry.name,
+					   constraints[d]);
+			ipm_error_hint("choose a version matching it ('ipm install %s@%s'), or remove '%s' first",
+				       it->entry.name, constraints[d], names[d]);
+			break;
+		}
+		xfree_strv(names, n);
+		xfree_strv(constraints, n);
+	}
+	return rc;
+}
+
 /* Fills the items' sources, resolving "self" ones, once the order is known. */
 static int resolve_sources(struct ipm_ctx *ctx, struct ipm_plan *plan)
 {
@@ -407,6 +471,9 @@ int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const 
 		memset(&r.nodes[r.order[k]].item, 0, sizeof(r.nodes[r.order[k]].item));
 	}
 	out->n = r.norder;
+	mark_rebuilds(out);
+	if ((rc = check_dependents(ctx, out)) < 0)
+		goto done;
 	rc = resolve_sources(ctx, out);
 done:
 	free(name);

@@ -109,16 +109,18 @@ struct method_recipe {
 	const char *tools[4];
 };
 
-/* The most conventional way to build with each build system, installing
- * into the package's store directory ($IPM_PREFIX). */
+/* The most conventional way to build with each build system: configured
+ * for the prefix ($IPM_PREFIX), installed under $DESTDIR (which cmake
+ * --install, meson install and automake's make install read from the
+ * environment), libraries in $IPM_PREFIX/lib where LDFLAGS' rpath points. */
 static const struct method_recipe recipes[] = {
 	{ "cmake",
-	  { "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$IPM_PREFIX\"",
+	  { "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$IPM_PREFIX\" -DCMAKE_INSTALL_LIBDIR=lib",
 	    "cmake --build build -j \"$IPM_JOBS\"" },
 	  { "cmake --install build" },
 	  { "cmake", "cc", "make" } },
 	{ "meson",
-	  { "meson setup build --prefix=\"$IPM_PREFIX\" --buildtype=release", "meson compile -C build" },
+	  { "meson setup build --prefix=\"$IPM_PREFIX\" --libdir=lib --buildtype=release", "meson compile -C build" },
 	  { "meson install -C build" },
 	  { "meson", "ninja", "cc" } },
 	{ "configure",

@@ -29,6 +29,11 @@ enum ipm_ctx_needs {
 	/* With DB_WRITE: a local registry that fails to import is a warning,
 	 * not an error, so that `ipm registry remove` can drop a broken one. */
 	IPM_NEED_SYNC_WARN = 1 << 4,
+	/* The command acts on the prefix. One IPM_HOME serves one prefix: its
+	 * store trees are built for that prefix, and their files name it. With
+	 * packages installed into another prefix this is IPM_ECONFLICT naming
+	 * both, with a hint. */
+	IPM_NEED_PREFIX = 1 << 5,
 };
 
 /* Loads the configuration, then sets up what `needs` asks for. Taking the

@@ -6,10 +6,15 @@
 /*
  * Installing and removing.
  *
- * Store: $IPM_HOME/store/<name>/<version> holds a package's installed tree;
- * recipes get it as IPM_PREFIX. Links: every file of the store tree is
- * symlinked into the prefix at the same relative path; directories are
- * created as needed and recorded when ipm created them.
+ * Store: $IPM_HOME/store/<name>/<version> holds a package's installed tree.
+ * Recipes build for the real prefix (IPM_PREFIX) and install under an empty
+ * staging directory (DESTDIR); the staged $DESTDIR$IPM_PREFIX becomes the
+ * store tree (see stage.h), so no installed file names the store. Links:
+ * every file of the store tree is symlinked into the prefix at the same
+ * relative path; directories are created as needed and recorded when ipm
+ * created them. Installed programs and libraries find each other through
+ * the prefix (RUNPATH $IPM_PREFIX/lib), so an upgrade of a library is seen
+ * by every dependent at once.
  *
  * Atomicity: nothing is visible until the commit step, which writes a journal
  * ($IPM_HOME/journal/<name>.json: store dir and links), creates the links,
@@ -25,6 +30,7 @@ struct ipm_plan_item {
 	const struct ipm_method *method;     /* --method, or NULL: try each in order */
 	int explicit_install;                /* named by the user */
 	int installed;                       /* this version is installed already */
+	int rebuild;                         /* installed, but built again: a dependency changes */
 };
 
 struct ipm_plan {

@@ -117,10 +117,10 @@ $_name.out:
 	printf '#!/bin/sh\necho $_name $_ver\n' > $_name.out
 
 install: $_name.out
-	mkdir -p "\$(IPM_PREFIX)/bin" "\$(IPM_PREFIX)/share/$_name"
-	cp $_name.out "\$(IPM_PREFIX)/bin/$_name"
-	chmod 755 "\$(IPM_PREFIX)/bin/$_name"
-	echo "$_name $_ver" > "\$(IPM_PREFIX)/share/$_name/README"
+	mkdir -p "\$(DESTDIR)\$(IPM_PREFIX)/bin" "\$(DESTDIR)\$(IPM_PREFIX)/share/$_name"
+	cp $_name.out "\$(DESTDIR)\$(IPM_PREFIX)/bin/$_name"
+	chmod 755 "\$(DESTDIR)\$(IPM_PREFIX)/bin/$_name"
+	echo "$_name $_ver" > "\$(DESTDIR)\$(IPM_PREFIX)/share/$_name/README"
 EOF
 	(
 		cd "$_dir" &&

@@ -31,7 +31,10 @@ check "--prefix links there" test -x "$work/alt/bin/tty"
 check "--prefix: not in IPM_PREFIX" test ! -e "$IPM_PREFIX/bin/tty"
 "$IPM" list --json >"$work/l.json" 2>/dev/null
 check "list records the prefix" test "$(json_get "$work/l.json" 'd[0]["prefix"]')" = "$work/alt"
-expect_ok "$IPM" remove --yes tty
+# one home serves one prefix: acting on another is refused, not redirected
+expect_fail 1 "holds packages installed into '$work/alt', not '$IPM_PREFIX'" "$IPM" remove --yes tty
+check "the refused remove kept it" test -x "$work/alt/bin/tty"
+expect_ok "$IPM" remove --yes --prefix "$work/alt" tty
 check "remove takes it from that prefix" test ! -e "$work/alt/bin/tty"
 
 # On a terminal, ipm asks; "n" cancels, "y" proceeds.

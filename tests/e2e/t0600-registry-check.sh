@@ -117,13 +117,13 @@ all:
 	echo 'int small(void);' > small.h
 	echo 'archive' > libsmall.a
 install: all
-	mkdir -p "$(IPM_PREFIX)/include" "$(IPM_PREFIX)/lib/pkgconfig" "$(IPM_PREFIX)/bin" "$(IPM_PREFIX)/share/doc/small"
-	cp small.h "$(IPM_PREFIX)/include/small.h"
-	cp libsmall.a "$(IPM_PREFIX)/lib/libsmall.a"
-	printf 'Name: small\nVersion: 1.0\nDescription: small\n' > "$(IPM_PREFIX)/lib/pkgconfig/small.pc"
-	printf '#!/bin/sh\necho small\n' > "$(IPM_PREFIX)/bin/small-tool"
-	chmod 755 "$(IPM_PREFIX)/bin/small-tool"
-	echo small > "$(IPM_PREFIX)/share/doc/small/README"
+	mkdir -p "$(DESTDIR)$(IPM_PREFIX)/include" "$(DESTDIR)$(IPM_PREFIX)/lib/pkgconfig" "$(DESTDIR)$(IPM_PREFIX)/bin" "$(DESTDIR)$(IPM_PREFIX)/share/doc/small"
+	cp small.h "$(DESTDIR)$(IPM_PREFIX)/include/small.h"
+	cp libsmall.a "$(DESTDIR)$(IPM_PREFIX)/lib/libsmall.a"
+	printf 'Name: small\nVersion: 1.0\nDescription: small\n' > "$(DESTDIR)$(IPM_PREFIX)/lib/pkgconfig/small.pc"
+	printf '#!/bin/sh\necho small\n' > "$(DESTDIR)$(IPM_PREFIX)/bin/small-tool"
+	chmod 755 "$(DESTDIR)$(IPM_PREFIX)/bin/small-tool"
+	echo small > "$(DESTDIR)$(IPM_PREFIX)/share/doc/small/README"
 EOF
 c_small=$(cd "$work/src/small" && git init -q && git add -A && git commit -q -m small && git rev-parse HEAD)
 c_base=$(make_git_pkg "$work/src/base" base 2.0)

@@ -147,7 +147,7 @@ check "CMakeLists.txt + Makefile: methods cmake, make" test "$(entry_get cm '[m[
 check "found CMakeLists.txt, Makefile" grep -q "^found CMakeLists.txt, Makefile: wrote methods cmake, make$" "$work/err"
 check "cmake is required, with its hints" test "$(entry_get cm '[r["tool"] for r in d["requires"]]')" = "['cc', 'make', 'cmake']"
 check "version from 'cm-2_5'" test "$(entry_get cm 'd["versions"][0]["version"]')" = "2.5"
-check "the cmake recipe" test "$(entry_get cm 'd["methods"][0]["build"][0]')" = 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$IPM_PREFIX"'
+check "the cmake recipe" test "$(entry_get cm 'd["methods"][0]["build"][0]')" = 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$IPM_PREFIX" -DCMAKE_INSTALL_LIBDIR=lib'
 if command -v cmake >/dev/null 2>&1; then
 	expect_ok "$IPM" install --yes "$NEW/packages/cm.json"
 	check "the guessed cmake recipe installed bin/cm" sh -c '[ "$("$1"/bin/cm)" = "cm 2.5" ]' sh "$IPM_PREFIX"
@@ -181,7 +181,7 @@ cat >"$work/pack/cfg-2.0/configure" <<'EOF'
 #!/bin/sh
 prefix=/usr/local
 for a in "$@"; do case $a in --prefix=*) prefix=${a#--prefix=} ;; esac; done
-printf 'all:\n\tprintf "#!/bin/sh\\necho cfg 2.0\\n" > cfg.out\ninstall: all\n\tmkdir -p "%s/bin"\n\tcp cfg.out "%s/bin/cfg"\n\tchmod 755 "%s/bin/cfg"\n' "$prefix" "$prefix" "$prefix" > Makefile
+printf 'all:\n\tprintf "#!/bin/sh\\necho cfg 2.0\\n" > cfg.out\ninstall: all\n\tmkdir -p "$(DESTDIR)%s/bin"\n\tcp cfg.out "$(DESTDIR)%s/bin/cfg"\n\tchmod 755 "$(DESTDIR)%s/bin/cfg"\n' "$prefix" "$prefix" "$prefix" > Makefile
 EOF
 chmod 755 "$work/pack/cfg-2.0/configure"
 : >"$work/pack/cfg-2.0/configure.ac"

@@ -118,8 +118,8 @@ static void make_plan(struct ipm_plan *plan, struct fixture *fx, const char *nam
 
 #define HELLO_METHODS \
 	"[ { \"name\": \"copy\", \"build\": [ \"echo building $IPM_NAME $IPM_VERSION\" ], " \
-	"    \"install\": [ \"mkdir -p $IPM_PREFIX/bin $IPM_PREFIX/include/hello && " \
-	"cp hello.sh $IPM_PREFIX/bin/hello && cp hello.h $IPM_PREFIX/include/hello/\" ] } ]"
+	"    \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/bin $DESTDIR$IPM_PREFIX/include/hello && " \
+	"cp hello.sh $DESTDIR$IPM_PREFIX/bin/hello && cp hello.h $DESTDIR$IPM_PREFIX/include/hello/\" ] } ]"
 
 static int install(struct fixture *fx, const char *name, const char *version, const char *methods,
 		   const char *method, const char *depends)
@@ -271,7 +271,7 @@ static void test_failing_step(void **state)
 	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "bad", 0), IPM_ENOTFOUND);
 
 	/* installing nothing is an error too */
-	assert_int_equal(install(fx, "bad", "1.0", "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/lib\" ] } ]",
+	assert_int_equal(install(fx, "bad", "1.0", "[ { \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/lib\" ] } ]",
 				 NULL, NULL), IPM_EBUILD);
 	assert_non_null(strstr(ipm_error_message(), "installed nothing"));
 	free(store);
@@ -282,7 +282,7 @@ static void test_method_fallback(void **state)
 	struct fixture *fx = *state;
 	struct ipm_package_row row;
 	const char *methods = "[ { \"name\": \"broken\", \"install\": [ \"exit 1\" ] }, "
-			      "  { \"name\": \"works\", \"install\": [ \"mkdir -p $IPM_PREFIX/bin && cp hello.sh $IPM_PREFIX/bin/fb\" ] } ]";
+			      "  { \"name\": \"works\", \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/bin && cp hello.sh $DESTDIR$IPM_PREFIX/bin/fb\" ] } ]";
 
 	/* --method broken: no fallback */
 	assert_int_equal(install(fx, "fb", "1.0", methods, "broken", NULL), IPM_EBUILD);
@@ -300,8 +300,8 @@ static void test_upgrade_replaces_old_version(void **state)
 	char *share = prefix_path(fx, "share/hello/v2");
 	char *old_store = xasprintf("%s/store/hello/1.0", fx->home);
 	char *new_store = xasprintf("%s/store/hello/2.0", fx->home);
-	const char *v2 = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/bin $IPM_PREFIX/share/hello && "
-			 "cp hello.sh $IPM_PREFIX/bin/hello && echo 2 > $IPM_PREFIX/share/hello/v2\" ] } ]";
+	const char *v2 = "[ { \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/bin $DESTDIR$IPM_PREFIX/share/hello && "
+			 "cp hello.sh $DESTDIR$IPM_PREFIX/bin/hello && echo 2 > $DESTDIR$IPM_PREFIX/share/hello/v2\" ] } ]";
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	assert_int_equal(install(fx, "hello", "2.0", v2, NULL, NULL), 0);
@@ -321,7 +321,7 @@ static void test_remove_check_dependents(void **state)
 	struct fixture *fx = *state;
 	const char *just_hello[] = { "hello" };
 	const char *both[] = { "hello", "user" };
-	const char *methods = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/bin && cp hello.sh $IPM_PREFIX/bin/user\" ] } ]";
+	const char *methods = "[ { \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/bin && cp hello.sh $DESTDIR$IPM_PREFIX/bin/user\" ] } ]";
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	assert_int_equal(install(fx, "user", "1.0", methods, NULL, "[ { \"name\": \"hello\" } ]"), 0);
@@ -453,8 +453,8 @@ static void test_shared_directory(void **state)
 {
 	struct fixture *fx = *state;
 	char *dir = prefix_path(fx, "include/hello");
-	const char *methods = "[ { \"install\": [ \"mkdir -p $IPM_PREFIX/include/hello && "
-			      "cp hello.h $IPM_PREFIX/include/hello/extra.h\" ] } ]";
+	const char *methods = "[ { \"install\": [ \"mkdir -p $DESTDIR$IPM_PREFIX/include/hello && "
+			      "cp hello.h $DESTDIR$IPM_PREFIX/include/hello/extra.h\" ] } ]";
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	assert_int_equal(install(fx, "addon", "1.0", methods, NULL, NULL), 0);
