@@ -113,5 +113,11 @@ int cmd_info(struct cli *cli, int argc, char **argv);
 int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_update(struct cli *cli, int argc, char **argv);
 int cmd_registry(struct cli *cli, int argc, char **argv);
+int cmd_env(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
+
+/* After a successful install (src/cli/cmd_env.c): once per IPM_HOME (the
+ * marker $IPM_HOME/env-hint-shown), unless quiet, a note on stderr that the
+ * prefix's bin/ exists but is not on PATH, with the `ipm env` hint. */
+void cli_env_note(struct cli *cli);
 #endif

@@ -75,8 +75,9 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 			free(source);
 			continue;
 		}
-		printf("  %s%s %s%s%s\n", cli_bold(cli), it->entry.name, it->release->version,
-		       cli_reset(cli), it->explicit_install ? "" : " (dependency)");
+		printf("  %s%s %s%s%s%s\n", cli_bold(cli), it->entry.name, it->release->version,
+		       cli_reset(cli), it->explicit_install ? "" : " (dependency)",
+		       it->rebuild ? " (rebuilt against the new version of a dependency)" : "");
 		printf("    source: ");
 		print_shown(source ? source : "?", 12);
 		putchar('\n');
@@ -182,6 +183,7 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 					plan.items[i].release->version);
 		}
 	}
+	cli_env_note(cli);
 done:
 	ipm_plan_release(&plan);
 	free(specs);

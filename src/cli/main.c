@@ -23,14 +23,14 @@
 #define IPM_SYNOPSIS "ipm [-q|--quiet] [-v|--verbose] [--color=WHEN] [--prefix DIR] COMMAND [ARGS...]"
 
 static const struct cli_command commands[] = {
-	{ "install", cmd_install, IPM_NEED_DB_WRITE | CLI_NEED_NET,
+	{ "install", cmd_install, IPM_NEED_DB_WRITE | IPM_NEED_PREFIX | CLI_NEED_NET,
 	  "install packages and their dependencies",
 	  "ipm install [-y|--yes] [--dry-run] [--method NAME] SPEC...",
 	  "  -y, --yes          run the plan without asking\n"
 	  "      --dry-run      print the plan and stop\n"
 	  "      --method NAME  use only the install method NAME\n"
 	  "  SPEC is NAME, NAME@VERSION, owner/repo or PATH/TO/entry.json\n" },
-	{ "remove", cmd_remove, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
+	{ "remove", cmd_remove, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX,
 	  "remove installed packages",
 	  "ipm remove [-y|--yes] [--force] [--dry-run] NAME...",
 	  "  -y, --yes          remove without asking\n"
@@ -66,6 +66,10 @@ static const struct cli_command commands[] = {
 	  "                     validate entries (default: the bundled registry); --build also\n"
 	  "                     installs each into a temporary home and removes it\n"
 	  "  build DIR OUT      compile registry DIR into the index document an HTTP registry serves\n" },
+	{ "env", cmd_env, 0,
+	  "print shell lines that put the prefix on PATH, MANPATH and more",
+	  "ipm env [--shell sh|bash|zsh|fish]",
+	  "      --shell NAME   lines for sh, bash, zsh or fish (default: from $SHELL)\n" },
 	{ "help", cmd_help, 0,
 	  "show the manual of ipm or of a command",
 	  "ipm help [COMMAND]",
@@ -328,7 +332,7 @@ int cli_open(struct cli *cli)
 	}
 	rc = ipm_ctx_open(&cli->ctx, cli->argv0, cli->prefix,
 			  needs & (IPM_NEED_DB_READ | IPM_NEED_DB_WRITE | IPM_NEED_LOCK | IPM_NEED_DB_LOOKUP |
-				   IPM_NEED_SYNC_WARN));
+				   IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX));
 	if (rc < 0)
 		return rc;
 	cli->opened = 1;
