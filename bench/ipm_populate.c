@@ -36,7 +36,8 @@ int main(int argc, char **argv)
 		p.resolved = xasprintf("%040d", i);
 		p.method = "make";
 		p.store_dir = xasprintf("/nonexistent/store/%s/%s", p.name, p.version);
-		p.prefix = "/nonexistent/prefix";
+		/* the prefix of the home, as ipm records it: one home, one prefix */
+		p.prefix = getenv("IPM_PREFIX") ? getenv("IPM_PREFIX") : "/nonexistent/prefix";
 		p.explicit_install = i % 3 == 0;
 		p.installed_at = 1790000000 + i;
 		files[0] = (struct ipm_file_row){ xasprintf("include/installed-%05d.h", i), 'f', xasprintf("%064d", i) };
