@@ -1,8 +1,10 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ipm/buf.h"
 #include "ipm/error.h"
+#include "ipm/xalloc.h"
 
 /* One slot per process: ipm is single-threaded where it reports errors. */
 static struct ipm_buf message = IPM_BUF_INIT;
@@ -71,4 +73,24 @@ void ipm_error_clear(void)
 	ipm_buf_release(&message);
 	ipm_buf_release(&hint);
 	last_code = 0;
+}
+
+void ipm_error_save(struct ipm_error_saved *out)
+{
+	out->code = last_code;
+	out->message = xstrdup(message.ptr);
+	out->hint = hint.len ? xstrdup(hint.ptr) : NULL;
+}
+
+int ipm_error_restore(struct ipm_error_saved *saved)
+{
+	int code = saved->code;
+
+	ipm_error_set(code, "%s", saved->message ? saved->message : "");
+	if (saved->hint)
+		ipm_error_hint("%s", saved->hint);
+	free(saved->message);
+	free(saved->hint);
+	saved->message = saved->hint = NULL;
+	return code;
 }

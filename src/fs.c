@@ -73,22 +73,16 @@ static int rm_rf_at(int dirfd, const char *name, const char *shown)
 
 void ipm_rm_rf_quietly(const char *path)
 {
-	int code = ipm_error_code();
-	char *msg, *hint;
+	struct ipm_error_saved saved;
 
-	if (code == 0) {
+	if (ipm_error_code() == 0) {
 		(void)ipm_rm_rf(path);
 		ipm_error_clear();
 		return;
 	}
-	msg = xstrdup(ipm_error_message());
-	hint = xstrdup(ipm_error_hint_text());
+	ipm_error_save(&saved);
 	(void)ipm_rm_rf(path);
-	ipm_error_set(code, "%s", msg);
-	if (hint)
-		ipm_error_hint("%s", hint);
-	free(msg);
-	free(hint);
+	ipm_error_restore(&saved);
 }
 
 int ipm_rm_rf(const char *path)

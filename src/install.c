@@ -875,10 +875,17 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
 			last - first > 1 || it->method ? "'" : "");
 		rc = run_method(ctx, it, m, workdir, log_path, log_fd, env.envp, mi + 1 >= last);
-		if (rc == 0)
+		if (rc == 0) {
 			rc = adopt_stage(out, ctx, name, prefix, &before, stage_dir, store_dir, log_path, log_fd);
-		else if (rc == IPM_EBUILD && undo_prefix_writes(&before, prefix, name) < 0)
-			ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+		} else if (rc == IPM_EBUILD) {
+			/* the step's failure is the error; what it wrote into the
+			 * prefix is taken away and reported beside it */
+			struct ipm_error_saved saved;
+			ipm_error_save(&saved);
+			if (undo_prefix_writes(&before, prefix, name) < 0)
+				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			ipm_error_restore(&saved);
+		}
 		if (rc == 0) {
 			out->method = m;
 			break;
@@ -1123,17 +1130,11 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 undo:
 	{
 		/* Keep the failure's message while taking the links back. */
-		struct ipm_buf msg = IPM_BUF_INIT;
-		char *hint = xstrdup(ipm_error_hint_text());
-		int code = rc;
-		ipm_buf_add(&msg, ipm_error_message());
+		struct ipm_error_saved saved;
+		ipm_error_save(&saved);
 		side_take_down(&j.now, 1);
 		journal_delete(ctx, name);
-		ipm_error_set(code, "%s", msg.ptr);
-		if (hint)
-			ipm_error_hint("%s", hint);
-		free(hint);
-		ipm_buf_release(&msg);
+		ipm_error_restore(&saved);
 	}
 done:
 	free(files);
@@ -1267,16 +1268,11 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 			rc = commit_item(ctx, it, &b);
 		if (rc < 0) {
 			/* Keep the message while the unused store goes. */
-			struct ipm_buf msg = IPM_BUF_INIT;
-			char *hint = xstrdup(ipm_error_hint_text());
-			ipm_buf_add(&msg, ipm_error_message());
+			struct ipm_error_saved saved;
+			ipm_error_save(&saved);
 			remove_store(b.store_dir);
 			journal_delete(ctx, it->entry.name);
-			ipm_error_set(rc, "%s", msg.ptr);
-			if (hint)
-				ipm_error_hint("%s", hint);
-			free(hint);
-			ipm_buf_release(&msg);
+			ipm_error_restore(&saved);
 			build_result_release(&b);
 			goto done;
 		}

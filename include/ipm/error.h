@@ -44,4 +44,16 @@ int ipm_error_code(void);
 
 void ipm_error_clear(void);
 
+/* A copy of the error slot, for keeping an error while the clean-up it
+ * leads to may set (and clear) others. */
+struct ipm_error_saved {
+	int code;
+	char *message;
+	char *hint;
+};
+void ipm_error_save(struct ipm_error_saved *out);
+/* Puts the saved error back into the slot and frees the copy; returns its
+ * code. */
+int ipm_error_restore(struct ipm_error_saved *saved);
+
 #endif

@@ -326,6 +326,23 @@ check "with a hint" grep -q 'hint: install steps must write under "\$DESTDIR\$IP
 check "bin/nodest is gone" test ! -e "$IPM_PREFIX/bin/nodest"
 same_state "nothing it wrote stays in the prefix" "$work/before"
 
+# a failing step that wrote into the prefix first: the failure is the
+# error, and what it wrote is taken away too
+cat >"$work/git/nodest/Makefile" <<'EOF'
+.RECIPEPREFIX = >
+all:
+install:
+> mkdir -p $(PREFIX)/bin
+> printf '#!/bin/sh\necho nodest\n' > $(PREFIX)/bin/nodest
+> false
+EOF
+cnd2=$(commit "$work/git/nodest" "nodest fails")
+sed "s/$cnd/$cnd2/" "$REG/packages/nodest.json" >"$work/nodest2.json" && mv "$work/nodest2.json" "$REG/packages/nodest.json"
+snapshot "$work/before"
+expect_fail 1 "step 'make install PREFIX=.*' of 'nodest' failed with exit status 2" "$IPM" install -y nodest
+check "the prefix writes are reported beside it" grep -q "warning: the recipe of 'nodest' wrote into the prefix instead of" "$work/err"
+same_state "nothing of the failed install stays in the prefix" "$work/before"
+
 # ---- one home, one prefix ----
 make_git_pkg "$work/git/solo" solo 1.0 >/dev/null
 csolo=$(git -C "$work/git/solo" rev-parse HEAD)
