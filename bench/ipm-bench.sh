@@ -43,7 +43,7 @@ mkdir -p "$work/www"
 httpd_pid=$!
 while [ ! -s "$work/port" ]; do sleep 0.05; done
 port=$(cat "$work/port")
-"$IPM" registry add synthetic "http://127.0.0.1:$port/index.json" >/dev/null 2>&1
+"$IPM" registry add --insecure synthetic "http://127.0.0.1:$port/index.json" >/dev/null 2>&1
 t0=$(ms)
 "$IPM" -q update >/dev/null 2>&1
 t1=$(ms)

@@ -1,7 +1,7 @@
 # ipm: the engine (src/*.c -> libipm.a), the command line (src/cli/*.c -> ipm),
 # unit tests (tests/unit/test_*.c) and test tools (tests/tools/*.c).
 
-IPM_PKGS      = libcurl libgit2 libcjson sqlite3 libarchive libcrypto libelf
+IPM_PKGS      = libcurl libgit2 libcjson sqlite3 libarchive libcrypto libelf libsodium
 IPM_CFLAGS    = -Iinclude $(shell $(PKG_CONFIG) --cflags $(IPM_PKGS))
 IPM_LIBS      = $(shell $(PKG_CONFIG) --libs $(IPM_PKGS)) -lpthread -lm
 IPM_VERSION   = 0.1.0

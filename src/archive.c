@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -28,6 +29,12 @@ struct link_member {
 
 struct scan {
 	const char *archive;
+	/* the extraction budget: limits, the archive's own size, and the bytes
+	 * counted against it so far (declared sizes in the scan, written
+	 * extents while writing) */
+	const struct ipm_limits *limits;
+	unsigned long long archive_size;
+	unsigned long long used;
 	char *top;           /* first component shared by every member, or NULL */
 	int single_top;      /* every member is under top */
 	int top_has_children;
@@ -146,6 +153,36 @@ done:
 	return rc;
 }
 
+/*
+ * Charges n more bytes to the budget: past limits.extract_bytes, or past
+ * extract_ratio times the archive's size (above IPM_EXTRACT_RATIO_FLOOR),
+ * is IPM_EVERIFY. what says what is being counted ("its members declare",
+ * "it expands to").
+ */
+static int budget_charge(struct scan *s, unsigned long long n, const char *what)
+{
+	const struct ipm_limits *l = s->limits;
+	unsigned long long ratio_cap;
+	int rc;
+
+	s->used = n > ~0ull - s->used ? ~0ull : s->used + n;
+	if (l->extract_bytes && s->used > l->extract_bytes) {
+		rc = ipm_error_set(IPM_EVERIFY, "archive '%s': %s more than the limit of %llu bytes",
+				   s->archive, what, l->extract_bytes);
+		ipm_limits_hint(l, "limits.extract_bytes");
+		return rc;
+	}
+	ratio_cap = l->extract_ratio && s->archive_size <= ~0ull / l->extract_ratio
+			    ? l->extract_ratio * s->archive_size : ~0ull;
+	if (l->extract_ratio && s->used > IPM_EXTRACT_RATIO_FLOOR && s->used > ratio_cap) {
+		rc = ipm_error_set(IPM_EVERIFY, "archive '%s': %s more than %llu times its own %llu bytes",
+				   s->archive, what, l->extract_ratio, s->archive_size);
+		ipm_limits_hint(l, "limits.extract_ratio");
+		return rc;
+	}
+	return 0;
+}
+
 static int open_archive(struct archive **out, const char *path)
 {
 	struct archive *a = archive_read_new();
@@ -171,6 +208,12 @@ static int scan_archive(struct scan *s, const char *path)
 		return rc;
 	s->single_top = 1;
 	while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		/* what decompression produced so far (headers and skipped data
+		 * included): a bomb is stopped here, before any writing */
+		la_int64_t expanded = archive_filter_bytes(a, 0);
+		if (expanded > 0 && (unsigned long long)expanded > s->used &&
+		    (rc = budget_charge(s, (unsigned long long)expanded - s->used, "it expands to")) < 0)
+			goto done;
 		if ((rc = normalise(&name, path, archive_entry_pathname(entry))) < 0)
 			goto done;
 		if (name[0] == '\0') {
@@ -198,6 +241,12 @@ static int scan_archive(struct scan *s, const char *path)
 		else if (type != AE_IFDIR || hardlink)
 			s->single_top = 0;  /* a lone top-level file is content, not a wrapper */
 
+		/* Declared sizes are known before anything is written: an
+		 * archive that says it is too big is refused whole. */
+		if (!hardlink && type == AE_IFREG && archive_entry_size_is_set(entry) &&
+		    archive_entry_size(entry) > 0 &&
+		    (rc = budget_charge(s, (unsigned long long)archive_entry_size(entry), "its members declare")) < 0)
+			goto done;
 		if (hardlink || type == AE_IFLNK) {
 			const char *target = hardlink ? hardlink : archive_entry_symlink(entry);
 			XGROW(s->links, s->links_alloc, s->nlinks + 1);
@@ -218,6 +267,29 @@ static int scan_archive(struct scan *s, const char *path)
 done:
 	free(name);
 	archive_read_free(a);
+	return rc;
+}
+
+/* Refuses a hard link (member) whose target (stripped) is a symlink of
+ * the archive or lies under one. */
+static int check_hardlink_target(const struct scan *s, const char *member, const char *target)
+{
+	char *prefix = xstrdup(target);
+	int rc = 0;
+
+	/* target itself, then each directory above it */
+	for (char *end = prefix + strlen(prefix); ; ) {
+		*end = '\0';
+		if (is_symlink_member(s, prefix)) {
+			rc = ipm_error_set(IPM_EVERIFY, "archive '%s': member '%s' is a hard link %s the symbolic link '%s'",
+					   s->archive, member, strcmp(prefix, target) == 0 ? "to" : "through", prefix);
+			break;
+		}
+		end = strrchr(prefix, '/');
+		if (!end)
+			break;
+	}
+	free(prefix);
 	return rc;
 }
 
@@ -249,6 +321,12 @@ static int check_links(struct scan *s, int strip)
 					   s->archive, l->path, l->target);
 			goto done;
 		}
+		/* A hard link to a symlink is a second symlink with the same
+		 * target, read from another directory, which check_symlink
+		 * never saw; through one, it names a file outside. Neither has
+		 * a use in a source archive. */
+		if ((rc = check_hardlink_target(s, l->path, stripped(target, strip))) < 0)
+			goto done;
 		free(target);
 		target = NULL;
 	}
@@ -257,13 +335,24 @@ done:
 	return rc;
 }
 
-static int copy_data(struct archive *in, struct archive *out)
+/* Copies one member's data; what it writes (the extent of the file, holes
+ * included) is charged to the budget as it goes, since a member may hold
+ * more than its header declared. -1 write error, -2 read error, -3 over
+ * budget (error slot set). */
+static int copy_data(struct scan *s, struct archive *in, struct archive *out)
 {
 	const void *block;
 	size_t size;
 	la_int64_t offset;
+	unsigned long long extent = 0;
 	int r;
 	while ((r = archive_read_data_block(in, &block, &size, &offset)) == ARCHIVE_OK) {
+		unsigned long long end = (offset > 0 ? (unsigned long long)offset : 0) + size;
+		if (end > extent) {
+			if (budget_charge(s, end - extent, "it expands to") < 0)
+				return -3;
+			extent = end;
+		}
 		if (archive_write_data_block(out, block, size, offset) < ARCHIVE_OK)
 			return -1;
 	}
@@ -272,14 +361,24 @@ static int copy_data(struct archive *in, struct archive *out)
 
 int ipm_archive_extract(const char *archive, const char *dest_dir, int strip)
 {
-	struct scan s = { .archive = archive };
+	return ipm_archive_extract_limited(archive, dest_dir, strip, NULL);
+}
+
+int ipm_archive_extract_limited(const char *archive, const char *dest_dir, int strip,
+				const struct ipm_limits *limits)
+{
+	struct scan s = { .archive = archive, .limits = limits ? limits : &ipm_limits_default };
 	struct archive *in = NULL, *out = NULL;
 	struct archive_entry *entry;
 	char *real_dest = NULL, *name = NULL, *full = NULL;
-	int rc, r;
+	struct stat st;
+	int rc, r, copied;
 
+	if (stat(archive, &st) == 0 && st.st_size > 0)
+		s.archive_size = (unsigned long long)st.st_size;
 	if ((rc = scan_archive(&s, archive)) < 0)
 		goto done;
+	s.used = 0;   /* the declared sizes passed; now what is written counts */
 	strip = strip && s.top && s.single_top && s.top_has_children;
 	if ((rc = check_links(&s, strip)) < 0)
 		goto done;
@@ -329,11 +428,17 @@ int ipm_archive_extract(const char *archive, const char *dest_dir, int strip)
 		mode_t perm = archive_entry_perm(entry) & 0777;
 		archive_entry_set_perm(entry, archive_entry_filetype(entry) == AE_IFDIR ? perm | 0700 : perm | 0600);
 
+		copied = 0;
 		if (archive_write_header(out, entry) < ARCHIVE_OK ||
-		    (archive_entry_size(entry) > 0 && copy_data(in, out) < 0) ||
+		    (archive_entry_size(entry) > 0 && (copied = copy_data(&s, in, out)) < 0) ||
 		    archive_write_finish_entry(out) < ARCHIVE_OK) {
+			if (copied == -3) {
+				rc = ipm_error_code();
+				goto done;
+			}
 			const char *why = archive_error_string(out) ? archive_error_string(out) : archive_error_string(in);
-			rc = ipm_error_set(IPM_ERROR, "archive '%s': cannot extract '%s': %s", archive, shown,
+			/* name, not shown: set_pathname above freed the member's own name */
+			rc = ipm_error_set(IPM_ERROR, "archive '%s': cannot extract '%s': %s", archive, name,
 					   why ? why : "unknown error");
 			goto done;
 		}

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -15,6 +16,7 @@
 #include "ipm/config.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
+#include "ipm/sign.h"
 #include "ipm/xalloc.h"
 
 #define BUNDLED_NAME "bundled"
@@ -209,7 +211,8 @@ static void registry_conf_release(struct ipm_registry_conf *r)
 {
 	free(r->name);
 	free(r->url);
-	r->name = r->url = NULL;
+	free(r->key);
+	r->name = r->url = r->key = NULL;
 }
 
 static void registries_push(struct ipm_config *cfg, size_t *alloc, const char *name,
@@ -222,6 +225,8 @@ static void registries_push(struct ipm_config *cfg, size_t *alloc, const char *n
 	r->name = xstrdup(name);
 	r->url = xstrdup(url);
 	r->kind = kind;
+	r->key = NULL;
+	r->insecure = 0;
 }
 
 static int registry_name_valid(const char *name);
@@ -232,6 +237,9 @@ static int bad_field(const char *path, const char *field, const char *what)
 	ipm_error_hint("see the FILES section of ipm(1)");
 	return rc;
 }
+
+static int registry_trust_apply(struct ipm_registry_conf *r, const cJSON *el, const char *path);
+static int limits_apply(struct ipm_limits *limits, const cJSON *root, const char *path);
 
 static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int prefix_fixed,
 			     size_t *reg_alloc)
@@ -254,6 +262,23 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 1024)
 			return bad_field(path, "jobs", "a number from 1 to 1024");
 		cfg->jobs = item->valueint;
+	}
+	/* recipe containment */
+	item = cJSON_GetObjectItemCaseSensitive(root, "sandbox");
+	if (item) {
+		static const char *const modes[] = { "auto", "required", "off" };
+		size_t m = 0;
+		while (cJSON_IsString(item) && m < 3 && strcmp(item->valuestring, modes[m]) != 0)
+			m++;
+		if (!cJSON_IsString(item) || m == 3)
+			return bad_field(path, "sandbox", "\"auto\", \"required\" or \"off\"");
+		cfg->sandbox = (enum ipm_sandbox_mode)m;
+	}
+	item = cJSON_GetObjectItemCaseSensitive(root, "step_timeout");
+	if (item) {
+		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 7 * 24 * 3600)
+			return bad_field(path, "step_timeout", "a number of seconds from 1 to 604800");
+		cfg->step_timeout = item->valueint;
 	}
 	item = cJSON_GetObjectItemCaseSensitive(root, "registries");
 	if (item) {
@@ -284,6 +309,8 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 			}
 			registries_push(cfg, reg_alloc, name->valuestring, url->valuestring,
 					ipm_registry_kind_of(url->valuestring));
+			if ((rc = registry_trust_apply(&cfg->registries[cfg->nregistries - 1], el, path)) < 0)
+				return rc;
 		}
 	}
 	item = cJSON_GetObjectItemCaseSensitive(root, "mirrors");
@@ -304,6 +331,8 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 			return bad_field(path, "mirrors", "an array of \"FROM=TO\" strings");
 		}
 	}
+	if ((rc = limits_apply(&cfg->limits, root, path)) < 0)
+		return rc;
 	return 0;
 mirror_error:
 	ipm_error_prefix("'%s'", path);
@@ -339,6 +368,10 @@ int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefi
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cfg->jobs = ncpu > 0 ? (int)ncpu : 1;
+	cfg->sandbox = IPM_SANDBOX_AUTO;
+	cfg->step_timeout = 3600;
+	cfg->limits = ipm_limits_default;
+	cfg->limits.config_path = cfg->config_path;
 
 	env = env_nonempty("IPM_MIRRORS");
 	if (env) {
@@ -486,6 +519,9 @@ static int word_listed(const char *word, const char *list)
 	return 0;
 }
 
+static int registry_trust_check(char **stored_key, const struct ipm_config *cfg, const char *name,
+				const char *url, enum ipm_registry_kind kind, const char *key, int insecure);
+
 /*
  * Checks that url is a registry ipm can read before it goes into the
  * configuration: a registry there that cannot be read would fail every
@@ -545,10 +581,11 @@ done:
 	return rc;
 }
 
-int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char *url)
+int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char *url, const char *key,
+			    int insecure)
 {
 	cJSON *root = NULL, *arr, *el, *obj;
-	char *stored_url = NULL;
+	char *stored_url = NULL, *stored_key = NULL;
 	enum ipm_registry_kind kind;
 	size_t i, alloc;
 	int rc;
@@ -571,6 +608,8 @@ int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char
 	rc = registry_url_check(&stored_url, name, url, kind);
 	if (rc < 0)
 		goto done;
+	if ((rc = registry_trust_check(&stored_key, cfg, name, stored_url, kind, key, insecure)) < 0)
+		goto done;
 
 	rc = config_file_parse(&root, cfg->config_path);
 	if (rc < 0)
@@ -592,6 +631,10 @@ int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char
 	obj = cJSON_CreateObject();
 	cJSON_AddStringToObject(obj, "name", name);
 	cJSON_AddStringToObject(obj, "url", stored_url);
+	if (stored_key)
+		cJSON_AddStringToObject(obj, "key", stored_key);
+	if (insecure)
+		cJSON_AddTrueToObject(obj, "insecure");
 	cJSON_AddItemToArray(arr, obj);
 	rc = config_file_write(cfg->config_path, root);
 	if (rc < 0)
@@ -600,6 +643,9 @@ int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char
 	/* User registries come before "bundled", which is consulted last. */
 	alloc = cfg->nregistries;
 	registries_push(cfg, &alloc, name, stored_url, kind);
+	cfg->registries[cfg->nregistries - 1].key = stored_key;
+	cfg->registries[cfg->nregistries - 1].insecure = insecure;
+	stored_key = NULL;
 	for (i = cfg->nregistries - 1; i > 0; i--) {
 		struct ipm_registry_conf tmp;
 		if (strcmp(cfg->registries[i - 1].name, BUNDLED_NAME) != 0)
@@ -610,6 +656,7 @@ int ipm_config_registry_add(struct ipm_config *cfg, const char *name, const char
 	}
 done:
 	free(stored_url);
+	free(stored_key);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -659,4 +706,221 @@ int ipm_config_registry_remove(struct ipm_config *cfg, const char *name)
 done:
 	cJSON_Delete(root);
 	return rc;
+}
+
+/* ---- trust: pinned keys and plain-text transports ---- */
+
+/* "key" and "insecure" of a registry in the config file. */
+static int registry_trust_apply(struct ipm_registry_conf *r, const cJSON *el, const char *path)
+{
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(el, "key");
+	const cJSON *insecure = cJSON_GetObjectItemCaseSensitive(el, "insecure");
+	struct ipm_sign_pubkey pk;
+	int rc;
+
+	if (insecure && !cJSON_IsBool(insecure))
+		return bad_field(path, "insecure", "true or false");
+	r->insecure = cJSON_IsTrue(insecure);
+	if (!key || cJSON_IsNull(key))
+		return 0;
+	if (!cJSON_IsString(key) || ipm_sign_pubkey_parse(&pk, key->valuestring) < 0) {
+		ipm_error_clear();
+		rc = ipm_error_set(IPM_EINVAL, "'%s': the key of registry '%s' is not a minisign public key",
+				   path, r->name);
+		ipm_error_hint("write it as minisign prints it: \"key\": \"RW...\"");
+		return rc;
+	}
+	if (r->kind != IPM_REGISTRY_HTTP) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s': registry '%s' has a key, but only an index (.json) is signed",
+				   path, r->name);
+		ipm_error_hint("remove its \"key\", or point it at the registry's signed index");
+		return rc;
+	}
+	r->key = ipm_sign_pubkey_base64(&pk);
+	return 0;
+}
+
+/* The key and transport of a registry being added: *stored_key is the
+ * key as "RW..." (NULL without one). */
+static int registry_trust_check(char **stored_key, const struct ipm_config *cfg, const char *name,
+				const char *url, enum ipm_registry_kind kind, const char *key, int insecure)
+{
+	struct ipm_sign_pubkey pk;
+	int rc;
+
+	*stored_key = NULL;
+	if (key) {
+		if (kind != IPM_REGISTRY_HTTP) {
+			rc = ipm_error_set(IPM_EINVAL, "registry '%s': --key needs the URL of an index (.json)", name);
+			ipm_error_hint("a signed registry is an index built with 'ipm registry build DIR OUT --sign KEY'");
+			return rc;
+		}
+		if ((rc = ipm_sign_pubkey_load(&pk, key)) < 0) {
+			ipm_error_prefix("registry '%s'", name);
+			return rc;
+		}
+		*stored_key = ipm_sign_pubkey_base64(&pk);
+	}
+	if (kind != IPM_REGISTRY_LOCAL && (rc = ipm_url_check_transport(cfg, url, insecure)) < 0) {
+		ipm_error_prefix("registry '%s'", name);
+		ipm_error_hint("use https://; to accept it on a network you trust, add --insecure");
+		free(*stored_key);
+		*stored_key = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+const struct ipm_registry_conf *ipm_config_registry(const struct ipm_config *cfg, const char *name)
+{
+	for (size_t i = 0; name && i < cfg->nregistries; i++)
+		if (!strcmp(cfg->registries[i].name, name))
+			return &cfg->registries[i];
+	return NULL;
+}
+
+int ipm_url_check_transport(const struct ipm_config *cfg, const char *url, int insecure_ok)
+{
+	/* transports without TLS or ssh: anyone on the path reads and changes them */
+	static const char *const plain[] = { "http", "ftp", "git" };
+
+	if (!url || insecure_ok || ipm_mirrors_match(cfg->mirrors, cfg->nmirrors, url))
+		return 0;
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		size_t n = strlen(plain[i]);
+		/* schemes are case-insensitive to curl and libgit2 */
+		if (!strncasecmp(url, plain[i], n) && !strncmp(url + n, "://", 3))
+			return ipm_error_set(IPM_EINVAL, "refusing plain %s:// URL '%s'", plain[i], url);
+	}
+	return 0;
+}
+
+/* ---- resource limits: "timeouts" and "limits" ---- */
+
+const struct ipm_limits ipm_limits_default = {
+	.connect_ms = 30 * 1000,
+	.total_ms = 3600 * 1000,
+	.low_speed_ms = 30 * 1000,
+	.low_speed_bytes = 1024,
+	.download_bytes = 2ull << 30,
+	.index_bytes = 128ull << 20,
+	.extract_bytes = 4ull << 30,
+	.extract_ratio = 200,
+	.config_path = NULL,
+};
+
+void ipm_limits_hint(const struct ipm_limits *limits, const char *key)
+{
+	const char *dot = strchr(key, '.');
+	int group = dot ? (int)(dot - key) : 0;
+
+	if (limits && limits->config_path)
+		ipm_error_hint("raise \"%.*s\": { \"%s\": ... } in '%s' (0 turns the limit off)",
+			       group, key, dot ? dot + 1 : key, limits->config_path);
+	else
+		ipm_error_hint("raise \"%.*s\": { \"%s\": ... } in the configuration file (0 turns the limit off)",
+			       group, key, dot ? dot + 1 : key);
+}
+
+/* A number from 0 to max (inclusive) in the object group, or absent. */
+static int limit_number(double *out, const cJSON *group, const char *group_name, const char *key,
+			double max, const char *path)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(group, key);
+	char *field;
+	int rc;
+
+	if (!item)
+		return 0;
+	if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble <= max) {
+		*out = item->valuedouble;
+		return 1;
+	}
+	field = xasprintf("%s.%s", group_name, key);
+	rc = bad_field(path, field, "a number, 0 or more (0 turns the limit off)");
+	free(field);
+	return rc;
+}
+
+/* Unknown keys are refused: a misspelt limit would silently not apply. */
+static int limit_keys(const cJSON *group, const char *group_name, const char *const *known, const char *path)
+{
+	for (const cJSON *item = group->child; item; item = item->next) {
+		struct ipm_buf list = IPM_BUF_INIT;
+		size_t i;
+		int rc;
+
+		for (i = 0; known[i] && strcmp(known[i], item->string); i++)
+			;
+		if (known[i])
+			continue;
+		for (i = 0; known[i]; i++)
+			ipm_buf_addf(&list, "%s%s", i ? ", " : "", known[i]);
+		rc = ipm_error_set(IPM_EINVAL, "'%s': unknown field '%s.%s'", path, group_name, item->string);
+		ipm_error_hint("\"%s\" takes %s", group_name, list.ptr);
+		ipm_buf_release(&list);
+		return rc;
+	}
+	return 0;
+}
+
+static int limits_apply(struct ipm_limits *limits, const cJSON *root, const char *path)
+{
+	static const char *const timeout_keys[] = { "connect", "total", "low_speed_time", "low_speed_limit", NULL };
+	static const char *const size_keys[] = { "download_bytes", "index_bytes", "extract_bytes", "extract_ratio", NULL };
+	/* a week in seconds, and 2^53 bytes: beyond is a mistake, not a limit */
+	const double max_s = 7 * 24 * 3600, max_n = 9007199254740992.0;
+	const cJSON *group;
+	double v;
+	int rc;
+
+	group = cJSON_GetObjectItemCaseSensitive(root, "timeouts");
+	if (group) {
+		if (!cJSON_IsObject(group))
+			return bad_field(path, "timeouts", "an object of seconds: connect, total, low_speed_time "
+					 "(and low_speed_limit in bytes a second)");
+		if ((rc = limit_keys(group, "timeouts", timeout_keys, path)) < 0)
+			return rc;
+		if ((rc = limit_number(&v, group, "timeouts", "connect", max_s, path)) < 0)
+			return rc;
+		if (rc)
+			limits->connect_ms = (long)(v * 1000 + 0.5);
+		if ((rc = limit_number(&v, group, "timeouts", "total", max_s, path)) < 0)
+			return rc;
+		if (rc)
+			limits->total_ms = (long)(v * 1000 + 0.5);
+		if ((rc = limit_number(&v, group, "timeouts", "low_speed_time", max_s, path)) < 0)
+			return rc;
+		if (rc)
+			limits->low_speed_ms = (long)(v * 1000 + 0.5);
+		if ((rc = limit_number(&v, group, "timeouts", "low_speed_limit", max_n, path)) < 0)
+			return rc;
+		if (rc)
+			limits->low_speed_bytes = (long)v;
+	}
+	group = cJSON_GetObjectItemCaseSensitive(root, "limits");
+	if (group) {
+		if (!cJSON_IsObject(group))
+			return bad_field(path, "limits", "an object of sizes in bytes: download_bytes, "
+					 "index_bytes, extract_bytes (and extract_ratio)");
+		if ((rc = limit_keys(group, "limits", size_keys, path)) < 0)
+			return rc;
+		if ((rc = limit_number(&v, group, "limits", "download_bytes", max_n, path)) < 0)
+			return rc;
+		if (rc)
+			limits->download_bytes = (unsigned long long)v;
+		if ((rc = limit_number(&v, group, "limits", "index_bytes", max_n, path)) < 0)
+			return rc;
+		if (rc)
+			limits->index_bytes = (unsigned long long)v;
+		if ((rc = limit_number(&v, group, "limits", "extract_bytes", max_n, path)) < 0)
+			return rc;
+		if (rc)
+			limits->extract_bytes = (unsigned long long)v;
+		if ((rc = limit_number(&v, group, "limits", "extract_ratio", max_n, path)) < 0)
+			return rc;
+		if (rc)
+			limits->extract_ratio = (unsigned long long)v;
+	}
+	return 0;
 }

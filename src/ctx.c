@@ -2,6 +2,7 @@
  * The context a command runs in: configuration, database, lock, fetch settings.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,13 @@ static int journal_pending(const char *home)
 	free(dir);
 	free(lock_path);
 	return pending;
+}
+
+/* 1 when this user may write in home, or it does not exist yet (the
+ * first writer creates it). */
+static int home_writable(const char *home)
+{
+	return access(home, W_OK | X_OK) == 0 || errno == ENOENT;
 }
 
 /* ipm_registry_sync_local, but a registry that fails is reported and skipped. */
@@ -80,14 +88,18 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 	if (rc < 0)
 		goto done;
 	ctx->fetch.cache_dir = ctx->cfg.cache;
+	ctx->fetch.limits = &ctx->cfg.limits;
 	ctx->fetch.mirrors = ctx->cfg.mirrors;
 	ctx->fetch.nmirrors = ctx->cfg.nmirrors;
 	ctx->interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 
 	db_path = xasprintf("%s/ipm.db", ctx->cfg.home);
 	/* Readers never see a half-done change (it is invisible until its
-	 * transaction), but the next run of any command cleans it up. */
-	if ((needs & (IPM_NEED_DB_READ | IPM_NEED_DB_LOOKUP)) && journal_pending(ctx->cfg.home))
+	 * transaction), but the next run of any command cleans it up. A user
+	 * who cannot write the home (another user's, a read-only mount) reads
+	 * it as it is: the clean-up and re-import are for one who can. */
+	if ((needs & (IPM_NEED_DB_READ | IPM_NEED_DB_LOOKUP)) && journal_pending(ctx->cfg.home) &&
+	    home_writable(ctx->cfg.home))
 		needs = (needs & ~(unsigned)(IPM_NEED_DB_READ | IPM_NEED_DB_LOOKUP)) | IPM_NEED_DB_WRITE;
 	if (needs & IPM_NEED_DB_LOOKUP) {
 		rc = ipm_db_open(&ctx->db, db_path, IPM_DB_READ);
@@ -95,6 +107,11 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 			goto done;
 		if (ipm_registry_local_fresh(ctx))
 			goto done;
+		if (!home_writable(ctx->cfg.home)) {
+			ipm_log(IPM_LOG_WARN, "the registry index in '%s' is out of date, and this user cannot "
+				"update it; showing it as it is", ctx->cfg.home);
+			goto done;
+		}
 		ipm_db_free(ctx->db);
 		ctx->db = NULL;
 		needs |= IPM_NEED_DB_WRITE;
@@ -144,8 +161,24 @@ done:
 	return rc;
 }
 
+const struct ipm_sandbox *ipm_ctx_sandbox(struct ipm_ctx *ctx)
+{
+	if (!ctx->sandbox_known) {
+		if (ctx->cfg.sandbox == IPM_SANDBOX_OFF) {
+			memset(&ctx->sandbox, 0, sizeof(ctx->sandbox));
+			ctx->sandbox.why_not = xstrdup("the config says \"sandbox\": \"off\"");
+		} else {
+			ipm_sandbox_probe(&ctx->sandbox, NULL);
+		}
+		ctx->sandbox_known = 1;
+	}
+	return &ctx->sandbox;
+}
+
 void ipm_ctx_close(struct ipm_ctx *ctx)
 {
+	ipm_sandbox_release(&ctx->sandbox);
+	ctx->sandbox_known = 0;
 	ipm_db_free(ctx->db);
 	ctx->db = NULL;
 	ipm_lock_release(ctx->lock);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -131,6 +132,10 @@ static const char *const migrations[] = {
 	"  kind TEXT NOT NULL CHECK(kind IN ('p', 'n')),"
 	"  soname TEXT NOT NULL,"
 	"  PRIMARY KEY(package, kind, soname)) WITHOUT ROWID;",
+	/* 3: freshness of a signed index: the version counter and the expiry
+	 * (unix seconds) of the index last imported; a lower version is a
+	 * replay. NULL for indexes that carry none. */
+	"ALTER TABLE registries ADD COLUMN serial INTEGER; ALTER TABLE registries ADD COLUMN expires INTEGER;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -169,6 +174,7 @@ enum stmt_id {
 	ST_DEP_INSERT,
 	ST_DEPENDENTS,
 	ST_FILE_OWNER,
+	ST_ENTRY_SHARED,
 	ST_COUNT
 };
 
@@ -177,14 +183,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_REGISTRY_GET] =
-		"SELECT name, kind, location, stamp, home, home_commit, imported_at, entries"
+		"SELECT name, kind, location, stamp, home, home_commit, imported_at, entries, serial, expires"
 		" FROM registries WHERE name = ?1",
 	[ST_REGISTRY_SET_COUNT] = "UPDATE registries SET entries = ?2 WHERE name = ?1",
 	[ST_REGISTRY_UPSERT] =
-		"INSERT INTO registries(name, kind, location, stamp, home, home_commit, imported_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		"INSERT INTO registries(name, kind, location, stamp, home, home_commit, imported_at, serial, expires)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 		" ON CONFLICT(name) DO UPDATE SET kind = ?2, location = ?3, stamp = ?4,"
-		" home = ?5, home_commit = ?6, imported_at = ?7",
+		" home = ?5, home_commit = ?6, imported_at = ?7, serial = ?8, expires = ?9",
 	[ST_REGISTRY_DELETE] = "DELETE FROM registries WHERE name = ?1",
 	/* external-content FTS rows are removed by handing back their old values */
 	[ST_FTS_DELETE_REGISTRY] =
@@ -243,6 +249,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* a file or link wins over a directory row: directories can be shared */
 	[ST_FILE_OWNER] =
 		"SELECT package FROM files WHERE path = ?1 ORDER BY type = 'd', package LIMIT 1",
+	/* names offered by more than one registry (UNIQUE(name, registry) is
+	 * the index this walks) */
+	[ST_ENTRY_SHARED] =
+		"SELECT name, group_concat(registry, char(10)) FROM entries GROUP BY name"
+		" HAVING count(*) > 1 ORDER BY name",
 };
 
 struct ipm_db {
@@ -419,11 +430,57 @@ done:
 	return rc;
 }
 
+/* 1 when this user can write path and create files beside it (SQLite's
+ * -wal and -shm). */
+static int can_write_beside(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	int ok = access(path, W_OK) == 0 && access(dir, W_OK | X_OK) == 0;
+
+	free(dir);
+	return ok;
+}
+
+/* 1 when path-wal holds changes not yet in path (a writer is running, or
+ * one died). */
+static int wal_pending(const char *path)
+{
+	char *wal = xasprintf("%s-wal", path);
+	struct stat st;
+	int pending = stat(wal, &st) == 0 && st.st_size > 0;
+
+	free(wal);
+	return pending;
+}
+
+/* "file:PATH?immutable=1", PATH percent-encoded as URIs need. */
+static char *immutable_uri(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct ipm_buf b = IPM_BUF_INIT;
+
+	ipm_buf_add(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/._~-", *p)) {
+			ipm_buf_addch(&b, (char)*p);
+		} else {
+			ipm_buf_addch(&b, '%');
+			ipm_buf_addch(&b, hex[*p >> 4]);
+			ipm_buf_addch(&b, hex[*p & 15]);
+		}
+	}
+	ipm_buf_add(&b, "?immutable=1");
+	return ipm_buf_detach(&b);
+}
+
 int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode)
 {
 	struct ipm_db *db = xcalloc(1, sizeof(*db));
 	int rc, fresh, app_id = 0, version = 0, ntables = 0, flags;
 	const char *file = path;
+	char *uri = NULL;
 
 	*out = NULL;
 	db->path = xstrdup(path);
@@ -434,8 +491,17 @@ int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode)
 		/* read-only commands before the first install: an empty schema in memory */
 		file = ":memory:";
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY;
-	} else if (mode == IPM_DB_READ && access(path, W_OK) != 0) {
+	} else if (mode == IPM_DB_READ && !can_write_beside(path)) {
+		/* Another user's home, or a read-only mount: SQLite cannot
+		 * create the WAL index (-shm) it reads a WAL database through.
+		 * Without pending WAL content no writer is running and the file
+		 * is complete: read it as immutable (no -shm, no locks). With
+		 * some, SQLite reads through the existing -shm, read-only. */
 		flags = SQLITE_OPEN_READONLY;
+		if (!wal_pending(path)) {
+			file = uri = immutable_uri(path);
+			flags |= SQLITE_OPEN_URI;
+		}
 	} else {
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	}
@@ -466,14 +532,14 @@ int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode)
 	if (mode == IPM_DB_READ && strcmp(file, ":memory:") != 0 &&
 	    (rc = exec(db, "PRAGMA mmap_size = 268435456")) < 0)
 		goto done;
-	if (flags != SQLITE_OPEN_READONLY && strcmp(file, ":memory:") != 0 && mode == IPM_DB_WRITE) {
+	if (!(flags & SQLITE_OPEN_READONLY) && strcmp(file, ":memory:") != 0 && mode == IPM_DB_WRITE) {
 		/* WAL: readers (ipm list) never wait for a writer (ipm install) */
 		if ((rc = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 				   " PRAGMA cache_size = -32768")) < 0)
 			goto done;
 	}
 	if (version < SCHEMA_VERSION) {
-		if (flags == SQLITE_OPEN_READONLY) {
+		if (flags & SQLITE_OPEN_READONLY) {
 			rc = ipm_error_set(IPM_EINVAL, "database '%s' needs an upgrade but is read-only", path);
 			goto done;
 		}
@@ -485,6 +551,7 @@ int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode)
 	rc = 0;
 done:
 	ipm_db_free(db);
+	free(uri);
 	return rc;
 }
 
@@ -533,6 +600,8 @@ int ipm_db_registry_get(struct ipm_registry_row *out, struct ipm_db *db, const c
 		out->home_commit = col_text(s, 5);
 		out->imported_at = sqlite3_column_int64(s, 6);
 		out->nentries = sqlite3_column_int64(s, 7);
+		out->serial = sqlite3_column_int64(s, 8);
+		out->expires = sqlite3_column_int64(s, 9);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' was never imported", name);
@@ -592,6 +661,14 @@ int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const str
 	bind_text(s, 5, row->home);
 	bind_text(s, 6, row->home_commit);
 	sqlite3_bind_int64(s, 7, row->imported_at ? row->imported_at : (int64_t)time(NULL));
+	if (row->serial)
+		sqlite3_bind_int64(s, 8, row->serial);
+	else
+		sqlite3_bind_null(s, 8);
+	if (row->expires)
+		sqlite3_bind_int64(s, 9, row->expires);
+	else
+		sqlite3_bind_null(s, 9);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	rc = rc == SQLITE_DONE ? 0 : sql_error(db, "writing registries");
@@ -982,6 +1059,51 @@ int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
 		return rc;
 	if (rc == 0)
 		return ipm_error_set(IPM_ENOTFOUND, "package '%s' not found", spec);
+	return 0;
+}
+
+int ipm_db_entry_registries(char ***out, size_t *nout, struct ipm_db *db, const char *name)
+{
+	struct ipm_buf key = IPM_BUF_INIT;
+	sqlite3_stmt *s = NULL;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_ENTRY_BY_NAME)) < 0)
+		return rc;
+	add_lower(&key, name);
+	bind_text(s, 1, key.ptr);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(names, alloc, n + 1);
+		names[n++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	ipm_buf_release(&key);
+	if (rc != SQLITE_DONE) {
+		xfree_strv(names, n);
+		return sql_error(db, "reading entries");
+	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_entry_shared(struct ipm_db *db, int (*fn)(void *ctx, const char *name, const char *registries),
+			void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, stop = 0;
+
+	if ((rc = stmt(&s, db, ST_ENTRY_SHARED)) < 0)
+		return rc;
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		stop = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+	done_stmt(s);
+	if (!stop && rc != SQLITE_DONE)
+		return sql_error(db, "reading entries");
 	return 0;
 }
 

@@ -101,7 +101,7 @@ static void check_fields(struct parser *p, const cJSON *obj, const char *const *
 			const char *best = NULL;
 			size_t best_d = (size_t)-1;
 			for (size_t i = 0; known[i]; i++) {
-				size_t d = ipm_edit_distance(key, known[i]);
+				size_t d = ipm_edit_distance_max(key, known[i], 2, 0);
 				if (d < best_d)
 					best_d = d, best = known[i];
 			}
@@ -312,15 +312,6 @@ static int spdx_known(const char *const *table, size_t count, const char *id)
 	return bsearch(id, table, count, sizeof(*table), strcmp_ptr) != NULL;
 }
 
-static char *lower_dup(const char *s)
-{
-	char *out = xstrdup(s);
-	for (char *c = out; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	return out;
-}
-
 /*
  * The id of table that id was probably meant to be, or NULL: the same id in
  * another case ('mit' for 'MIT'), else the closest by edit distance when it
@@ -328,21 +319,18 @@ static char *lower_dup(const char *s)
  */
 static const char *spdx_near(const char *const *table, size_t count, const char *id)
 {
-	char *want = lower_dup(id);
 	const char *best = NULL;
-	size_t best_d = (size_t)-1, len = strlen(id);
+	size_t len = strlen(id);
+	/* the farthest guess offered: only those distances need computing */
+	size_t max = len >= 6 ? 3 : len >= 4 ? 2 : 0;
+	size_t best_d = max + 1;
 
 	for (size_t i = 0; i < count && best_d > 0; i++) {
-		char *have = lower_dup(table[i]);
-		size_t d = ipm_edit_distance(want, have);
+		size_t d = ipm_edit_distance_max(id, table[i], max, IPM_EDIT_ICASE);
 		if (d < best_d)
 			best_d = d, best = table[i];
-		free(have);
 	}
-	free(want);
-	if (best_d == 0 || (len >= 4 && best_d <= 2) || (len >= 6 && best_d <= 3))
-		return best;
-	return NULL;
+	return best_d <= max ? best : NULL;
 }
 
 /* prefix followed by an idstring: letters, digits, '.' and '-' (LicenseRef-x) */
@@ -538,16 +526,12 @@ static void check_license(struct parser *p, const char *license)
 				*c = '-';
 		/* only a close match: "MIT Zlib" is two ids, not 'MIT-Click' */
 		if (!operators) {
-			char *want = lower_dup(dashed);
 			size_t best_d = 2;
 			for (size_t i = 0; i < ipm_spdx_licenses_count && best_d > 0; i++) {
-				char *have = lower_dup(ipm_spdx_licenses[i]);
-				size_t d = ipm_edit_distance(want, have);
+				size_t d = ipm_edit_distance_max(dashed, ipm_spdx_licenses[i], 1, IPM_EDIT_ICASE);
 				if (d < best_d)
 					best_d = d, near = ipm_spdx_licenses[i];
-				free(have);
 			}
-			free(want);
 		}
 		free(dashed);
 		if (near) {
@@ -592,7 +576,25 @@ static const char source_https_hint[] =
 
 /* ---- sections ---- */
 
-static const char *const release_fields[] = { "version", "git", "commit", "tag", "url", "sha256", "subdir", NULL };
+static const char *const release_fields[] = { "version", "git", "commit", "tag", "url", "sha256", "size", "subdir", NULL };
+
+/* "size": the archive's length in bytes, a whole number from 1 to 2^53
+ * (what a JSON number holds exactly). Returns -1 when reported. */
+static int get_size(unsigned long long *out, struct parser *p, const cJSON *obj, const char *where)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "size");
+	double v;
+
+	*out = 0;
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	v = cJSON_IsNumber(item) ? item->valuedouble : -1;
+	if (!(v >= 1 && v <= 9007199254740992.0) || v != (double)(unsigned long long)v)
+		return bad(p, where, "size", "must be a whole number of bytes, 1 or more",
+			   "the archive's length as 'wc -c < FILE' prints it");
+	*out = (unsigned long long)v;
+	return 0;
+}
 
 static void parse_source(struct ipm_source *s, struct parser *p, const cJSON *obj, const char *where)
 {
@@ -607,6 +609,7 @@ static void parse_source(struct ipm_source *s, struct parser *p, const cJSON *ob
 
 	get_string(&s->tag, p, obj, where, "tag", 0);
 	sha256_bad = get_string(&s->sha256, p, obj, where, "sha256", 0) < 0;
+	get_size(&s->size, p, obj, where);
 	subdir_bad = get_string(&s->subdir, p, obj, where, "subdir", 0) < 0;
 	if (s->git && s->url) {
 		report(p, "a release has one source: git + commit, or url + sha256",
@@ -653,6 +656,8 @@ static void parse_source(struct ipm_source *s, struct parser *p, const cJSON *ob
 	 * no source" says all there is to say about sha256 */
 	if (known_kind && s->kind != IPM_SOURCE_ARCHIVE && s->sha256)
 		bad(p, where, "sha256", "is only for archive sources", NULL);
+	if (known_kind && s->kind != IPM_SOURCE_ARCHIVE && s->size)
+		bad(p, where, "size", "is only for archive sources", NULL);
 	if (s->subdir && !subdir_bad && !valid_subdir(s->subdir))
 		bad(p, where, "subdir", "must be a relative path inside the source", NULL);
 	if (p->flags & IPM_ENTRY_PUBLIC) {
@@ -1049,6 +1054,7 @@ void ipm_source_copy(struct ipm_source *dst, const struct ipm_source *src)
 	dst->url = xstrdup(src->url);
 	dst->sha256 = xstrdup(src->sha256);
 	dst->subdir = xstrdup(src->subdir);
+	dst->size = src->size;
 }
 
 char *ipm_source_describe(const struct ipm_source *s)

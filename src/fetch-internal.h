@@ -18,4 +18,31 @@ int ipm_git_ensure_commit(char **out_dir, const struct ipm_fetch_ctx *ctx,
 
 /* The URL after ctx's mirrors (ctx may be NULL: no mirrors). Caller frees. */
 char *ipm_fetch_effective_url(const struct ipm_fetch_ctx *ctx, const char *url);
+
+/* ctx's limits, or the defaults (ctx or its limits NULL). */
+const struct ipm_limits *ipm_fetch_limits(const struct ipm_fetch_ctx *ctx);
+
+/*
+ * Bounds libgit2's network transfers (git://, http://, https://, and the
+ * connection of ssh://) by limits: a socket stream registered with libgit2
+ * that connects within limits->connect_ms and gives up on reads and writes
+ * that stall past limits->low_speed_ms, move too little, or run past
+ * limits->total_ms. ipm_git_limits_begin arms it for one fetch (the clock
+ * starts), ipm_git_limits_end disarms it; in between, *ipm_git_limits_failure
+ * (after a failed libgit2 call) says which limit stopped the transfer, NULL
+ * when none did. Registered by ipm_fetch_init.
+ */
+int ipm_git_stream_register(void);
+void ipm_git_limits_begin(const struct ipm_limits *limits);
+void ipm_git_limits_end(void);
+/* Sets the error slot for a transfer that a limit stopped: 1 when one did
+ * (message naming url and the limit, hint naming the key), else 0. Also
+ * called by the progress callbacks: ipm_git_limits_check. */
+int ipm_git_limits_explain(const char *url);
+/* 0 while within the limits, -1 (and the failure noted) once one is broken:
+ * for libgit2's progress callbacks, whose returning -1 stops the fetch. */
+int ipm_git_limits_check(void);
+/* What libgit2 reports received (the indexer's received_bytes): counts as
+ * movement for the low-speed rule where the stream does not see the bytes. */
+void ipm_git_limits_progress(uint64_t received);
 #endif

@@ -29,6 +29,11 @@ int ipm_fetch_init(void)
 	 * another user (root installing from a user's clone); libgit2 never
 	 * runs hooks or config-defined commands, so ownership is no threat. */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	/* git transfers get the time limits that downloads have */
+	if (ipm_git_stream_register() < 0) {
+		git_libgit2_shutdown();
+		return IPM_ERROR;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		git_libgit2_shutdown();
 		return ipm_error_set(IPM_ERROR, "cannot initialise libcurl");
@@ -44,6 +49,11 @@ void ipm_fetch_shutdown(void)
 	curl_global_cleanup();
 	git_libgit2_shutdown();
 	initialised = 0;
+}
+
+const struct ipm_limits *ipm_fetch_limits(const struct ipm_fetch_ctx *ctx)
+{
+	return ctx && ctx->limits ? ctx->limits : &ipm_limits_default;
 }
 
 uint64_t ipm_fetch_now_ms(void)
@@ -81,8 +91,11 @@ static void remove_stale_downloads(const char *dir, const char *sha256)
  * $IPM_CACHE/downloads/<sha256> holding url's content. A cached file is
  * re-hashed before use (a damaged cache is downloaded again); a download is
  * verified before it takes that name, so the name is always the content's.
+ * size (0: unknown) is the archive's declared length: a download that
+ * outgrows it is abandoned there.
  */
-static int cached_download(char **out_path, const struct ipm_fetch_ctx *ctx, const char *url, const char *sha256)
+static int cached_download(char **out_path, const struct ipm_fetch_ctx *ctx, const char *url, const char *sha256,
+			   unsigned long long size)
 {
 	char want[65], got[65];
 	char *dir = NULL, *path = NULL, *tmp = NULL;
@@ -109,7 +122,7 @@ static int cached_download(char **out_path, const struct ipm_fetch_ctx *ctx, con
 		goto done;
 	remove_stale_downloads(dir, want);
 	tmp = xasprintf("%s/%s.tmp-%ld", dir, want, (long)getpid());
-	if ((rc = ipm_http_download(ctx, url, tmp)) < 0)
+	if ((rc = ipm_http_download_sized(ctx, url, tmp, size)) < 0)
 		goto done;
 	if ((rc = ipm_sha256_file(got, tmp)) < 0)
 		goto done;
@@ -151,7 +164,7 @@ int ipm_fetch_source(const struct ipm_fetch_ctx *ctx, const struct ipm_source *s
 		return rc;
 	if (is_git(src))
 		return ipm_git_ensure_commit(NULL, ctx, src->git, src->commit);
-	return cached_download(NULL, ctx, src->url, src->sha256);
+	return cached_download(NULL, ctx, src->url, src->sha256, src->size);
 }
 
 int ipm_fetch_unpack(const struct ipm_fetch_ctx *ctx, const struct ipm_source *src, const char *dest_dir)
@@ -170,9 +183,9 @@ int ipm_fetch_unpack(const struct ipm_fetch_ctx *ctx, const struct ipm_source *s
 		rc = ipm_git_checkout(cached, src->commit, dest_dir);
 		goto done;
 	}
-	if ((rc = cached_download(&cached, ctx, src->url, src->sha256)) < 0)
+	if ((rc = cached_download(&cached, ctx, src->url, src->sha256, src->size)) < 0)
 		goto done;
-	if ((rc = ipm_archive_extract(cached, dest_dir, 1)) < 0) {
+	if ((rc = ipm_archive_extract_limited(cached, dest_dir, 1, ipm_fetch_limits(ctx))) < 0) {
 		ipm_rm_rf_quietly(dest_dir);
 		goto done;
 	}

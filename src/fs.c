@@ -45,10 +45,18 @@ static int rm_rf_at(int dirfd, const char *name, const char *shown)
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : ipm_error_set(IPM_ERROR, "cannot remove '%s': %s", shown, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
-		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		int fd;
 		DIR *dir;
 		struct dirent *de;
 
+		/* A directory a recipe made read-only (or unreadable) is still
+		 * ours to delete, as with `chmod -R u+w; rm -rf`: open it up
+		 * first. AT_SYMLINK_NOFOLLOW (glibc does it through /proc) keeps
+		 * a symlink swapped in meanwhile from being followed. When this
+		 * fails (not the owner), opening or emptying it reports why. */
+		if ((st.st_mode & 0700) != 0700)
+			(void)fchmodat(dirfd, name, (st.st_mode | 0700) & 07777, AT_SYMLINK_NOFOLLOW);
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return ipm_error_set(IPM_ERROR, "cannot open '%s': %s", shown, strerror(errno));
 		dir = fdopendir(fd);
@@ -143,8 +151,34 @@ int ipm_file_write_atomic(const char *path, const void *data, size_t len)
 		rc = ipm_error_set(IPM_ERROR, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 	if (rc)
 		unlink(tmp);
+	if (rc == 0) {
+		/* the rename itself is durable once its directory is */
+		char *slash = strrchr(tmp, '/');
+		if (slash == tmp)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		rc = ipm_dir_sync(slash ? tmp : ".");
+	}
 done:
 	free(tmp);
+	return rc;
+}
+
+int ipm_dir_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	/* ENOENT: removed meanwhile; EACCES: a directory without read
+	 * permission cannot be opened to be synced, nor is it ipm's */
+	if (fd < 0)
+		return errno == ENOENT || errno == EACCES ? 0 :
+		       ipm_error_set(IPM_ERROR, "cannot sync '%s': %s", dir, strerror(errno));
+	/* EINVAL: a file system that has nothing to sync */
+	if (fsync(fd) < 0 && errno != EINVAL)
+		rc = ipm_error_set(IPM_ERROR, "cannot sync '%s': %s", dir, strerror(errno));
+	close(fd);
 	return rc;
 }
 

@@ -68,11 +68,17 @@ struct git_progress {
 	unsigned last_done;
 	int started;
 	int ended;
+	uint64_t pack_bytes;       /* received so far, for the limits */
+	uint64_t sideband_bytes;
 };
 
 static int on_transfer(const git_indexer_progress *stats, void *payload)
 {
 	struct git_progress *p = payload;
+	p->pack_bytes = stats->received_bytes;
+	ipm_git_limits_progress(p->pack_bytes + p->sideband_bytes);
+	if (ipm_git_limits_check() < 0)
+		return -1;
 	if (stats->total_objects == 0 || p->ended)
 		return 0;
 	uint64_t now = ipm_fetch_now_ms();
@@ -88,6 +94,17 @@ static int on_transfer(const git_indexer_progress *stats, void *payload)
 	p->started = 1;
 	p->ended = end;
 	return 0;
+}
+
+/* The server's progress messages: only the clock is looked at. */
+static int on_sideband(const char *text, int len, void *payload)
+{
+	struct git_progress *p = payload;
+
+	(void)text;
+	p->sideband_bytes += len > 0 ? (uint64_t)len : 0;
+	ipm_git_limits_progress(p->pack_bytes + p->sideband_bytes);
+	return ipm_git_limits_check();
 }
 
 /* A killed fetch can leave lock files behind; the process lock makes every
@@ -115,11 +132,22 @@ static void remove_stale_locks(const char *dir)
 	closedir(d);
 }
 
+/* Sets the error slot for a failed libgit2 network call: the limit that
+ * stopped it when one did, else libgit2's own message. */
+static int net_fail(const char *fetch_url)
+{
+	if (ipm_git_limits_explain(fetch_url))
+		return IPM_ENET;
+	return git_fail(IPM_ENET, fetch_url);
+}
+
 /* Fetches every branch and tag of fetch_url into repo and points the
  * mirror's HEAD where the remote's points; *out_head (may be NULL) gets the
  * remote HEAD's commit, NULL when the remote has none. shown_url names the
- * source in messages and progress. */
-static int fetch_all(char **out_head, git_repository *repo, const char *fetch_url, const char *shown_url)
+ * source in messages and progress. The network part is bounded by limits
+ * (ipm_git_limits_begin). */
+static int fetch_all(char **out_head, git_repository *repo, const char *fetch_url, const char *shown_url,
+		     const struct ipm_limits *limits)
 {
 	git_remote *remote = NULL;
 	git_buf default_branch = { 0 };
@@ -132,7 +160,9 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 	git_remote_callbacks callbacks;
 	git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
 	callbacks.transfer_progress = on_transfer;
+	callbacks.sideband_progress = on_sideband;
 	callbacks.payload = &progress;
+	ipm_git_limits_begin(limits);
 
 	/* An anonymous remote that ignores git's own url.*.insteadOf: ipm's
 	 * mirrors are the one rewriting, so the same entry fetches the same
@@ -147,13 +177,13 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 		goto done;
 	}
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, NULL, NULL) < 0) {
-		rc = git_fail(IPM_ENET, fetch_url);
+		rc = net_fail(fetch_url);
 		goto done;
 	}
 	const git_remote_head **heads = NULL;
 	size_t nheads = 0;
 	if (git_remote_ls(&heads, &nheads, remote) < 0) {
-		rc = git_fail(IPM_ENET, fetch_url);
+		rc = net_fail(fetch_url);
 		goto done;
 	}
 	for (size_t i = 0; i < nheads; i++) {
@@ -169,9 +199,10 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 	fetch_opts.callbacks = callbacks;
 	fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	if (git_remote_download(remote, &specs, &fetch_opts) < 0) {
-		rc = git_fail(IPM_ENET, fetch_url);
+		rc = net_fail(fetch_url);
 		goto done;
 	}
+	ipm_git_limits_end();
 	if (git_remote_update_tips(remote, &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_ALL, "ipm: fetch") < 0) {
 		rc = git_fail(IPM_ERROR, shown_url);
 		goto done;
@@ -205,6 +236,7 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 		head = NULL;
 	}
 done:
+	ipm_git_limits_end();
 	free(head);
 	git_buf_dispose(&default_branch);
 	git_remote_free(remote);
@@ -266,7 +298,7 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 		goto done;
 	if (repo) {
 		remove_stale_locks(dir);
-		rc = fetch_all(out_head, repo, fetch_url, url);
+		rc = fetch_all(out_head, repo, fetch_url, url, ipm_fetch_limits(ctx));
 		goto done;
 	}
 
@@ -281,7 +313,7 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 		rc = git_fail(IPM_ERROR, tmp);
 		goto done;
 	}
-	if ((rc = fetch_all(out_head, repo, fetch_url, url)) < 0)
+	if ((rc = fetch_all(out_head, repo, fetch_url, url, ipm_fetch_limits(ctx))) < 0)
 		goto done;
 	git_repository_free(repo);
 	repo = NULL;
@@ -292,13 +324,13 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 done:
 	git_repository_free(repo);
 	if (rc < 0 && tmp) {
-		int keep = ipm_error_code();
-		char *msg = xstrdup(ipm_error_message());
+		struct ipm_error_saved saved;
+		ipm_error_save(&saved);
 		(void)ipm_rm_rf(tmp);
-		ipm_error_set(keep, "%s", msg);
-		free(msg);
+		ipm_error_restore(&saved);
 	}
-	if (rc < 0 && fetch_url && strcmp(fetch_url, url) != 0)
+	/* a limit's hint (the key to raise) says more than the mirror's */
+	if (rc < 0 && fetch_url && strcmp(fetch_url, url) != 0 && !ipm_error_hint_text())
 		ipm_error_hint("'%s' is rewritten by a mirror to '%s'", url, fetch_url);
 	free(tmp);
 	free(fetch_url);

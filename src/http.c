@@ -19,6 +19,14 @@
 #define IPM_VERSION "dev"
 #endif
 
+/* Which limit stopped a transfer. */
+enum stop_reason {
+	STOP_NONE,
+	STOP_TOTAL,       /* timeouts.total */
+	STOP_LOW_SPEED,   /* timeouts.low_speed_limit for low_speed_time */
+	STOP_SIZE,        /* the size limit: max_bytes */
+};
+
 struct transfer {
 	const char *label;
 	FILE *file;            /* download target, or */
@@ -28,16 +36,75 @@ struct transfer {
 	uint64_t done;
 	uint64_t total;
 	int reported;
+	/* limits */
+	const struct ipm_limits *limits;
+	uint64_t max_bytes;       /* 0: none */
+	const char *size_key;     /* what max_bytes is: a config key, or NULL for a declared size */
+	uint64_t received;        /* body bytes written so far */
+	uint64_t start_ms;
+	uint64_t window_ms;       /* start of the current low-speed window */
+	uint64_t window_bytes;    /* received at its start */
+	enum stop_reason stop;
+	CURL *curl;
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct transfer *t = userdata;
 	size_t n = size * nmemb;
-	if (t->file)
+
+	/* A chunked answer has no length to refuse up front: count. */
+	if (t->max_bytes && t->received + n > t->max_bytes) {
+		t->stop = STOP_SIZE;
+		return 0;
+	}
+	if (t->file) {
+		t->received += n;
 		return fwrite(data, 1, n, t->file);
+	}
+	/* One allocation of the announced size, rather than a body copied
+	 * each time it doubles. */
+	if (t->received == 0) {
+		curl_off_t announced = -1;
+		curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+		if (announced > 0 && (!t->max_bytes || (uint64_t)announced <= t->max_bytes))
+			ipm_buf_grow(t->body, (size_t)announced);
+	}
+	t->received += n;
 	ipm_buf_addn(t->body, data, n);
 	return n;
+}
+
+/* The total time and low-speed limits, checked on every progress call
+ * (libcurl makes one at least every second, also while nothing arrives).
+ * The low-speed rule is curl's: fewer than low_speed_bytes a second over a
+ * whole low_speed_ms window, from the connection on (connected but no
+ * answer included). Returns non-zero to stop the transfer. */
+static int check_limits(struct transfer *t, uint64_t now)
+{
+	const struct ipm_limits *l = t->limits;
+
+	if (l->total_ms > 0 && now - t->start_ms > (uint64_t)l->total_ms) {
+		t->stop = STOP_TOTAL;
+		return 1;
+	}
+	if (l->low_speed_ms > 0 && l->low_speed_bytes > 0) {
+		curl_off_t connected_us = 0;
+		curl_easy_getinfo(t->curl, CURLINFO_CONNECT_TIME_T, &connected_us);
+		/* until connected, the connect timeout is the one that applies */
+		if (connected_us == 0)
+			t->window_ms = now;
+	}
+	if (l->low_speed_ms > 0 && l->low_speed_bytes > 0 && now - t->window_ms >= (uint64_t)l->low_speed_ms) {
+		uint64_t want = (uint64_t)l->low_speed_bytes * (uint64_t)l->low_speed_ms / 1000;
+		if (t->done - t->window_bytes < (want ? want : 1)) {
+			t->stop = STOP_LOW_SPEED;
+			return 1;
+		}
+		t->window_ms = now;
+		t->window_bytes = t->done;
+	}
+	return 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
@@ -66,6 +133,8 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	uint64_t now = ipm_fetch_now_ms();
 	t->done = (uint64_t)dlnow;
 	t->total = (uint64_t)dltotal;
+	if (check_limits(t, now))
+		return 1;
 	if (dlnow == 0 || (t->reported && now - t->last_ms < 100))
 		return 0;
 	/* done == total means "finished" to the handler: say that only once, at the end. */
@@ -89,12 +158,69 @@ static char *transfer_url(const struct ipm_fetch_ctx *ctx, const char *url)
 	return eff;
 }
 
+static double seconds(long ms)
+{
+	return (double)ms / 1000.0;
+}
+
+/* The error for a transfer that a limit stopped (t->stop), or that curl
+ * stopped by its own clock (res); 1 when it was one of those. */
+static int limit_error(int *rc, const struct transfer *t, CURLcode res, CURL *curl, const char *eff_url)
+{
+	const struct ipm_limits *l = t->limits;
+	curl_off_t connect_us = 0;
+
+	switch (t->stop) {
+	case STOP_TOTAL:
+		*rc = ipm_error_set(IPM_ENET, "'%s': the transfer took longer than %g s", eff_url, seconds(l->total_ms));
+		ipm_limits_hint(l, "timeouts.total");
+		return 1;
+	case STOP_LOW_SPEED:
+		*rc = ipm_error_set(IPM_ENET, "'%s': the transfer stalled: less than %ld bytes a second for %g s",
+				    eff_url, l->low_speed_bytes, seconds(l->low_speed_ms));
+		ipm_limits_hint(l, "timeouts.low_speed_time");
+		return 1;
+	case STOP_SIZE:
+		if (t->size_key) {
+			*rc = ipm_error_set(IPM_EVERIFY, "'%s': larger than the limit of %llu bytes", eff_url,
+					    (unsigned long long)t->max_bytes);
+			ipm_limits_hint(l, t->size_key);
+		} else {
+			*rc = ipm_error_set(IPM_EVERIFY, "'%s': larger than the %llu bytes its registry entry declares",
+					    eff_url, (unsigned long long)t->max_bytes);
+			ipm_error_hint("the file changed upstream or the entry's \"size\" is wrong; the download was deleted");
+		}
+		return 1;
+	case STOP_NONE:
+		break;
+	}
+	if (res == CURLE_FILESIZE_EXCEEDED) {   /* refused by its Content-Length */
+		struct transfer announced = *t;
+		announced.stop = STOP_SIZE;
+		return limit_error(rc, &announced, CURLE_OK, curl, eff_url);
+	}
+	if (res == CURLE_OPERATION_TIMEDOUT) {
+		curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+		if (connect_us == 0) {
+			*rc = ipm_error_set(IPM_ENET, "'%s': cannot connect within %g s", eff_url, seconds(l->connect_ms));
+			ipm_limits_hint(l, "timeouts.connect");
+		} else {
+			*rc = ipm_error_set(IPM_ENET, "'%s': the transfer took longer than %g s", eff_url,
+					    seconds(l->total_ms));
+			ipm_limits_hint(l, "timeouts.total");
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* Runs one transfer of eff_url; url is the URL before the mirrors. */
 static int perform(struct transfer *t, const char *url, const char *eff_url, struct curl_slist *headers, long *out_code)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *curl = curl_easy_init();
-	int rc = 0;
+	const struct ipm_limits *l = t->limits;
+	int rc = 0, limited = 0;
 
 	if (!curl)
 		return ipm_error_set(IPM_ERROR, "'%s': cannot initialise libcurl", eff_url);
@@ -107,10 +233,20 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A stalled server fails the transfer instead of hanging ipm. */
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* A stalled or endless server fails the transfer instead of hanging
+	 * ipm and its lock: check_limits and on_write stop it, and libcurl's
+	 * own clocks (a little later) are the second line. */
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, l->connect_ms);
+	if (l->total_ms > 0)
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, l->total_ms + 2000L);
+	if (l->low_speed_ms > 0 && l->low_speed_bytes > 0) {
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, l->low_speed_bytes);
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (l->low_speed_ms + 999) / 1000 + 2L);
+	}
+	if (t->max_bytes)
+		curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_bytes);
+	t->start_ms = t->window_ms = ipm_fetch_now_ms();
+	t->curl = curl;
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "ipm/" IPM_VERSION);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
@@ -125,7 +261,9 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	CURLcode res = curl_easy_perform(curl);
 	long code = 0;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (res == CURLE_HTTP_RETURNED_ERROR || (res == CURLE_OK && code >= 400)) {
+	if (res != CURLE_OK && (limited = limit_error(&rc, t, res, curl, eff_url))) {
+		/* the limit's message, and its hint */
+	} else if (res == CURLE_HTTP_RETURNED_ERROR || (res == CURLE_OK && code >= 400)) {
 		rc = ipm_error_set(IPM_ENET, "'%s': HTTP %ld", eff_url, code);
 	} else if (res != CURLE_OK) {
 		rc = ipm_error_set(IPM_ENET, "'%s': %s", eff_url, errbuf[0] ? errbuf : curl_easy_strerror(res));
@@ -133,7 +271,7 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 		uint64_t total = t->total > t->done ? t->total : t->done;
 		ipm_progress(t->label, total, total, "B");
 	}
-	if (rc < 0 && strcmp(url, eff_url) != 0)
+	if (rc < 0 && !limited && strcmp(url, eff_url) != 0)
 		ipm_error_hint("'%s' is rewritten by a mirror to '%s'", url, eff_url);
 	if (out_code)
 		*out_code = code;
@@ -156,7 +294,9 @@ void ipm_http_doc_release(struct ipm_http_doc *d)
 int ipm_http_get(struct ipm_http_doc *out, const struct ipm_fetch_ctx *ctx, const char *url, const char *etag)
 {
 	struct ipm_buf body = IPM_BUF_INIT;
-	struct transfer t = { .label = url, .body = &body };
+	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
+	struct transfer t = { .label = url, .body = &body, .limits = limits,
+			      .max_bytes = limits->index_bytes, .size_key = "limits.index_bytes" };
 	struct curl_slist *headers = NULL;
 	char *eff = NULL;
 	long code = 0;
@@ -193,7 +333,15 @@ done:
 
 int ipm_http_download(const struct ipm_fetch_ctx *ctx, const char *url, const char *path)
 {
-	struct transfer t = { .label = url };
+	return ipm_http_download_sized(ctx, url, path, 0);
+}
+
+int ipm_http_download_sized(const struct ipm_fetch_ctx *ctx, const char *url, const char *path,
+			    unsigned long long size)
+{
+	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
+	struct transfer t = { .label = url, .limits = limits, .max_bytes = limits->download_bytes,
+			      .size_key = "limits.download_bytes" };
 	char *part = xasprintf("%s.part", path);
 	char *eff = NULL;
 	int rc;
@@ -206,8 +354,20 @@ int ipm_http_download(const struct ipm_fetch_ctx *ctx, const char *url, const ch
 		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", part, strerror(errno));
 		goto done;
 	}
+	/* A declared size below the limit is the tighter bound: a file that
+	 * outgrows it cannot match its sha256, so it is abandoned there. */
+	if (size && (!t.max_bytes || size < t.max_bytes)) {
+		t.max_bytes = size;
+		t.size_key = NULL;
+	}
 	if ((rc = perform(&t, url, eff, NULL, NULL)) < 0)
 		goto done;
+	if (size && t.received != size) {
+		rc = ipm_error_set(IPM_EVERIFY, "'%s': %llu bytes, but its registry entry declares %llu",
+				   eff, (unsigned long long)t.received, size);
+		ipm_error_hint("the file changed upstream or the entry's \"size\" is wrong; the download was deleted");
+		goto done;
+	}
 	/* The file is trusted once renamed, so it must be complete on disk first. */
 	if (fflush(t.file) != 0 || fsync(fileno(t.file)) != 0) {
 		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", part, strerror(errno));

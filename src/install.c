@@ -7,6 +7,7 @@
  * first by a journal, $IPM_HOME/journal/<name>.json:
  *
  *   { "name": ..., "store_dir": ..., "prefix": ...,
+ *     "tmp": tag of the temporary link names (see link_tmp_path),
  *     "links": [ { "path": rel, "old": previous target or absent } ],
  *     "dirs": [ rel, ... ],                       directories ipm creates
  *     "old": { "store_dir", "prefix", "links": [rel], "dirs": [rel] } }
@@ -17,17 +18,22 @@
  * otherwise the change is undone (links back to their old targets or removed,
  * created directories removed when empty, store_dir deleted). Removal writes
  * a journal whose store_dir the database is about to forget, so the same rule
- * finishes it.
+ * finishes it. What a change cannot take away (a directory that is not
+ * writable) stays recorded in its journal, for the next run to finish; the
+ * store tree stays as long as links into it may. Directories whose entries
+ * changed are fsynced before the step that relies on them.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -135,29 +141,124 @@ static int links_into(const char *path, const char *dir)
 	return inside;
 }
 
-/* The temporary name link_atomic builds a link under before renaming it. */
-static char *link_tmp_path(const char *path)
+/* A fresh tag for the temporary link names of one journal: 16 hex digits
+ * from the kernel's random source (the clock and pid when it has none). */
+static char *new_tmp_tag(void)
 {
-	return xasprintf("%s.ipm-new", path);
+	unsigned char bytes[8];
+	uint64_t v = 0;
+
+	if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) == (ssize_t)sizeof(bytes)) {
+		for (size_t i = 0; i < sizeof(bytes); i++)
+			v = v << 8 | bytes[i];
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+	}
+	return xasprintf("%016llx", (unsigned long long)v);
 }
 
-/* Replaces (or creates) path as a symlink to target, atomically. */
-static int link_atomic(const char *target, const char *path)
+/*
+ * The temporary name link_atomic builds the journal's link i under before
+ * renaming it over path: ".ipm-tmp.<tag>.<i>" beside it. The tag is random
+ * and recorded in the journal before any such link exists, so the name
+ * belongs to no one else (a fixed "NAME.ipm-new" could be another package's
+ * link or a user's file) and recovery can still find what a killed run left.
+ * Without a tag (a journal of an older ipm): its "NAME.ipm-new".
+ */
+static char *link_tmp_path(const char *path, const char *tag, size_t i)
 {
-	char *tmp = link_tmp_path(path);
+	const char *slash = strrchr(path, '/');
+
+	if (!tag)
+		return xasprintf("%s.ipm-new", path);
+	return xasprintf("%.*s.ipm-tmp.%s.%zu", slash ? (int)(slash - path + 1) : 0, path, tag, i);
+}
+
+/* Replaces (or creates) path as a symlink to target, atomically, through
+ * the temporary name tmp, which must not exist: what has that name is never
+ * removed here. */
+static int link_atomic(const char *target, const char *path, const char *tmp)
+{
+	if (symlink(target, tmp) < 0)
+		return ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path,
+				     errno == EEXIST ? "its temporary name is taken" : strerror(errno));
+	if (rename(tmp, path) < 0) {
+		int rc = ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	return 0;
+}
+
+/* 1 when tmp is a symlink that link_atomic left on its way to target, or
+ * into store_dir: ours to remove. Anything else there is not ours. */
+static int tmp_link_ours(const char *tmp, const char *store_dir, const char *target)
+{
+	char *now = read_link(tmp);
+	int ours = 0;
+
+	if (now) {
+		size_t len = strlen(store_dir);
+		ours = (strncmp(now, store_dir, len) == 0 && now[len] == '/') ||
+		       (target && strcmp(now, target) == 0);
+	}
+	free(now);
+	return ours;
+}
+
+/* ---- directories to make durable ---- */
+
+/*
+ * The directories whose entries a change of the prefix touched. A rename or
+ * an unlink is durable only once its directory is synced: each is fsynced
+ * once, before the step that depends on it (the database commit point, or
+ * deleting the journal).
+ */
+struct dir_set {
+	char **dirs;
+	size_t n, alloc;
+};
+
+/* Adds the directory holding path. */
+static void dir_set_add_parent(struct dir_set *d, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	if (len == 0)
+		len = slash ? 1 : 0;
+	if (len == 0)
+		return;
+	/* links come in path order: most repeat the directory just added */
+	if (d->n && strlen(d->dirs[d->n - 1]) == len && strncmp(d->dirs[d->n - 1], path, len) == 0)
+		return;
+	XGROW(d->dirs, d->alloc, d->n + 1);
+	d->dirs[d->n++] = xstrndup(path, len);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fsyncs each directory once (a missing one is fine), then empties the set. */
+static int dir_set_sync(struct dir_set *d)
+{
 	int rc = 0;
 
-	unlink(tmp);
-	if (symlink(target, tmp) < 0) {
-		rc = ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path, strerror(errno));
-		goto done;
+	if (d->n == 0)
+		return 0;
+	qsort(d->dirs, d->n, sizeof(*d->dirs), cmp_strp);
+	for (size_t i = 0; i < d->n; i++) {
+		if (i > 0 && strcmp(d->dirs[i], d->dirs[i - 1]) == 0)
+			continue;
+		if (rc == 0 && ipm_dir_sync(d->dirs[i]) < 0)
+			rc = ipm_error_code();
 	}
-	if (rename(tmp, path) < 0) {
-		rc = ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path, strerror(errno));
-		unlink(tmp);
-	}
-done:
-	free(tmp);
+	xfree_strv(d->dirs, d->n);
+	memset(d, 0, sizeof(*d));
 	return rc;
 }
 
@@ -172,8 +273,9 @@ static int path_depth_cmp(const void *a, const void *b)
 	return da < db ? 1 : da > db ? -1 : 0;
 }
 
-/* Removes the directories prefix/dirs[i] that are empty, deepest first. */
-static void remove_empty_dirs(const char *prefix, char **dirs, size_t n)
+/* Removes the directories prefix/dirs[i] that are empty, deepest first;
+ * the parent of each one removed goes into changed. */
+static void remove_empty_dirs(const char *prefix, char **dirs, size_t n, struct dir_set *changed)
 {
 	char **sorted;
 
@@ -184,7 +286,9 @@ static void remove_empty_dirs(const char *prefix, char **dirs, size_t n)
 	qsort(sorted, n, sizeof(*sorted), path_depth_cmp);
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", prefix, sorted[i]);
-		rmdir(path);   /* fails, as it should, when not empty */
+		/* fails, as it should, when not empty */
+		if (rmdir(path) == 0)
+			dir_set_add_parent(changed, path);
 		free(path);
 	}
 	free(sorted);
@@ -227,6 +331,7 @@ struct journal_side {
 
 struct journal {
 	char *name;
+	char *tmp_tag;   /* link_tmp_path's tag, or NULL */
 	struct journal_side now;
 	int has_old;
 	struct journal_side old;
@@ -248,6 +353,7 @@ static void side_release(struct journal_side *s)
 static void journal_release(struct journal *j)
 {
 	free(j->name);
+	free(j->tmp_tag);
 	side_release(&j->now);
 	side_release(&j->old);
 	memset(j, 0, sizeof(*j));
@@ -296,6 +402,8 @@ static int journal_write(struct ipm_ctx *ctx, const struct journal *j)
 	int rc;
 
 	cJSON_AddStringToObject(root, "name", j->name);
+	if (j->tmp_tag)
+		cJSON_AddStringToObject(root, "tmp", j->tmp_tag);
 	if (j->has_old)
 		cJSON_AddItemToObject(root, "old", side_to_json(&j->old));
 	text = cJSON_Print(root);
@@ -305,6 +413,24 @@ static int journal_write(struct ipm_ctx *ctx, const struct journal *j)
 	cJSON_Delete(root);
 	free(text);
 	free(dir);
+	free(path);
+	return rc;
+}
+
+/* A journal of name's that recovery could not finish (it said why, as a
+ * warning): IPM_ECONFLICT, since a new change of name would write over the
+ * record of what is left. Recovery ran before: any other journal is gone. */
+static int check_unfinished(struct ipm_ctx *ctx, const char *name)
+{
+	char *path = journal_path(ctx, name);
+	int rc = 0;
+
+	if (ipm_path_exists(path)) {
+		rc = ipm_error_set(IPM_ECONFLICT, "an earlier change of '%s' is not finished: cleaning up "
+				   "after it failed", name);
+		ipm_error_hint("the warning above says why; once that is fixed, the next ipm command "
+			       "finishes it (its record is '%s')", path);
+	}
 	free(path);
 	return rc;
 }
@@ -359,6 +485,10 @@ static int journal_load(struct journal *j, const char *path)
 		goto done;
 	}
 	j->name = xstrdup(json_str(root, "name"));
+	/* a tag is part of a file name: hex digits only */
+	if (json_str(root, "tmp") && strlen(json_str(root, "tmp")) <= 32 &&
+	    ipm_is_hex(json_str(root, "tmp"), strlen(json_str(root, "tmp"))))
+		j->tmp_tag = xstrdup(json_str(root, "tmp"));
 	old = cJSON_GetObjectItemCaseSensitive(root, "old");
 	if (cJSON_IsObject(old) && side_from_json(&j->old, old) == 0)
 		j->has_old = 1;
@@ -370,39 +500,66 @@ done:
 	return rc;
 }
 
-/* Takes away what side's store left in its prefix: links into the store
+/*
+ * Takes away what side's store left in its prefix: links into the store
  * (restored to their old targets when recorded), then empty dirs, then the
- * store. Used for undoing an install and for finishing a removal. */
-static int side_take_down(const struct journal_side *s, int restore_old)
+ * store. Used for undoing an install and for finishing a removal. tag: the
+ * journal's tmp_tag, naming the temporary links a killed link_atomic may
+ * have left. A link that cannot be taken away is the error, and the store
+ * stays (no link dangles): the journal keeps it for the next try.
+ */
+static int side_take_down(const struct journal_side *s, const char *tag, int restore_old)
 {
+	struct dir_set changed = { 0 };
+	int rc = 0, sync_rc;
+
 	for (size_t i = 0; i < s->nlinks; i++) {
 		char *path = xasprintf("%s/%s", s->prefix, s->links[i].path);
-		char *tmp = link_tmp_path(path);
+		char *tmp = link_tmp_path(path, tag, i);
 		/* A kill between link_atomic's symlink and rename leaves its
-		 * temporary link in the prefix: ours, since it points into the
-		 * store. */
-		if (links_into(tmp, s->store_dir))
-			unlink(tmp);
-		free(tmp);
+		 * temporary link in the prefix: ours when it points where
+		 * link_atomic was taking it. */
+		if (tmp_link_ours(tmp, s->store_dir, tag ? s->links[i].old : NULL) && unlink(tmp) == 0)
+			dir_set_add_parent(&changed, tmp);
 		if (links_into(path, s->store_dir)) {
 			if (restore_old && s->links[i].old) {
-				if (link_atomic(s->links[i].old, path) < 0)
-					ipm_error_clear();
-			} else {
-				unlink(path);
+				if (link_atomic(s->links[i].old, path, tmp) == 0)
+					dir_set_add_parent(&changed, path);
+				else if (rc == 0)
+					rc = ipm_error_code();
+			} else if (unlink(path) == 0) {
+				dir_set_add_parent(&changed, path);
+			} else if (errno != ENOENT && rc == 0) {
+				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
 			}
 		}
+		free(tmp);
 		free(path);
 	}
-	remove_empty_dirs(s->prefix, s->dirs, s->ndirs);
+	remove_empty_dirs(s->prefix, s->dirs, s->ndirs, &changed);
+	sync_rc = dir_set_sync(&changed);
+	if (rc == 0)
+		rc = sync_rc;
+	if (rc < 0)
+		return rc;
 	return remove_store(s->store_dir);
 }
 
 /* ---- running recipe steps ---- */
 
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t timed_out;
 static volatile pid_t guardian_pid;
 static volatile pid_t step_pid;
+
+/* The step ran past step_timeout: its guardian takes it down. */
+static void on_timeout(int sig)
+{
+	(void)sig;
+	timed_out = 1;
+	if (guardian_pid > 0)
+		kill(guardian_pid, SIGTERM);
+}
 
 static void on_interrupt(int sig)
 {
@@ -444,17 +601,19 @@ static void env_release(struct step_env *e)
  * (which configure, CMake and Meson all read) load the prefix's libraries.
  */
 static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
-		      const char *prefix, const char *stage_dir)
+		      const char *prefix, const char *stage_dir, const char *home_dir)
 {
 	const char *path = getenv("PATH");
-	const char *home = getenv("HOME");
 	long jobs = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (jobs < 1)
 		jobs = 1;
-	/* The prefix's bin first, so tools installed as dependencies are found. */
-	env_add(e, xasprintf("PATH=%s/bin:%s", prefix, path && *path ? path : "/usr/local/bin:/usr/bin:/bin"));
-	env_add(e, xasprintf("HOME=%s", home && *home ? home : "/"));
+	/* The system's tools before the prefix's: a package that installs
+	 * bin/make must not take over every later build. */
+	env_add(e, xasprintf("PATH=%s:%s/bin", path && *path ? path : "/usr/local/bin:/usr/bin:/bin", prefix));
+	/* an empty HOME of the build's own: the user's files are none of a
+	 * recipe's business */
+	env_add(e, xasprintf("HOME=%s", home_dir));
 	env_add(e, xstrdup("LANG=C"));
 	env_add(e, xasprintf("IPM_PREFIX=%s", prefix));
 	env_add(e, xasprintf("DESTDIR=%s", stage_dir));
@@ -469,31 +628,39 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
 }
 
 /*
- * Runs `/bin/sh -c cmd` in workdir with envp, output appended to log_fd.
- * *out_status: the exit status (128+N for signal N). Returns IPM_ECANCEL when
- * ipm was interrupted.
+ * Runs argv (argv[0] a path: /bin/sh, or bubblewrap running it) in workdir
+ * with envp, output appended to log_fd. *out_status: the exit status (128+N
+ * for signal N); *out_timed_out: 1 when it was stopped after timeout
+ * seconds. Returns IPM_ECANCEL when ipm was interrupted.
  *
  * Process layout: ipm -> guardian -> sh (own process group). The guardian
  * dies with ipm (PR_SET_PDEATHSIG, even on SIGKILL) and then kills the whole
  * recipe group, so no orphaned recipe keeps writing into a store directory
  * that the next ipm run cleans.
  */
-static int run_step(int *out_status, const char *cmd, const char *workdir, char **envp, int log_fd)
+static int run_step(int *out_status, int *out_timed_out, char **argv, const char *workdir, char **envp,
+		    int log_fd, int timeout)
 {
-	struct sigaction sa, old_int, old_term, old_hup;
+	struct sigaction sa, tsa, old_int, old_term, old_hup, old_alrm;
 	pid_t parent = getpid();
 	pid_t pid;
 	int status = 0;
 	int rc = 0;
 
 	*out_status = 0;
+	*out_timed_out = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_interrupt;
 	sigemptyset(&sa.sa_mask);
 	interrupted = 0;
+	timed_out = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	sigaction(SIGHUP, &sa, &old_hup);
+	memset(&tsa, 0, sizeof(tsa));
+	tsa.sa_handler = on_timeout;
+	sigemptyset(&tsa.sa_mask);
+	sigaction(SIGALRM, &tsa, &old_alrm);
 
 	pid = fork();
 	if (pid < 0) {
@@ -519,7 +686,6 @@ static int run_step(int *out_status, const char *cmd, const char *workdir, char 
 			_exit(127);
 		if (child == 0) {
 			struct sigaction dfl;
-			char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 			sigset_t none;
 
 			setpgid(0, 0);
@@ -540,8 +706,8 @@ static int run_step(int *out_status, const char *cmd, const char *workdir, char 
 				dprintf(2, "ipm: cannot enter '%s': %s\n", workdir, strerror(errno));
 				_exit(127);
 			}
-			execve("/bin/sh", argv, envp);
-			dprintf(2, "ipm: cannot run /bin/sh: %s\n", strerror(errno));
+			execve(argv[0], argv, envp);
+			dprintf(2, "ipm: cannot run %s: %s\n", argv[0], strerror(errno));
 			_exit(127);
 		}
 		setpgid(child, child);
@@ -560,6 +726,8 @@ static int run_step(int *out_status, const char *cmd, const char *workdir, char 
 	}
 
 	guardian_pid = pid;
+	if (timeout > 0)
+		alarm((unsigned)timeout);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			rc = ipm_error_set(IPM_ERROR, "cannot wait for a recipe step: %s", strerror(errno));
@@ -568,13 +736,16 @@ static int run_step(int *out_status, const char *cmd, const char *workdir, char 
 	}
 	guardian_pid = 0;
 	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	*out_timed_out = timed_out;
 	if (interrupted)
 		rc = ipm_error_set(IPM_ECANCEL, "interrupted");
 done:
+	alarm(0);
 	guardian_pid = 0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGALRM, &old_alrm, NULL);
 	return rc;
 }
 
@@ -624,25 +795,43 @@ static void build_result_release(struct build_result *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Runs one method's steps; 0, IPM_EBUILD (message set; on the last try the
+/* Runs one method's steps, contained as box says when the sandbox works
+ * (uncontained otherwise); 0, IPM_EBUILD (message set; on the last try the
  * output's tail is reported as a warning) or another error. */
 static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct ipm_method *m,
-		      const char *workdir, const char *log_path, int log_fd, char **envp, int last_try)
+		      const struct ipm_sandbox_step *box, const char *log_path, int log_fd, char **envp,
+		      int last_try)
 {
+	const struct ipm_sandbox *sb = ipm_ctx_sandbox(ctx);
 	size_t nsteps = m->nbuild + m->ninstall;
 	int rc = 0;
 
 	for (size_t i = 0; i < nsteps; i++) {
 		const char *cmd = i < m->nbuild ? m->build[i] : m->install[i - m->nbuild];
+		char *plain[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+		char **argv = plain;
+		size_t argc = 0;
 		off_t start;
-		int status = 0;
+		int status = 0, late = 0;
 
+		if (sb->bwrap)
+			argv = ipm_sandbox_argv(&argc, sb, box, cmd);
 		dprintf(log_fd, "$ %s\n", cmd);
 		start = lseek(log_fd, 0, SEEK_CUR);
 		ipm_log(IPM_LOG_DEBUG, "%s: %s", it->entry.name, cmd);
-		rc = run_step(&status, cmd, workdir, envp, log_fd);
+		rc = run_step(&status, &late, argv, box->workdir, envp, log_fd, ctx->cfg.step_timeout);
+		if (argv != plain)
+			xfree_strv(argv, argc);
 		if (rc < 0)
 			return rc;
+		if (late) {
+			dprintf(log_fd, "ipm: step stopped after %d s (step_timeout)\n", ctx->cfg.step_timeout);
+			ipm_error_set(IPM_EBUILD, "step '%s' of '%s' was stopped after the step_timeout of %d s",
+				      cmd, it->entry.name, ctx->cfg.step_timeout);
+			ipm_error_hint("raise \"step_timeout\" (seconds) in '%s' if it needs longer; the output is in '%s'",
+				       ctx->cfg.config_path, log_path);
+			return IPM_EBUILD;
+		}
 		if (status != 0) {
 			char *tail = file_tail(log_path, start, TAIL_LINES);
 			dprintf(log_fd, "ipm: step failed with exit status %d\n", status);
@@ -807,6 +996,9 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *build_dir = xasprintf("%s/%s-%s", build_root, name, version);
 	char *stage_dir = xasprintf("%s/%s-%s.stage", build_root, name, version);
+	char *home_dir = xasprintf("%s/%s-%s.home", build_root, name, version);
+	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	const char *real_home = getenv("HOME");
 	char *log_dir = xasprintf("%s/logs", ctx->cfg.cache);
 	char *log_path = xasprintf("%s/%s-%s.log", log_dir, name, version);
 	char *store_dir = store_dir_for(ctx, it);
@@ -848,11 +1040,12 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	if ((rc = ipm_snapshot_take(&before, prefix)) < 0)
 		goto done;
 
-	build_env(&env, ctx, it, prefix, stage_dir);
+	build_env(&env, ctx, it, prefix, stage_dir, home_dir);
 	for (size_t mi = first; mi < last; mi++) {
 		const struct ipm_method *m = &it->entry.methods[mi];
 
-		if ((rc = ipm_rm_rf(build_dir)) < 0 || (rc = ipm_rm_rf(stage_dir)) < 0)
+		if ((rc = ipm_rm_rf(build_dir)) < 0 || (rc = ipm_rm_rf(stage_dir)) < 0 ||
+		    (rc = ipm_rm_rf(home_dir)) < 0)
 			goto done;
 		if ((rc = ipm_fetch_unpack(&ctx->fetch, &it->source, build_dir)) < 0) {
 			ipm_error_prefix("unpacking '%s'", name);
@@ -866,7 +1059,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 					   it->source.subdir, name);
 			goto done;
 		}
-		if ((rc = ipm_mkdir_p(stage_dir, 0755)) < 0)
+		if ((rc = ipm_mkdir_p(stage_dir, 0755)) < 0 || (rc = ipm_mkdir_p(home_dir, 0700)) < 0)
 			goto done;
 
 		dprintf(log_fd, "# %s %s, method '%s'\n", name, version, m->name ? m->name : "default");
@@ -874,7 +1067,13 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			last - first > 1 || it->method ? " with method '" : "",
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
 			last - first > 1 || it->method ? "'" : "");
-		rc = run_method(ctx, it, m, workdir, log_path, log_fd, env.envp, mi + 1 >= last);
+		{
+			const char *writable[] = { build_dir, stage_dir, home_dir };
+			const char *readable[] = { prefix, store_root };
+			struct ipm_sandbox_step box = { workdir, writable, 3, readable, 2,
+							real_home && *real_home ? real_home : NULL };
+			rc = run_method(ctx, it, m, &box, log_path, log_fd, env.envp, mi + 1 >= last);
+		}
 		if (rc == 0) {
 			rc = adopt_stage(out, ctx, name, prefix, &before, stage_dir, store_dir, log_path, log_fd);
 		} else if (rc == IPM_EBUILD) {
@@ -903,6 +1102,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	 * until the next ipm run that recovers. */
 	ipm_rm_rf(build_dir);
 	ipm_rm_rf(stage_dir);
+	ipm_rm_rf(home_dir);
 	ipm_error_clear();
 done:
 	if (rc < 0 && store_dir && j.name) {
@@ -922,6 +1122,8 @@ done:
 	free(log_path);
 	free(log_dir);
 	free(stage_dir);
+	free(home_dir);
+	free(store_root);
 	free(build_dir);
 	free(build_root);
 	return rc;
@@ -1000,11 +1202,19 @@ next:
 	return rc;
 }
 
-static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct build_result *b)
+/*
+ * Links the built tree into the prefix and writes the row (the commit
+ * point). On failure the prefix is as it was; *kept is set when undoing
+ * could not take the new links away: the journal and the store stay then,
+ * for recovery, and the caller must not delete them.
+ */
+static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct build_result *b,
+		       int *kept)
 {
 	const char *name = it->entry.name;
 	struct ipm_tree tree = { 0 };
 	struct journal j = { 0 };
+	struct dir_set changed = { 0 };
 	struct ipm_package_row old, row;
 	int have_old = 0;
 	struct ipm_file_row *files = NULL;
@@ -1012,6 +1222,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	char (*sums)[65] = NULL;
 	int rc = 0;
 
+	*kept = 0;
 	memset(&old, 0, sizeof(old));
 	memset(&row, 0, sizeof(row));
 	rc = ipm_db_package_get(&old, ctx->db, name, 1);
@@ -1025,6 +1236,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	if ((rc = ipm_tree_walk(&tree, b->store_dir)) < 0)
 		goto done;
 	j.name = xstrdup(name);
+	j.tmp_tag = new_tmp_tag();
 	j.now.store_dir = xstrdup(b->store_dir);
 	j.now.prefix = absolute_path(ctx->cfg.prefix);
 	if ((rc = ipm_mkdir_p(j.now.prefix, 0755)) < 0)
@@ -1061,7 +1273,9 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 
 	for (size_t i = 0; i < j.now.ndirs; i++) {
 		char *path = xasprintf("%s/%s", j.now.prefix, j.now.dirs[i]);
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdir(path, 0755) == 0)
+			dir_set_add_parent(&changed, path);
+		else if (errno != EEXIST)
 			rc = ipm_error_set(IPM_ERROR, "cannot create directory '%s': %s", path, strerror(errno));
 		free(path);
 		if (rc < 0)
@@ -1070,12 +1284,18 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	for (size_t i = 0; i < j.now.nlinks; i++) {
 		char *path = xasprintf("%s/%s", j.now.prefix, j.now.links[i].path);
 		char *target = xasprintf("%s/%s", j.now.store_dir, j.now.links[i].path);
-		rc = link_atomic(target, path);
+		char *tmp = link_tmp_path(path, j.tmp_tag, i);
+		rc = link_atomic(target, path, tmp);
+		dir_set_add_parent(&changed, path);
+		free(tmp);
 		free(path);
 		free(target);
 		if (rc < 0)
 			goto undo;
 	}
+	/* The links must be on disk before the row that says they are. */
+	if ((rc = dir_set_sync(&changed)) < 0)
+		goto undo;
 
 	/* The row: the commit point. */
 	files = xcalloc(tree.n ? tree.n : 1, sizeof(*files));
@@ -1120,23 +1340,32 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	if (rc < 0)
 		goto undo;
 
-	/* Committed: the previous version goes. */
-	if (j.has_old) {
-		side_take_down(&j.old, 0);
+	/* Committed: the previous version goes. What cannot go now stays in
+	 * the journal, and recovery takes it away later. */
+	if (j.has_old && side_take_down(&j.old, NULL, 0) < 0) {
+		ipm_log(IPM_LOG_WARN, "installed '%s' %s, but the previous version is not removed yet: %s",
+			name, it->release->version, ipm_error_message());
 		ipm_error_clear();
+	} else {
+		journal_delete(ctx, name);
 	}
-	journal_delete(ctx, name);
 	goto done;
 undo:
 	{
 		/* Keep the failure's message while taking the links back. */
 		struct ipm_error_saved saved;
 		ipm_error_save(&saved);
-		side_take_down(&j.now, 1);
-		journal_delete(ctx, name);
+		if (side_take_down(&j.now, j.tmp_tag, 1) < 0) {
+			ipm_log(IPM_LOG_WARN, "cannot undo the links of '%s': %s; the next ipm run tries again",
+				name, ipm_error_message());
+			*kept = 1;
+		} else {
+			journal_delete(ctx, name);
+		}
 		ipm_error_restore(&saved);
 	}
 done:
+	xfree_strv(changed.dirs, changed.n);
 	free(files);
 	free(deps);
 	free(constraints);
@@ -1231,10 +1460,26 @@ static int installed_here(struct ipm_ctx *ctx, const struct ipm_plan_item *it)
 	return same;
 }
 
+int ipm_plan_check_sandbox(struct ipm_ctx *ctx)
+{
+	const struct ipm_sandbox *sb = ipm_ctx_sandbox(ctx);
+
+	if (ctx->cfg.sandbox != IPM_SANDBOX_REQUIRED || sb->bwrap)
+		return 0;
+	ipm_error_set(IPM_EINVAL, "recipe steps cannot be contained here: %s", sb->why_not);
+	ipm_error_hint("install bubblewrap, or set \"sandbox\": \"auto\" in '%s' to run them uncontained",
+		       ctx->cfg.config_path);
+	return IPM_EINVAL;
+}
+
 int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 {
-	char *skip = xcalloc(plan->n ? plan->n : 1, 1);
-	int rc = 0;
+	char *skip = NULL;
+	int rc = ipm_plan_check_sandbox(ctx);
+
+	if (rc < 0)
+		return rc;
+	skip = xcalloc(plan->n ? plan->n : 1, 1);
 
 	for (size_t i = 0; i < plan->n; i++)
 		skip[i] = plan->items[i].installed ||
@@ -1246,6 +1491,8 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 		const struct ipm_plan_item *it = &plan->items[i];
 		if (skip[i])
 			continue;
+		if ((rc = check_unfinished(ctx, it->entry.name)) < 0)
+			goto done;
 		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
 		rc = ipm_fetch_source(&ctx->fetch, &it->source);
 		if (rc < 0) {
@@ -1257,6 +1504,7 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		struct build_result b;
+		int kept = 0;
 
 		if (skip[i])
 			continue;
@@ -1265,13 +1513,16 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 			goto done;
 		rc = check_sonames(ctx, plan, skip, i, &b);
 		if (rc == 0)
-			rc = commit_item(ctx, it, &b);
+			rc = commit_item(ctx, it, &b, &kept);
 		if (rc < 0) {
-			/* Keep the message while the unused store goes. */
+			/* Keep the message while the unused store goes (unless
+			 * links into it could not be undone). */
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
-			remove_store(b.store_dir);
-			journal_delete(ctx, it->entry.name);
+			if (!kept) {
+				remove_store(b.store_dir);
+				journal_delete(ctx, it->entry.name);
+			}
 			ipm_error_restore(&saved);
 			build_result_release(&b);
 			goto done;
@@ -1340,10 +1591,43 @@ int ipm_remove_check(struct ipm_ctx *ctx, const char *const *names, size_t n, in
 	return rc;
 }
 
+/*
+ * IPM_ERROR naming the first link of side's (one into its store) that this
+ * user cannot remove, its directory not being writable. Checked before the
+ * commit point of a removal, so that one that cannot finish does not start:
+ * it would forget the package and leave its links behind.
+ */
+static int check_removable(const struct journal_side *s)
+{
+	char *writable = NULL;   /* the directory last found writable */
+	int rc = 0;
+
+	for (size_t i = 0; i < s->nlinks && rc == 0; i++) {
+		char *path = xasprintf("%s/%s", s->prefix, s->links[i].path);
+		char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+
+		if (links_into(path, s->store_dir) && (!writable || strcmp(writable, dir) != 0)) {
+			if (access(dir, W_OK | X_OK) == 0) {
+				free(writable);
+				writable = dir;
+				dir = NULL;
+			} else {
+				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
+				ipm_error_hint("make '%s' writable, then remove again: nothing was changed", dir);
+			}
+		}
+		free(dir);
+		free(path);
+	}
+	free(writable);
+	return rc;
+}
+
 int ipm_remove(struct ipm_ctx *ctx, const char *name)
 {
 	struct ipm_package_row row;
 	struct journal j = { 0 };
+	struct dir_set changed = { 0 };
 	int rc;
 
 	memset(&row, 0, sizeof(row));
@@ -1365,6 +1649,8 @@ int ipm_remove(struct ipm_ctx *ctx, const char *name)
 		else
 			side_add_link(&j.now, row.files[i].path, NULL);
 	}
+	if ((rc = check_unfinished(ctx, name)) < 0 || (rc = check_removable(&j.now)) < 0)
+		goto done;
 	if ((rc = journal_write(ctx, &j)) < 0)
 		goto done;
 	/* Forgetting the row first is the commit point: from here on, recovery
@@ -1376,17 +1662,37 @@ int ipm_remove(struct ipm_ctx *ctx, const char *name)
 	ipm_log(IPM_LOG_DEBUG, "removing '%s' %s ...", name, row.version);
 	for (size_t i = 0; i < j.now.nlinks; i++) {
 		char *path = xasprintf("%s/%s", j.now.prefix, j.now.links[i].path);
-		if (links_into(path, j.now.store_dir))
-			unlink(path);
-		else if (ipm_path_exists(path))
+		if (links_into(path, j.now.store_dir)) {
+			if (unlink(path) == 0)
+				dir_set_add_parent(&changed, path);
+			else if (errno != ENOENT && rc == 0)
+				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
+		} else if (ipm_path_exists(path)) {
 			ipm_log(IPM_LOG_WARN, "'%s' was changed after ipm installed it; leaving it", path);
+		}
 		free(path);
 	}
-	remove_empty_dirs(j.now.prefix, j.now.dirs, j.now.ndirs);
-	rc = remove_store(j.now.store_dir);
-	if (rc == 0)
-		journal_delete(ctx, name);
+	if (rc < 0) {
+		/* Checked before, yet it happened: the links left still point
+		 * into the store, which stays with the journal, and the next
+		 * ipm run finishes the removal. */
+		ipm_error_hint("once it can be removed, the next ipm command finishes removing '%s'", name);
+		goto done;
+	}
+	remove_empty_dirs(j.now.prefix, j.now.dirs, j.now.ndirs, &changed);
+	/* The links are gone for good before their store goes. */
+	if ((rc = dir_set_sync(&changed)) < 0)
+		goto done;
+	if (remove_store(j.now.store_dir) < 0) {
+		/* The package is gone; its tree goes with the next run's recovery. */
+		ipm_log(IPM_LOG_WARN, "removed '%s', but not all of its store tree: %s; the next ipm run tries again",
+			name, ipm_error_message());
+		ipm_error_clear();
+		goto done;
+	}
+	journal_delete(ctx, name);
 done:
+	xfree_strv(changed.dirs, changed.n);
 	journal_release(&j);
 	ipm_package_row_release(&row);
 	return rc;
@@ -1423,10 +1729,10 @@ static int recover_one(struct ipm_ctx *ctx, const char *path)
 
 	if (committed) {
 		if (j.has_old)
-			rc = side_take_down(&j.old, 0);
+			rc = side_take_down(&j.old, NULL, 0);
 	} else {
 		ipm_log(IPM_LOG_INFO, "cleaning up after an interrupted ipm ('%s')", j.name);
-		rc = side_take_down(&j.now, 1);
+		rc = side_take_down(&j.now, j.tmp_tag, 1);
 	}
 	if (rc == 0)
 		unlink(path);
@@ -1441,8 +1747,10 @@ int ipm_recover(struct ipm_ctx *ctx)
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	DIR *dir = opendir(dir_path);
 	struct dirent *de;
-	int rc = 0;
 
+	/* What cannot be cleaned now is reported and kept for the next run:
+	 * it must not stop commands that have nothing to do with it (a change
+	 * of the same package is refused until it is done). */
 	while (dir && (de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 		char *path;
@@ -1450,9 +1758,11 @@ int ipm_recover(struct ipm_ctx *ctx)
 			continue;
 		path = xasprintf("%s/%s", dir_path, de->d_name);
 		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) {
-			int one = recover_one(ctx, path);
-			if (one < 0 && rc == 0)
-				rc = one;
+			if (recover_one(ctx, path) < 0) {
+				ipm_log(IPM_LOG_WARN, "cannot finish cleaning up after an interrupted ipm ('%.*s'): %s",
+					(int)(len - 5), de->d_name, ipm_error_message());
+				ipm_error_clear();
+			}
 		} else {
 			unlink(path);   /* leftovers of an interrupted atomic write */
 		}
@@ -1461,9 +1771,11 @@ int ipm_recover(struct ipm_ctx *ctx)
 	if (dir)
 		closedir(dir);
 	/* Build directories belong to no running ipm: we hold the lock. */
-	if (ipm_path_exists(build_root) && ipm_rm_rf(build_root) < 0 && rc == 0)
-		rc = ipm_error_code();
+	if (ipm_path_exists(build_root) && ipm_rm_rf(build_root) < 0) {
+		ipm_log(IPM_LOG_WARN, "cannot clean up old build trees: %s", ipm_error_message());
+		ipm_error_clear();
+	}
 	free(build_root);
 	free(dir_path);
-	return rc;
+	return 0;
 }

@@ -69,7 +69,7 @@ done:
 	return rc;
 }
 
-char *ipm_mirrors_apply(const struct ipm_mirror *list, size_t n, const char *url)
+const struct ipm_mirror *ipm_mirrors_match(const struct ipm_mirror *list, size_t n, const char *url)
 {
 	const struct ipm_mirror *best = NULL;
 	size_t best_len = 0;
@@ -85,7 +85,16 @@ char *ipm_mirrors_apply(const struct ipm_mirror *list, size_t n, const char *url
 			best_len = len;
 		}
 	}
+	return best;
+}
+
+char *ipm_mirrors_apply(const struct ipm_mirror *list, size_t n, const char *url)
+{
+	const struct ipm_mirror *best = ipm_mirrors_match(list, n, url);
+
+	if (!url)
+		return NULL;
 	if (!best)
 		return xstrdup(url);
-	return xasprintf("%s%s", best->to ? best->to : "", url + best_len);
+	return xasprintf("%s%s", best->to ? best->to : "", url + strlen(best->from));
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipm/buf.h"
@@ -193,6 +194,30 @@ static int cycle_error(const struct resolver *r, size_t again)
 /* Visits node idx: its dependencies first, then appends it to the order. */
 static int visit(struct resolver *r, size_t idx);
 
+/* Says so when more than one registry offers name, and which one is used. */
+static void warn_shared(struct ipm_ctx *ctx, const char *name, const char *used, const char *who,
+			const char *who_registry)
+{
+	char **offers = NULL, *text = NULL;
+	size_t n = 0;
+
+	if (!ctx->db || ipm_registry_offers(&offers, &n, ctx, name) < 0) {
+		ipm_error_clear();
+		return;
+	}
+	if (n > 1) {
+		text = ipm_registry_names_text(offers, n);
+		if (who && who_registry && !strcmp(used, who_registry))
+			ipm_log(IPM_LOG_WARN, "registries %s %s offer '%s': using '%s', the registry of '%s' that "
+				"depends on it", text, n == 2 ? "both" : "all", name, used, who);
+		else
+			ipm_log(IPM_LOG_WARN, "registries %s %s offer '%s': using '%s', the first configured", text,
+				n == 2 ? "both" : "all", name, used);
+	}
+	free(text);
+	xfree_strv(offers, n);
+}
+
 /*
  * Adds (or finds) the package for `name` as required by `who` (NULL: the
  * user) with constraint, and visits it. entry, when given, is already loaded
@@ -214,12 +239,18 @@ static int require_package(struct resolver *r, const char *name, const char *con
 	} else {
 		idx = find_node(r, name);
 		if (idx < 0) {
-			rc = ipm_registry_find(&entry, &registry, r->ctx, name);
+			/* a dependency comes from its dependent's registry when that
+			 * registry has it: another registry offering the same name
+			 * must not replace it (dependency confusion) */
+			long who_idx = who ? find_node(r, who) : -1;
+			const char *prefer = who_idx >= 0 ? r->nodes[who_idx].item.registry : NULL;
+			rc = ipm_registry_find_from(&entry, &registry, r->ctx, name, prefer);
 			if (rc < 0) {
 				if (who)
 					ipm_error_prefix("dependency of '%s'", who);
 				return rc;
 			}
+			warn_shared(r->ctx, entry.name, registry, who, prefer);
 		}
 	}
 
@@ -406,21 +437,75 @@ static int check_dependents(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	return rc;
 }
 
+/* A source fetched in plain text could be anything by the time it arrives
+ * (a pinned checksum or commit catches a changed file, not a changed
+ * entry): refused unless the user allowed it for the item's registry. */
+static int check_source_transport(struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+{
+	const struct ipm_registry_conf *conf = ipm_config_registry(&ctx->cfg, it->registry);
+	const char *url = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.url : it->source.git;
+	int rc = ipm_url_check_transport(&ctx->cfg, url, conf && conf->insecure);
+
+	if (rc < 0) {
+		ipm_error_prefix("source of '%s'", it->entry.name);
+		if (conf && strcmp(conf->name, "bundled"))
+			ipm_error_hint("ask for an https:// source; on a network you trust, set \"insecure\": true for "
+				       "registry '%s' in '%s', or map the URL with a mirror rule (IPM_MIRRORS)",
+				       conf->name, ctx->cfg.config_path);
+		else
+			ipm_error_hint("ask for an https:// source, or map the URL with a mirror rule (IPM_MIRRORS)");
+	}
+	return rc;
+}
+
 /* Fills the items' sources, resolving "self" ones, once the order is known. */
 static int resolve_sources(struct ipm_ctx *ctx, struct ipm_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		struct ipm_plan_item *it = &plan->items[i];
+		int rc;
 		ipm_source_copy(&it->source, &it->release->source);
 		if (it->source.kind == IPM_SOURCE_SELF && !it->installed) {
-			int rc = ipm_registry_resolve_self(&it->source, ctx, it->registry);
+			rc = ipm_registry_resolve_self(&it->source, ctx, it->registry);
 			if (rc < 0) {
 				ipm_error_prefix("source of '%s'", it->entry.name);
 				return rc;
 			}
 		}
+		if (!it->installed && (rc = check_source_transport(ctx, it)) < 0)
+			return rc;
 	}
 	return 0;
+}
+
+/* An index kept past its expiry (update refused the server's, or could not
+ * reach it) still installs, but the user hears of it, once per registry. */
+static void warn_expired(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+{
+	int64_t now = (int64_t)time(NULL);
+	char when[21];
+
+	for (size_t i = 0; ctx->db && i < plan->n; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
+		struct ipm_registry_row row = { 0 };
+		size_t j;
+
+		if (it->installed || !it->registry)
+			continue;
+		for (j = 0; j < i && (!plan->items[j].registry || strcmp(plan->items[j].registry, it->registry) ||
+				      plan->items[j].installed); j++)
+			;
+		if (j < i || ipm_db_registry_get(&row, ctx->db, it->registry) < 0) {
+			ipm_error_clear();
+			continue;
+		}
+		if (row.expires && row.expires <= now) {
+			ipm_registry_time_format(when, row.expires);
+			ipm_log(IPM_LOG_WARN, "the index of registry '%s' expired on %s: run 'ipm update'",
+				it->registry, when);
+		}
+		ipm_registry_row_release(&row);
+	}
 }
 
 int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
@@ -474,7 +559,8 @@ int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const 
 	mark_rebuilds(out);
 	if ((rc = check_dependents(ctx, out)) < 0)
 		goto done;
-	rc = resolve_sources(ctx, out);
+	if ((rc = resolve_sources(ctx, out)) == 0)
+		warn_expired(ctx, out);
 done:
 	free(name);
 	free(constraint);
@@ -701,7 +787,8 @@ done:
 	free(os);
 }
 
-static int check_require(const struct ipm_plan_item *it, const struct ipm_require *req)
+/* run: whether `TOOL --version` may run to check a version constraint. */
+static int check_require(const struct ipm_plan_item *it, const struct ipm_require *req, int run)
 {
 	char *path = find_on_path(req->tool);
 	char *output = NULL, *version = NULL;
@@ -715,6 +802,11 @@ static int check_require(const struct ipm_plan_item *it, const struct ipm_requir
 	}
 	if (!req->constraint || !*req->constraint || strcmp(req->constraint, "*") == 0)
 		goto done;
+	if (!run) {
+		ipm_log(IPM_LOG_DEBUG, "not running '%s --version' to check %s for '%s'", path,
+			req->constraint, it->entry.name);
+		goto done;
+	}
 	output = run_version(path);
 	version = output ? first_version(output) : NULL;
 	if (!version) {
@@ -742,17 +834,27 @@ done:
 	return rc;
 }
 
-int ipm_plan_check_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+static int check_requires(const struct ipm_plan *plan, int run)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		if (it->installed)
 			continue;
 		for (size_t j = 0; j < it->entry.nrequires; j++) {
-			int rc = check_require(it, &it->entry.requires[j]);
+			int rc = check_require(it, &it->entry.requires[j], run);
 			if (rc < 0)
 				return rc;
 		}
 	}
 	return 0;
+}
+
+int ipm_plan_check_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+{
+	return check_requires(plan, 1);
+}
+
+int ipm_plan_find_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan)
+{
+	return check_requires(plan, 0);
 }

@@ -19,6 +19,7 @@
 #include "ipm/fs.h"
 #include "ipm/publish.h"
 #include "ipm/registry.h"
+#include "ipm/sign.h"
 #include "ipm/xalloc.h"
 
 void ipm_index_release(struct ipm_index *ix)
@@ -364,6 +365,7 @@ int ipm_publish_index(struct ipm_index *out, struct ipm_problems *problems, cons
 		qsort(items, nitems, sizeof(*items), cmp_item);
 	ipm_buf_add(&doc, "{\"registry\":");
 	ipm_buf_add(&doc, reg_json);
+	out->packages_at = doc.len;
 	ipm_buf_add(&doc, ",\"packages\":[\n");
 	for (size_t i = 0; i < nitems; i++) {
 		ipm_buf_add(&doc, items[i].json);
@@ -390,6 +392,86 @@ done:
 	free(first_self);
 	ipm_buf_release(&path);
 	ipm_buf_release(&doc);
+	return rc;
+}
+
+/* ---- version, expiry and signature ---- */
+
+/* ix->json without a stamp, with (version, expires) put in at packages_at. */
+static char *stamped(size_t *out_len, const struct ipm_index *ix, const char *base, size_t base_len,
+		     int64_t version, int64_t expires)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	char when[21];
+
+	ipm_registry_time_format(when, expires);
+	ipm_buf_addn(&b, base, ix->packages_at);
+	ipm_buf_addf(&b, ",\"version\":%lld,\"expires\":\"%s\"", (long long)version, when);
+	ipm_buf_addn(&b, base + ix->packages_at, base_len - ix->packages_at);
+	*out_len = b.len;
+	return ipm_buf_detach(&b);
+}
+
+int ipm_publish_stamp(struct ipm_index *ix, int *out_kept, const char *out_path, int64_t now, int64_t valid_for)
+{
+	int64_t old_version = 0, old_expires = 0;
+	char *old = NULL, *candidate = NULL;
+	size_t old_len = 0, len = 0;
+
+	*out_kept = 0;
+	if (ix->version)
+		return ipm_error_set(IPM_EINVAL, "the index is stamped already");
+	if (ipm_path_exists(out_path) && ipm_file_read(&old, &old_len, out_path) == 0 &&
+	    ipm_registry_index_freshness(&old_version, &old_expires, old, old_len, out_path) == 0 &&
+	    old_version && old_expires) {
+		candidate = stamped(&len, ix, ix->json, ix->len, old_version, old_expires);
+		if (len == old_len && !memcmp(candidate, old, len) && old_expires - now > valid_for / 2) {
+			*out_kept = 1;
+			ix->version = old_version;
+			ix->expires = old_expires;
+			goto done;
+		}
+	}
+	/* anything wrong with the old file only means starting afresh */
+	ipm_error_clear();
+	free(candidate);
+	ix->version = old_version >= now ? old_version + 1 : now;
+	ix->expires = now + valid_for;
+	candidate = stamped(&len, ix, ix->json, ix->len, ix->version, ix->expires);
+done:
+	free(ix->json);
+	ix->json = candidate;
+	ix->len = len;
+	free(old);
+	return 0;
+}
+
+int ipm_publish_sign(int *out_written, const struct ipm_index *ix, const char *out_path,
+		     const struct ipm_sign_seckey *sk)
+{
+	struct ipm_sign_pubkey pk;
+	char *sig_path = xasprintf("%s.minisig", out_path), *old = NULL, *sig = NULL;
+	const char *base = strrchr(out_path, '/');
+	size_t old_len = 0;
+	int rc;
+
+	*out_written = 0;
+	ipm_sign_public_of(&pk, sk);
+	if (ipm_path_exists(sig_path) && ipm_file_read(&old, &old_len, sig_path) == 0 &&
+	    ipm_sign_verify(NULL, &pk, ix->json, ix->len, old, old_len) == 0) {
+		rc = 0;
+		goto done;
+	}
+	ipm_error_clear();
+	if ((rc = ipm_sign_data(&sig, sk, ix->json, ix->len, NULL, base ? base + 1 : out_path)) < 0)
+		goto done;
+	if ((rc = ipm_file_write_atomic(sig_path, sig, strlen(sig))) < 0)
+		goto done;
+	*out_written = 1;
+done:
+	free(sig_path);
+	free(old);
+	free(sig);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <git2.h>
@@ -26,6 +27,7 @@
 #include "ipm/fs.h"
 #include "ipm/log.h"
 #include "ipm/registry.h"
+#include "ipm/sign.h"
 #include "ipm/similar.h"
 #include "ipm/xalloc.h"
 
@@ -273,7 +275,7 @@ static int local_stamp(char **out, const char *dir, char **files, size_t nfiles)
 	return 0;
 }
 
-static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct registry_meta meta = { 0 };
@@ -300,7 +302,7 @@ static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, in
 	local_stamp(&stamp, r->url, files, nfiles);
 	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
 	ipm_error_clear();
-	if (have_old && old.stamp && !strcmp(old.stamp, stamp) && old.location &&
+	if (!(flags & IPM_SYNC_FORCE) && have_old && old.stamp && !strcmp(old.stamp, stamp) && old.location &&
 	    !strcmp(old.location, r->url)) {
 		rc = 0;
 		goto done;
@@ -354,7 +356,20 @@ static int git_fail(const char *what, const char *url)
 	return ipm_error_set(IPM_ERROR, "registry '%s': %s: %s", url, what, e && e->message ? e->message : "unknown error");
 }
 
-static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+/* A registry's URL must not travel in plain text unless the user said so. */
+static int check_transport(struct ipm_ctx *ctx, const struct ipm_registry_conf *r)
+{
+	int rc = ipm_url_check_transport(&ctx->cfg, r->url, r->insecure);
+
+	if (rc < 0) {
+		ipm_error_prefix("registry '%s'", r->name);
+		ipm_error_hint("use https://; on a network you trust, set \"insecure\": true for registry '%s' in '%s', "
+			       "or map the URL with a mirror rule (IPM_MIRRORS)", r->name, ctx->cfg.config_path);
+	}
+	return rc;
+}
+
+static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct registry_meta meta = { 0 };
@@ -368,11 +383,12 @@ static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int 
 	git_oid oid;
 	int rc, have_old;
 
-	if ((rc = ipm_git_mirror(&mirror, &head, &ctx->fetch, r->url)) < 0)
+	if ((rc = check_transport(ctx, r)) < 0 || (rc = ipm_git_mirror(&mirror, &head, &ctx->fetch, r->url)) < 0)
 		goto done;
 	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
 	ipm_error_clear();
-	if (have_old && old.stamp && !strcmp(old.stamp, head) && old.location && !strcmp(old.location, r->url)) {
+	if (!(flags & IPM_SYNC_FORCE) && have_old && old.stamp && !strcmp(old.stamp, head) && old.location &&
+	    !strcmp(old.location, r->url)) {
 		rc = 0;
 		goto done;
 	}
@@ -460,9 +476,8 @@ done:
  * text. Instead a light scan finds each member of the index and each
  * element of "packages" as a slice of the document; every element is
  * parsed (validated) alone, and stored as the text it was sent as. The
- * scan accepts only the plain layout, { "registry": {...}, "packages":
- * [...] } with each member at most once; anything else (and any error)
- * goes through the whole-document parse, which gives the exact messages.
+ * document is never copied nor parsed whole, in any layout: at most one
+ * element's tree exists at a time, and one copy of its text.
  */
 struct slice {
 	const char *p;
@@ -518,208 +533,410 @@ static const char *skip_value(const char *p, const char *end)
 	return NULL;
 }
 
-/* Parses a slice that must hold exactly one JSON value. */
-static cJSON *parse_slice(struct slice v)
+/* Parses a slice that must hold exactly one JSON value; NULL with *error
+ * (may be NULL) at the position of the mistake when it does not. */
+static cJSON *parse_at(struct slice v, const char **error)
 {
 	const char *end = NULL;
 	cJSON *item = cJSON_ParseWithLengthOpts(v.p, v.len, &end, 0);
+	const char *after = item && end ? skip_ws(end, v.p + v.len) : NULL;
 
-	if (item && (!end || skip_ws(end, v.p + v.len) != v.p + v.len)) {
-		cJSON_Delete(item);
-		item = NULL;
-	}
-	return item;
+	if (item && after == v.p + v.len)
+		return item;
+	cJSON_Delete(item);
+	if (error)
+		*error = after ? after : end && end >= v.p && end <= v.p + v.len ? end : v.p;
+	return NULL;
 }
 
-/* Finds the "registry" value (p NULL when absent) and the start of the
- * "packages" array of an index. When "registry" comes first (the usual
- * order) the scan stops at "packages" and *rest is NULL: the caller parses
- * the elements and checks what follows the array. Otherwise the array is
- * skipped, the scan goes on to the end, and *rest points after the array.
- * 0, or -1 when the layout is not the plain one. */
-static int scan_index(struct slice *registry, struct slice *packages, const char **rest,
-		      const char *text, size_t len)
-{
-	const char *p = text, *end = text + len, *key, *v, *after = NULL;
+/* The members of an index object, each at most once. */
+struct index_members {
+	struct slice registry, packages, version, expires;
+};
 
-	memset(registry, 0, sizeof(*registry));
-	memset(packages, 0, sizeof(*packages));
-	*rest = NULL;
+/*
+ * Finds the members of the index object, checking its syntax down to the
+ * members' values (the elements of "packages" are checked as they are
+ * imported). Keys are compared decoded, as any JSON reader would.
+ */
+static int index_scan(struct index_members *m, const char *text, size_t len, const char *origin)
+{
+	static const char *const names[] = { "registry", "packages", "version", "expires", NULL };
+	const char *p = text, *end = text + len, *error = NULL;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
 	p = skip_ws(p, end);
-	if (p == end || *p != '{')
-		return -1;
-	p = skip_ws(p + 1, end);
-	while (p < end && *p == '"') {
-		struct slice *member;
-		key = p;
-		if (!(p = skip_string(p, end)))
-			return -1;
-		if (p - key == 10 && !memcmp(key, "\"registry\"", 10))
-			member = registry;
-		else if (p - key == 10 && !memcmp(key, "\"packages\"", 10))
-			member = packages;
-		else
-			return -1;
-		if (member->p)
-			return -1;   /* twice */
-		p = skip_ws(p, end);
-		if (p == end || *p != ':')
-			return -1;
-		v = skip_ws(p + 1, end);
-		if (member == packages && registry->p) {
-			if (v == end || *v != '[')
-				return -1;
-			packages->p = v;
-			return 0;
-		}
-		if (!(p = skip_value(v, end)))
-			return -1;
-		member->p = v;
-		member->len = (size_t)(p - v);
-		if (member == packages)
-			after = p;
-		p = skip_ws(p, end);
-		if (p < end && *p == ',')
-			p = skip_ws(p + 1, end);
-		else
-			break;
+	if (p == end)
+		return malformed(text, p, len, origin);
+	if (*p != '{') {
+		if (*p && strchr("[\"-0123456789tfn", *p))
+			return ipm_error_set(IPM_EINVAL, "'%s' must hold a JSON object", origin);
+		return malformed(text, p, len, origin);
 	}
-	if (p == end || *p != '}' || skip_ws(p + 1, end) != end)
-		return -1;
-	if (!packages->p || packages->p[0] != '[')
-		return -1;
-	*rest = after;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		p++;
+	else for (;;) {
+		struct slice *member, key, value;
+		const char *key_end, *v_end;
+		cJSON *decoded, *scalar;
+		size_t which;
+
+		if (p == end || *p != '"')
+			return malformed(text, p, len, origin);
+		if (!(key_end = skip_string(p, end)))
+			return malformed(text, end, len, origin);
+		key = (struct slice){ p, (size_t)(key_end - p) };
+		if (!(decoded = parse_at(key, &error)))
+			return malformed(text, error, len, origin);
+		for (which = 0; names[which] && strcmp(names[which], decoded->valuestring); which++)
+			;
+		if (!names[which]) {
+			rc = ipm_error_set(IPM_EINVAL, "unknown field '%s' in '%s'", decoded->valuestring, origin);
+			ipm_error_hint("an index holds \"registry\", \"version\", \"expires\" and \"packages\"");
+			cJSON_Delete(decoded);
+			return rc;
+		}
+		cJSON_Delete(decoded);
+		member = which == 0 ? &m->registry : which == 1 ? &m->packages : which == 2 ? &m->version
+										  : &m->expires;
+		/* readers disagree about a repeated key (first or last?): a
+		 * signed index must mean one thing */
+		if (member->p)
+			return ipm_error_set(IPM_EINVAL, "field '%s' is given twice in '%s'", names[which], origin);
+		p = skip_ws(key_end, end);
+		if (p == end || *p != ':')
+			return malformed(text, p, len, origin);
+		p = skip_ws(p + 1, end);
+		if (p == end || !(v_end = skip_value(p, end)) || v_end == p)
+			return malformed(text, p == end ? end : p, len, origin);
+		value = (struct slice){ p, (size_t)(v_end - p) };
+		/* scalars and "registry" are small: checked whole here */
+		if (member != &m->packages) {
+			if (!(scalar = parse_at(value, &error)))
+				return malformed(text, error, len, origin);
+			cJSON_Delete(scalar);
+		}
+		*member = value;
+		p = skip_ws(v_end, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		return malformed(text, p, len, origin);
+	}
+	p = skip_ws(p, end);
+	if (p != end)
+		return malformed(text, p, len, origin);
+	if (!m->packages.p || m->packages.p[0] != '[')
+		return ipm_error_set(IPM_EINVAL, "'%s' has no \"packages\" array", origin);
 	return 0;
 }
 
-static void add_index(struct ipm_buf *b, size_t i)
+int ipm_registry_import_index(struct ipm_db *db, const struct ipm_registry_row *row, const char *text,
+			      size_t len, const char *origin, size_t *count)
 {
-	char digits[24];
-	size_t n = sizeof(digits);
-
-	do
-		digits[--n] = (char)('0' + i % 10);
-	while ((i /= 10) && n);
-	ipm_buf_addn(b, digits + n, sizeof(digits) - n);
-}
-
-/* Imports an index through the scan. 1 when the layout was not the plain
- * one or a slice did not parse (nothing imported: the caller parses the
- * whole document), 0 done, <0 error (an invalid entry: rolled back). */
-static int import_sliced(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, struct ipm_registry_row *row,
-			 const char *text, size_t len, size_t *count)
-{
-	struct slice reg, pkgs, el;
+	struct index_members m;
 	struct registry_meta meta = { 0 };
-	const char *rest = NULL;
+	struct ipm_registry_row with_meta = *row;
 	struct importer im = { .keywords = IPM_BUF_INIT };
-	struct ipm_buf origin = IPM_BUF_INIT, json = IPM_BUF_INIT;
+	struct ipm_buf where = IPM_BUF_INIT, json = IPM_BUF_INIT;
 	struct ipm_entry e = { 0 };
-	const char *p, *end = text + len;
+	const char *p, *end;
 	cJSON *item = NULL;
 	size_t index = 0;
 	int rc;
 
-	if (scan_index(&reg, &pkgs, &rest, text, len) < 0)
-		return 1;
-	if (reg.p) {
-		if (!(item = parse_slice(reg)))
-			return 1;
-		ipm_buf_addf(&origin, "%s: registry", r->url);
-		rc = meta_from_cjson(&meta, item, origin.ptr);
+	if (count)
+		*count = 0;
+	if ((rc = index_scan(&m, text, len, origin)) < 0)
+		return rc;
+	if (m.registry.p) {
+		ipm_buf_addf(&where, "%s: registry", origin);
+		item = parse_at(m.registry, NULL);
+		rc = meta_from_cjson(&meta, item, where.ptr);
 		cJSON_Delete(item);
 		item = NULL;
 		if (rc < 0)
 			goto done;
 	}
-	row->home = meta.home;
-	row->home_commit = meta.commit;
-	if ((rc = importer_begin(&im, ctx->db, row)) < 0)
+	with_meta.home = meta.home;
+	with_meta.home_commit = meta.commit;
+	if ((rc = importer_begin(&im, db, &with_meta)) < 0)
 		goto done;
 	/* each element is parsed where it stands: cJSON says where it ended */
-	p = skip_ws(pkgs.p + 1, end);
-	while (p < end && *p != ']') {
+	end = m.packages.p + m.packages.len;
+	p = skip_ws(m.packages.p + 1, end);
+	if (p < end && *p == ']')
+		p++;
+	else for (;;) {
 		const char *el_end = NULL;
-		if (index && (*p != ',' || (p = skip_ws(p + 1, end)) == end)) {
-			rc = 1;
-			goto done;
-		}
+
 		item = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &el_end, 0);
-		if (!item || !el_end || el_end <= p || el_end > end) {
-			rc = 1;
-			goto done;
-		}
-		el.p = p;
-		el.len = (size_t)(el_end - p);
-		p = skip_ws(el_end, end);
-		if (p == end || (*p != ',' && *p != ']')) {
-			rc = 1;
+		if (!item) {
+			rc = malformed(text, el_end && el_end >= p && el_end <= end ? el_end : p, len, origin);
 			goto done;
 		}
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
-		ipm_buf_reset(&origin);
-		ipm_buf_add(&origin, r->url);
-		ipm_buf_add(&origin, ": packages[");
-		add_index(&origin, index);
-		ipm_buf_addch(&origin, ']');
-		if (cJSON_IsString(name)) {
-			ipm_buf_add(&origin, " '");
-			ipm_buf_add(&origin, name->valuestring);
-			ipm_buf_addch(&origin, '\'');
-		}
-		if ((rc = ipm_entry_from_cjson(&e, item, origin.ptr)) < 0)
+		ipm_buf_reset(&where);
+		ipm_buf_addf(&where, "%s: packages[%zu]", origin, index);
+		if (cJSON_IsString(name))
+			ipm_buf_addf(&where, " '%s'", name->valuestring);
+		if ((rc = ipm_entry_from_cjson(&e, item, where.ptr)) < 0)
 			goto done;
+		/* stored as sent (the one copy: this element, NUL-terminated) */
 		ipm_buf_reset(&json);
-		ipm_buf_addn(&json, el.p, el.len);
+		ipm_buf_addn(&json, p, (size_t)(el_end - p));
 		if ((rc = importer_add(&im, &e, json.ptr)) < 0)
 			goto done;
 		ipm_entry_release(&e);
 		cJSON_Delete(item);
 		item = NULL;
 		index++;
+		p = skip_ws(el_end, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == ']') {
+			p++;
+			break;
+		}
+		rc = malformed(text, p, len, origin);
+		goto done;
 	}
-	/* after the array: the end of the document, or of the skipped array */
-	if (p == end || (rest ? p + 1 != rest
-			      : ((p = skip_ws(p + 1, end)) == end || *p != '}' || skip_ws(p + 1, end) != end))) {
-		rc = 1;
+	/* the scan matched the brackets; what it took for the array's end
+	 * must be where the elements end */
+	if (p != end) {
+		rc = malformed(text, p, len, origin);
 		goto done;
 	}
 	rc = importer_finish(&im, 0);
-	*count = index;
+	if (rc == 0 && count)
+		*count = index;
 done:
-	if (rc == 1)
-		importer_finish(&im, -1);   /* rolled back: the whole-document parse takes over */
-	else
-		rc = importer_finish(&im, rc);
-	row->home = NULL;
-	row->home_commit = NULL;
+	rc = importer_finish(&im, rc);
 	ipm_entry_release(&e);
 	cJSON_Delete(item);
 	meta_release(&meta);
-	ipm_buf_release(&origin);
+	ipm_buf_release(&where);
 	ipm_buf_release(&json);
 	return rc;
 }
 
+/* ---- freshness: "version" and "expires" ---- */
 
-static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *changed)
+static int two_digits(const char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+int ipm_registry_time_parse(int64_t *out, const char *text, size_t len)
+{
+	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm, check;
+	time_t t;
+
+	*out = -1;
+	if (len != sizeof(pattern) - 1)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (pattern[i] == 'd' ? !(text[i] >= '0' && text[i] <= '9') : text[i] != pattern[i])
+			return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = two_digits(text) * 100 + two_digits(text + 2) - 1900;
+	tm.tm_mon = two_digits(text + 5) - 1;
+	tm.tm_mday = two_digits(text + 8);
+	tm.tm_hour = two_digits(text + 11);
+	tm.tm_min = two_digits(text + 14);
+	tm.tm_sec = two_digits(text + 17);
+	check = tm;
+	t = timegm(&tm);
+	/* timegm normalises 2025-02-30 to March: such a date is malformed */
+	if (t == (time_t)-1 || tm.tm_year != check.tm_year || tm.tm_mon != check.tm_mon ||
+	    tm.tm_mday != check.tm_mday || tm.tm_hour != check.tm_hour || tm.tm_min != check.tm_min ||
+	    tm.tm_sec != check.tm_sec)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+void ipm_registry_time_format(char out[21], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 21, "%lld", (long long)t);
+}
+
+/* JSON integers are exact in double up to 2^53: beyond, clients could
+ * disagree about the number. */
+#define MAX_VERSION 9007199254740992LL
+
+int ipm_registry_index_freshness(int64_t *out_version, int64_t *out_expires, const char *text, size_t len,
+				 const char *origin)
+{
+	const char *p = text, *end = text + len, *key, *v, *v_end;
+	int seen_version = 0, seen_expires = 0;
+
+	*out_version = *out_expires = 0;
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return 0;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		size_t key_len;
+		key = p;
+		if (!(p = skip_string(p, end)))
+			return 0;
+		key_len = (size_t)(p - key);
+		p = skip_ws(p, end);
+		if (p == end || *p != ':')
+			return 0;
+		v = skip_ws(p + 1, end);
+		if (!(v_end = skip_value(v, end)))
+			return 0;
+		if (key_len == 9 && !memcmp(key, "\"version\"", 9)) {
+			int64_t n = 0;
+			const char *d = v;
+			if (seen_version++)
+				return ipm_error_set(IPM_EINVAL, "'%s': \"version\" is given twice", origin);
+			for (; d < v_end && *d >= '0' && *d <= '9' && n <= MAX_VERSION; d++)
+				n = n * 10 + (*d - '0');
+			if (d == v || d != v_end || n < 1 || n > MAX_VERSION)
+				return ipm_error_set(IPM_EINVAL, "'%s': \"version\" must be a whole number from 1 "
+						     "to 2^53", origin);
+			*out_version = n;
+		} else if (key_len == 9 && !memcmp(key, "\"expires\"", 9)) {
+			if (seen_expires++)
+				return ipm_error_set(IPM_EINVAL, "'%s': \"expires\" is given twice", origin);
+			if (*v != '"' || ipm_registry_time_parse(out_expires, v + 1, (size_t)(v_end - v) - 2) < 0 ||
+			    *out_expires <= 0) {
+				*out_expires = 0;
+				return ipm_error_set(IPM_EINVAL, "'%s': \"expires\" must be a UTC time such as "
+						     "\"2030-01-31T00:00:00Z\"", origin);
+			}
+		}
+		p = skip_ws(v_end, end);
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else
+			break;
+	}
+	return 0;
+}
+
+/* ---- signed indexes ---- */
+
+/* "the previous index (version N) is kept" for hints. */
+static char *kept_text(const struct ipm_registry_row *old, int have_old)
+{
+	if (!have_old)
+		return xstrdup("nothing was imported");
+	if (old->serial)
+		return xasprintf("the previous index (version %lld) is kept", (long long)old->serial);
+	return xstrdup("the previous index is kept");
+}
+
+/*
+ * The checks of an index from a registry with a pinned key: its signature
+ * (URL.minisig) verifies with the key, it says when it expires and which
+ * version it is, it has not expired, and it is not older than the index
+ * imported last. *version and *expires are the index's.
+ */
+static int check_signed(int64_t *version, int64_t *expires, struct ipm_ctx *ctx, const struct ipm_registry_conf *r,
+			const struct ipm_registry_row *old, int have_old, const struct ipm_http_doc *doc)
+{
+	struct ipm_http_doc sig = { 0 };
+	struct ipm_sign_pubkey pk;
+	char *sig_url = xasprintf("%s.minisig", r->url), *kept = kept_text(old, have_old);
+	char when[21];
+	int rc;
+
+	*version = *expires = 0;
+	if ((rc = ipm_sign_pubkey_parse(&pk, r->key)) < 0) {
+		ipm_error_prefix("registry '%s': its key", r->name);
+		goto done;
+	}
+	if ((rc = ipm_http_get(&sig, &ctx->fetch, sig_url, NULL)) < 0) {
+		char *why = xstrdup(ipm_error_message());
+		rc = ipm_error_set(IPM_EVERIFY, "registry '%s': the index is not signed: %s", r->name, why);
+		ipm_error_hint("registry '%s' pins a key, so its index must come with its signature; %s",
+			       r->name, kept);
+		free(why);
+		goto done;
+	}
+	rc = ipm_sign_verify(NULL, &pk, doc->body ? doc->body : "", doc->len, sig.body ? sig.body : "", sig.len);
+	if (rc < 0) {
+		int other_key = strncmp(ipm_error_message(), "signed with another key", 23) == 0;
+		ipm_error_prefix("registry '%s': '%s'", r->name, sig_url);
+		if (other_key)
+			ipm_error_hint("if the registry changed its key, pin the new one (ipm registry remove %s, then "
+				       "ipm registry add %s URL --key NEWKEY); %s", r->name, r->name, kept);
+		else
+			ipm_error_hint("the index or its signature was changed after signing; %s", kept);
+		rc = IPM_EVERIFY;
+		goto done;
+	}
+	if ((rc = ipm_registry_index_freshness(version, expires, doc->body ? doc->body : "", doc->len, r->url)) < 0)
+		goto done;
+	if (!*version || !*expires) {
+		rc = ipm_error_set(IPM_EVERIFY, "registry '%s': the signed index has no \"%s\"", r->name,
+				   *version ? "expires" : "version");
+		ipm_error_hint("a signed index says until when it is valid and which version it is "
+			       "(ipm registry build DIR OUT --sign KEY writes both); %s", kept);
+		goto done;
+	}
+	if (*expires <= (int64_t)time(NULL)) {
+		ipm_registry_time_format(when, *expires);
+		rc = ipm_error_set(IPM_EVERIFY, "registry '%s': the index expired on %s", r->name, when);
+		ipm_error_hint("its publisher must sign a fresh index, or a mirror or cache serves an old copy; %s",
+			       kept);
+		goto done;
+	}
+	if (have_old && old->serial && *version < old->serial) {
+		rc = ipm_error_set(IPM_EVERIFY, "registry '%s': the index is older than the one imported "
+				   "(version %lld < %lld): a replay", r->name, (long long)*version,
+				   (long long)old->serial);
+		ipm_error_hint("a mirror, cache or attacker serves an old copy; %s", kept);
+		goto done;
+	}
+done:
+	ipm_http_doc_release(&sig);
+	free(sig_url);
+	free(kept);
+	return rc;
+}
+
+static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct ipm_http_doc doc = { 0 };
-	struct registry_meta meta = { 0 };
-	struct importer im = { .keywords = IPM_BUF_INIT };
-	struct ipm_entry e = { 0 };
-	const char *etag = NULL, *end = NULL;
-	char *stamp = NULL, *origin = NULL, *json = NULL;
-	cJSON *root = NULL;
+	const char *etag = NULL;
+	char *stamp = NULL;
 	char hex[65];
 	size_t count = 0;
-	int rc, have_old;
+	int64_t version = 0, expires = 0;
+	int rc, have_old, refetch;
 
+	if ((rc = check_transport(ctx, r)) < 0)
+		return rc;
 	have_old = ipm_db_registry_get(&old, ctx->db, r->name) == 0;
 	ipm_error_clear();
+	/* Asked to, or the index kept is not one this key verified (imported
+	 * before the key was pinned), or it expired: fetched whatever the
+	 * server says about its ETag, so that a server answering 304 forever
+	 * cannot freeze it. */
+	refetch = (flags & IPM_SYNC_FORCE) ||
+		  (r->key && have_old && (!old.serial || (old.expires && old.expires <= (int64_t)time(NULL))));
 	/* a stored "sha256:" stamp means the server gave no ETag */
-	if (have_old && old.stamp && strncmp(old.stamp, "sha256:", 7) && old.location &&
+	if (!refetch && have_old && old.stamp && strncmp(old.stamp, "sha256:", 7) && old.location &&
 	    !strcmp(old.location, r->url))
 		etag = old.stamp;
 	if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0)
@@ -733,97 +950,50 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int
 	} else {
 		ipm_sha256_hex(hex, doc.body ? doc.body : "", doc.len);
 		stamp = xasprintf("sha256:%s", hex);
-		if (have_old && old.stamp && !strcmp(old.stamp, stamp)) {
+		if (!refetch && have_old && old.stamp && !strcmp(old.stamp, stamp)) {
 			rc = 0;
 			goto done;
 		}
 	}
+	if (r->key)
+		rc = check_signed(&version, &expires, ctx, r, &old, have_old, &doc);
+	else
+		rc = ipm_registry_index_freshness(&version, &expires, doc.body ? doc.body : "", doc.len, r->url);
+	if (rc < 0)
+		goto done;
 	row = row_for(r, stamp, NULL, NULL);
-	rc = import_sliced(ctx, r, &row, doc.body ? doc.body : "", doc.len, &count);
-	if (rc <= 0) {
-		if (rc == 0)
-			*changed = 1;
-		goto done;
-	}
-	ipm_error_clear();
-	root = cJSON_ParseWithLengthOpts(doc.body ? doc.body : "", doc.len, &end, 0);
-	if (!root) {
-		rc = malformed(doc.body ? doc.body : "", end, doc.len, r->url);
-		goto done;
-	}
-	if (!cJSON_IsObject(root)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' must hold a JSON object", r->url);
-		goto done;
-	}
-	for (const cJSON *item = root->child; item; item = item->next) {
-		if (strcmp(item->string, "registry") && strcmp(item->string, "packages")) {
-			rc = ipm_error_set(IPM_EINVAL, "unknown field '%s' in '%s'", item->string, r->url);
-			ipm_error_hint("an index holds \"registry\" and \"packages\"");
-			goto done;
-		}
-	}
-	origin = xasprintf("%s: registry", r->url);
-	if ((rc = meta_from_cjson(&meta, cJSON_GetObjectItemCaseSensitive(root, "registry"), origin)) < 0)
-		goto done;
-	free(origin);
-	origin = NULL;
-	const cJSON *packages = cJSON_GetObjectItemCaseSensitive(root, "packages"), *item;
-	if (!cJSON_IsArray(packages)) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' has no \"packages\" array", r->url);
-		goto done;
-	}
-	row = row_for(r, stamp, meta.home, meta.commit);
-	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
-		goto done;
-	size_t index = 0;
-	cJSON_ArrayForEach(item, packages) {
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
-		origin = cJSON_IsString(name) ? xasprintf("%s: packages[%zu] '%s'", r->url, index, name->valuestring)
-					      : xasprintf("%s: packages[%zu]", r->url, index);
-		if ((rc = ipm_entry_from_cjson(&e, item, origin)) < 0)
-			goto done;
-		json = cJSON_PrintUnformatted(item);
-		if (!json) {
-			rc = ipm_error_set(IPM_ERROR, "out of memory printing '%s'", origin);
-			goto done;
-		}
-		if ((rc = importer_add(&im, &e, json)) < 0)
-			goto done;
-		ipm_entry_release(&e);
-		cJSON_free(json);
-		json = NULL;
-		free(origin);
-		origin = NULL;
-		index++;
-	}
-	rc = importer_finish(&im, 0);
-	if (rc == 0)
+	row.serial = version;
+	row.expires = expires;
+	rc = ipm_registry_import_index(ctx->db, &row, doc.body ? doc.body : "", doc.len, r->url, &count);
+	if (rc == 0) {
 		*changed = 1;
+		ipm_log(IPM_LOG_DEBUG, "registry '%s': imported %zu entries from '%s'", r->name, count, r->url);
+	}
 done:
-	rc = importer_finish(&im, rc);
-	ipm_entry_release(&e);
-	cJSON_free(json);
-	cJSON_Delete(root);
 	ipm_http_doc_release(&doc);
 	ipm_registry_row_release(&old);
-	meta_release(&meta);
 	free(stamp);
-	free(origin);
+	return rc;
+}
+
+int ipm_registry_sync_flags(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags,
+			    int *out_changed)
+{
+	int changed = 0, rc = 0;
+
+	switch (r->kind) {
+	case IPM_REGISTRY_LOCAL: rc = sync_local(ctx, r, flags, &changed); break;
+	case IPM_REGISTRY_GIT: rc = sync_git(ctx, r, flags, &changed); break;
+	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, flags, &changed); break;
+	}
+	if (out_changed)
+		*out_changed = changed;
 	return rc;
 }
 
 int ipm_registry_sync(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, int *out_changed)
 {
-	int changed = 0, rc = 0;
-
-	switch (r->kind) {
-	case IPM_REGISTRY_LOCAL: rc = sync_local(ctx, r, &changed); break;
-	case IPM_REGISTRY_GIT: rc = sync_git(ctx, r, &changed); break;
-	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, &changed); break;
-	}
-	if (out_changed)
-		*out_changed = changed;
-	return rc;
+	return ipm_registry_sync_flags(ctx, r, 0, out_changed);
 }
 
 int ipm_registry_local_fresh(struct ipm_ctx *ctx)
@@ -882,17 +1052,31 @@ static const struct ipm_registry_conf *conf_of(struct ipm_ctx *ctx, const char *
 	return NULL;
 }
 
-int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+/* The lookup order: the configured one, with `prefer` (when configured)
+ * moved first. */
+static const char **lookup_order(struct ipm_ctx *ctx, const char *prefer)
 {
 	const char **names = xcalloc(ctx->cfg.nregistries + 1, sizeof(*names));
+	size_t n = 0;
+
+	if (prefer && conf_of(ctx, prefer))
+		names[n++] = prefer;
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++)
+		if (!prefer || strcmp(ctx->cfg.registries[i].name, prefer))
+			names[n++] = ctx->cfg.registries[i].name;
+	return names;
+}
+
+static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec,
+		       const char *prefer)
+{
+	const char **names = lookup_order(ctx, prefer);
 	char *json = NULL, *registry = NULL, *origin = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (out_registry)
 		*out_registry = NULL;
-	for (size_t i = 0; i < ctx->cfg.nregistries; i++)
-		names[i] = ctx->cfg.registries[i].name;
 	rc = ipm_db_entry_find(&json, &registry, ctx->db, spec, names, ctx->cfg.nregistries);
 	if (rc == 0) {
 		origin = xasprintf("%s (registry '%s')", spec, registry);
@@ -908,13 +1092,24 @@ int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_c
 	return rc;
 }
 
+int ipm_registry_lookup(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+{
+	return lookup_from(out, out_registry, ctx, spec, NULL);
+}
+
 int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec)
+{
+	return ipm_registry_find_from(out, out_registry, ctx, spec, NULL);
+}
+
+int ipm_registry_find_from(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec,
+			   const char *prefer)
 {
 	struct ipm_similar_match *matches = NULL;
 	size_t nmatches = 0;
 	int rc;
 
-	rc = ipm_registry_lookup(out, out_registry, ctx, spec);
+	rc = lookup_from(out, out_registry, ctx, spec, prefer);
 	if (rc != IPM_ENOTFOUND)
 		return rc;
 
@@ -942,6 +1137,87 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
 done:
 	ipm_similar_matches_free(matches, nmatches);
 	return rc;
+}
+
+int ipm_registry_offers(char ***out, size_t *nout, struct ipm_ctx *ctx, const char *name)
+{
+	char **found = NULL, **ordered = NULL;
+	size_t nfound = 0, n = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = ipm_db_entry_registries(&found, &nfound, ctx->db, name)) < 0)
+		return rc;
+	ordered = xcalloc(nfound + 1, sizeof(*ordered));
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++)
+		for (size_t j = 0; j < nfound; j++)
+			if (!strcmp(found[j], ctx->cfg.registries[i].name))
+				ordered[n++] = xstrdup(found[j]);
+	xfree_strv(found, nfound);
+	*out = ordered;
+	*nout = n;
+	return 0;
+}
+
+char *ipm_registry_names_text(char *const *names, size_t n)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ipm_buf_add(&b, i + 1 == n ? " and " : ", ");
+		ipm_buf_addf(&b, "'%s'", names[i]);
+	}
+	return ipm_buf_detach(&b);
+}
+
+struct shared_walk {
+	struct ipm_ctx *ctx;
+	size_t limit;
+	size_t count;
+};
+
+static int warn_shared_one(void *opaque, const char *name, const char *registries)
+{
+	struct shared_walk *w = opaque;
+	char **names = NULL, *text = NULL;
+	size_t n = 0, alloc = 0;
+
+	/* configured ones only, in the configured order */
+	for (size_t i = 0; i < w->ctx->cfg.nregistries; i++) {
+		const char *reg = w->ctx->cfg.registries[i].name, *p = registries;
+		size_t len = strlen(reg);
+		for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			if (!strncmp(p, reg, len) && (p[len] == '\n' || p[len] == '\0')) {
+				XGROW(names, alloc, n + 1);
+				names[n++] = xstrdup(reg);
+				break;
+			}
+		}
+	}
+	if (n > 1 && w->count++ < w->limit) {
+		text = ipm_registry_names_text(names, n);
+		ipm_log(IPM_LOG_WARN, "registries %s %s offer '%s': '%s' comes first, but a package's "
+			"dependencies come from its own registry", text, n == 2 ? "both" : "all", name, names[0]);
+	}
+	free(text);
+	xfree_strv(names, n);
+	return 0;
+}
+
+int ipm_registry_warn_shared(struct ipm_ctx *ctx, size_t limit)
+{
+	struct shared_walk w = { .ctx = ctx, .limit = limit };
+	int rc;
+
+	if (ctx->cfg.nregistries < 2)
+		return 0;
+	if ((rc = ipm_db_entry_shared(ctx->db, warn_shared_one, &w)) < 0)
+		return rc;
+	if (w.count > limit)
+		ipm_log(IPM_LOG_WARN, "%zu more names are offered by more than one registry", w.count - limit);
+	return 0;
 }
 
 static int set_source(struct ipm_source *src, const char *git, const char *commit)

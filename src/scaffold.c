@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cjson/cJSON.h>
@@ -306,6 +307,7 @@ struct pinned {
 	char *commit;       /* git */
 	char *tag;          /* git, may stay NULL */
 	char *sha256;       /* archive */
+	unsigned long long size;   /* archive: its length in bytes */
 	char **files;       /* file names at the source's top level */
 	size_t nfiles, files_alloc;
 };
@@ -357,6 +359,8 @@ static cJSON *build_doc(const struct ipm_scaffold_opts *opts, const struct pinne
 	} else {
 		cJSON_AddStringToObject(release, "url", opts->url);
 		cJSON_AddStringToObject(release, "sha256", p->sha256);
+		if (p->size)
+			cJSON_AddNumberToObject(release, "size", (double)p->size);
 	}
 	cJSON_AddItemToArray(versions, release);
 	if (nmethods) {
@@ -723,6 +727,7 @@ static int pin_archive(struct pinned *p, const struct ipm_fetch_ctx *ctx, const 
 	char *tmp_dir = xasprintf("%s/ipm-new-XXXXXX", tmp_root && *tmp_root ? tmp_root : "/tmp");
 	char *file = NULL;
 	char sum[65];
+	struct stat st;
 	int rc = 0;
 
 	if (!mkdtemp(tmp_dir)) {
@@ -739,6 +744,10 @@ static int pin_archive(struct pinned *p, const struct ipm_fetch_ctx *ctx, const 
 	if ((rc = ipm_sha256_file(sum, file)) < 0)
 		goto done;
 	p->sha256 = xstrdup(sum);
+	/* the size lets an install abandon a wrong download as soon as it
+	 * outgrows it, instead of at the end, by its sha256 */
+	if (stat(file, &st) == 0 && st.st_size > 0)
+		p->size = (unsigned long long)st.st_size;
 	rc = list_archive(p, file, url);
 done:
 	ipm_rm_rf_quietly(tmp_dir);

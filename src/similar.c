@@ -241,3 +241,63 @@ size_t ipm_edit_distance(const char *a, const char *b)
 	free(row);
 	return result;
 }
+
+static unsigned char fold_ascii(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* The DP of ipm_edit_distance restricted to the band |i - j| <= max (cells
+ * outside it are more than max away), stopping once a whole row is over. */
+size_t ipm_edit_distance_max(const char *a, const char *b, size_t max, unsigned flags)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t over = max + 1, result;
+	size_t small[64], *row;
+
+	if (max >= (size_t)-2)
+		return ipm_edit_distance(a, b);
+	if ((la > lb ? la - lb : lb - la) > max)
+		return over;
+	row = lb + 1 <= sizeof(small) / sizeof(small[0]) ? small : xcalloc(lb + 1, sizeof(*row));
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j <= max ? j : over;
+	result = row[lb];
+	for (size_t i = 1; i <= la; i++) {
+		size_t lo = i > max ? i - max : 1, hi = i + max < lb ? i + max : lb;
+		unsigned char ca = (unsigned char)a[i - 1];
+		size_t diag = row[lo - 1], row_min;
+
+		row[lo - 1] = lo == 1 && i <= max ? i : over;
+		row_min = row[lo - 1];
+		if (flags & IPM_EDIT_ICASE)
+			ca = fold_ascii(ca);
+		for (size_t j = lo; j <= hi; j++) {
+			unsigned char cb = (unsigned char)b[j - 1];
+			size_t up = row[j], best;
+
+			if (flags & IPM_EDIT_ICASE)
+				cb = fold_ascii(cb);
+			best = diag + (ca == cb ? 0 : 1);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (best > over)
+				best = over;
+			row[j] = best;
+			diag = up;
+			if (best < row_min)
+				row_min = best;
+		}
+		if (row_min > max) {
+			result = over;
+			goto done;
+		}
+	}
+	result = row[lb] > max ? over : row[lb];
+done:
+	if (row != small)
+		free(row);
+	return result;
+}

@@ -200,6 +200,28 @@ static int on_prefix_path(const char *rel, const char *prefix_rel)
 	return strncmp(prefix_rel, rel, len) == 0 && (prefix_rel[len] == '/' || prefix_rel[len] == '\0');
 }
 
+/* stage_dir/rel without set-user-ID and set-group-ID bits, owned by us. */
+static int drop_privileges_of(const char *stage_dir, const char *rel)
+{
+	char *path = xasprintf("%s/%s", stage_dir, rel);
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(path, &st) < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", path, strerror(errno));
+	} else {
+		if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+		    lchown(path, geteuid(), getegid()) < 0)
+			rc = ipm_error_set(IPM_ERROR, "cannot take ownership of '%s': %s", path, strerror(errno));
+		if (rc == 0 && !S_ISLNK(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+		    chmod(path, st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0)
+			rc = ipm_error_set(IPM_ERROR, "cannot clear the set-ID bits of '%s': %s", path,
+					   strerror(errno));
+	}
+	free(path);
+	return rc;
+}
+
 int ipm_stage_adopt(const char *stage_dir, const char *prefix, const char *store_dir)
 {
 	struct ipm_tree t = { 0 };
@@ -216,17 +238,21 @@ int ipm_stage_adopt(const char *stage_dir, const char *prefix, const char *store
 	plen = strlen(prefix_rel);
 	if ((rc = ipm_tree_walk(&t, stage_dir)) < 0)
 		goto done;
-	for (size_t i = 0; i < t.n; i++) {
+	for (size_t i = 0; i < t.n && rc == 0; i++) {
 		const char *rel = t.files[i].rel;
 		if (on_prefix_path(rel, prefix_rel) && t.files[i].type == 'd')
 			continue;
-		if (strncmp(rel, prefix_rel, plen) == 0 && rel[plen] == '/')
+		if (strncmp(rel, prefix_rel, plen) == 0 && rel[plen] == '/') {
+			rc = drop_privileges_of(stage_dir, rel);
 			continue;
+		}
 		/* the first few are enough to see what went wrong */
 		if (noutside < 3)
 			ipm_buf_addf(&outside, "%s'/%s'", noutside ? ", " : "", rel);
 		noutside++;
 	}
+	if (rc < 0)
+		goto done;
 	if (noutside) {
 		rc = ipm_error_set(IPM_EBUILD, "the recipe installed %d file%s outside the prefix '%s': %s%s",
 				   noutside, noutside == 1 ? "" : "s", prefix, outside.ptr,

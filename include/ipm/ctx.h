@@ -3,6 +3,7 @@
 #include "config.h"
 #include "db.h"
 #include "fetch.h"
+#include "sandbox.h"
 /*
  * Everything a command works with, set up once by src/cli/main.c according to
  * the command table (database for reading or writing, the lock, the network).
@@ -16,6 +17,8 @@ struct ipm_ctx {
 	struct ipm_lock *lock;          /* NULL unless the command takes it */
 	int assume_yes;                 /* -y: the user approved every step */
 	int interactive;                /* stdin and stderr are terminals */
+	struct ipm_sandbox sandbox;     /* see ipm_ctx_sandbox */
+	int sandbox_known;
 };
 
 enum ipm_ctx_needs {
@@ -41,4 +44,9 @@ enum ipm_ctx_needs {
  * ipm_recover() to clean what an interrupted ipm left. */
 int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_override, unsigned needs);
 void ipm_ctx_close(struct ipm_ctx *ctx);
+
+/* How recipe steps run here: bubblewrap found and proven once per process,
+ * or ->bwrap NULL with ->why_not (also when the config says "sandbox":
+ * "off"). */
+const struct ipm_sandbox *ipm_ctx_sandbox(struct ipm_ctx *ctx);
 #endif

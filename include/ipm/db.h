@@ -9,7 +9,7 @@
  * timeout, and every change of state in one transaction.
  *
  * Tables (see db.c for the exact schema):
- *   registries(name, kind, location, stamp, home, home_commit, imported_at)
+ *   registries(name, kind, location, stamp, home, home_commit, imported_at, serial, expires)
  *   entries(registry, name, repo, description, keywords, json)  + FTS5 entries_fts
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
@@ -29,7 +29,10 @@ enum ipm_db_mode { IPM_DB_READ, IPM_DB_WRITE };
  * ipm database (not SQLite, or SQLite without ipm's application_id) is
  * IPM_EINVAL "'<path>' is not an ipm database" with a hint; nothing is written
  * to it. READ on a missing file opens an empty in-memory database with the
- * schema, so read-only commands work before the first install.
+ * schema, so read-only commands work before the first install. READ by a
+ * user who cannot write the file or its directory (another user's home, a
+ * read-only mount) opens it read-only: as an immutable file when no WAL
+ * content is pending, since SQLite could not create the WAL index there.
  */
 int ipm_db_open(struct ipm_db **out, const char *path, enum ipm_db_mode mode);
 void ipm_db_free(struct ipm_db *db);
@@ -45,6 +48,8 @@ struct ipm_registry_row {
 	char *home_commit;   /* commit of home the entries came from; NULL = resolve at use */
 	int64_t imported_at;
 	int64_t nentries;
+	int64_t serial;      /* "version" of the index imported (signed indexes); 0 = none */
+	int64_t expires;     /* its "expires", unix seconds; 0 = none */
 };
 void ipm_registry_row_release(struct ipm_registry_row *r);
 
@@ -84,6 +89,15 @@ int ipm_db_registry_drop(struct ipm_db *db, const char *name);
  */
 int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
 		      const char *spec, const char *const *registries, size_t nregistries);
+
+/* The registries holding an entry named exactly name, in no particular
+ * order (several: registries offer the same name). Free with xfree_strv. */
+int ipm_db_entry_registries(char ***out, size_t *nout, struct ipm_db *db, const char *name);
+/* Calls fn for every name that more than one registry offers, in name
+ * order, with those registries separated by '\n' (valid during the call);
+ * stops when fn returns non-zero. */
+int ipm_db_entry_shared(struct ipm_db *db, int (*fn)(void *ctx, const char *name, const char *registries),
+			void *ctx);
 
 struct ipm_search_hit {
 	char *name;

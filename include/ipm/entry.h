@@ -21,6 +21,7 @@ struct ipm_source {
 	char *tag;       /* optional */
 	char *url;       /* ARCHIVE */
 	char *sha256;    /* ARCHIVE, 64 hex */
+	unsigned long long size;  /* ARCHIVE, optional: length in bytes, 0 when not declared */
 	char *subdir;    /* optional: build in this subdirectory of the source */
 };
 

@@ -18,6 +18,8 @@ struct ipm_fetch_ctx {
 	const char *cache_dir;
 	const struct ipm_mirror *mirrors;
 	size_t nmirrors;
+	/* timeouts and sizes (config "timeouts" and "limits"); NULL: the defaults */
+	const struct ipm_limits *limits;
 };
 
 /*
@@ -55,16 +57,41 @@ struct ipm_http_doc {
 	int not_modified;   /* 1: the server answered 304 to our If-None-Match */
 };
 void ipm_http_doc_release(struct ipm_http_doc *d);
-/* GETs url (after mirrors) into memory. With etag non-NULL sends
- * If-None-Match and, on 304, sets not_modified and leaves body NULL.
- * HTTP status >= 400 is IPM_ENET "'<url>': HTTP <code>". */
+/*
+ * Every transfer is bounded by ctx's limits (struct ipm_limits): it fails
+ * with IPM_ENET when it cannot connect within timeouts.connect, moves fewer
+ * than timeouts.low_speed_limit bytes a second for timeouts.low_speed_time
+ * (a server that accepts and never answers included), or runs past
+ * timeouts.total; and with IPM_EVERIFY when the body grows past its size
+ * limit. The message names the URL and the limit; the hint, the config key
+ * to raise.
+ */
+/* GETs url (after mirrors) into memory, at most limits.index_bytes (these
+ * are registry documents). With etag non-NULL sends If-None-Match and, on
+ * 304, sets not_modified and leaves body NULL. HTTP status >= 400 is
+ * IPM_ENET "'<url>': HTTP <code>". */
 int ipm_http_get(struct ipm_http_doc *out, const struct ipm_fetch_ctx *ctx, const char *url, const char *etag);
-/* Downloads url to path (atomically, through path.part). */
+/* Downloads url to path (atomically, through path.part), at most
+ * limits.download_bytes. */
 int ipm_http_download(const struct ipm_fetch_ctx *ctx, const char *url, const char *path);
+/* The same, for a file whose size is known (size > 0: an archive release's
+ * "size"): stopped as soon as it grows past size, and refused when it ends
+ * shorter (IPM_EVERIFY, naming both sizes). */
+int ipm_http_download_sized(const struct ipm_fetch_ctx *ctx, const char *url, const char *path,
+			    unsigned long long size);
 
 /* Extracts archive into dest_dir with the safety rules above; strip: remove a
- * single top-level directory. */
+ * single top-level directory. Bounded by the default limits. */
 int ipm_archive_extract(const char *archive, const char *dest_dir, int strip);
+/* The same with limits (NULL: the defaults): more than limits.extract_bytes
+ * in all, or more than limits.extract_ratio times the archive's size once
+ * past IPM_EXTRACT_RATIO_FLOOR, is IPM_EVERIFY naming the key to raise. The
+ * members' declared sizes and the decompressed stream are checked before
+ * anything is written, what is written as it is written; after a failure
+ * dest_dir may hold part of the tree, and the caller removes it (as
+ * ipm_fetch_unpack does). */
+int ipm_archive_extract_limited(const char *archive, const char *dest_dir, int strip,
+				const struct ipm_limits *limits);
 
 /* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at exit. */
 int ipm_fetch_init(void);

@@ -8,15 +8,21 @@
 
 /* mkdir -p; existing directories are fine. */
 int ipm_mkdir_p(const char *path, unsigned mode);
-/* rm -rf; a missing path is fine. Never follows symlinks. */
+/* rm -rf; a missing path is fine. Never follows symlinks. Directories
+ * without owner rwx (a recipe's `chmod 555 dir`) are made u+rwx first, so
+ * that whatever its owner may delete goes. */
 int ipm_rm_rf(const char *path);
 /* ipm_rm_rf for clean-up: the error slot is left as it was (the error that
  * led here matters more than one from removing its leftovers). */
 void ipm_rm_rf_quietly(const char *path);
 /* Reads a whole file; *out is NUL-terminated, *len may be NULL. */
 int ipm_file_read(char **out, size_t *len, const char *path);
-/* Writes data to path.tmp, fsyncs and renames over path. */
+/* Writes data to path.tmp, fsyncs and renames over path, then fsyncs the
+ * directory, so that the new content survives a power loss. */
 int ipm_file_write_atomic(const char *path, const void *data, size_t len);
+/* fsync of a directory: the entries created, renamed or removed in it
+ * become durable. A missing directory is fine (nothing left to sync). */
+int ipm_dir_sync(const char *dir);
 /* 1 if path exists (lstat), 0 if not. */
 int ipm_path_exists(const char *path);
 int ipm_is_dir(const char *path);

@@ -52,6 +52,15 @@ void ipm_plan_release(struct ipm_plan *plan);
  * is IPM_ENOTFOUND naming the tool and package, with the install command for
  * this OS as hint. */
 int ipm_plan_check_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan);
+/* The same for a dry run, which runs nothing from an entry: only that each
+ * tool is on PATH; a version constraint is left to the real install (it
+ * runs `TOOL --version`). */
+int ipm_plan_find_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan);
+
+/* With "sandbox": "required" in the config, IPM_EINVAL (with a hint) when
+ * bubblewrap cannot contain recipe steps here; else 0. ipm_plan_run checks
+ * it too. */
+int ipm_plan_check_sandbox(struct ipm_ctx *ctx);
 
 /* Fetches every source, then builds and commits each item in order. A failing
  * step is IPM_EBUILD with the step, its exit status, the last lines of its
@@ -62,9 +71,13 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan);
  * dependents outside names; errors name them. Changes nothing. */
 int ipm_remove_check(struct ipm_ctx *ctx, const char *const *names, size_t n, int force);
 /* Removes the package's links, directories it created that became empty, its
- * store tree and its rows. */
+ * store tree and its rows. A link that cannot be removed (its directory is
+ * not writable) is an error before anything changes. */
 int ipm_remove(struct ipm_ctx *ctx, const char *name);
 
-/* Cleans what an interrupted install or remove left (journal replay). */
+/* Cleans what an interrupted install or remove left (journal replay) and
+ * old build trees. What cannot be cleaned (a directory that is not
+ * writable) is a warning, and its journal stays for the next run; a later
+ * install or remove of that package is refused until then. Returns 0. */
 int ipm_recover(struct ipm_ctx *ctx);
 #endif

@@ -1,7 +1,9 @@
 #ifndef IPM_PUBLISH_H
 #define IPM_PUBLISH_H
 #include <stddef.h>
+#include <stdint.h>
 #include "entry.h"
+#include "sign.h"
 /*
  * Publishing a registry directory (registry.json + packages/<name>.json) as
  * the one document an HTTP registry serves (layout in registry.h):
@@ -14,6 +16,11 @@
  * The HTTP import reads nothing else, so this one file is the whole
  * published registry. The same input gives the same bytes, so a web server
  * keeps its ETag and clients get a 304 for a rebuild that changed nothing.
+ *
+ * A signed index also says which version it is and until when it is valid,
+ * after the "registry" object: {"registry":{...},"version":N,"expires":"...",
+ * "packages":[ (ipm_publish_stamp), and its signature is written beside it
+ * as OUT.minisig (ipm_publish_sign).
  */
 
 struct ipm_index {
@@ -22,6 +29,9 @@ struct ipm_index {
 	size_t npackages;
 	char *home;         /* the "registry" object's home and commit, NULL when absent */
 	char *commit;
+	size_t packages_at; /* offset in json of ,"packages": (where the stamp goes) */
+	int64_t version;    /* the stamp, 0 until ipm_publish_stamp */
+	int64_t expires;
 };
 void ipm_index_release(struct ipm_index *ix);
 
@@ -53,6 +63,27 @@ int ipm_publish_check_paths(const char *dir, const char *out_path);
  * nothing appended, when dir cannot be read at all.
  */
 int ipm_publish_index(struct ipm_index *out, struct ipm_problems *problems, const char *dir, unsigned flags);
+
+/*
+ * Adds "version" and "expires" to ix->json. When the file at out_path holds
+ * the same index (the same bytes but for these two fields) and expires more
+ * than valid_for / 2 seconds after now, its version and expiry are kept, so
+ * that a rebuild that changed nothing changes no byte (*out_kept 1).
+ * Otherwise version = max(its version + 1, now): the build time, so that
+ * builds from fresh checkouts (CI) count up too, and expires = now +
+ * valid_for (*out_kept 0).
+ */
+int ipm_publish_stamp(struct ipm_index *ix, int *out_kept, const char *out_path, int64_t now, int64_t valid_for);
+
+/*
+ * Writes out_path.minisig, the signature of ix->json with sk (trusted
+ * comment as minisign writes it: timestamp, file name, "hashed"), unless
+ * the file there already verifies for these bytes with sk's public key
+ * (*out_written says which). Write the index first: a client that reads
+ * between the two writes refuses the pair and keeps its previous index.
+ */
+int ipm_publish_sign(int *out_written, const struct ipm_index *ix, const char *out_path,
+		     const struct ipm_sign_seckey *sk);
 
 /*
  * Writes data to path atomically (path.tmp, fsync, rename), unless path

@@ -53,6 +53,8 @@ void ipm_remove_entries(const char *root, char *const *paths, size_t n);
  * Moves the staged tree stage_dir/<prefix> to store_dir (which must not
  * exist; its parent is created). Anything staged outside the prefix is
  * IPM_EBUILD naming it: a package owns files under the prefix only.
+ * Set-user-ID and set-group-ID bits are cleared and every entry is made the
+ * running user's: a recipe hands out no privileges.
  * IPM_ENOTFOUND (message set) when nothing was staged under the prefix.
  */
 int ipm_stage_adopt(const char *stage_dir, const char *prefix, const char *store_dir);

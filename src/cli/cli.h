@@ -91,6 +91,24 @@ int cli_approve(struct cli *cli, int yes, const char *action, const char *what);
 /* Bold / dim / colour wrappers for stdout, empty strings without colour. */
 const char *cli_bold(struct cli *cli);
 const char *cli_reset(struct cli *cli);
+/*
+ * Text from a registry (descriptions, homepages, keywords, sources, recipe
+ * steps) on the terminal: what the user reads is what the entry says. A
+ * control character (an escape sequence, a carriage return) could rewrite
+ * the screen or hide part of a line, and so could the Unicode controls that
+ * reorder text (bidirectional overrides and isolates): they are shown
+ * escaped, as \xNN and \uNNNN, and so is a byte that is not UTF-8. A tab
+ * stays; a newline starts a new line at column indent, or with indent < 0
+ * (a one-line field) is escaped too. --json output needs none of this:
+ * JSON escapes control characters itself.
+ */
+struct ipm_buf;
+void cli_buf_add_shown(struct ipm_buf *b, const char *text, int indent);
+/* cli_buf_add_shown to stdout. */
+void cli_print_shown(const char *text, int indent);
+/* The one-line form (indent < 0) as a new string (NULL: ""); caller frees. */
+char *cli_shown_dup(const char *text);
+
 /* Formats unix seconds as "YYYY-MM-DD HH:MM" (local time) into a static buffer. */
 const char *cli_time(long long t);
 /* Directory of the running ipm binary (caller frees), or NULL. */
@@ -105,6 +123,7 @@ void cli_print_main_help(FILE *out);
 int cmd_registry_new(struct cli *cli, int argc, char **argv);
 int cmd_registry_check(struct cli *cli, int argc, char **argv);
 int cmd_registry_build(struct cli *cli, int argc, char **argv);
+int cmd_registry_keygen(struct cli *cli, int argc, char **argv);
 
 int cmd_install(struct cli *cli, int argc, char **argv);
 int cmd_remove(struct cli *cli, int argc, char **argv);

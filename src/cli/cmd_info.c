@@ -102,10 +102,27 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 	cJSON_Delete(o);
 }
 
+/* Registry text goes through cli_print_shown: escape sequences and
+ * reordering controls in an entry are shown, not obeyed. */
 static void field(struct cli *cli, const char *key, const char *value)
 {
-	if (value && *value)
-		printf("%s%-12s%s %s\n", cli_bold(cli), key, cli_reset(cli), value);
+	if (value && *value) {
+		printf("%s%-12s%s ", cli_bold(cli), key, cli_reset(cli));
+		cli_print_shown(value, -1);
+		putchar('\n');
+	}
+}
+
+/* "  WORD[ CONSTRAINT]" on a line of its own. */
+static void item_line(const char *word, const char *constraint)
+{
+	printf("  ");
+	cli_print_shown(word, -1);
+	if (constraint) {
+		putchar(' ');
+		cli_print_shown(constraint, -1);
+	}
+	putchar('\n');
 }
 
 static void print_text(struct cli *cli, const struct ipm_entry *e, const char *registry,
@@ -121,35 +138,37 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 		field(cli, "repo:", e->repo);
 		if (e->nkeywords) {
 			printf("%s%-12s%s", cli_bold(cli), "keywords:", cli_reset(cli));
-			for (i = 0; i < e->nkeywords; i++)
-				printf("%s%s", i ? ", " : " ", e->keywords[i]);
+			for (i = 0; i < e->nkeywords; i++) {
+				printf("%s", i ? ", " : " ");
+				cli_print_shown(e->keywords[i], -1);
+			}
 			printf("\n");
 		}
 		field(cli, "registry:", registry);
 		printf("%s%-12s%s\n", cli_bold(cli), "versions:", cli_reset(cli));
 		for (i = 0; i < e->nreleases; i++) {
 			char *src = ipm_source_describe(&e->releases[i].source);
-			printf("  %-10s %s\n", e->releases[i].version, src ? src : "");
+			printf("  %-10s ", e->releases[i].version);
+			cli_print_shown(src ? src : "", -1);
+			putchar('\n');
 			free(src);
 		}
 		if (e->nrequires) {
 			printf("%s%-12s%s\n", cli_bold(cli), "requires:", cli_reset(cli));
 			for (i = 0; i < e->nrequires; i++)
-				printf("  %s%s%s\n", e->requires[i].tool,
-				       e->requires[i].constraint ? " " : "",
-				       e->requires[i].constraint ? e->requires[i].constraint : "");
+				item_line(e->requires[i].tool, e->requires[i].constraint);
 		}
 		if (e->ndepends) {
 			printf("%s%-12s%s\n", cli_bold(cli), "depends:", cli_reset(cli));
 			for (i = 0; i < e->ndepends; i++)
-				printf("  %s%s%s\n", e->depends[i].name,
-				       e->depends[i].constraint ? " " : "",
-				       e->depends[i].constraint ? e->depends[i].constraint : "");
+				item_line(e->depends[i].name, e->depends[i].constraint);
 		}
 		if (e->nmethods) {
 			printf("%s%-12s%s", cli_bold(cli), "methods:", cli_reset(cli));
-			for (i = 0; i < e->nmethods; i++)
-				printf("%s%s", i ? ", " : " ", e->methods[i].name ? e->methods[i].name : "(unnamed)");
+			for (i = 0; i < e->nmethods; i++) {
+				printf("%s", i ? ", " : " ");
+				cli_print_shown(e->methods[i].name ? e->methods[i].name : "(unnamed)", -1);
+			}
 			printf("\n");
 		}
 	} else {
@@ -160,8 +179,9 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 		for (i = 0; i < pkg->nfiles; i++)
 			if (pkg->files[i].type != 'd')
 				nlinks++;
-		printf("%s%-12s%s %s, %s%s\n", cli_bold(cli), "installed:", cli_reset(cli),
-		       pkg->version, cli_time(pkg->installed_at),
+		printf("%s%-12s%s ", cli_bold(cli), "installed:", cli_reset(cli));
+		cli_print_shown(pkg->version, -1);
+		printf(", %s%s\n", cli_time(pkg->installed_at),
 		       pkg->explicit_install ? "" : " (as a dependency)");
 		field(cli, "  source:", pkg->source);
 		field(cli, "  resolved:", pkg->resolved);
@@ -170,8 +190,10 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 		printf("  %-10s %zu\n", "files:", nlinks);
 		if (pkg->ndepends) {
 			printf("%s%-12s%s", cli_bold(cli), "dependencies:", cli_reset(cli));
-			for (i = 0; i < pkg->ndepends; i++)
-				printf("%s%s", i ? ", " : " ", pkg->depends[i]);
+			for (i = 0; i < pkg->ndepends; i++) {
+				printf("%s", i ? ", " : " ");
+				cli_print_shown(pkg->depends[i], -1);
+			}
 			printf("\n");
 		}
 	} else {
@@ -179,8 +201,10 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 	}
 	if (ndependents) {
 		printf("%s%-12s%s", cli_bold(cli), "dependents:", cli_reset(cli));
-		for (i = 0; i < ndependents; i++)
-			printf("%s%s", i ? ", " : " ", dependents[i]);
+		for (i = 0; i < ndependents; i++) {
+			printf("%s", i ? ", " : " ");
+			cli_print_shown(dependents[i], -1);
+		}
 		printf("\n");
 	}
 }

@@ -10,42 +10,13 @@
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
 
-/*
- * Prints text from a registry entry so that what the user reads is what
- * runs: a control character (a carriage return, an escape sequence) could
- * otherwise hide part of a step, and so could the Unicode controls that
- * reorder text. They are shown escaped; a newline starts a new line at
- * `indent`, as the shell will read it.
- */
-static void print_shown(const char *text, int indent)
-{
-	const unsigned char *p = (const unsigned char *)text;
-
-	for (; *p; p++) {
-		if (*p == '\n') {
-			printf("\n%*s", indent, "");
-		} else if (*p == '\t') {
-			putchar('\t');
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf("\\x%02x", *p);
-		} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-					    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
-			/* U+202A..U+202E and U+2066..U+2069: bidirectional overrides */
-			printf("\\u%04x", 0x2000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
-			p += 2;
-		} else {
-			putchar(*p);
-		}
-	}
-}
-
 static void print_steps(const char *what, char *const *steps, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		printf("      %s: ", what);
-		print_shown(steps[i], 8 + (int)strlen(what));
+		cli_print_shown(steps[i], 8 + (int)strlen(what));
 		putchar('\n');
 	}
 }
@@ -53,7 +24,7 @@ static void print_steps(const char *what, char *const *steps, size_t n)
 static void print_method(const struct ipm_method *m, int fallback)
 {
 	printf("    method '");
-	print_shown(m->name ? m->name : "(unnamed)", 4);
+	cli_print_shown(m->name ? m->name : "(unnamed)", 4);
 	printf("'%s:\n", fallback ? " (tried if the one before fails)" : "");
 	print_steps("build", m->build, m->nbuild);
 	print_steps("install", m->install, m->ninstall);
@@ -64,8 +35,16 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 {
 	size_t i, j;
 
+	const struct ipm_sandbox *sb = ipm_ctx_sandbox(&cli->ctx);
+
 	printf("%sipm will install %zu package%s into '%s':%s\n", cli_bold(cli), todo,
 	       todo == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
+	if (sb->bwrap)
+		printf("  recipe steps run in a sandbox (bubblewrap): no network, the file system read-only "
+		       "but for the build, an empty HOME\n");
+	else
+		printf("  recipe steps run WITHOUT a sandbox (%s): they can read your files and use the network\n",
+		       sb->why_not);
 	for (i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		char *source = ipm_source_describe(&it->source);
@@ -79,11 +58,11 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 		       cli_reset(cli), it->explicit_install ? "" : " (dependency)",
 		       it->rebuild ? " (rebuilt against the new version of a dependency)" : "");
 		printf("    source: ");
-		print_shown(source ? source : "?", 12);
+		cli_print_shown(source ? source : "?", 12);
 		putchar('\n');
 		if (it->source.subdir) {
 			printf("    subdir: ");
-			print_shown(it->source.subdir, 12);
+			cli_print_shown(it->source.subdir, 12);
 			putchar('\n');
 		}
 		printf("    registry: %s\n", it->registry ? it->registry : "?");
@@ -154,7 +133,8 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 		}
 		goto done;
 	}
-	rc = ipm_plan_check_requires(&cli->ctx, &plan);
+	/* a dry run runs nothing from the entry: not even `TOOL --version` */
+	rc = dry_run ? ipm_plan_find_requires(&cli->ctx, &plan) : ipm_plan_check_requires(&cli->ctx, &plan);
 	if (rc < 0)
 		goto done;
 
@@ -163,12 +143,19 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	if (!(cli->quiet && yes && !dry_run)) {
 		print_plan(cli, &plan, todo);
 		fflush(stdout);
+	} else if (!ipm_ctx_sandbox(&cli->ctx)->bwrap) {
+		/* the plan that says it is not shown: say it once here */
+		fprintf(stderr, "ipm: warning: recipe steps run without a sandbox (%s)\n",
+			ipm_ctx_sandbox(&cli->ctx)->why_not);
 	}
 	if (dry_run) {
 		if (!cli->quiet)
 			fprintf(stderr, "dry run: nothing was installed\n");
 		goto done;
 	}
+	rc = ipm_plan_check_sandbox(&cli->ctx);
+	if (rc < 0)
+		goto done;
 	rc = cli_approve(cli, yes, "run recipe steps", "installation");
 	if (rc < 0)
 		goto done;

@@ -104,6 +104,14 @@ struct table {
 	size_t wname, wver, n;
 };
 
+/* 1 when s is printable ASCII only: copied as it is. */
+static int plain_text(const char *s)
+{
+	while (*s >= 0x20 && *s < 0x7f)
+		s++;
+	return *s == '\0';
+}
+
 static int print_row(void *ctx, const struct ipm_package_row *p)
 {
 	struct table *t = ctx;
@@ -125,6 +133,14 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 	o = put_padded(o, p->name, lname, wname);
 	o = put_padded(o, p->version, lver, wver);
 	o = put_padded(o, when, lwhen, 16 + 2);
+	if (lsrc && !plain_text(p->source)) {
+		/* the source names the registry's URL: shown escaped */
+		t->out.len = (size_t)(o - t->out.ptr);
+		cli_buf_add_shown(&t->out, p->source, -1);
+		ipm_buf_grow(&t->out, 1);
+		o = t->out.ptr + t->out.len;
+		lsrc = 0;
+	}
 	if (lsrc)
 		memcpy(o, p->source, lsrc);
 	o += lsrc;

@@ -1,5 +1,5 @@
 /*
- * ipm registry list | add NAME URL | remove NAME
+ * ipm registry list | add [--key PUBKEY] [--insecure] NAME URL | remove NAME
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "ipm/db.h"
 #include "ipm/error.h"
+#include "ipm/sign.h"
 
 static const char *kind_name(enum ipm_registry_kind kind)
 {
@@ -48,13 +49,21 @@ static int registry_list(struct cli *cli)
 
 static int registry_admin(struct cli *cli, int argc, char **argv)
 {
-	const char *opt, *value, *operands[4] = { NULL };
+	const char *opt, *value, *operands[4] = { NULL }, *key = NULL;
 	size_t nops = 0;
-	int idx = 0, r, rc;
+	int idx = 0, r, rc, insecure = 0;
 
-	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
+	while ((r = cli_next_option(cli, argc, argv, &idx, "--key", &opt, &value)) != -1) {
 		if (r == -2)
 			return CLI_EXIT_USAGE;
+		if (r == 1 && !strcmp(argv[0], "add") && !strcmp(opt, "--key")) {
+			key = value;
+			continue;
+		}
+		if (r == 1 && !strcmp(argv[0], "add") && !strcmp(opt, "--insecure")) {
+			insecure = 1;
+			continue;
+		}
 		if (r == 1)
 			return cli_usage_error(cli, "unknown option '%s'", opt);
 		if (nops == 4)
@@ -77,12 +86,20 @@ static int registry_admin(struct cli *cli, int argc, char **argv)
 	if (strcmp(operands[0], "list") == 0)
 		return registry_list(cli);
 	if (strcmp(operands[0], "add") == 0) {
-		rc = ipm_config_registry_add(&cli->ctx.cfg, operands[1], operands[2]);
+		rc = ipm_config_registry_add(&cli->ctx.cfg, operands[1], operands[2], key, insecure);
 		if (rc < 0)
 			return rc;
-		if (!cli->quiet)
-			fprintf(stderr, "added registry '%s'\nhint: run 'ipm update' to import it\n",
-				operands[1]);
+		if (!cli->quiet) {
+			const struct ipm_registry_conf *added = ipm_config_registry(&cli->ctx.cfg, operands[1]);
+			struct ipm_sign_pubkey pk;
+			char id[17] = "";
+			if (added && added->key && ipm_sign_pubkey_parse(&pk, added->key) == 0)
+				ipm_sign_keyid_hex(id, pk.keyid);
+			fprintf(stderr, "added registry '%s'", operands[1]);
+			if (*id)
+				fprintf(stderr, ": its index must be signed by key %s", id);
+			fprintf(stderr, "\nhint: run 'ipm update' to import it\n");
+		}
 		return 0;
 	}
 	rc = ipm_config_registry_remove(&cli->ctx.cfg, operands[1]);
@@ -115,6 +132,7 @@ static const struct {
 	{ "new", cmd_registry_new, CLI_NEED_NET },
 	{ "check", cmd_registry_check, CLI_NEED_NET },
 	{ "build", cmd_registry_build, 0 },
+	{ "keygen", cmd_registry_keygen, 0 },
 };
 
 int cmd_registry(struct cli *cli, int argc, char **argv)
@@ -129,7 +147,7 @@ int cmd_registry(struct cli *cli, int argc, char **argv)
 	if (r == 1)
 		return cli_usage_error(cli, "unknown option '%s'", opt);
 	if (r == -1)
-		return cli_usage_error(cli, "which subcommand: list, add, remove, new, check or build?");
+		return cli_usage_error(cli, "which subcommand: list, add, remove, new, check, build or keygen?");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[idx], subcommands[i].name) == 0) {
 			cli->needs = subcommands[i].needs;

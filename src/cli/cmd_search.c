@@ -183,9 +183,15 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		if (i == nfts && i > 0 && !cli->quiet)
 			printf("similar names:\n");
 		int other = hits[i].registry && strcmp(hits[i].registry, "bundled") != 0;
-		printf("%s%-*s%s  %s%s%s%s\n", cli_bold(cli), (int)wname, hits[i].name, cli_reset(cli),
-		       hits[i].description ? hits[i].description : "", other ? " [" : "",
-		       other ? hits[i].registry : "", other ? "]" : "");
+		/* registry text, shown escaped (see cli_buf_add_shown) */
+		char *name = cli_shown_dup(hits[i].name);
+		char *description = cli_shown_dup(hits[i].description);
+		char *registry = cli_shown_dup(other ? hits[i].registry : NULL);
+		printf("%s%-*s%s  %s%s%s%s\n", cli_bold(cli), (int)wname, name, cli_reset(cli),
+		       description, other ? " [" : "", registry, other ? "]" : "");
+		free(name);
+		free(description);
+		free(registry);
 	}
 done:
 	hits_free(hits, nhits);

@@ -1,5 +1,5 @@
 /*
- * ipm update: bring every configured registry's index up to date.
+ * ipm update [--force]: bring every configured registry's index up to date.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 {
 	const char *opt, *value;
 	size_t i;
+	unsigned flags = 0;
 	int idx = 1, r, rc, failed = 0;
 
 	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
@@ -22,6 +23,10 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		if (r == 0)
 			return cli_usage_error(cli, "unexpected argument '%s'", argv[idx]);
+		if (strcmp(opt, "--force") == 0) {
+			flags |= IPM_SYNC_FORCE;
+			continue;
+		}
 		return cli_usage_error(cli, "unknown option '%s'", opt);
 	}
 	rc = cli_open(cli);
@@ -34,7 +39,7 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		struct ipm_registry_row row = { 0 };
 		int changed = 0;
 
-		rc = ipm_registry_sync(&cli->ctx, reg, &changed);
+		rc = ipm_registry_sync_flags(&cli->ctx, reg, flags, &changed);
 		if (rc < 0) {
 			char *msg = xstrdup(ipm_error_message());
 			char *hint = xstrdup(ipm_error_hint_text());
@@ -59,6 +64,14 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 			ipm_error_clear();
 			printf("%s: %s\n", reg->name, changed ? "updated" : "up to date");
 		}
+	}
+	/* a name two registries offer is a name one of them can take over:
+	 * said on every update (local registries were imported on the way in) */
+	fflush(stdout);
+	if (ipm_registry_warn_shared(&cli->ctx, 10) < 0) {
+		cli_error(cli, ipm_error_message(), ipm_error_hint_text());
+		ipm_error_clear();
+		failed = 1;
 	}
 	return failed ? CLI_EXIT_FAILURE : 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
 #include "ipm/log.h"
@@ -50,13 +51,16 @@ static const struct cli_command commands[] = {
 	  "      --json         print one JSON document\n" },
 	{ "update", cmd_update, IPM_NEED_DB_WRITE | CLI_NEED_NET,
 	  "refresh every configured registry",
-	  "ipm update",
-	  NULL },
+	  "ipm update [--force]",
+	  "      --force        fetch every index again, whatever its ETag says\n" },
 	{ "registry", cmd_registry, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
 	  "manage registries; write, check and publish registry entries",
-	  "ipm registry list | add NAME URL | remove NAME | new NAME (--git URL [--tag TAG] | --url URL) | check [--build] [PATH...] | build DIR OUT",
+	  "ipm registry list | add [--key PUBKEY] [--insecure] NAME URL | remove NAME | new NAME (--git URL [--tag TAG] | --url URL) | check [--build] [PATH...] | build [--sign KEYFILE] [--expires DAYS] DIR OUT | keygen [--dir DIR]",
 	  "  list               show the configured registries\n"
-	  "  add NAME URL       add a registry (directory, git URL, or URL of an index .json)\n"
+	  "  add [--key PUBKEY] [--insecure] NAME URL\n"
+	  "                     add a registry (directory, git URL, or URL of an index .json);\n"
+	  "                     --key pins the minisign public key (RW... or a .pub file) its\n"
+	  "                     index must be signed with; --insecure allows plain http://\n"
 	  "  remove NAME        remove a registry and forget its entries\n"
 	  "  new NAME (--git URL [--tag TAG] | --url URL) [--version V] [--description TEXT]\n"
 	  "      [--license SPDX] [--homepage URL] [--dir REGISTRY_DIR]\n"
@@ -65,7 +69,11 @@ static const struct cli_command commands[] = {
 	  "  check [--build] [PATH...]\n"
 	  "                     validate entries (default: the bundled registry); --build also\n"
 	  "                     installs each into a temporary home and removes it\n"
-	  "  build DIR OUT      compile registry DIR into the index document an HTTP registry serves\n" },
+	  "  build [--sign KEYFILE] [--expires DAYS] DIR OUT\n"
+	  "                     compile registry DIR into the index document an HTTP registry serves;\n"
+	  "                     --sign also writes OUT.minisig, the index valid for DAYS (default 30)\n"
+	  "  keygen [--dir DIR] write a key pair for --sign, DIR/registry.key and DIR/registry.pub\n"
+	  "                     (default: the configuration's directory); print the public key\n" },
 	{ "env", cmd_env, 0,
 	  "print shell lines that put the prefix on PATH, MANPATH and more",
 	  "ipm env [--shell sh|bash|zsh|fish]",
@@ -172,6 +180,18 @@ static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t
 	fflush(stderr);
 }
 
+/* msg for stderr: a message can quote registry text (a failing step, a
+ * recipe's output), shown escaped as on stdout; lines stay lines. The
+ * result is valid until the next call. */
+static const char *shown_message(const char *msg)
+{
+	static struct ipm_buf shown = IPM_BUF_INIT;
+
+	ipm_buf_reset(&shown);
+	cli_buf_add_shown(&shown, msg, 0);
+	return shown.ptr;
+}
+
 static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 {
 	struct cli *cli = opaque;
@@ -181,6 +201,7 @@ static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 	if (level == IPM_LOG_INFO && cli->quiet)
 		return;
 	progress_clear();
+	msg = shown_message(msg);
 	if (level == IPM_LOG_WARN)
 		fprintf(stderr, "ipm: %swarning:%s %s\n", cli->color_err ? "\033[1;33m" : "",
 			cli->color_err ? "\033[0m" : "", msg);
@@ -197,10 +218,10 @@ int cli_error(struct cli *cli, const char *msg, const char *hint)
 {
 	progress_clear();
 	fprintf(stderr, "ipm: %serror:%s %s\n", cli->color_err ? "\033[1;31m" : "",
-		cli->color_err ? "\033[0m" : "", msg && *msg ? msg : "unknown error");
+		cli->color_err ? "\033[0m" : "", shown_message(msg && *msg ? msg : "unknown error"));
 	if (hint && *hint)
 		fprintf(stderr, "%shint:%s %s\n", cli->color_err ? "\033[1;36m" : "",
-			cli->color_err ? "\033[0m" : "", hint);
+			cli->color_err ? "\033[0m" : "", shown_message(hint));
 	return CLI_EXIT_FAILURE;
 }
 

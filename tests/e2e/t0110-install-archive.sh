@@ -11,6 +11,11 @@ mkdir -p "$work/www"
 tar -C "$work/pack" -czf "$work/www/tarpkg-1.2.tar.gz" tarpkg-1.2
 sum=$(sha256sum "$work/www/tarpkg-1.2.tar.gz" | cut -d' ' -f1)
 start_httpd "$work/www" || exit 1
+# The test server is plain http://, which ipm refuses for sources unless the
+# user's own mirror rule maps the URL (their explicit choice; t0330 tests the
+# refusal): these rules map the servers' URLs to themselves.
+closed=$(closed_port)
+export IPM_MIRRORS="$HTTP/=$HTTP/ http://127.0.0.1:$closed/=http://127.0.0.1:$closed/"
 
 archive_entry() { # NAME URL SHA256
 	write_entry "$1" <<EOF
@@ -36,7 +41,7 @@ bad=0000000000000000000000000000000000000000000000000000000000000000
 cp "$work/www/tarpkg-1.2.tar.gz" "$work/www/other-1.2.tar.gz"
 archive_entry badsum "$HTTP/other-1.2.tar.gz" "$bad"
 # (a checksum nothing in the cache has, so the download must be tried)
-archive_entry gone "http://127.0.0.1:$(closed_port)/gone-1.2.tar.gz" 1111111111111111111111111111111111111111111111111111111111111111
+archive_entry gone "http://127.0.0.1:$closed/gone-1.2.tar.gz" 1111111111111111111111111111111111111111111111111111111111111111
 archive_entry missing "$HTTP/missing-1.2.tar.gz" "$bad"
 "$IPM" info badsum >/dev/null 2>&1
 state_snapshot "$work/before"

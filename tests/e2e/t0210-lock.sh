@@ -7,7 +7,7 @@ c=$(make_git_pkg "$work/src/sleepy" sleepy 1.0)
 write_entry sleepy <<EOF
 { "name": "sleepy", "description": "a recipe that takes its time",
   "versions": [ { "version": "1.0", "git": "file://$work/src/sleepy", "commit": "$c" } ],
-  "methods": [ { "build": ["make", "touch '$work/started'; sleep 4"], "install": ["make install"] } ] }
+  "methods": [ { "build": ["make", "touch started; sleep 4"], "install": ["make install"] } ] }
 EOF
 c2=$(make_git_pkg "$work/src/quick" quick 1.0)
 git_entry quick 1.0 "file://$work/src/quick" "$c2"
@@ -17,8 +17,10 @@ git_entry quick 1.0 "file://$work/src/quick" "$c2"
 first=$!
 bg_pids="$bg_pids $first"
 i=0
-while [ ! -e "$work/started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-check "the first ipm is in its recipe" test -e "$work/started"
+# a contained step writes only in its build tree
+started=$IPM_HOME/build/sleepy-1.0/started
+while [ ! -e "$started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "the first ipm is in its recipe" test -e "$started"
 
 state_snapshot "$work/before"
 start=$(date +%s)

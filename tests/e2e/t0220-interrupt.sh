@@ -6,26 +6,32 @@
 c=$(make_git_pkg "$work/src/victim" victim 1.0)
 cs=$(make_git_pkg "$work/src/stable" stable 1.0)
 git_entry stable 1.0 "file://$work/src/stable" "$cs"
-# The first run stops in the install step (after files reached the store)
-# until it is killed; later runs go straight through.
-write_entry victim <<EOF
+# The first run stops in the install step (after files were staged) until
+# it is killed; the entry is then rewritten without the pause.
+victim_entry() { # EXTRA_STEPS
+	write_entry victim <<EOT
 { "name": "victim", "description": "killed while installing",
   "versions": [ { "version": "1.0", "git": "file://$work/src/victim", "commit": "$c" } ],
-  "methods": [ { "build": ["make"],
-                 "install": ["make install",
-                             "if [ ! -e '$work/once' ]; then touch '$work/once'; echo \$\$ > '$work/recipe.pid'; exec sleep 60; fi"] } ] }
-EOF
+  "methods": [ { "build": ["make"], "install": ["make install"$1] } ] }
+EOT
+}
+victim_entry ', "touch started; exec sleep 61"'
 expect_ok "$IPM" install --yes stable
 state_snapshot "$work/before"
 
 "$IPM" install --yes victim >"$work/victim.out" 2>&1 </dev/null &
 pid=$!
 i=0
-while [ ! -s "$work/recipe.pid" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-check "the recipe step is running" test -s "$work/recipe.pid"
+started=$IPM_HOME/build/victim-1.0/started
+while [ ! -e "$started" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+check "the recipe step is running" test -e "$started"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
-kill "$(cat "$work/recipe.pid")" 2>/dev/null
+# the recipe dies with ipm: nothing it started keeps running
+i=0
+while pgrep -f "[s]leep 61" >/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+check "the recipe's processes died with ipm" sh -c '! pgrep -f "[s]leep 61" >/dev/null'
+victim_entry ""
 
 expect_ok "$IPM" list --json
 cp "$work/out" "$work/list.json"

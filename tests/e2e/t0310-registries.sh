@@ -52,7 +52,10 @@ mkdir -p "$work/www"
 	printf ' ] }\n'
 } >"$work/www/index.json"
 start_httpd "$work/www" || exit 1
-expect_ok "$IPM" registry add web "$HTTP/index.json"
+# the test server is plain http://: refused unless the registry is marked
+# insecure (t0330 tests the refusal)
+expect_fail 1 "registry 'web': refusing plain http:// URL" "$IPM" registry add web "$HTTP/index.json"
+expect_ok "$IPM" registry add --insecure web "$HTTP/index.json"
 expect_ok "$IPM" registry list
 check "web is an http registry" grep -Eq "^web +http +- +$HTTP/index.json" "$work/out"
 expect_ok "$IPM" update
@@ -85,7 +88,7 @@ expect_ok "$IPM" update
 check "an unchanged git registry is up to date" grep -q "^gitreg: up to date" "$work/out"
 
 # A registry that cannot be reached fails update, the others are still done.
-expect_ok "$IPM" registry add down "http://127.0.0.1:$(closed_port)/index.json"
+expect_ok "$IPM" registry add --insecure down "http://127.0.0.1:$(closed_port)/index.json"
 expect_fail 1 "127.0.0.1:[0-9]+/index.json" "$IPM" update
 check "the other registries were still updated" grep -q "^web: up to date" "$work/out"
 check "the failing one is named" grep -q "^down: failed" "$work/out"

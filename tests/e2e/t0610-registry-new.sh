@@ -198,13 +198,16 @@ mkdir -p "$TMPDIR"
 expect_ok "$IPM" registry new cfg --url "$HTTP/cfg-2.0.tar.gz" --description "configure test" --license MIT --dir "$NEW"
 check "the archive was downloaded" grep -q "GET /cfg-2.0.tar.gz 200" "$HTTPD_LOG"
 check "sha256 of the download" test "$(entry_get cfg 'd["versions"][0]["sha256"]')" = "$sum"
+check "size of the download" test "$(entry_get cfg 'd["versions"][0]["size"]')" = "$(wc -c <"$work/www/cfg-2.0.tar.gz" | tr -d ' ')"
 check "the URL is written" test "$(entry_get cfg 'd["versions"][0]["url"]')" = "$HTTP/cfg-2.0.tar.gz"
 check "version from the file name" test "$(entry_get cfg 'd["versions"][0]["version"]')" = "2.0"
 check "configure (next to configure.ac and a stub Makefile): method configure" test "$(entry_get cfg '[m["name"] for m in d["methods"]]')" = "['configure']"
 check "the top-level directory is looked into" grep -q "^found configure, configure.ac, Makefile: wrote methods configure$" "$work/err"
 check "no homepage is guessed for an archive" test "$(entry_get cfg '"homepage" in d')" = "False"
 check "no temporary download is left" test -z "$(ls -A "$TMPDIR")"
-expect_ok "$IPM" install --yes "$NEW/packages/cfg.json"
+# the test server is plain http://: installing from it is the user's choice,
+# said with a mirror rule (ipm refuses plain http:// sources otherwise)
+expect_ok env IPM_MIRRORS="$HTTP/=$HTTP/" "$IPM" install --yes "$NEW/packages/cfg.json"
 check "the guessed configure recipe installed bin/cfg" sh -c '[ "$("$1"/bin/cfg)" = "cfg 2.0" ]' sh "$IPM_PREFIX"
 
 # Through a mirror, as a public entry's https URL would be.

@@ -65,7 +65,8 @@ check "a copy of the registry builds to the same bytes" cmp "$index" "$work/inde
 
 # ---- served over HTTP ----
 start_httpd "$work/www" || exit 1
-expect_ok "$IPM" registry add team "$HTTP/index.json"
+# the test server is plain http://: "insecure" says that is fine here
+expect_ok "$IPM" registry add --insecure team "$HTTP/index.json"
 expect_ok "$IPM" update
 check "update imports the built index" grep -q "^team: updated, 3 packages" "$work/out"
 expect_ok "$IPM" install --yes footool
@@ -171,7 +172,7 @@ head=$(cd "$work/selfclone" && git rev-parse HEAD)
 expect_ok "$IPM" registry build "$work/selfclone/registry" "$work/www/self.json"
 check "home is the clone's remote 'origin'" test "$(json_get "$work/www/self.json" 'd["registry"]["home"]')" = "$selfrepo"
 check "commit is the clone's HEAD" test "$(json_get "$work/www/self.json" 'd["registry"]["commit"]')" = "$head"
-expect_ok "$IPM" registry add selfweb "$HTTP/self.json"
+expect_ok "$IPM" registry add --insecure selfweb "$HTTP/self.json"
 expect_ok "$IPM" update
 expect_ok "$IPM" install --yes selfpkg
 check "a \"self\" package installs from the published home and commit" test "$("$IPM_PREFIX/bin/selfpkg")" = "selfpkg 1.0"
@@ -213,7 +214,7 @@ expect_fail 2 "'registry build' needs DIR and OUT" "$IPM" registry build "$team"
 expect_fail 2 "'registry build' needs DIR and OUT" "$IPM" registry build
 expect_fail 2 "unexpected argument 'extra'" "$IPM" registry build "$team" "$work/x.json" extra
 expect_fail 2 "unknown option '--frob'" "$IPM" registry build --frob "$team" "$work/x.json"
-check "usage line" grep -q "^usage: ipm registry list | add NAME URL" "$work/err"
+check "usage line" grep -q "^usage: ipm registry list | add \[--key PUBKEY\] \[--insecure\] NAME URL" "$work/err"
 check "no output file from a failed build" test ! -e "$work/x.json"
 same_state "bad input changes no installed state" "$work/state.before"
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include "ipm/buf.h"
 #include "ipm/db.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
@@ -446,7 +447,7 @@ static void test_registry_import_find(void **state)
 		{ "a", NULL, "x", "", "{}", NULL, 0 },
 		{ "a", NULL, "y", "", "{}", NULL, 0 },
 	};
-	struct ipm_registry_row r2 = { "team", "local", "/reg", "s2", NULL, NULL, 0, 0 };
+	struct ipm_registry_row r2 = { "team", "local", "/reg", "s2", NULL, NULL, 0, 0, 0, 0 };
 	assert_int_equal(ipm_db_registry_import(f->db, &r2, twice, 2), IPM_EINVAL);
 	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "ng2", order, 2), 0);
 	free(json), free(reg);
@@ -607,9 +608,60 @@ static void test_large_registry(void **state)
 	assert_true(best < 1000);
 }
 
+static int collect_shared(void *ctx, const char *name, const char *registries)
+{
+	struct ipm_buf *b = ctx;
+	ipm_buf_addf(b, "%s=%s;", name, registries);
+	return 0;
+}
+
+/* A signed index's version and expiry are kept with its registry; names
+ * two registries offer are found. */
+static void test_registry_freshness_shared(void **state)
+{
+	struct fixture *f = *state;
+	struct ipm_import_item one[] = { { "liba", NULL, "a", "", "{}", NULL, 0 }, { "x", NULL, "x", "", "{}", NULL, 0 } };
+	struct ipm_import_item two[] = { { "liba", NULL, "b", "", "{}", NULL, 0 } };
+	struct ipm_registry_row row = { 0 }, got = { 0 };
+	struct ipm_buf shared = IPM_BUF_INIT;
+	char **regs = NULL;
+	size_t n = 0;
+
+	row.name = "team";
+	row.kind = "http";
+	row.location = "https://example.org/index.json";
+	row.serial = 1767225600;
+	row.expires = 1896093296;
+	assert_int_equal(ipm_db_registry_import(f->db, &row, one, 2), 0);
+	assert_int_equal(ipm_db_registry_get(&got, f->db, "team"), 0);
+	assert_int_equal(got.serial, 1767225600);
+	assert_int_equal(got.expires, 1896093296);
+	ipm_registry_row_release(&got);
+	/* an unsigned index has none */
+	row.name = "other";
+	row.serial = row.expires = 0;
+	assert_int_equal(ipm_db_registry_import(f->db, &row, two, 1), 0);
+	assert_int_equal(ipm_db_registry_get(&got, f->db, "other"), 0);
+	assert_int_equal(got.serial, 0);
+	assert_int_equal(got.expires, 0);
+	ipm_registry_row_release(&got);
+
+	assert_int_equal(ipm_db_entry_registries(&regs, &n, f->db, "LibA"), 0);
+	assert_int_equal(n, 2);
+	xfree_strv(regs, n);
+	assert_int_equal(ipm_db_entry_registries(&regs, &n, f->db, "x"), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(regs[0], "team");
+	xfree_strv(regs, n);
+	assert_int_equal(ipm_db_entry_shared(f->db, collect_shared, &shared), 0);
+	assert_true(!strcmp(shared.ptr, "liba=team\nother;") || !strcmp(shared.ptr, "liba=other\nteam;"));
+	ipm_buf_release(&shared);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_registry_freshness_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_foreign_sqlite, setup, teardown),

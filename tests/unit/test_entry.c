@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "ipm/entry.h"
 #include "ipm/error.h"
+#include "ipm/xalloc.h"
 
 #define C40 "0123456789abcdef0123456789abcdef01234567"
 #define S64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -184,6 +185,31 @@ static void test_bad_values(void **state)
 					"{\"version\": \"1.0\", \"git\": \"self\"}, {\"version\": \"1\", \"git\": \"self\"}], " MIN_METHODS "}"),
 			    "version '1' appears twice in 'x.json'");
 	assert_string_equal(parse_fails("[1, 2]"), "'x.json' must hold a JSON object");
+}
+
+/* An archive's optional "size": a whole number of bytes, archives only. */
+static void test_archive_size(void **state)
+{
+	struct ipm_entry e;
+	const char *ok = "{\"name\": \"x\", \"description\": \"d\", \"versions\": [{\"version\": \"1\", "
+			 "\"url\": \"https://x/x.tar.gz\", \"sha256\": \"" S64 "\", \"size\": 1512791}], " MIN_METHODS "}";
+
+	assert_int_equal(ipm_entry_parse(&e, ok, strlen(ok), "x.json"), 0);
+	assert_int_equal(e.releases[0].source.size, 1512791);
+	struct ipm_source copy;
+	ipm_source_copy(&copy, &e.releases[0].source);
+	assert_int_equal(copy.size, 1512791);
+	ipm_source_release(&copy);
+	ipm_entry_release(&e);
+	const char *bad[] = { "0", "-5", "1.5", "\"12\"", "1e300", "true" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = xasprintf("{\"name\": \"x\", \"description\": \"d\", \"versions\": [{\"version\": \"1\", "
+				       "\"url\": \"https://x\", \"sha256\": \"" S64 "\", \"size\": %s}], " MIN_METHODS "}", bad[i]);
+		assert_string_equal(parse_fails(text), "field 'versions[0].size' in 'x.json' must be a whole number of bytes, 1 or more");
+		free(text);
+	}
+	assert_string_equal(parse_fails("{\"name\": \"x\", \"description\": \"d\", \"versions\": [{\"version\": \"1\", \"git\": \"self\", \"size\": 10}], " MIN_METHODS "}"),
+			    "field 'versions[0].size' in 'x.json' is only for archive sources");
 }
 
 static void test_unknown_field(void **state)
@@ -554,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_missing_fields),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_archive_size),
 		cmocka_unit_test(test_unknown_field),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_load_file),

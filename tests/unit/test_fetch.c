@@ -846,6 +846,79 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* ---------- limits ---------- */
+
+/* Extraction stops at limits.extract_bytes: declared sizes are refused
+ * before anything is written; within the limit, the same archive extracts. */
+static void test_archive_extract_limit(void **state)
+{
+	char big[3001];
+	memset(big, 'z', 3000);
+	big[3000] = '\0';
+	const struct member m[] = { { "p-1/", 'd', NULL }, { "p-1/small", 'f', "abc" }, { "p-1/big", 'f', big } };
+	char *archive = make_archive(m, 3, 1);
+	char *dest = fresh_dir("dest");
+	struct ipm_limits limits = ipm_limits_default;
+
+	limits.extract_bytes = 2000;
+	assert_int_equal(ipm_archive_extract_limited(archive, dest, 1, &limits), IPM_EVERIFY);
+	assert_non_null(strstr(ipm_error_message(), "more than the limit of 2000 bytes"));
+	assert_non_null(strstr(ipm_error_hint_text(), "\"limits\": { \"extract_bytes\""));
+	assert_int_equal(count_entries(dest), 0);
+	limits.extract_bytes = 0;   /* off */
+	assert_int_equal(ipm_archive_extract_limited(archive, dest, 1, &limits), 0);
+	char *path = xasprintf("%s/big", dest);
+	assert_true(ipm_path_exists(path));
+	free(path);
+	free(dest);
+	free(archive);
+}
+
+/* A download with a declared size: the exact size passes, a bigger file is
+ * abandoned as it outgrows it, a smaller one is refused; nothing is left. */
+static void test_download_declared_size(void **state)
+{
+	char *dir = fresh_dir("sized");
+	char *src = xasprintf("%s/src.bin", dir), *dest = xasprintf("%s/dest.bin", dir);
+	char *url = xasprintf("file://%s", src);
+	char *part = xasprintf("%s.part", dest);
+
+	write_text(src, "0123456789");
+	assert_int_equal(ipm_http_download_sized(NULL, url, dest, 10), 0);
+	assert_true(ipm_path_exists(dest));
+	unlink(dest);
+	assert_int_equal(ipm_http_download_sized(NULL, url, dest, 4), IPM_EVERIFY);
+	assert_non_null(strstr(ipm_error_message(), "larger than the 4 bytes its registry entry declares"));
+	assert_false(ipm_path_exists(dest));
+	assert_false(ipm_path_exists(part));
+	assert_int_equal(ipm_http_download_sized(NULL, url, dest, 11), IPM_EVERIFY);
+	assert_non_null(strstr(ipm_error_message(), "10 bytes, but its registry entry declares 11"));
+	assert_false(ipm_path_exists(dest));
+	assert_false(ipm_path_exists(part));
+
+	/* the configured limit, with the key to raise */
+	struct ipm_limits limits = ipm_limits_default;
+	struct ipm_fetch_ctx ctx = { .cache_dir = dir, .limits = &limits };
+	limits.download_bytes = 5;
+	assert_int_equal(ipm_http_download(&ctx, url, dest), IPM_EVERIFY);
+	assert_non_null(strstr(ipm_error_message(), "larger than the limit of 5 bytes"));
+	assert_non_null(strstr(ipm_error_hint_text(), "\"limits\": { \"download_bytes\""));
+	assert_false(ipm_path_exists(part));
+	limits.index_bytes = 3;
+	struct ipm_http_doc doc;
+	assert_int_equal(ipm_http_get(&doc, &ctx, url, NULL), IPM_EVERIFY);
+	assert_non_null(strstr(ipm_error_hint_text(), "\"limits\": { \"index_bytes\""));
+	limits.index_bytes = 10;
+	assert_int_equal(ipm_http_get(&doc, &ctx, url, NULL), 0);
+	assert_int_equal(doc.len, 10);
+	ipm_http_doc_release(&doc);
+	free(part);
+	free(url);
+	free(dest);
+	free(src);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -873,6 +946,8 @@ int main(void)
 		cmocka_unit_test(test_http_etag),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_http_download_progress_and_mirror),
+		cmocka_unit_test(test_archive_extract_limit),
+		cmocka_unit_test(test_download_declared_size),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

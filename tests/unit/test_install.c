@@ -448,6 +448,80 @@ static void test_recover_restores_previous_version(void **state)
 	free(text);
 }
 
+/* A kill inside link_atomic leaves a temporary link under the journal's
+ * tag: recovery removes it, and nothing else with a similar name (a user's
+ * file, another package's link, a stranger's link under the same tag). */
+static void test_recover_removes_only_its_temporary_links(void **state)
+{
+	struct fixture *fx = *state;
+	char *store = xasprintf("%s/store/ghost/1.0", fx->home);
+	char *store_file = xasprintf("%s/bin/ghost", store);
+	char *bin_dir = prefix_path(fx, "bin");
+	char *ours = prefix_path(fx, "bin/.ipm-tmp.00000000deadbeef.0");
+	char *not_ours = prefix_path(fx, "bin/.ipm-tmp.00000000deadbeef.1");
+	char *user_file = prefix_path(fx, "bin/ghost.ipm-new");
+	char *other_tag = prefix_path(fx, "bin/.ipm-tmp.1111111111111111.0");
+	char *journal = xasprintf("%s/journal/ghost.json", fx->home);
+	char *text = xasprintf("{ \"name\": \"ghost\", \"tmp\": \"00000000deadbeef\", \"store_dir\": \"%s\", "
+			       "\"prefix\": \"%s\", \"links\": [ { \"path\": \"bin/ghost\" }, "
+			       "{ \"path\": \"bin/ghost2\" } ], \"dirs\": [] }",
+			       store, fx->prefix);
+	char *d = xasprintf("%s/bin", store);
+	struct stat st;
+
+	assert_int_equal(ipm_mkdir_p(d, 0755), 0);
+	free(d);
+	tu_write_file(store_file, "x\n");
+	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
+	d = xasprintf("%s/journal", fx->home);
+	assert_int_equal(ipm_mkdir_p(d, 0755), 0);
+	free(d);
+	assert_int_equal(symlink(store_file, ours), 0);
+	/* link 1's temporary name, but pointing elsewhere: not ours */
+	assert_int_equal(symlink("/etc/hostname", not_ours), 0);
+	tu_write_file(user_file, "mine\n");
+	assert_int_equal(symlink(store_file, other_tag), 0);
+	tu_write_file(journal, text);
+
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_int_equal(lstat(ours, &st), -1);
+	assert_int_equal(lstat(not_ours, &st), 0);
+	assert_int_equal(lstat(user_file, &st), 0);
+	assert_int_equal(lstat(other_tag, &st), 0);
+	assert_false(ipm_path_exists(store));
+	assert_false(ipm_path_exists(journal));
+
+	free(store);
+	free(store_file);
+	free(bin_dir);
+	free(ours);
+	free(not_ours);
+	free(user_file);
+	free(other_tag);
+	free(journal);
+	free(text);
+}
+
+/* Installing over a user's file named like a temporary link of old, and
+ * removing: the file stays. */
+static void test_install_keeps_files_named_like_temporary_links(void **state)
+{
+	struct fixture *fx = *state;
+	char *bin_dir = prefix_path(fx, "bin");
+	char *user_file = prefix_path(fx, "bin/hello.ipm-new");
+	char *text = NULL;
+
+	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
+	tu_write_file(user_file, "mine\n");
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(ipm_remove(&fx->ctx, "hello"), 0);
+	assert_int_equal(ipm_file_read(&text, NULL, user_file), 0);
+	assert_string_equal(text, "mine\n");
+	free(text);
+	free(bin_dir);
+	free(user_file);
+}
+
 /* A directory two packages share goes with the last of them. */
 static void test_shared_directory(void **state)
 {
@@ -478,6 +552,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_undoes_uncommitted_install, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_restores_previous_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_removes_only_its_temporary_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_keeps_files_named_like_temporary_links, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,80 @@ static void test_sync_git(void **state)
 	ipm_entry_release(&e);
 }
 
+/* ---- index documents (HTTP registries) ---- */
+
+static int import_doc(struct fixture *f, const char *stamp, const char *text, size_t *count)
+{
+	struct ipm_registry_row row = { .name = "web", .kind = "http", .location = "idx", .stamp = (char *)stamp };
+	return ipm_registry_import_index(f->ctx.db, &row, text, strlen(text), "idx", count);
+}
+
+static void expect_refused(struct fixture *f, const char *text, const char *message)
+{
+	struct ipm_registry_row got = { 0 };
+
+	if (import_doc(f, "bad", text, NULL) != IPM_EINVAL)
+		fail_msg("imported: %s", text);
+	if (!strstr(ipm_error_message(), message))
+		fail_msg("'%s' is not '%s'", ipm_error_message(), message);
+	/* rolled back: the index imported before stands */
+	assert_int_equal(ipm_db_registry_get(&got, f->ctx.db, "web"), 0);
+	assert_string_equal(got.stamp, "good");
+	assert_int_equal(got.nentries, 2);
+	ipm_registry_row_release(&got);
+	ipm_error_clear();
+}
+
+static void test_import_index(void **state)
+{
+	struct fixture *f = *state;
+	struct ipm_registry_row got = { 0 };
+	char *a = entry_json("alpha", "first", NULL), *b = entry_json("beta", "second", NULL);
+	char *doc;
+	size_t count = 0;
+
+	/* any order of the members, "version" and "expires" included, and a
+	 * key written with an escape */
+	doc = xasprintf("{ \"pack\\u0061ges\": [ %s, %s ], \"version\": 3, \"expires\": \"2099-01-01T00:00:00Z\",\n"
+			"  \"registry\": { \"name\": \"web\", \"home\": \"https://example.org/r.git\", "
+			"\"commit\": \"" C40 "\" } }\n", a, b);
+	if (import_doc(f, "good", doc, &count) < 0)
+		fail_msg("import: %s", ipm_error_message());
+	free(doc);
+	assert_int_equal(count, 2);
+	assert_int_equal(ipm_db_registry_get(&got, f->ctx.db, "web"), 0);
+	assert_string_equal(got.home, "https://example.org/r.git");
+	assert_string_equal(got.home_commit, C40);
+	assert_int_equal(got.nentries, 2);
+	ipm_registry_row_release(&got);
+
+	expect_refused(f, "[ 1, 2 ]", "'idx' must hold a JSON object");
+	expect_refused(f, "", "malformed JSON in 'idx' at line 1, column 1");
+	expect_refused(f, "{ \"packages\": [] } x", "malformed JSON in 'idx' at line 1, column 20");
+	expect_refused(f, "{ \"packages\": [], }", "malformed JSON in 'idx' at line 1, column 19");
+	expect_refused(f, "{ \"registry\": {} }", "'idx' has no \"packages\" array");
+	expect_refused(f, "{ \"packages\": {} }", "'idx' has no \"packages\" array");
+	expect_refused(f, "{ \"packages\": [], \"extra\": 1 }", "unknown field 'extra' in 'idx'");
+	expect_refused(f, "{ \"packages\": [], \"packages\": [] }", "field 'packages' is given twice in 'idx'");
+	expect_refused(f, "{ \"version\": 1x, \"packages\": [] }", "malformed JSON in 'idx' at line 1, column 15");
+	/* a mistake inside an element: its line and column in the document */
+	doc = xasprintf("{ \"packages\": [\n%s,\n{ \"name\": \"x\" \"oops\" } ] }", a);
+	expect_refused(f, doc, "malformed JSON in 'idx' at line 9, column 15");
+	free(doc);
+	doc = xasprintf("{ \"packages\": [ %s, %s, ] }", a, b);
+	expect_refused(f, doc, "malformed JSON in 'idx'");
+	free(doc);
+	doc = xasprintf("{ \"packages\": [ %s %s ] }", a, b);
+	expect_refused(f, doc, "malformed JSON in 'idx'");
+	free(doc);
+	/* an invalid entry is named by its place and name */
+	doc = xasprintf("{ \"packages\": [ %s, { \"name\": \"beta\" } ] }", a);
+	expect_refused(f, doc, "missing required field 'description' in 'idx: packages[1] 'beta''");
+	free(doc);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_found_hints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_git, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_index, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	ipm_fetch_shutdown();

@@ -148,6 +148,59 @@ static void test_typo_top1_accuracy(void **state)
 	free(vecs);
 }
 
+/* The bounded distance is the plain one whenever that is within the bound,
+ * else bound + 1: checked against it over random short strings. */
+static void test_edit_distance_max_agrees(void **state)
+{
+	const char alphabet[] = "abAB-";
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int n = 0; n < 20000; n++) {
+		char a[12], b[12];
+		size_t la, lb;
+		seed = seed * 1103515245u + 12345u;
+		la = (seed >> 16) % 10;
+		seed = seed * 1103515245u + 12345u;
+		lb = (seed >> 16) % 10;
+		for (size_t i = 0; i < la; i++) {
+			seed = seed * 1103515245u + 12345u;
+			a[i] = alphabet[(seed >> 16) % 5];
+		}
+		for (size_t i = 0; i < lb; i++) {
+			seed = seed * 1103515245u + 12345u;
+			b[i] = alphabet[(seed >> 16) % 5];
+		}
+		a[la] = b[lb] = '\0';
+		size_t full = ipm_edit_distance(a, b);
+		for (size_t max = 0; max <= 10; max++) {
+			size_t got = ipm_edit_distance_max(a, b, max, 0);
+			if (got != (full <= max ? full : max + 1))
+				fail_msg("'%s' '%s' max %zu: %zu, distance %zu", a, b, max, got, full);
+		}
+	}
+	assert_int_equal(ipm_edit_distance_max("MIT", "mit", 0, IPM_EDIT_ICASE), 0);
+	assert_int_equal(ipm_edit_distance_max("MIT", "mit", 2, 0), 3);
+	assert_int_equal(ipm_edit_distance_max("Apache-2.0", "apache-2.1", 3, IPM_EDIT_ICASE), 1);
+}
+
+/* A long string against a short one is rejected without the full table
+ * (the cause of the entry fuzzer's 200 runs per second). */
+static void test_edit_distance_max_long(void **state)
+{
+	char *long_text = malloc(100001);
+
+	(void)state;
+	assert_non_null(long_text);
+	memset(long_text, 'x', 100000);
+	long_text[100000] = '\0';
+	assert_int_equal(ipm_edit_distance_max(long_text, "MIT", 3, IPM_EDIT_ICASE), 4);
+	assert_int_equal(ipm_edit_distance_max(long_text, long_text, 3, 0), 0);
+	long_text[50000] = 'y';
+	assert_int_equal(ipm_edit_distance_max(long_text, long_text + 1, 3, 0), 1);
+	free(long_text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +209,8 @@ int main(void)
 		cmocka_unit_test(test_exact_name_scores_one),
 		cmocka_unit_test(test_min_score_filters),
 		cmocka_unit_test(test_typo_top1_accuracy),
+		cmocka_unit_test(test_edit_distance_max_agrees),
+		cmocka_unit_test(test_edit_distance_max_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
