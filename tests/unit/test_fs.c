@@ -71,6 +71,10 @@ static int rm_rf_unprivileged(const char *path)
 		    (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
 		     setresuid(NOBODY, NOBODY, NOBODY) < 0))
 			_exit(100);
+		/* a root directory that only root may enter (a chroot made by
+		 * mktemp) keeps nobody out of everything: nothing to test */
+		if (access(root, W_OK | X_OK) != 0)
+			_exit(100);
 		if (ipm_rm_rf(path) < 0) {
 			fprintf(stderr, "# ipm_rm_rf: %s\n", ipm_error_message());
 			_exit(1);
@@ -91,6 +95,7 @@ static void test_rm_rf_read_only_dirs(void **state)
 	char *ro = xasprintf("%s/junk/ro", tree);
 	char *none = xasprintf("%s/junk/none", tree);
 	char *path;
+	int rc;
 
 	assert_int_equal(ipm_mkdir_p(ro, 0755), 0);
 	assert_int_equal(ipm_mkdir_p(none, 0755), 0);
@@ -121,7 +126,10 @@ static void test_rm_rf_read_only_dirs(void **state)
 	free(path);
 	assert_int_equal(chmod(tree, 0555), 0);
 
-	assert_int_equal(rm_rf_unprivileged(tree), 0);
+	rc = rm_rf_unprivileged(tree);
+	if (rc == 100)
+		skip();
+	assert_int_equal(rc, 0);
 	assert_false(ipm_path_exists(tree));
 	assert_true(ipm_is_dir(root));
 
@@ -136,6 +144,7 @@ static void test_rm_rf_not_owner(void **state)
 	char *tree = xasprintf("%s/theirs", root);
 	char *inner = xasprintf("%s/locked", tree);
 	char *path = xasprintf("%s/f", inner);
+	int rc;
 
 	if (geteuid() != 0) {
 		skip();
@@ -146,7 +155,10 @@ static void test_rm_rf_not_owner(void **state)
 	/* root's directory inside nobody's tree: nobody cannot empty it */
 	assert_int_equal(chown(inner, 0, 0), 0);
 	assert_int_equal(chmod(inner, 0555), 0);
-	assert_int_equal(rm_rf_unprivileged(tree), -1);
+	rc = rm_rf_unprivileged(tree);
+	if (rc == 100)
+		skip();
+	assert_int_equal(rc, -1);
 	assert_true(ipm_path_exists(path));
 	free(tree);
 	free(inner);
