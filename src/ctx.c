@@ -168,7 +168,9 @@ const struct ipm_sandbox *ipm_ctx_sandbox(struct ipm_ctx *ctx)
 			memset(&ctx->sandbox, 0, sizeof(ctx->sandbox));
 			ctx->sandbox.why_not = xstrdup("the config says \"sandbox\": \"off\"");
 		} else {
-			ipm_sandbox_probe(&ctx->sandbox, NULL);
+			char *memo = xasprintf("%s/sandbox-probe", ctx->cfg.home);
+			ipm_sandbox_probe(&ctx->sandbox, NULL, ipm_is_dir(ctx->cfg.home) ? memo : NULL);
+			free(memo);
 		}
 		ctx->sandbox_known = 1;
 	}

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipm/error.h"
 #include "ipm/fs.h"
 #include "ipm/sandbox.h"
 #include "ipm/xalloc.h"
@@ -101,11 +102,27 @@ static int run_quietly(char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path)
+/* What a remembered success is valid for: this bwrap, this user, this
+ * boot (a reboot may bring another kernel or other sysctls). */
+static char *memo_key(const char *bwrap, int as_root)
+{
+	char *boot = NULL;
+	char *key;
+
+	if (ipm_file_read(&boot, NULL, "/proc/sys/kernel/random/boot_id") < 0) {
+		ipm_error_clear();
+		boot = xstrdup("?\n");
+	}
+	key = xasprintf("bwrap %s\nuid %u root %d\nboot %s", bwrap, (unsigned)geteuid(), as_root, boot);
+	free(boot);
+	return key;
+}
+
+int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path, const char *memo)
 {
 	struct argv_buf a = { 0 };
 	const char *env = getenv("IPM_BWRAP");
-	char *bwrap;
+	char *bwrap, *key = NULL, *known = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->as_root = geteuid() == 0;
@@ -121,6 +138,10 @@ int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path)
 		return 0;
 	}
 	out->bwrap = bwrap;
+	key = memo_key(bwrap, out->as_root);
+	if (memo && ipm_file_read(&known, NULL, memo) == 0 && strcmp(known, key) == 0)
+		goto done;
+	ipm_error_clear();
 	base_args(&a, out);
 	arg(&a, "--");
 	arg(&a, "/bin/true");
@@ -129,8 +150,15 @@ int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path)
 					 out->as_root ? "" : " (user namespaces may be disabled)");
 		free(out->bwrap);
 		out->bwrap = NULL;
+		if (memo)
+			unlink(memo);
+	} else if (memo && ipm_file_write_atomic(memo, key, strlen(key)) < 0) {
+		ipm_error_clear();
 	}
+done:
 	xfree_strv(a.v, a.n);
+	free(known);
+	free(key);
 	return 0;
 }
 

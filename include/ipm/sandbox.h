@@ -24,8 +24,11 @@ struct ipm_sandbox {
  * runs it once with the namespaces a step gets, so that a kernel or a
  * container that refuses them is found before any step runs. Always 0:
  * unavailability is out->bwrap == NULL with out->why_not set.
+ * memo, when not NULL, is a file that remembers a success for this bwrap,
+ * user and boot of the kernel, so that later runs skip the trial (it costs
+ * as much as a step). Writing it is best effort.
  */
-int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path);
+int ipm_sandbox_probe(struct ipm_sandbox *out, const char *bwrap_path, const char *memo);
 void ipm_sandbox_release(struct ipm_sandbox *sb);
 
 struct ipm_sandbox_step {

@@ -33,7 +33,7 @@ static void test_missing_bwrap_is_said(void **state)
 	struct ipm_sandbox sb;
 	(void)state;
 
-	assert_int_equal(ipm_sandbox_probe(&sb, "/nonexistent/bwrap"), 0);
+	assert_int_equal(ipm_sandbox_probe(&sb, "/nonexistent/bwrap", NULL), 0);
 	assert_null(sb.bwrap);
 	assert_string_equal(sb.why_not, "bubblewrap ('/nonexistent/bwrap') is not installed");
 	ipm_sandbox_release(&sb);
@@ -105,6 +105,7 @@ static void test_contained_step(void **state)
 	char *home = xasprintf("%s/userhome", root);
 	char *build = xasprintf("%s/build", root);
 	char *secret = xasprintf("%s/secret", home);
+	char *memo;
 	const char *writable[] = { build };
 	struct ipm_sandbox sb;
 	struct ipm_sandbox_step step = { build, writable, 1, NULL, 0, home };
@@ -113,7 +114,8 @@ static void test_contained_step(void **state)
 	size_t n;
 	(void)state;
 
-	ipm_sandbox_probe(&sb, NULL);
+	memo = xasprintf("%s/memo", root);
+	ipm_sandbox_probe(&sb, NULL, memo);
 	if (!sb.bwrap) {
 		ipm_sandbox_release(&sb);
 		skip();
@@ -138,7 +140,13 @@ static void test_contained_step(void **state)
 	assert_int_equal(run(argv), 0);
 	xfree_strv(argv, n);
 
+	/* the success is remembered: a second probe trusts it */
+	assert_true(ipm_path_exists(memo));
 	ipm_sandbox_release(&sb);
+	ipm_sandbox_probe(&sb, NULL, memo);
+	assert_non_null(sb.bwrap);
+	ipm_sandbox_release(&sb);
+	free(memo);
 	ipm_rm_rf(root);
 	free(secret);
 	free(build);
