@@ -13,6 +13,7 @@
 #include <git2.h>
 
 #include "ipm/buf.h"
+#include "ipm/detect.h"
 #include "ipm/entry.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
@@ -103,18 +104,110 @@ char *ipm_scaffold_version_from_url(const char *url)
 
 /* ---- recipes ---- */
 
-struct method_recipe {
+/* A Makefile's text, as far as the recipe depends on it. */
+struct make_style {
+	int install;     /* has an install target */
+	int upper;       /* uses PREFIX */
+	int lower;       /* uses prefix */
+	int destdir;     /* mentions DESTDIR */
+	int pc;          /* mentions a .pc file */
+};
+
+static int word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/* word occurs in text as a whole word (case-sensitive): "PREFIX" in
+ * "$(PREFIX)" or "PREFIX ?=", not in "CMAKE_INSTALL_PREFIX". */
+static int has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		if ((p == text || !word_char(p[-1])) && !word_char(p[n]))
+			return 1;
+	return 0;
+}
+
+/* A rule "install:" or "install::" at the start of a line (also "all install:"). */
+static int has_install_target(const char *text)
+{
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		const char *colon, *p;
+		size_t len = strcspn(line, "\n");
+		if (line[0] == '\t' || line[0] == '#' || line[0] == '.')
+			continue;
+		colon = memchr(line, ':', len);
+		if (!colon || colon[1] == '=')
+			continue;
+		for (p = line; p < colon;) {
+			while (p < colon && isspace((unsigned char)*p))
+				p++;
+			const char *w = p;
+			while (p < colon && !isspace((unsigned char)*p))
+				p++;
+			if (p - w == 7 && strncmp(w, "install", 7) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static struct make_style make_style_of(const char *text)
+{
+	struct make_style m = { 1, 0, 0, 1, 0 };
+	if (!text)
+		return m;   /* unread: the conventional Makefile */
+	m.install = has_install_target(text);
+	m.upper = has_word(text, "PREFIX");
+	m.lower = has_word(text, "prefix");
+	m.destdir = has_word(text, "DESTDIR");
+	m.pc = strstr(text, ".pc") != NULL;
+	return m;
+}
+
+/* "PREFIX=\"<value>\"", "prefix=...", both, or "" for a Makefile using neither. */
+static char *prefix_args(const struct make_style *m, const char *value)
+{
+	if (m->upper && m->lower)
+		return xasprintf(" PREFIX=\"%s\" prefix=\"%s\"", value, value);
+	if (m->lower)
+		return xasprintf(" prefix=\"%s\"", value);
+	if (m->upper)
+		return xasprintf(" PREFIX=\"%s\"", value);
+	return xstrdup("");
+}
+
+static int is_header(const char *name)
+{
+	size_t len = strlen(name);
+	return (len > 2 && strcmp(name + len - 2, ".h") == 0) || (len > 4 && strcmp(name + len - 4, ".hpp") == 0);
+}
+
+/* A .c file that is not part of a library: examples, tests, benchmarks. */
+static int is_library_source(const char *name)
+{
+	static const char *const extra[] = { "example", "test", "bench", "demo", "try", "sample", "fuzz" };
+	size_t len = strlen(name);
+	if (len < 3 || (strcmp(name + len - 2, ".c") != 0 && strcmp(name + len - 3, ".cc") != 0 &&
+			(len < 5 || strcmp(name + len - 4, ".cpp") != 0)))
+		return 0;
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		if (strncasecmp(name, extra[i], strlen(extra[i])) == 0)
+			return 0;
+	return 1;
+}
+
+/* The steps, by method: configured for the prefix ($IPM_PREFIX), installed
+ * under $DESTDIR (which cmake --install, meson install and automake's make
+ * install read from the environment), libraries in $IPM_PREFIX/lib where
+ * LDFLAGS' rpath points. */
+static const struct {
 	const char *name;
 	const char *build[4];
 	const char *install[2];
 	const char *tools[4];
-};
-
-/* The most conventional way to build with each build system: configured
- * for the prefix ($IPM_PREFIX), installed under $DESTDIR (which cmake
- * --install, meson install and automake's make install read from the
- * environment), libraries in $IPM_PREFIX/lib where LDFLAGS' rpath points. */
-static const struct method_recipe recipes[] = {
+} fixed_recipes[] = {
 	{ "cmake",
 	  { "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$IPM_PREFIX\" -DCMAKE_INSTALL_LIBDIR=lib",
 	    "cmake --build build -j \"$IPM_JOBS\"" },
@@ -132,11 +225,72 @@ static const struct method_recipe recipes[] = {
 	  { "autoreconf -fi", "./configure --prefix=\"$IPM_PREFIX\"", "make -j\"$IPM_JOBS\"" },
 	  { "make install" },
 	  { "autoreconf", "cc", "make" } },
-	{ "make",
-	  { "make -j\"$IPM_JOBS\"" },
-	  { "make install PREFIX=\"$IPM_PREFIX\"" },
-	  { "cc", "make" } },
 };
+
+void ipm_scaffold_method_release(struct ipm_scaffold_method *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; m->build[i]; i++)
+		free(m->build[i]);
+	for (size_t i = 0; m->install[i]; i++)
+		free(m->install[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+int ipm_scaffold_method(struct ipm_scaffold_method *out, const char *name, const struct ipm_scaffold_tree *tree)
+{
+	size_t nb = 0, ni = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < sizeof(fixed_recipes) / sizeof(fixed_recipes[0]); i++) {
+		if (strcmp(fixed_recipes[i].name, name) != 0)
+			continue;
+		out->name = fixed_recipes[i].name;
+		for (size_t k = 0; k < 4 && fixed_recipes[i].build[k]; k++)
+			out->build[nb++] = xstrdup(fixed_recipes[i].build[k]);
+		for (size_t k = 0; k < 2 && fixed_recipes[i].install[k]; k++)
+			out->install[ni++] = xstrdup(fixed_recipes[i].install[k]);
+		for (size_t k = 0; k < 4 && fixed_recipes[i].tools[k]; k++)
+			out->tools[k] = fixed_recipes[i].tools[k];
+		return 0;
+	}
+	if (strcmp(name, "make") == 0) {
+		struct make_style m = make_style_of(tree ? tree->makefile : NULL);
+		char *at_build = prefix_args(&m, "$IPM_PREFIX");
+		char *at_install = prefix_args(&m, m.destdir ? "$IPM_PREFIX" : "$DESTDIR$IPM_PREFIX");
+
+		out->name = "make";
+		out->build[nb++] = xasprintf("make -j\"$IPM_JOBS\"%s", at_build);
+		if (!m.upper && !m.lower)
+			out->install[ni++] = xstrdup("make install PREFIX=\"$IPM_PREFIX\"");
+		else
+			out->install[ni++] = xasprintf("make install%s", at_install);
+		if (!m.destdir && m.pc && (m.upper || m.lower))
+			out->install[ni++] = xstrdup(
+				"find \"$DESTDIR$IPM_PREFIX\" -name '*.pc' -type f | while read -r pc; do "
+				"sed \"s|$DESTDIR||g\" \"$pc\" >\"$pc.tmp\" && mv \"$pc.tmp\" \"$pc\"; done");
+		out->tools[0] = "cc";
+		out->tools[1] = "make";
+		free(at_build);
+		free(at_install);
+		return 0;
+	}
+	if (strcmp(name, "headers") == 0) {
+		out->name = "headers";
+		out->install[ni++] = xstrdup("mkdir -p \"$DESTDIR$IPM_PREFIX/include\" \"$DESTDIR$IPM_PREFIX/lib/pkgconfig\"");
+		if (tree && tree->include_headers)
+			out->install[ni++] = xstrdup("cp -R include/. \"$DESTDIR$IPM_PREFIX/include/\"");
+		else
+			out->install[ni++] = xstrdup("for h in *.h *.hpp; do [ ! -f \"$h\" ] || cp \"$h\" \"$DESTDIR$IPM_PREFIX/include/\"; done");
+		out->install[ni++] = xstrdup(
+			"printf 'prefix=%s\\nincludedir=${prefix}/include\\n\\nName: %s\\nDescription: %s (headers)\\n"
+			"Version: %s\\nCflags: -I${includedir}\\n' \"$IPM_PREFIX\" \"$IPM_NAME\" \"$IPM_NAME\" \"$IPM_VERSION\" "
+			">\"$DESTDIR$IPM_PREFIX/lib/pkgconfig/$IPM_NAME.pc\"");
+		return 0;
+	}
+	return ipm_error_set(IPM_EINVAL, "no recipe for method '%s'", name);
+}
 
 /* The standard install hints of each tool (the order they are written in). */
 static const struct {
@@ -176,14 +330,6 @@ static const struct {
 };
 #define NTOOLS (sizeof(tool_hints) / sizeof(tool_hints[0]))
 
-static const struct method_recipe *find_recipe(const char *name)
-{
-	for (size_t i = 0; i < sizeof(recipes) / sizeof(recipes[0]); i++)
-		if (strcmp(recipes[i].name, name) == 0)
-			return &recipes[i];
-	return NULL;
-}
-
 static int has_file(char *const *files, size_t nfiles, const char *name)
 {
 	for (size_t i = 0; i < nfiles; i++)
@@ -198,13 +344,15 @@ static const char *const build_files[] = {
 	"Makefile", "makefile", "GNUmakefile",
 };
 
-size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles)
+size_t ipm_scaffold_guess_tree(const char *names[IPM_SCAFFOLD_MAX_METHODS], const struct ipm_scaffold_tree *tree)
 {
-	size_t n = 0;
+	char *const *files = tree->files;
+	size_t nfiles = tree->nfiles, n = 0;
 	int configure = has_file(files, nfiles, "configure");
 	int autoconf = has_file(files, nfiles, "configure.ac") || has_file(files, nfiles, "configure.in");
 	int makefile = has_file(files, nfiles, "Makefile") || has_file(files, nfiles, "makefile") ||
 		       has_file(files, nfiles, "GNUmakefile");
+	int headers = tree->include_headers, sources = 0;
 
 	if (has_file(files, nfiles, "CMakeLists.txt"))
 		names[n++] = "cmake";
@@ -215,10 +363,25 @@ size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *con
 	else if (autoconf)
 		names[n++] = "autotools";
 	/* Next to a configure script the Makefile is usually its output or a
-	 * stub telling to run it: building with it alone would fail. */
-	if (makefile && !configure && !autoconf)
+	 * stub telling to run it: building with it alone would fail. A Makefile
+	 * without an install target only builds tests or examples. */
+	if (makefile && !configure && !autoconf && make_style_of(tree->makefile).install)
 		names[n++] = "make";
+	if (n)
+		return n;
+	for (size_t i = 0; i < nfiles; i++) {
+		headers |= is_header(files[i]);
+		sources |= is_library_source(files[i]);
+	}
+	if (headers && !sources)
+		names[n++] = "headers";
 	return n;
+}
+
+size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles)
+{
+	struct ipm_scaffold_tree tree = { files, nfiles, 0, NULL };
+	return ipm_scaffold_guess_tree(names, &tree);
 }
 
 /* ---- the entry document ---- */
@@ -230,19 +393,20 @@ static void add_string_array(cJSON *obj, const char *key, const char *const *ite
 		cJSON_AddItemToArray(arr, cJSON_CreateString(items[i]));
 }
 
-/* "requires" for the tools the methods use, in tool_hints order. */
-static void add_requires(cJSON *doc, const char *const *methods, size_t nmethods)
+/* "requires" for the tools the methods use, in tool_hints order (none
+ * when no method needs a tool). */
+static void add_requires(cJSON *doc, const struct ipm_scaffold_method *methods, size_t nmethods)
 {
-	int used[NTOOLS] = { 0 };
+	int used[NTOOLS] = { 0 }, any = 0;
 	cJSON *arr;
 
-	for (size_t m = 0; m < nmethods; m++) {
-		const struct method_recipe *r = find_recipe(methods[m]);
-		for (size_t t = 0; r && t < 4 && r->tools[t]; t++)
+	for (size_t m = 0; m < nmethods; m++)
+		for (size_t t = 0; t < 4 && methods[m].tools[t]; t++)
 			for (size_t k = 0; k < NTOOLS; k++)
-				if (strcmp(tool_hints[k].tool, r->tools[t]) == 0)
-					used[k] = 1;
-	}
+				if (strcmp(tool_hints[k].tool, methods[m].tools[t]) == 0)
+					used[k] = any = 1;
+	if (!any)
+		return;
 	arr = cJSON_AddArrayToObject(doc, "requires");
 	for (size_t k = 0; k < NTOOLS; k++) {
 		if (!used[k])
@@ -257,15 +421,15 @@ static void add_requires(cJSON *doc, const char *const *methods, size_t nmethods
 	}
 }
 
-static void add_methods(cJSON *doc, const char *const *methods, size_t nmethods)
+static void add_methods(cJSON *doc, const struct ipm_scaffold_method *methods, size_t nmethods)
 {
 	cJSON *arr = cJSON_AddArrayToObject(doc, "methods");
 	for (size_t m = 0; m < nmethods; m++) {
-		const struct method_recipe *r = find_recipe(methods[m]);
 		cJSON *method = cJSON_CreateObject();
-		cJSON_AddStringToObject(method, "name", r->name);
-		add_string_array(method, "build", r->build, 4);
-		add_string_array(method, "install", r->install, 2);
+		cJSON_AddStringToObject(method, "name", methods[m].name);
+		if (methods[m].build[0])
+			add_string_array(method, "build", (const char *const *)methods[m].build, IPM_SCAFFOLD_MAX_STEPS);
+		add_string_array(method, "install", (const char *const *)methods[m].install, IPM_SCAFFOLD_MAX_STEPS);
 		cJSON_AddItemToArray(arr, method);
 	}
 }
@@ -310,6 +474,10 @@ struct pinned {
 	unsigned long long size;   /* archive: its length in bytes */
 	char **files;       /* file names at the source's top level */
 	size_t nfiles, files_alloc;
+	int include_headers;   /* include/ holds headers */
+	char *makefile;     /* the top-level Makefile's text (git), or NULL */
+	char *readme, *readme_name;     /* git: the README's text and name, or NULL */
+	char *license, *license_name;   /* git: the LICENSE or COPYING file's */
 };
 
 static void pinned_release(struct pinned *p)
@@ -319,6 +487,11 @@ static void pinned_release(struct pinned *p)
 	free(p->tag);
 	free(p->sha256);
 	xfree_strv(p->files, p->nfiles);
+	free(p->makefile);
+	free(p->readme);
+	free(p->readme_name);
+	free(p->license);
+	free(p->license_name);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -332,7 +505,7 @@ static void pinned_add_file(struct pinned *p, const char *name)
 
 /* The entry in its written key order. */
 static cJSON *build_doc(const struct ipm_scaffold_opts *opts, const struct pinned *p,
-			const char *const *methods, size_t nmethods)
+			const struct ipm_scaffold_method *methods, size_t nmethods)
 {
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *versions, *release;
@@ -567,6 +740,84 @@ static int unknown_tag(git_repository *repo, const char *url, const char *tag)
 	return rc;
 }
 
+/* The text of blob entry, or NULL for a binary, too large or absent one
+ * (a partial clone may lack it). */
+static char *blob_text(git_repository *repo, const git_tree_entry *entry)
+{
+	git_blob *blob = NULL;
+	char *text = NULL;
+
+	if (!entry || git_tree_entry_type(entry) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	if (git_blob_rawsize(blob) <= 1024 * 1024) {
+		size_t len = (size_t)git_blob_rawsize(blob);
+		const char *raw = git_blob_rawcontent(blob);
+		if (!memchr(raw, '\0', len))
+			text = xstrndup(raw, len);
+	}
+	git_blob_free(blob);
+	return text;
+}
+
+static int header_walk(const char *root, const git_tree_entry *entry, void *payload)
+{
+	(void)root;
+	if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB && is_header(git_tree_entry_name(entry))) {
+		*(int *)payload = 1;
+		return -1;   /* found: stop */
+	}
+	return 0;
+}
+
+/* The first of names (in that order, case ignored) at tree's top level. */
+static const git_tree_entry *first_of(git_tree *tree, const char *const *names, size_t nnames)
+{
+	for (size_t k = 0; k < nnames; k++)
+		for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+			const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+			if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB &&
+			    strcasecmp(git_tree_entry_name(entry), names[k]) == 0)
+				return entry;
+		}
+	return NULL;
+}
+
+/* What the guess and the detectors read besides file names: the Makefile,
+ * the README, the license file, and whether include/ holds headers. */
+static void read_texts(struct pinned *p, git_repository *repo, git_tree *tree)
+{
+	static const char *const makefiles[] = { "GNUmakefile", "makefile", "Makefile" };
+	static const char *const readmes[] = { "README.md", "README.markdown", "README.rst", "README.txt",
+					       "README", "README.adoc" };
+	static const char *const licenses[] = { "LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE",
+						"LICENCE.md", "LICENCE.txt", "COPYING", "COPYING.md",
+						"COPYING.txt", "UNLICENSE", "LICENSE-MIT", "COPYRIGHT" };
+	const git_tree_entry *entry;
+	git_tree_entry *include = NULL;
+	git_tree *include_tree = NULL;
+
+	/* GNU make reads GNUmakefile, then makefile, then Makefile (exact case). */
+	for (size_t k = 0; k < 3 && !p->makefile; k++)
+		if ((entry = git_tree_entry_byname(tree, makefiles[k])))
+			p->makefile = blob_text(repo, entry);
+	if ((entry = first_of(tree, readmes, sizeof(readmes) / sizeof(readmes[0]))) &&
+	    (p->readme = blob_text(repo, entry)))
+		p->readme_name = xstrdup(git_tree_entry_name(entry));
+	if ((entry = first_of(tree, licenses, sizeof(licenses) / sizeof(licenses[0]))) &&
+	    (p->license = blob_text(repo, entry)))
+		p->license_name = xstrdup(git_tree_entry_name(entry));
+	if (git_tree_entry_bypath(&include, tree, "include") == 0 &&
+	    git_tree_entry_type(include) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(&include_tree, repo, git_tree_entry_id(include)) == 0)
+		git_tree_walk(include_tree, GIT_TREEWALK_PRE, header_walk, &p->include_headers);
+	git_error_clear();
+	git_tree_free(include_tree);
+	git_tree_entry_free(include);
+}
+
 /* Pins url at tag (annotated tags peeled to their commit) or, without one,
  * at the default branch's HEAD and the tag pointing at it, if any. */
 static int pin_git(struct pinned *p, const struct ipm_fetch_ctx *ctx, const char *url, const char *tag)
@@ -625,6 +876,7 @@ static int pin_git(struct pinned *p, const struct ipm_fetch_ctx *ctx, const char
 		if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB)
 			pinned_add_file(p, git_tree_entry_name(entry));
 	}
+	read_texts(p, repo, tree);
 done:
 	tag_list_release(&at_head);
 	git_tree_free(tree);
@@ -771,6 +1023,8 @@ void ipm_scaffold_release(struct ipm_scaffold *s)
 	free(s->found);
 	free(s->methods);
 	free(s->missing);
+	free(s->description_from);
+	free(s->license_from);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -818,7 +1072,12 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 	struct pinned p = { 0 };
 	struct ipm_buf found = IPM_BUF_INIT, methods = IPM_BUF_INIT, missing = IPM_BUF_INIT;
 	const char *names[IPM_SCAFFOLD_MAX_METHODS];
-	size_t nnames = 0;
+	struct ipm_scaffold_method recipes[IPM_SCAFFOLD_MAX_METHODS];
+	struct ipm_scaffold_opts filled = *opts;
+	struct ipm_scaffold_tree tree;
+	char *description = NULL;
+	const char *license = NULL;
+	size_t nnames = 0, nrecipes = 0;
 	cJSON *doc = NULL;
 	struct ipm_buf text = IPM_BUF_INIT;
 	int rc;
@@ -855,8 +1114,24 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 	if ((rc = pick_version(&p, &out->version_from, opts)) < 0)
 		goto done;
 
-	nnames = ipm_scaffold_guess(names, p.files, p.nfiles);
-	doc = build_doc(opts, &p, names, nnames);
+	tree.files = p.files;
+	tree.nfiles = p.nfiles;
+	tree.include_headers = p.include_headers;
+	tree.makefile = p.makefile;
+	nnames = ipm_scaffold_guess_tree(names, &tree);
+	for (; nrecipes < nnames; nrecipes++)
+		if ((rc = ipm_scaffold_method(&recipes[nrecipes], names[nrecipes], &tree)) < 0)
+			goto done;
+	/* What the repository says about itself fills what was not given. */
+	if (!filled.description && p.readme && ipm_detect_description(&description, p.readme) == 0) {
+		filled.description = description;
+		out->description_from = xstrdup(p.readme_name);
+	}
+	if (!filled.license && p.license && ipm_detect_license(&license, p.license) == 0) {
+		filled.license = license;
+		out->license_from = xstrdup(p.license_name);
+	}
+	doc = build_doc(&filled, &p, recipes, nnames);
 	if ((rc = check_doc(doc, opts->path)) < 0)
 		goto done;
 	print_json(&text, doc, 0);
@@ -869,9 +1144,9 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 		add_listed(&methods, names[i]);
 	if (!nnames)
 		add_listed(&missing, "methods");
-	if (!opts->description)
+	if (!filled.description)
 		add_listed(&missing, "description");
-	if (!opts->license)
+	if (!filled.license)
 		add_listed(&missing, "license");
 	add_listed(&missing, "keywords");
 
@@ -888,6 +1163,9 @@ done:
 	if (rc < 0)
 		ipm_scaffold_release(out);
 	cJSON_Delete(doc);
+	for (size_t i = 0; i < nrecipes; i++)
+		ipm_scaffold_method_release(&recipes[i]);
+	free(description);
 	pinned_release(&p);
 	ipm_buf_release(&text);
 	ipm_buf_release(&found);

@@ -6,8 +6,10 @@
  * Writing a new registry entry (ipm registry new): the source is pinned
  * (git: the full commit id of a tag or of the default branch, read with
  * libgit2 from a bare mirror; archive: the sha256 of the download), and a
- * recipe is guessed from the build files at the top of the source, without
- * checking anything out or extracting anything.
+ * recipe is guessed from the build files at the top of the source (and the
+ * text of its Makefile), without checking anything out or extracting
+ * anything. A description and license not given are read from the README and
+ * the LICENSE or COPYING file of a git source (ipm/detect.h).
  *
  * The entry is checked with ipm_entry_check before it is written, with
  * placeholders for what the contributor fills in later (description, a method
@@ -37,6 +39,8 @@ struct ipm_scaffold {
 	char *found;         /* build files found, "CMakeLists.txt, Makefile"; "" for none */
 	char *methods;       /* methods written, "cmake, make"; "" for none */
 	char *missing;       /* fields left for the contributor, "description, license, keywords" */
+	char *description_from;  /* the file the description was read from ("README.md"), or NULL */
+	char *license_from;      /* the file the license was matched in ("LICENSE"), or NULL */
 };
 void ipm_scaffold_release(struct ipm_scaffold *s);
 
@@ -71,13 +75,56 @@ char *ipm_scaffold_version_from_tag(const char *tag);
 char *ipm_scaffold_version_from_url(const char *url);
 
 /*
- * The methods guessed from the file names at the source's top level, most
- * conventional first: "cmake" (CMakeLists.txt), "meson" (meson.build),
- * "configure" (configure), "autotools" (configure.ac or configure.in without
- * configure), "make" (Makefile, makefile or GNUmakefile, unless a configure
- * script or configure.ac generates it). Fills names (at most
- * IPM_SCAFFOLD_MAX_METHODS) and returns how many.
+ * What the guess looks at: the file names at the source's top level, whether
+ * include/ holds headers, and the text of the top-level Makefile (NULL when
+ * it was not read, as for archives: then a Makefile is taken to have an
+ * install target that honours PREFIX and DESTDIR).
  */
-#define IPM_SCAFFOLD_MAX_METHODS 5
+struct ipm_scaffold_tree {
+	char *const *files;
+	size_t nfiles;
+	int include_headers;
+	const char *makefile;
+};
+
+/*
+ * The methods guessed for tree, most conventional first: "cmake"
+ * (CMakeLists.txt), "meson" (meson.build), "configure" (configure),
+ * "autotools" (configure.ac or configure.in without configure: autoreconf
+ * -fi first), "make" (Makefile, makefile or GNUmakefile with an install
+ * target, unless a configure script or configure.ac generates it), and, when
+ * none of these was found, "headers" for a header-only library (.h files at
+ * the top without .c files other than examples and tests, or headers in
+ * include/). Fills names (at most IPM_SCAFFOLD_MAX_METHODS) and returns how
+ * many.
+ */
+#define IPM_SCAFFOLD_MAX_METHODS 6
+size_t ipm_scaffold_guess_tree(const char *names[IPM_SCAFFOLD_MAX_METHODS], const struct ipm_scaffold_tree *tree);
+/* ipm_scaffold_guess_tree on file names alone (no Makefile text, no include/). */
 size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles);
+
+/*
+ * A guessed method's steps. Every recipe configures or builds for
+ * "$IPM_PREFIX" and installs under "$DESTDIR$IPM_PREFIX"; LDFLAGS (the rpath)
+ * comes from the environment.
+ *
+ * "make": the Makefile's text decides the variable given on the command line
+ * (PREFIX, or prefix when only that one is used, both when both are, none
+ * when neither), at build time too, so that a path compiled in is the final
+ * prefix. When the Makefile never mentions DESTDIR, install gets
+ * PREFIX="$DESTDIR$IPM_PREFIX": make rebuilds by timestamps, not by variables,
+ * so what was built keeps "$IPM_PREFIX"; only files the install rule itself
+ * writes would carry the staging path, and of those the .pc files (the usual
+ * case) get it removed by one more step.
+ */
+#define IPM_SCAFFOLD_MAX_STEPS 6
+struct ipm_scaffold_method {
+	const char *name;
+	char *build[IPM_SCAFFOLD_MAX_STEPS + 1];     /* NULL-terminated */
+	char *install[IPM_SCAFFOLD_MAX_STEPS + 1];   /* NULL-terminated */
+	const char *tools[4];                        /* NULL-terminated, for "requires" */
+};
+/* Fills out with the steps of method name for tree; IPM_EINVAL for an unknown name. */
+int ipm_scaffold_method(struct ipm_scaffold_method *out, const char *name, const struct ipm_scaffold_tree *tree);
+void ipm_scaffold_method_release(struct ipm_scaffold_method *m);
 #endif

@@ -132,7 +132,8 @@ make_tree() { # DIR FILE...: a git repository holding these (empty) files
 	for _f in "$@"; do : >"$_d/$_f"; done
 	(cd "$_d" && git init -q && git add -A && git commit -q -m tree && git tag v3.0)
 }
-# A CMake project (no compiler needed) next to a Makefile.
+# A CMake project (no compiler needed) next to a Makefile without an install
+# target (a wrapper that only says to use cmake): no make method.
 mkdir -p "$work/git/cm.git"
 cat >"$work/git/cm.git/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.5)
@@ -143,8 +144,8 @@ printf '#!/bin/sh\necho cm 2.5\n' >"$work/git/cm.git/cm.sh"
 printf 'all:\n\t@echo use cmake\n' >"$work/git/cm.git/Makefile"
 (cd "$work/git/cm.git" && git init -q && git add -A && git commit -q -m cm && git tag -a cm-2_5 -m cm)
 expect_ok "$IPM" registry new cm --git "$GIT/cm.git" --tag cm-2_5 --description "cmake test" --license MIT --dir "$NEW"
-check "CMakeLists.txt + Makefile: methods cmake, make" test "$(entry_get cm '[m["name"] for m in d["methods"]]')" = "['cmake', 'make']"
-check "found CMakeLists.txt, Makefile" grep -q "^found CMakeLists.txt, Makefile: wrote methods cmake, make$" "$work/err"
+check "CMakeLists.txt + Makefile without install: method cmake" test "$(entry_get cm '[m["name"] for m in d["methods"]]')" = "['cmake']"
+check "found CMakeLists.txt, Makefile" grep -q "^found CMakeLists.txt, Makefile: wrote methods cmake$" "$work/err"
 check "cmake is required, with its hints" test "$(entry_get cm '[r["tool"] for r in d["requires"]]')" = "['cc', 'make', 'cmake']"
 check "version from 'cm-2_5'" test "$(entry_get cm 'd["versions"][0]["version"]')" = "2.5"
 check "the cmake recipe" test "$(entry_get cm 'd["methods"][0]["build"][0]')" = 'cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$IPM_PREFIX" -DCMAKE_INSTALL_LIBDIR=lib'

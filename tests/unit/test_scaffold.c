@@ -94,12 +94,109 @@ static void test_guess(void **state)
 	expect_methods("", NULL, 0);
 }
 
+static void expect_tree(const char *want, const char *makefile, int include_headers, char **files, size_t nfiles)
+{
+	struct ipm_scaffold_tree tree = { files, nfiles, include_headers, makefile };
+	const char *names[IPM_SCAFFOLD_MAX_METHODS];
+	size_t n = ipm_scaffold_guess_tree(names, &tree);
+	char got[256] = "";
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(got, " ");
+		strcat(got, names[i]);
+	}
+	assert_string_equal(got, want);
+}
+
+static void test_guess_tree(void **state)
+{
+	/* a Makefile without an install target builds tests only */
+	expect_tree("", "all: test\ntest:\n\tcc -o test test.c\n", 0, FILES("Makefile", "lib.c", "lib.h"));
+	expect_tree("make", "PREFIX ?= /usr/local\ninstall: all\n\tcp x $(DESTDIR)$(PREFIX)/bin\n", 0,
+		    FILES("Makefile", "x.c"));
+	expect_tree("make", ".PHONY: all install\nall install uninstall: x\n", 0, FILES("Makefile"));
+	/* header-only: at the top (examples and tests do not count), or in include/ */
+	expect_tree("headers", NULL, 0, FILES("utf8.h", "README.md", "LICENSE"));
+	expect_tree("headers", "all: example\nexample: example.c\n", 0,
+		    FILES("Makefile", "greatest.h", "example.c", "example_suite.c", "test_x.c"));
+	expect_tree("headers", NULL, 1, FILES("README.md"));
+	expect_tree("", NULL, 0, FILES("lib.h", "lib.c"));
+	/* a build system wins over headers */
+	expect_tree("cmake", NULL, 1, FILES("CMakeLists.txt", "x.h"));
+	expect_tree("autotools", NULL, 0, FILES("configure.ac", "Makefile.am", "x.h"));
+}
+
+/* The steps of method name for a Makefile text, joined with " && ". */
+static void expect_steps(const char *name, const char *makefile, int include_headers,
+			 const char *want_build, const char *want_install)
+{
+	struct ipm_scaffold_tree tree = { NULL, 0, include_headers, makefile };
+	struct ipm_scaffold_method m;
+	char build[2048] = "", install[2048] = "";
+
+	assert_int_equal(ipm_scaffold_method(&m, name, &tree), 0);
+	for (size_t i = 0; m.build[i]; i++)
+		strcat(strcat(build, i ? " && " : ""), m.build[i]);
+	for (size_t i = 0; m.install[i]; i++)
+		strcat(strcat(install, i ? " && " : ""), m.install[i]);
+	assert_string_equal(build, want_build);
+	if (want_install)
+		assert_string_equal(install, want_install);
+	ipm_scaffold_method_release(&m);
+}
+
+static void test_method_steps(void **state)
+{
+	struct ipm_scaffold_method m;
+
+	expect_steps("cmake", NULL, 0,
+		     "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$IPM_PREFIX\" "
+		     "-DCMAKE_INSTALL_LIBDIR=lib && cmake --build build -j \"$IPM_JOBS\"",
+		     "cmake --install build");
+	expect_steps("meson", NULL, 0,
+		     "meson setup build --prefix=\"$IPM_PREFIX\" --libdir=lib --buildtype=release && meson compile -C build",
+		     "meson install -C build");
+	expect_steps("autotools", NULL, 0,
+		     "autoreconf -fi && ./configure --prefix=\"$IPM_PREFIX\" && make -j\"$IPM_JOBS\"", "make install");
+	/* PREFIX and DESTDIR honoured */
+	expect_steps("make", "PREFIX ?= /usr/local\ninstall:\n\tcp x $(DESTDIR)$(PREFIX)/lib\n", 0,
+		     "make -j\"$IPM_JOBS\" PREFIX=\"$IPM_PREFIX\"", "make install PREFIX=\"$IPM_PREFIX\"");
+	/* lowercase prefix only */
+	expect_steps("make", "prefix = /usr/local\ninstall:\n\tcp x $(DESTDIR)$(prefix)/lib\n", 0,
+		     "make -j\"$IPM_JOBS\" prefix=\"$IPM_PREFIX\"", "make install prefix=\"$IPM_PREFIX\"");
+	/* DESTDIR ignored: the staging directory goes into the prefix at install only */
+	expect_steps("make", "PREFIX=/usr/local\ninstall:\n\tcp x $(PREFIX)/bin\n", 0,
+		     "make -j\"$IPM_JOBS\" PREFIX=\"$IPM_PREFIX\"", "make install PREFIX=\"$DESTDIR$IPM_PREFIX\"");
+	/* ... and a .pc written by install is rewritten without it */
+	assert_int_equal(ipm_scaffold_method(&m, "make", &(struct ipm_scaffold_tree){
+			 NULL, 0, 0, "PREFIX=/usr\ninstall:\n\tsed s,@p@,$(PREFIX), x.pc.in > $(PREFIX)/lib/pkgconfig/x.pc\n" }), 0);
+	assert_non_null(m.install[1]);
+	assert_non_null(strstr(m.install[1], "-name '*.pc'"));
+	ipm_scaffold_method_release(&m);
+	/* CMAKE_INSTALL_PREFIX is not PREFIX; neither used: the conventional line */
+	expect_steps("make", "install:\n\tcmake -DCMAKE_INSTALL_PREFIX=/x\n\tcp a $(DESTDIR)$(IPM_PREFIX)/bin\n", 0,
+		     "make -j\"$IPM_JOBS\"", "make install PREFIX=\"$IPM_PREFIX\"");
+	/* header-only: include/ copied whole, or the top-level headers, and a .pc */
+	expect_steps("headers", NULL, 1, "", NULL);
+	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 1, NULL }), 0);
+	assert_string_equal(m.install[1], "cp -R include/. \"$DESTDIR$IPM_PREFIX/include/\"");
+	assert_non_null(strstr(m.install[2], "$DESTDIR$IPM_PREFIX/lib/pkgconfig/$IPM_NAME.pc"));
+	assert_null(m.tools[0]);
+	ipm_scaffold_method_release(&m);
+	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 0, NULL }), 0);
+	assert_non_null(strstr(m.install[1], "*.h"));
+	ipm_scaffold_method_release(&m);
+	assert_int_not_equal(ipm_scaffold_method(&m, "scons", NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_from_tag),
 		cmocka_unit_test(test_version_from_url),
 		cmocka_unit_test(test_guess),
+		cmocka_unit_test(test_guess_tree),
+		cmocka_unit_test(test_method_steps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
