@@ -136,6 +136,10 @@ static const char *const migrations[] = {
 	 * (unix seconds) of the index last imported; a lower version is a
 	 * replay. NULL for indexes that carry none. */
 	"ALTER TABLE registries ADD COLUMN serial INTEGER; ALTER TABLE registries ADD COLUMN expires INTEGER;",
+	/* 4: the entry ipm guessed for a repository no registry knows (NULL
+	 * for an entry from a registry): what `registry new --from-installed`
+	 * writes out, and what `list` and `info` mark as guessed */
+	"ALTER TABLE packages ADD COLUMN guessed_entry TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -225,7 +229,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTORS_ALL] = "SELECT id, dim, count, length(names), length(vecs) FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at FROM packages WHERE name = ?1",
+		" explicit, installed_at, guessed_entry FROM packages WHERE name = ?1",
 	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
 	[ST_PACKAGE_DEPS] =
 		"SELECT depends_on, version_constraint FROM deps WHERE package = ?1 ORDER BY depends_on",
@@ -234,13 +238,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PACKAGE_PREFIX] = "SELECT prefix FROM packages ORDER BY name LIMIT 1",
 	[ST_PACKAGE_LIST] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at FROM packages ORDER BY name",
-	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source FROM packages ORDER BY name",
+		" explicit, installed_at, guessed_entry FROM packages ORDER BY name",
+	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source,"
+		" CASE WHEN guessed_entry IS NULL THEN NULL ELSE 'guessed' END FROM packages ORDER BY name",
 	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM package_widths",
 	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
 	[ST_PACKAGE_INSERT] =
 		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		" prefix, explicit, installed_at, guessed_entry)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
 	[ST_DEPENDENTS] =
@@ -1354,6 +1360,7 @@ void ipm_package_row_release(struct ipm_package_row *p)
 	free(p->method);
 	free(p->store_dir);
 	free(p->prefix);
+	free(p->guessed_entry);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		free(p->files[i].path);
 		free(p->files[i].sha256);
@@ -1379,6 +1386,7 @@ static void package_from_row(struct ipm_package_row *p, sqlite3_stmt *s)
 	p->prefix = col_text(s, 7);
 	p->explicit_install = sqlite3_column_int(s, 8);
 	p->installed_at = sqlite3_column_int64(s, 9);
+	p->guessed_entry = col_text(s, 10);
 }
 
 int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files)
@@ -1505,6 +1513,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 			p.version = (char *)sqlite3_column_text(s, 1);
 			p.installed_at = sqlite3_column_int64(s, 2);
 			p.source = (char *)sqlite3_column_text(s, 3);
+			p.guessed_entry = (char *)sqlite3_column_text(s, 4);
 			if (fn(ctx, &p)) {
 				rc = SQLITE_DONE;
 				break;
@@ -1521,6 +1530,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 		p.prefix = (char *)sqlite3_column_text(s, 7);
 		p.explicit_install = sqlite3_column_int(s, 8);
 		p.installed_at = sqlite3_column_int64(s, 9);
+		p.guessed_entry = (char *)sqlite3_column_text(s, 10);
 		if (fn(ctx, &p)) {
 			rc = SQLITE_DONE;
 			break;
@@ -1570,6 +1580,7 @@ int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
 	bind_text(s, 8, p->prefix ? p->prefix : "");
 	sqlite3_bind_int(s, 9, p->explicit_install);
 	sqlite3_bind_int64(s, 10, p->installed_at ? p->installed_at : (int64_t)time(NULL));
+	bind_text(s, 11, p->guessed_entry);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc != SQLITE_DONE) {

@@ -1320,6 +1320,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	row.name = it->entry.name;
 	row.version = it->release->version;
 	row.registry = it->registry;
+	row.guessed_entry = it->guessed_entry;
 	row.source = ipm_source_describe(&it->source);
 	row.resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
 	row.method = b->method->name ? b->method->name : "default";

@@ -21,6 +21,7 @@
 #include "ipm/install.h"
 #include "ipm/log.h"
 #include "ipm/registry.h"
+#include "ipm/repo.h"
 #include "ipm/version.h"
 #include "ipm/xalloc.h"
 
@@ -49,6 +50,8 @@ static void node_release(struct node *nd)
 	ipm_entry_release(&nd->item.entry);
 	ipm_source_release(&nd->item.source);
 	free(nd->item.registry);
+	free(nd->item.guessed_entry);
+	free(nd->item.guessed_note);
 	free(nd->chosen_for);
 }
 
@@ -373,6 +376,114 @@ static int split_spec(char **name, char **constraint, const char *spec)
 	return 0;
 }
 
+/* Whether a release of e comes from the repository at url (both normalised). */
+static int same_repository(const struct ipm_entry *e, const char *url)
+{
+	char *want = ipm_repo_url_normalize(url);
+	int same = 0;
+
+	for (size_t i = 0; i < e->nreleases && !same; i++) {
+		const char *git = e->releases[i].source.kind == IPM_SOURCE_GIT ? e->releases[i].source.git : NULL;
+		char *have = git ? ipm_repo_url_normalize(git) : NULL;
+		same = have && strcmp(have, want) == 0;
+		free(have);
+	}
+	free(want);
+	return same;
+}
+
+/*
+ * A spec that names a repository (owner/repo, a URL, github:, a local path):
+ * the registry entry whose "repo" it is, else an entry guessed from the
+ * repository itself, marked as guessed on its plan item.
+ */
+static int require_repo(struct resolver *r, const struct ipm_repo_spec *rs, const char *spec)
+{
+	struct ipm_entry entry;
+	struct ipm_repo_guess guess = { 0 };
+	char *registry = NULL, *origin = NULL;
+	long idx;
+	int rc;
+
+	memset(&entry, 0, sizeof(entry));
+	if (rs->owner_repo || rs->package) {
+		/* by "repo"; else the entry named like the repository, when one
+		 * of its releases comes from the same URL */
+		rc = rs->owner_repo ? ipm_registry_lookup(&entry, &registry, r->ctx, rs->owner_repo) : IPM_ENOTFOUND;
+		if (rc == IPM_ENOTFOUND && rs->package) {
+			ipm_error_clear();
+			rc = ipm_registry_lookup(&entry, &registry, r->ctx, rs->package);
+			if (rc == 0 && !same_repository(&entry, rs->url)) {
+				ipm_entry_release(&entry);
+				memset(&entry, 0, sizeof(entry));
+				free(registry);
+				registry = NULL;
+				rc = IPM_ENOTFOUND;
+			}
+		}
+		if (rc == 0) {
+			if (rs->at && ipm_constraint_valid(rs->at) <= 0) {
+				rc = ipm_error_set(IPM_EINVAL, "invalid version constraint '%s' in '%s'", rs->at, spec);
+				ipm_error_hint("'%s' is in a registry as '%s': write %s@1.2, or name the package",
+					       rs->owner_repo, entry.name, rs->name);
+				goto done;
+			}
+			rc = require_package(r, entry.name, rs->at, NULL, &entry, registry);
+			registry = NULL;
+			goto done;
+		}
+		if (rc != IPM_ENOTFOUND)
+			goto done;
+		ipm_error_clear();
+	}
+	if (!rs->package) {
+		rc = ipm_error_set(IPM_EINVAL, "cannot make a package name of '%s'", spec);
+		goto done;
+	}
+	if ((rc = ipm_repo_guess(&guess, &r->ctx->fetch, rs->url, rs->package, rs->at)) < 0) {
+		ipm_error_prefix("no registry entry for '%s'", spec);
+		goto done;
+	}
+	origin = xasprintf("the entry guessed for '%s'", spec);
+	if ((rc = ipm_entry_parse(&entry, guess.json, strlen(guess.json), origin)) < 0)
+		goto done;
+	rc = require_package(r, entry.name, NULL, NULL, &entry, NULL);
+	if (rc < 0)
+		goto done;
+	idx = find_node(r, rs->package);
+	if (idx >= 0 && !r->nodes[idx].item.guessed_entry && !r->nodes[idx].item.registry) {
+		r->nodes[idx].item.guessed_entry = guess.json;
+		r->nodes[idx].item.guessed_note = guess.note;
+		guess.json = guess.note = NULL;
+	}
+done:
+	ipm_entry_release(&entry);
+	ipm_repo_guess_release(&guess);
+	free(registry);
+	free(origin);
+	return rc;
+}
+
+static int require_spec(struct resolver *r, const char *spec)
+{
+	struct ipm_repo_spec rs;
+	char *name = NULL, *constraint = NULL;
+	int rc;
+
+	if ((rc = ipm_repo_spec_parse(&rs, spec)) < 0)
+		return rc;
+	if (rs.kind == IPM_REPO_SPEC_NAME) {
+		if ((rc = split_spec(&name, &constraint, spec)) == 0)
+			rc = require_package(r, name, constraint, NULL, NULL, NULL);
+	} else {
+		rc = require_repo(r, &rs, spec);
+	}
+	free(name);
+	free(constraint);
+	ipm_repo_spec_release(&rs);
+	return rc;
+}
+
 static long plan_find(const struct ipm_plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->n; i++)
@@ -536,13 +647,7 @@ int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const 
 			rc = require_package(&r, entry.name, NULL, NULL, &entry, registry);
 			ipm_entry_release(&entry);
 		} else {
-			rc = split_spec(&name, &constraint, specs[i]);
-			if (rc < 0)
-				goto done;
-			rc = require_package(&r, name, constraint, NULL, NULL, NULL);
-			free(name);
-			free(constraint);
-			name = constraint = NULL;
+			rc = require_spec(&r, specs[i]);
 		}
 		if (rc < 0)
 			goto done;
@@ -582,6 +687,8 @@ void ipm_plan_release(struct ipm_plan *plan)
 		ipm_entry_release(&plan->items[i].entry);
 		ipm_source_release(&plan->items[i].source);
 		free(plan->items[i].registry);
+		free(plan->items[i].guessed_entry);
+		free(plan->items[i].guessed_note);
 	}
 	free(plan->items);
 	plan->items = NULL;

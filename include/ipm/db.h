@@ -141,6 +141,7 @@ struct ipm_package_row {
 	char *prefix;
 	int explicit_install;     /* 1 when the user asked for it, 0 when pulled in as a dependency */
 	int64_t installed_at;     /* unix seconds */
+	char *guessed_entry;      /* the entry JSON ipm guessed (no registry knew the repository), or NULL */
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */
@@ -159,7 +160,8 @@ int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const cha
 int ipm_db_package_list(struct ipm_package_row **out, size_t *nout, struct ipm_db *db);
 /* The same rows one at a time, without copies: p and its strings are valid
  * during the call only; stops when fn returns non-zero. brief: only name,
- * version, source and installed_at are read (the others are NULL / 0). */
+ * version, source, installed_at and whether it was guessed (guessed_entry is
+ * "guessed" or NULL) are read (the others are NULL / 0). */
 int ipm_db_package_each(struct ipm_db *db, int brief,
 			int (*fn)(void *ctx, const struct ipm_package_row *p), void *ctx);
 /* The longest name and version of the installed packages, in bytes (0 when

@@ -31,6 +31,8 @@ struct ipm_plan_item {
 	int explicit_install;                /* named by the user */
 	int installed;                       /* this version is installed already */
 	int rebuild;                         /* installed, but built again: a dependency changes */
+	char *guessed_entry;                 /* no registry knew it: the entry JSON ipm guessed, else NULL */
+	char *guessed_note;                  /* "recipe guessed from CMakeLists.txt at v1.2 (commit ...)" */
 };
 
 struct ipm_plan {

@@ -87,6 +87,7 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 		add_string(item, "store_dir", pkg->store_dir);
 		cJSON_AddBoolToObject(item, "explicit", pkg->explicit_install != 0);
 		cJSON_AddNumberToObject(item, "installed_at", (double)pkg->installed_at);
+		cJSON_AddBoolToObject(item, "guessed", pkg->guessed_entry != NULL);
 		arr = cJSON_AddArrayToObject(item, "files");
 		for (i = 0; i < pkg->nfiles; i++)
 			if (pkg->files[i].type != 'd')
@@ -186,6 +187,10 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 		field(cli, "  source:", pkg->source);
 		field(cli, "  resolved:", pkg->resolved);
 		field(cli, "  method:", pkg->method);
+		if (pkg->guessed_entry)
+			printf("  %-10s yes: no registry entry; the recipe was guessed from the repository\n"
+			       "             (ipm registry new --from-installed %s writes it out)\n",
+			       "guessed:", pkg->name);
 		field(cli, "  prefix:", pkg->prefix);
 		printf("  %-10s %zu\n", "files:", nlinks);
 		if (pkg->ndepends) {
@@ -255,6 +260,13 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 		installed = 1;
 	else if (rc != IPM_ENOTFOUND)
 		goto done;
+	if (!found && installed && pkg.guessed_entry &&
+	    ipm_entry_parse(&entry, pkg.guessed_entry, strlen(pkg.guessed_entry), pkg.name) == 0) {
+		/* no registry has it: what ipm guessed and installed describes it */
+		found = 1;
+		registry = xstrdup("none (the entry was guessed)");
+	}
+	ipm_error_clear();
 	if (!found && !installed) {
 		/* the registries' error, with its hint */
 		rc = ipm_registry_find(&entry, &registry, &cli->ctx, spec);

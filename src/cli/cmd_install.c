@@ -65,7 +65,10 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 			cli_print_shown(it->source.subdir, 12);
 			putchar('\n');
 		}
-		printf("    registry: %s\n", it->registry ? it->registry : "?");
+		if (it->guessed_note)
+			printf("    %sno registry entry: %s%s\n", cli_bold(cli), it->guessed_note, cli_reset(cli));
+		else
+			printf("    registry: %s\n", it->registry ? it->registry : "?");
 		if (it->method) {
 			print_method(it->method, 0);
 		} else {
@@ -82,7 +85,7 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	const char *opt, *value, *method = NULL;
 	const char **specs = NULL;
 	size_t nspecs = 0, i, todo = 0;
-	int dry_run = 0, yes = 0, idx = 1, r, rc = 0;
+	int dry_run = 0, yes = 0, trust_guess = 0, guessed = 0, idx = 1, r, rc = 0;
 
 	specs = xcalloc((size_t)argc, sizeof(*specs));
 	while ((r = cli_next_option(cli, argc, argv, &idx, "--method", &opt, &value)) != -1) {
@@ -98,6 +101,8 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 			yes = 1;
 		else if (strcmp(opt, "--dry-run") == 0)
 			dry_run = 1;
+		else if (strcmp(opt, "--trust-guess") == 0)
+			trust_guess = yes = 1;   /* approves the guess, and so the whole plan */
 		else if (strcmp(opt, "--method") == 0)
 			method = value;
 		else {
@@ -122,9 +127,12 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	rc = ipm_plan_build(&plan, &cli->ctx, specs, nspecs, method);
 	if (rc < 0)
 		goto done;
-	for (i = 0; i < plan.n; i++)
+	for (i = 0; i < plan.n; i++) {
 		if (!plan.items[i].installed)
 			todo++;
+		if (!plan.items[i].installed && plan.items[i].guessed_entry)
+			guessed = 1;
+	}
 	if (todo == 0) {
 		for (i = 0; i < plan.n; i++) {
 			if (plan.items[i].explicit_install && !cli->quiet)
@@ -140,7 +148,7 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 
 	/* The plan is what the user approves: shown unless they approved it
 	 * already (--yes) and asked for quiet. A dry run's plan is its result. */
-	if (!(cli->quiet && yes && !dry_run)) {
+	if (!(cli->quiet && yes && !dry_run && (!guessed || trust_guess))) {
 		print_plan(cli, &plan, todo);
 		fflush(stdout);
 	} else if (!ipm_ctx_sandbox(&cli->ctx)->bwrap) {
@@ -156,6 +164,20 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	rc = ipm_plan_check_sandbox(&cli->ctx);
 	if (rc < 0)
 		goto done;
+	if (guessed && !trust_guess) {
+		/* a guessed recipe was reviewed by nobody: --yes approves a
+		 * registry's plan, not this one */
+		if (!cli->ctx.interactive) {
+			rc = ipm_error_set(IPM_ECANCEL, "refusing to run a guessed recipe without confirmation");
+			ipm_error_hint("read the steps above, then pass --trust-guess to run them");
+			goto done;
+		}
+		if (!cli_confirm(cli, "The recipe above is a guess. Run it?")) {
+			rc = ipm_error_set(IPM_ECANCEL, "installation cancelled");
+			goto done;
+		}
+		yes = 1;
+	}
 	rc = cli_approve(cli, yes, "run recipe steps", "installation");
 	if (rc < 0)
 		goto done;

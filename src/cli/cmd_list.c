@@ -41,6 +41,7 @@ static int add_json(void *ctx, const struct ipm_package_row *p)
 	add_string(o, "store_dir", p->store_dir);
 	cJSON_AddBoolToObject(o, "explicit", p->explicit_install != 0);
 	cJSON_AddNumberToObject(o, "installed_at", (double)p->installed_at);
+	cJSON_AddBoolToObject(o, "guessed", p->guessed_entry != NULL);
 	cJSON_AddItemToArray(ctx, o);
 	return 0;
 }
@@ -112,6 +113,8 @@ static int plain_text(const char *s)
 	return *s == '\0';
 }
 
+#define GUESSED_MARK " (guessed)"
+
 static int print_row(void *ctx, const struct ipm_package_row *p)
 {
 	struct table *t = ctx;
@@ -128,7 +131,7 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 	/* room for the row even if longer than the widths (a package
 	 * installed between the two queries) */
 	ipm_buf_grow(&t->out, (lname > wname ? lname : wname) + (lver > wver ? lver : wver) +
-			      (lwhen > 18 ? lwhen : 18) + lsrc + 1);
+			      (lwhen > 18 ? lwhen : 18) + lsrc + sizeof(GUESSED_MARK));
 	o = t->out.ptr + t->out.len;
 	o = put_padded(o, p->name, lname, wname);
 	o = put_padded(o, p->version, lver, wver);
@@ -144,6 +147,11 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 	if (lsrc)
 		memcpy(o, p->source, lsrc);
 	o += lsrc;
+	if (p->guessed_entry) {
+		/* no registry vouches for its recipe */
+		memcpy(o, GUESSED_MARK, sizeof(GUESSED_MARK) - 1);
+		o += sizeof(GUESSED_MARK) - 1;
+	}
 	*o++ = '\n';
 	*o = '\0';
 	t->out.len = (size_t)(o - t->out.ptr);

@@ -26,11 +26,15 @@
 static const struct cli_command commands[] = {
 	{ "install", cmd_install, IPM_NEED_DB_WRITE | IPM_NEED_PREFIX | CLI_NEED_NET,
 	  "install packages and their dependencies",
-	  "ipm install [-y|--yes] [--dry-run] [--method NAME] SPEC...",
+	  "ipm install [-y|--yes] [--dry-run] [--trust-guess] [--method NAME] SPEC...",
 	  "  -y, --yes          run the plan without asking\n"
 	  "      --dry-run      print the plan and stop\n"
+	  "      --trust-guess  run a recipe guessed for a repository no registry knows\n"
+	  "                     without asking (implies --yes; --yes alone does not run it)\n"
 	  "      --method NAME  use only the install method NAME\n"
-	  "  SPEC is NAME, NAME@VERSION, owner/repo or PATH/TO/entry.json\n" },
+	  "  SPEC is NAME, NAME@VERSION, owner/repo, https://HOST/owner/repo[.git],\n"
+	  "  github:owner/repo, PATH/TO/git-repository or PATH/TO/entry.json;\n"
+	  "  a repository takes @TAG or @COMMIT\n" },
 	{ "remove", cmd_remove, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX,
 	  "remove installed packages",
 	  "ipm remove [-y|--yes] [--force] [--dry-run] NAME...",
@@ -55,7 +59,7 @@ static const struct cli_command commands[] = {
 	  "      --force        fetch every index again, whatever its ETag says\n" },
 	{ "registry", cmd_registry, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
 	  "manage registries; write, check and publish registry entries",
-	  "ipm registry list | add [--key PUBKEY] [--insecure] NAME URL | remove NAME | new NAME (--git URL [--tag TAG] | --url URL) | check [--build] [PATH...] | build [--sign KEYFILE] [--expires DAYS] DIR OUT | keygen [--dir DIR]",
+	  "ipm registry list | add [--key PUBKEY] [--insecure] NAME URL | remove NAME | new NAME (--git URL [--tag TAG] | --url URL) | new --from-installed NAME | check [--build] [PATH...] | build [--sign KEYFILE] [--expires DAYS] DIR OUT | keygen [--dir DIR]",
 	  "  list               show the configured registries\n"
 	  "  add [--key PUBKEY] [--insecure] NAME URL\n"
 	  "                     add a registry (directory, git URL, or URL of an index .json);\n"
@@ -66,6 +70,9 @@ static const struct cli_command commands[] = {
 	  "      [--license SPDX] [--homepage URL] [--dir REGISTRY_DIR]\n"
 	  "                     write REGISTRY_DIR/packages/NAME.json (default: ./registry, else .)\n"
 	  "                     with the source pinned and a recipe guessed\n"
+	  "  new --from-installed NAME [--dir REGISTRY_DIR]\n"
+	  "                     write the entry ipm guessed when it installed NAME from a\n"
+	  "                     repository no registry knew (ipm install OWNER/REPO)\n"
 	  "  check [--build] [PATH...]\n"
 	  "                     validate entries (default: the bundled registry); --build also\n"
 	  "                     installs each into a temporary home and removes it\n"

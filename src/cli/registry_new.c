@@ -1,6 +1,7 @@
 /*
  * ipm registry new NAME (--git URL [--tag TAG] | --url URL) [--version V]
  *     [--description TEXT] [--license SPDX] [--homepage URL] [--dir REGISTRY_DIR]
+ * ipm registry new --from-installed NAME [--dir REGISTRY_DIR]
  *
  * Writes REGISTRY_DIR/packages/NAME.json with the source pinned and a recipe
  * guessed (src/scaffold.c), then says what it found and what is left to fill in.
@@ -10,20 +11,59 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ipm/db.h"
 #include "ipm/error.h"
 #include "ipm/scaffold.h"
 #include "ipm/xalloc.h"
+
+/* Writes the entry ipm guessed when it installed `name` from a repository
+ * that no registry knew: the recipe that worked, for a pull request. */
+static int from_installed(struct cli *cli, const char *name, const char *dir_opt)
+{
+	struct ipm_package_row row = { 0 };
+	char *dir = NULL, *path = NULL;
+	int rc;
+
+	cli->needs |= IPM_NEED_DB_READ;
+	if ((rc = cli_open(cli)) < 0)
+		return rc;
+	if ((rc = ipm_db_package_get(&row, cli->ctx.db, name, 0)) < 0) {
+		ipm_error_hint("install it first: ipm install OWNER/REPO --trust-guess");
+		goto done;
+	}
+	if (!row.guessed_entry) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' was installed from registry '%s', not from a guessed entry", name,
+				   row.registry ? row.registry : "?");
+		ipm_error_hint("its entry is in that registry already");
+		goto done;
+	}
+	if ((rc = ipm_scaffold_registry_dir(&dir, dir_opt)) < 0)
+		goto done;
+	path = strcmp(dir, ".") == 0 ? xasprintf("packages/%s.json", name)
+				     : xasprintf("%s/packages/%s.json", dir, name);
+	if ((rc = ipm_scaffold_write(path, row.guessed_entry)) < 0)
+		goto done;
+	printf("%s\n", path);
+	if (!cli->quiet)
+		fprintf(stderr, "wrote the entry that installed '%s' %s; next: review it, then run "
+			"'ipm registry check %s'\n", name, row.version, path);
+done:
+	ipm_package_row_release(&row);
+	free(path);
+	free(dir);
+	return rc;
+}
 
 int cmd_registry_new(struct cli *cli, int argc, char **argv)
 {
 	struct ipm_scaffold_opts opts = { 0 };
 	struct ipm_scaffold made = { 0 };
-	const char *opt, *value, *dir_opt = NULL;
+	const char *opt, *value, *dir_opt = NULL, *installed = NULL;
 	char *dir = NULL, *path = NULL;
 	int idx = 1, r, rc;
 
 	while ((r = cli_next_option(cli, argc, argv, &idx,
-				    "--git --tag --url --version --description --license --homepage --dir",
+				    "--git --tag --url --version --description --license --homepage --dir --from-installed",
 				    &opt, &value)) != -1) {
 		if (r == -2)
 			return CLI_EXIT_USAGE;
@@ -49,8 +89,16 @@ int cmd_registry_new(struct cli *cli, int argc, char **argv)
 			opts.homepage = value;
 		else if (!strcmp(opt, "--dir"))
 			dir_opt = value;
+		else if (!strcmp(opt, "--from-installed"))
+			installed = value;
 		else
 			return cli_usage_error(cli, "unknown option '%s'", opt);
+	}
+	if (installed) {
+		if (opts.name || opts.git || opts.url || opts.tag || opts.version || opts.description ||
+		    opts.license || opts.homepage)
+			return cli_usage_error(cli, "--from-installed NAME takes only --dir");
+		return from_installed(cli, installed, dir_opt);
 	}
 	if (!opts.name)
 		return cli_usage_error(cli, "'registry new' needs the package's NAME");
