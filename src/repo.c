@@ -127,10 +127,8 @@ int ipm_repo_spec_parse(struct ipm_repo_spec *out, const char *spec)
 		at = NULL;
 	out->name = at ? xstrndup(spec, (size_t)(at - spec)) : xstrdup(spec);
 	out->at = at && at[1] ? xstrdup(at + 1) : NULL;
-	if (!*out->name) {
-		ipm_repo_spec_release(out);
-		return ipm_error_set(IPM_EINVAL, "empty package name in '%s'", spec);
-	}
+	if (!*out->name)
+		return 0;   /* a NAME, and the name's own rules word the error */
 
 	if (strncmp(out->name, "github:", 7) == 0) {
 		out->kind = IPM_REPO_SPEC_URL;

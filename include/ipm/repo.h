@@ -31,8 +31,9 @@ struct ipm_repo_spec {
 	char *package;     /* a valid package name from the repository's last part, or NULL */
 };
 
-/* Classifies spec (it never fetches; PATH looks at the file system).
- * IPM_EINVAL for an empty spec or a URL without a repository path. */
+/* Classifies spec (it never fetches; PATH looks at the file system). An
+ * empty name is a NAME (for the name rules to refuse). IPM_EINVAL for a URL
+ * without a repository path. */
 int ipm_repo_spec_parse(struct ipm_repo_spec *out, const char *spec);
 void ipm_repo_spec_release(struct ipm_repo_spec *s);
 
