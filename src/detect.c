@@ -341,8 +341,15 @@ int ipm_detect_description(char **out, const char *readme_text)
 			continue;
 		}
 		if (not_prose(lines[i])) {
-			/* the whole block goes, up to the next blank line */
-			html = lstrip(lines[i]).s[0] == '<';
+			struct line t = lstrip(lines[i]);
+			/* HTML, lists and quotes go up to the next blank line; a
+			 * heading, a line of badges or a link definition alone, as
+			 * a paragraph often follows without a blank line */
+			if (t.s[0] != '<' && !strchr("-*+>|", t.s[0]) && !isdigit((unsigned char)t.s[0])) {
+				i++;
+				continue;
+			}
+			html = t.s[0] == '<';
 			for (i++; i < n && !blank(lines[i]); i++)
 				if (!html && (starts(lstrip(lines[i]), "```") || starts(lstrip(lines[i]), "~~~")))
 					break;

@@ -198,6 +198,50 @@ static int is_library_source(const char *name)
 	return 1;
 }
 
+/* The options of CMakeLists.txt text that build extras (documentation,
+ * tests, examples, fuzzers, benchmarks) and default to ON, as " -DNAME=OFF"
+ * each, and BUILD_TESTING when the project uses it. */
+static char *cmake_extras_off(const char *text)
+{
+	static const char *const extras[] = { "DOC", "TEST", "EXAMPLE", "FUZZ", "BENCH" };
+	struct ipm_buf b = IPM_BUF_INIT;
+
+	if (!text)
+		return ipm_buf_detach(&b);
+	for (const char *p = strstr(text, "option("); p; p = strstr(p + 1, "option(")) {
+		const char *name = p + 7, *end, *close, *last;
+		char *opt;
+		int extra = 0, on;
+		if (p > text && word_char(p[-1]))
+			continue;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		end = name;
+		while (word_char(*end))
+			end++;
+		/* the ')' that closes the call, outside the quoted help text */
+		for (close = end; *close && *close != ')'; close++)
+			if (*close == '"' && !(close = strchr(close + 1, '"')))
+				break;
+		if (end == name || !close || !*close)
+			continue;
+		opt = xstrndup(name, (size_t)(end - name));
+		for (size_t k = 0; k < sizeof(extras) / sizeof(extras[0]); k++)
+			extra |= strstr(opt, extras[k]) != NULL;
+		/* the default is the last word before ')' */
+		last = close;
+		while (last > end && isspace((unsigned char)last[-1]))
+			last--;
+		on = last - end >= 3 && strncmp(last - 2, "ON", 2) == 0 && !word_char(last[-3]);
+		if (extra && on && strcmp(opt, "BUILD_TESTING") != 0 && !strstr(b.ptr, opt))
+			ipm_buf_addf(&b, " -D%s=OFF", opt);
+		free(opt);
+	}
+	if (has_word(text, "BUILD_TESTING") || strstr(text, "include(CTest)"))
+		ipm_buf_add(&b, " -DBUILD_TESTING=OFF");
+	return ipm_buf_detach(&b);
+}
+
 /* The steps, by method: configured for the prefix ($IPM_PREFIX), installed
  * under $DESTDIR (which cmake --install, meson install and automake's make
  * install read from the environment), libraries in $IPM_PREFIX/lib where
@@ -249,6 +293,13 @@ int ipm_scaffold_method(struct ipm_scaffold_method *out, const char *name, const
 		out->name = fixed_recipes[i].name;
 		for (size_t k = 0; k < 4 && fixed_recipes[i].build[k]; k++)
 			out->build[nb++] = xstrdup(fixed_recipes[i].build[k]);
+		if (strcmp(name, "cmake") == 0 && tree && tree->cmakelists) {
+			char *off = cmake_extras_off(tree->cmakelists);
+			char *configure = xasprintf("%s%s", out->build[0], off);
+			free(out->build[0]);
+			out->build[0] = configure;
+			free(off);
+		}
 		for (size_t k = 0; k < 2 && fixed_recipes[i].install[k]; k++)
 			out->install[ni++] = xstrdup(fixed_recipes[i].install[k]);
 		for (size_t k = 0; k < 4 && fixed_recipes[i].tools[k]; k++)
@@ -380,7 +431,7 @@ size_t ipm_scaffold_guess_tree(const char *names[IPM_SCAFFOLD_MAX_METHODS], cons
 
 size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles)
 {
-	struct ipm_scaffold_tree tree = { files, nfiles, 0, NULL };
+	struct ipm_scaffold_tree tree = { files, nfiles, 0, NULL, NULL };
 	return ipm_scaffold_guess_tree(names, &tree);
 }
 
@@ -476,6 +527,7 @@ struct pinned {
 	size_t nfiles, files_alloc;
 	int include_headers;   /* include/ holds headers */
 	char *makefile;     /* the top-level Makefile's text (git), or NULL */
+	char *cmakelists;   /* the top-level CMakeLists.txt's text (git), or NULL */
 	char *readme, *readme_name;     /* git: the README's text and name, or NULL */
 	char *license, *license_name;   /* git: the LICENSE or COPYING file's */
 };
@@ -488,6 +540,7 @@ static void pinned_release(struct pinned *p)
 	free(p->sha256);
 	xfree_strv(p->files, p->nfiles);
 	free(p->makefile);
+	free(p->cmakelists);
 	free(p->readme);
 	free(p->readme_name);
 	free(p->license);
@@ -803,6 +856,8 @@ static void read_texts(struct pinned *p, git_repository *repo, git_tree *tree)
 	for (size_t k = 0; k < 3 && !p->makefile; k++)
 		if ((entry = git_tree_entry_byname(tree, makefiles[k])))
 			p->makefile = blob_text(repo, entry);
+	if ((entry = git_tree_entry_byname(tree, "CMakeLists.txt")))
+		p->cmakelists = blob_text(repo, entry);
 	if ((entry = first_of(tree, readmes, sizeof(readmes) / sizeof(readmes[0]))) &&
 	    (p->readme = blob_text(repo, entry)))
 		p->readme_name = xstrdup(git_tree_entry_name(entry));
@@ -1118,6 +1173,7 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 	tree.nfiles = p.nfiles;
 	tree.include_headers = p.include_headers;
 	tree.makefile = p.makefile;
+	tree.cmakelists = p.cmakelists;
 	nnames = ipm_scaffold_guess_tree(names, &tree);
 	for (; nrecipes < nnames; nrecipes++)
 		if ((rc = ipm_scaffold_method(&recipes[nrecipes], names[nrecipes], &tree)) < 0)

@@ -85,6 +85,7 @@ struct ipm_scaffold_tree {
 	size_t nfiles;
 	int include_headers;
 	const char *makefile;
+	const char *cmakelists;   /* the top-level CMakeLists.txt's text, or NULL */
 };
 
 /*
@@ -107,6 +108,11 @@ size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *con
  * A guessed method's steps. Every recipe configures or builds for
  * "$IPM_PREFIX" and installs under "$DESTDIR$IPM_PREFIX"; LDFLAGS (the rpath)
  * comes from the environment.
+ *
+ * "cmake": options of the project's own that build documentation, tests,
+ * examples, fuzzers or benchmarks and default to ON (option(FOO_BUILD_DOCS
+ * "..." ON)) are turned OFF, as is BUILD_TESTING where the project uses
+ * it: they need tools (Doxygen, GTest) that a library's users lack.
  *
  * "make": the Makefile's text decides the variable given on the command line
  * (PREFIX, or prefix when only that one is used, both when both are, none

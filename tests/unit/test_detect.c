@@ -165,6 +165,14 @@ static void test_description(void **state)
 		"Supports UNIX and Windows path styles on those platforms.\n",
 		"Path library for C/C++");
 	expect_description(
+		"<img style=\"width:100%;\" src=\"/banner.png\">\n\n"
+		"[![Build Pipeline](https://github.com/likle/cwalk/actions/badge.svg)](https://x)\n"
+		"[![codecov](https://img.shields.io/codecov/c/github/likle/cwalk/master.svg)](https://y)\n\n"
+		"# libcwalk - path library for C/C++\n"
+		"This is a lighweight C path manipulation library. It is currently compiled and\n"
+		"tested under **Linux**, **FreeBSD**, **Windows** and **MacOS**.\n",
+		"This is a lighweight C path manipulation library");
+	expect_description(
 		"<p align=\"center\">\n  <img src=\"logo.png\">\n</p>\n\n"
 		"utf8.h\n======\n\n"
 		"A simple one header solution to supporting utf8 strings in C and C++.\n",
