@@ -13,7 +13,9 @@
 # registry new` into a temporary registry, then `ipm install` of the entry
 # file; default: url when `ipm install --help` mentions --trust-guess),
 # JOBS (repositories at once, default 4). Not part of `make check`: it
-# builds real projects and takes minutes.
+# builds real projects and takes minutes. Besides ipm's own build tools
+# (cc, make, cmake, meson, ninja, autoconf, automake, libtool, pkg-config)
+# libconfuse needs autopoint and flex.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -37,7 +39,7 @@ commonmark/cmark|cmake|lib cmark.h -lcmark char *h = cmark_markdown_to_html("*a*
 lloyd/yajl|cmake|lib yajl/yajl_version.h -lyajl return yajl_version() > 0 ? 0 : 1;
 uriparser/uriparser|cmake|lib uriparser/Uri.h -luriparser UriUriA u; const char *e; return uriParseSingleUriA(&u, "http://x.org/a", &e) == URI_SUCCESS ? 0 : 1;
 pkgconf/pkgconf|meson|prog pkgconf --version
-drobilla/serd|meson|lib serd/serd.h -lserd-0 return strcmp(serd_strerror(SERD_SUCCESS), "") ? 0 : 1;
+drobilla/serd|meson|lib serd/serd.h pc:serd-0 return strcmp(serd_strerror(SERD_SUCCESS), "") ? 0 : 1;
 recp/cglm|cmake|lib cglm/cglm.h -lcglm vec3 a = {1, 2, 3}; return glm_vec3_dot(a, a) == 14 ? 0 : 1;
 udp/json-parser|configure|lib json-parser/json.h -ljsonparser,-lm json_value *v = json_parse("[1,2]", 5); return v && v->u.array.length == 2 ? 0 : 1;
 troglobit/libuev|autotools|lib uev/uev.h -luev uev_ctx_t c; return uev_init(&c) == 0 ? 0 : 1;
@@ -86,6 +88,12 @@ one_repo() {
 	if [ -n "$why" ] && [ -f "$w/install.log" ]; then
 		why="$why: $(grep -E 'error|FAILED|failed' "$w/install.log" | grep -v '^+' | head -n 2 | tr '\n' ' ' | cut -c1-160)"
 	fi
+	if [ "$GUESS_MODE" = url ] && [ -z "$why" ]; then
+		# the name and method the install chose
+		"$IPM" list --json >"$w/list.json" 2>/dev/null
+		name=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[0]["name"] if d else "")' "$w/list.json" 2>/dev/null)
+		guessed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[0].get("method") or "" if d else "")' "$w/list.json" 2>/dev/null)
+	fi
 	P=$IPM_PREFIX
 	if [ -z "$why" ]; then
 		set -f; set -- $check; set +f
@@ -95,6 +103,9 @@ one_repo() {
 			header=$2 libs=$3; shift 3
 			[ "$libs" = - ] && libs=""
 			libs=$(printf '%s' "$libs" | tr ',' ' ')
+			case $libs in pc:*)   # flags from the installed .pc
+				libs=$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --cflags --libs "${libs#pc:}" 2>&1) ;;
+			esac
 			printf '#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\n#define GREATEST_MAIN_DEFS_NONE\n#include <%s>\nint main(void) { %s }\n' "$header" "$*" >"$w/t.c"
 			if ! cc -o "$w/t" "$w/t.c" -I"$P/include" -L"$P/lib" $libs -Wl,-rpath,"$P/lib" >"$w/cc.log" 2>&1; then
 				why="test program does not build: $(grep -m1 error "$w/cc.log" | cut -c1-140)"

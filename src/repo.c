@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "ipm/buf.h"
-#include "ipm/detect.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
 #include "ipm/repo.h"
@@ -250,54 +249,6 @@ static int on_tag(const char *refname, git_oid *oid, void *payload)
 	return 0;
 }
 
-/* The text of the first blob of tree named one of names (case ignored). */
-static char *blob_text(git_repository *repo, git_tree *tree, const char *const *names)
-{
-	for (size_t k = 0; names[k]; k++) {
-		for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
-			const git_tree_entry *te = git_tree_entry_byindex(tree, i);
-			git_blob *blob = NULL;
-			char *text;
-			if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
-			    strcasecmp(git_tree_entry_name(te), names[k]) != 0)
-				continue;
-			if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0)
-				return NULL;
-			text = xstrndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
-			git_blob_free(blob);
-			return text;
-		}
-	}
-	return NULL;
-}
-
-/* What the repository says of itself at commit: description and license. */
-static void read_about(char **description, char **license, git_repository *repo, const git_oid *commit)
-{
-	static const char *const readmes[] = { "README.md", "README", "README.rst", "README.txt",
-					       "README.markdown", NULL };
-	static const char *const licenses[] = { "LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING",
-						"LICENCE", "COPYING.md", "LICENSE-MIT", NULL };
-	git_commit *c = NULL;
-	git_tree *tree = NULL;
-	char *text = NULL;
-	const char *spdx = NULL;
-
-	*description = *license = NULL;
-	if (git_commit_lookup(&c, repo, commit) < 0 || git_commit_tree(&tree, c) < 0)
-		goto done;
-	if ((text = blob_text(repo, tree, readmes)) && ipm_detect_description(description, text) < 0)
-		*description = NULL;
-	free(text);
-	if ((text = blob_text(repo, tree, licenses)) && ipm_detect_license(&spdx, text) == 0 && spdx)
-		*license = xstrdup(spdx);
-done:
-	free(text);
-	ipm_error_clear();
-	git_tree_free(tree);
-	git_commit_free(c);
-}
-
 static int is_hex_id(const char *s)
 {
 	size_t n = strlen(s);
@@ -316,7 +267,6 @@ int ipm_repo_guess(struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, 
 	struct ipm_scaffold made = { 0 };
 	struct tag_names tags = { 0 };
 	char *dir = NULL, *head = NULL, *refname = NULL, *version = NULL, *path = NULL;
-	char *description = NULL, *license = NULL;
 	const char *tag = NULL;
 	git_repository *repo = NULL;
 	git_reference *ref = NULL;
@@ -387,20 +337,18 @@ int ipm_repo_guess(struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, 
 		}
 	}
 
-	read_about(&description, &license, repo, git_object_id(commit));
 	path = xasprintf("the guessed entry of '%s'", url);
 	opts.name = name;
 	opts.path = path;
 	opts.git = url;
 	opts.tag = tag;
 	opts.version = version;
-	opts.description = description ? description : "guessed by ipm";
-	opts.license = license;
+	/* description and license: what the README and LICENSE say */
 	rc = ipm_scaffold_make(&made, ctx, &opts);
-	if (rc < 0 && license) {
-		/* a license the entry rules refuse is left out, not fatal */
-		ipm_error_clear();
-		opts.license = NULL;
+	if (rc == 0 && strstr(made.missing, "description")) {
+		/* every entry has one: say there was none to read */
+		ipm_scaffold_release(&made);
+		opts.description = "guessed by ipm (the repository's README gave no description)";
 		rc = ipm_scaffold_make(&made, ctx, &opts);
 	}
 	if (rc < 0)
@@ -433,7 +381,5 @@ done:
 	free(refname);
 	free(version);
 	free(path);
-	free(description);
-	free(license);
 	return rc;
 }

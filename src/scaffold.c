@@ -1196,6 +1196,15 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 	for (size_t i = 0; i < sizeof(build_files) / sizeof(build_files[0]); i++)
 		if (has_file(p.files, p.nfiles, build_files[i]))
 			add_listed(&found, build_files[i]);
+	/* a header-only library is found by its headers */
+	if (nnames && strcmp(names[0], "headers") == 0) {
+		if (p.include_headers)
+			add_listed(&found, "include/");
+		else
+			for (size_t i = 0; i < p.nfiles; i++)
+				if (is_header(p.files[i]))
+					add_listed(&found, p.files[i]);
+	}
 	for (size_t i = 0; i < nnames; i++)
 		add_listed(&methods, names[i]);
 	if (!nnames)
