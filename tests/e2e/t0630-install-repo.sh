@@ -79,6 +79,10 @@ same_state "-y without --trust-guess: nothing changed" "$work/before"
 
 expect_ok "$IPM" install --dry-run "$GIT/tool@v1.0"
 check "@TAG chooses" grep -q "^  tool 1.0" "$work/out"
+expect_ok "$IPM" install --dry-run "$GIT/tool@$c20"
+check "@COMMIT of a release: that release" grep -q "^  tool 2.0" "$work/out"
+c30=$(git -C "$work/git/tool" rev-parse HEAD)
+expect_fail 1 "no release tag points at commit '$c30'" "$IPM" install --dry-run "$GIT/tool@$c30"
 expect_fail 1 "neither a tag nor a commit" "$IPM" install --dry-run "$GIT/tool@v9"
 
 expect_ok "$IPM" install --dry-run "$work/git/tool"
@@ -102,6 +106,30 @@ git -C "$work/git/docs" init -q && git -C "$work/git/docs" add -A && git -C "$wo
 git -C "$work/git/docs" tag v1.0
 expect_fail 1 "no build system recognised in '$GIT/docs' at v1.0" "$IPM" install --trust-guess "$GIT/docs"
 same_state "no build system: nothing changed" "$work/before"
+
+# ---- a failing build: the log's tail and path; nothing installed ----
+make_git_pkg "$work/git/bad" bad 1.0 >/dev/null
+printf 'all:\n\tfalse\ninstall:\n\ttrue\n' >"$work/git/bad/Makefile"
+git -C "$work/git/bad" add -A && git -C "$work/git/bad" commit -q -m broken && git -C "$work/git/bad" tag v1.1
+expect_fail 1 "step 'make -j.*' of 'bad' failed" "$IPM" install --trust-guess "$GIT/bad"
+check "the failure shows the log's last lines" grep -q "make: \*\*\* .*Error" "$work/err"
+check "and names the full log" grep -q "hint: the full output is in '.*/logs/bad-1.1.log'" "$work/err"
+same_state "a failed build: nothing changed" "$work/before"
+
+# ---- a failing first guessed method, a working second ----
+if command -v cmake >/dev/null 2>&1; then
+	make_git_pkg "$work/git/two" two 1.0 >/dev/null
+	printf 'cmake_minimum_required(VERSION 3.5)\nproject(two C)\nmessage(FATAL_ERROR "not with cmake")\n' \
+		>"$work/git/two/CMakeLists.txt"
+	git -C "$work/git/two" add -A && git -C "$work/git/two" commit -q -m cmake && git -C "$work/git/two" tag v1.1
+	expect_ok "$IPM" install --trust-guess "$GIT/two"
+	check "both methods guessed, cmake first" grep -q "recipe guessed from CMakeLists.txt, Makefile at v1.1" "$work/out"
+	check "cmake failed, make was tried" grep -q "method 'cmake' of 'two' failed .*trying method 'make'" "$work/err"
+	check "and works" test "$("$IPM_PREFIX/bin/two")" = "two 1.0"
+	expect_ok "$IPM" remove -y two
+else
+	ok "# SKIP cmake is not installed"
+fi
 
 # ---- --trust-guess installs ----
 expect_ok "$IPM" install --trust-guess "$GIT/tool"
