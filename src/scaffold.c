@@ -104,6 +104,14 @@ char *ipm_scaffold_version_from_url(const char *url)
 
 /* ---- recipes ---- */
 
+static int has_file(char *const *files, size_t nfiles, const char *name)
+{
+	for (size_t i = 0; i < nfiles; i++)
+		if (strcmp(files[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* A Makefile's text, as far as the recipe depends on it. */
 struct make_style {
 	int install;     /* has an install target */
@@ -129,9 +137,10 @@ static int has_word(const char *text, const char *word)
 	return 0;
 }
 
-/* A rule "install:" or "install::" at the start of a line (also "all install:"). */
-static int has_install_target(const char *text)
+/* A rule for target at the start of a line ("install:", "install::", "all install:"). */
+static int has_target(const char *text, const char *target)
 {
+	size_t tlen = strlen(target);
 	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		const char *colon, *p;
 		size_t len = strcspn(line, "\n");
@@ -146,7 +155,7 @@ static int has_install_target(const char *text)
 			const char *w = p;
 			while (p < colon && !isspace((unsigned char)*p))
 				p++;
-			if (p - w == 7 && strncmp(w, "install", 7) == 0)
+			if ((size_t)(p - w) == tlen && strncmp(w, target, tlen) == 0)
 				return 1;
 		}
 	}
@@ -158,7 +167,7 @@ static struct make_style make_style_of(const char *text)
 	struct make_style m = { 1, 0, 0, 1, 0 };
 	if (!text)
 		return m;   /* unread: the conventional Makefile */
-	m.install = has_install_target(text);
+	m.install = has_target(text, "install");
 	m.upper = has_word(text, "PREFIX");
 	m.lower = has_word(text, "prefix");
 	m.destdir = has_word(text, "DESTDIR");
@@ -327,6 +336,23 @@ int ipm_scaffold_method(struct ipm_scaffold_method *out, const char *name, const
 		free(at_install);
 		return 0;
 	}
+	if (strcmp(name, "program") == 0 && tree && tree->name) {
+		out->name = "program";
+		out->build[nb++] = xasprintf("make -j\"$IPM_JOBS\" '%s'", tree->name);
+		out->install[ni++] = xasprintf("mkdir -p \"$DESTDIR$IPM_PREFIX/bin\" && cp '%s' \"$DESTDIR$IPM_PREFIX/bin/\"",
+					       tree->name);
+		if (tree->files) {
+			char *man = xasprintf("%s.1", tree->name);
+			if (has_file(tree->files, tree->nfiles, man))
+				out->install[ni++] = xasprintf(
+					"mkdir -p \"$DESTDIR$IPM_PREFIX/share/man/man1\" && cp '%s' \"$DESTDIR$IPM_PREFIX/share/man/man1/\"",
+					man);
+			free(man);
+		}
+		out->tools[0] = "cc";
+		out->tools[1] = "make";
+		return 0;
+	}
 	if (strcmp(name, "headers") == 0) {
 		out->name = "headers";
 		out->install[ni++] = xstrdup("mkdir -p \"$DESTDIR$IPM_PREFIX/include\" \"$DESTDIR$IPM_PREFIX/lib/pkgconfig\"");
@@ -381,13 +407,6 @@ static const struct {
 };
 #define NTOOLS (sizeof(tool_hints) / sizeof(tool_hints[0]))
 
-static int has_file(char *const *files, size_t nfiles, const char *name)
-{
-	for (size_t i = 0; i < nfiles; i++)
-		if (strcmp(files[i], name) == 0)
-			return 1;
-	return 0;
-}
 
 /* The build files ipm_scaffold_guess looks at, in the order they are reported. */
 static const char *const build_files[] = {
@@ -420,6 +439,12 @@ size_t ipm_scaffold_guess_tree(const char *names[IPM_SCAFFOLD_MAX_METHODS], cons
 		names[n++] = "make";
 	if (n)
 		return n;
+	/* no install target, but a rule building the program the package is named after */
+	if (makefile && tree->makefile && tree->name && !configure && !autoconf &&
+	    has_target(tree->makefile, tree->name)) {
+		names[n++] = "program";
+		return n;
+	}
 	for (size_t i = 0; i < nfiles; i++) {
 		headers |= is_header(files[i]);
 		sources |= is_library_source(files[i]);
@@ -431,7 +456,7 @@ size_t ipm_scaffold_guess_tree(const char *names[IPM_SCAFFOLD_MAX_METHODS], cons
 
 size_t ipm_scaffold_guess(const char *names[IPM_SCAFFOLD_MAX_METHODS], char *const *files, size_t nfiles)
 {
-	struct ipm_scaffold_tree tree = { files, nfiles, 0, NULL, NULL };
+	struct ipm_scaffold_tree tree = { files, nfiles, 0, NULL, NULL, NULL };
 	return ipm_scaffold_guess_tree(names, &tree);
 }
 
@@ -874,8 +899,10 @@ static void read_texts(struct pinned *p, git_repository *repo, git_tree *tree)
 }
 
 /* Pins url at tag (annotated tags peeled to their commit) or, without one,
- * at the default branch's HEAD and the tag pointing at it, if any. */
-static int pin_git(struct pinned *p, const struct ipm_fetch_ctx *ctx, const char *url, const char *tag)
+ * at commit (a full id) or the default branch's HEAD, and the tag pointing
+ * at it, if any. */
+static int pin_git(struct pinned *p, const struct ipm_fetch_ctx *ctx, const char *url, const char *tag,
+		   const char *commit)
 {
 	char *dir = NULL, *head = NULL, *refname = NULL;
 	git_repository *repo = NULL;
@@ -908,7 +935,7 @@ static int pin_git(struct pinned *p, const struct ipm_fetch_ctx *ctx, const char
 		}
 		p->tag = xstrdup(tag);
 	} else {
-		if (git_oid_fromstr(&oid, head) < 0 ||
+		if (git_oid_fromstr(&oid, commit ? commit : head) < 0 ||
 		    git_object_lookup(&peeled, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
 			rc = git_fail(IPM_ERROR, url);
 			goto done;
@@ -1163,7 +1190,7 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 		goto done;
 	}
 
-	rc = opts->git ? pin_git(&p, ctx, opts->git, opts->tag) : pin_archive(&p, ctx, opts->url);
+	rc = opts->git ? pin_git(&p, ctx, opts->git, opts->tag, opts->commit) : pin_archive(&p, ctx, opts->url);
 	if (rc < 0)
 		goto done;
 	if ((rc = pick_version(&p, &out->version_from, opts)) < 0)
@@ -1174,6 +1201,7 @@ int ipm_scaffold_make(struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx,
 	tree.include_headers = p.include_headers;
 	tree.makefile = p.makefile;
 	tree.cmakelists = p.cmakelists;
+	tree.name = opts->name;
 	nnames = ipm_scaffold_guess_tree(names, &tree);
 	for (; nrecipes < nnames; nrecipes++)
 		if ((rc = ipm_scaffold_method(&recipes[nrecipes], names[nrecipes], &tree)) < 0)

@@ -27,6 +27,7 @@ struct ipm_scaffold_opts {
 	const char *description;  /* optional */
 	const char *license;      /* optional, SPDX */
 	const char *homepage;     /* optional; default: an https git URL without ".git" */
+	const char *commit;       /* git only, without tag: a full commit id pinned instead of HEAD */
 };
 
 struct ipm_scaffold {
@@ -86,6 +87,7 @@ struct ipm_scaffold_tree {
 	int include_headers;
 	const char *makefile;
 	const char *cmakelists;   /* the top-level CMakeLists.txt's text, or NULL */
+	const char *name;         /* the package's name, or NULL */
 };
 
 /*
@@ -93,8 +95,11 @@ struct ipm_scaffold_tree {
  * (CMakeLists.txt), "meson" (meson.build), "configure" (configure),
  * "autotools" (configure.ac or configure.in without configure: autoreconf
  * -fi first), "make" (Makefile, makefile or GNUmakefile with an install
- * target, unless a configure script or configure.ac generates it), and, when
- * none of these was found, "headers" for a header-only library (.h files at
+ * target, unless a configure script or configure.ac generates it); when
+ * none of these was found, "program" for a Makefile without an install target
+ * but with a rule for the program named like the package (built with that
+ * rule, copied into bin/ with its NAME.1 man page), else "headers" for a
+ * header-only library (.h files at
  * the top without .c files other than examples and tests, or headers in
  * include/). Fills names (at most IPM_SCAFFOLD_MAX_METHODS) and returns how
  * many.

@@ -96,7 +96,7 @@ static void test_guess(void **state)
 
 static void expect_tree(const char *want, const char *makefile, int include_headers, char **files, size_t nfiles)
 {
-	struct ipm_scaffold_tree tree = { files, nfiles, include_headers, makefile, NULL };
+	struct ipm_scaffold_tree tree = { files, nfiles, include_headers, makefile, NULL, NULL };
 	const char *names[IPM_SCAFFOLD_MAX_METHODS];
 	size_t n = ipm_scaffold_guess_tree(names, &tree);
 	char got[256] = "";
@@ -130,7 +130,7 @@ static void test_guess_tree(void **state)
 static void expect_steps(const char *name, const char *makefile, int include_headers,
 			 const char *want_build, const char *want_install)
 {
-	struct ipm_scaffold_tree tree = { NULL, 0, include_headers, makefile, NULL };
+	struct ipm_scaffold_tree tree = { NULL, 0, include_headers, makefile, NULL, NULL };
 	struct ipm_scaffold_method m;
 	char build[2048] = "", install[2048] = "";
 
@@ -169,7 +169,7 @@ static void test_method_steps(void **state)
 		     "make -j\"$IPM_JOBS\" PREFIX=\"$IPM_PREFIX\"", "make install PREFIX=\"$DESTDIR$IPM_PREFIX\"");
 	/* ... and a .pc written by install is rewritten without it */
 	assert_int_equal(ipm_scaffold_method(&m, "make", &(struct ipm_scaffold_tree){
-			 NULL, 0, 0, "PREFIX=/usr\ninstall:\n\tsed s,@p@,$(PREFIX), x.pc.in > $(PREFIX)/lib/pkgconfig/x.pc\n", NULL }), 0);
+			 NULL, 0, 0, "PREFIX=/usr\ninstall:\n\tsed s,@p@,$(PREFIX), x.pc.in > $(PREFIX)/lib/pkgconfig/x.pc\n", NULL, NULL }), 0);
 	assert_non_null(m.install[1]);
 	assert_non_null(strstr(m.install[1], "-name '*.pc'"));
 	ipm_scaffold_method_release(&m);
@@ -178,12 +178,12 @@ static void test_method_steps(void **state)
 		     "make -j\"$IPM_JOBS\"", "make install PREFIX=\"$IPM_PREFIX\"");
 	/* header-only: include/ copied whole, or the top-level headers, and a .pc */
 	expect_steps("headers", NULL, 1, "", NULL);
-	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 1, NULL, NULL }), 0);
+	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 1, NULL, NULL, NULL }), 0);
 	assert_string_equal(m.install[1], "cp -R include/. \"$DESTDIR$IPM_PREFIX/include/\"");
 	assert_non_null(strstr(m.install[2], "$DESTDIR$IPM_PREFIX/lib/pkgconfig/$IPM_NAME.pc"));
 	assert_null(m.tools[0]);
 	ipm_scaffold_method_release(&m);
-	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 0, NULL, NULL }), 0);
+	assert_int_equal(ipm_scaffold_method(&m, "headers", &(struct ipm_scaffold_tree){ NULL, 0, 0, NULL, NULL, NULL }), 0);
 	assert_non_null(strstr(m.install[1], "*.h"));
 	ipm_scaffold_method_release(&m);
 	assert_int_not_equal(ipm_scaffold_method(&m, "scons", NULL), 0);
@@ -193,12 +193,28 @@ static void test_method_steps(void **state)
 			 "option(URIPARSER_BUILD_TESTS \"Build test suite (requires GTest >=1.8.0)\" OFF)\n"
 			 "option(URIPARSER_BUILD_TOOLS \"Build tools\" ON)\n"
 			 "option( FOO_EXAMPLES \"examples\" ON )\n"
-			 "if(BUILD_TESTING)\nendif()\n" }), 0);
+			 "if(BUILD_TESTING)\nendif()\n", NULL }), 0);
 	assert_non_null(strstr(m.build[0], "-DCMAKE_INSTALL_LIBDIR=lib -DURIPARSER_BUILD_DOCS=OFF"));
 	assert_null(strstr(m.build[0], "URIPARSER_BUILD_TESTS"));
 	assert_null(strstr(m.build[0], "TOOLS"));
 	assert_non_null(strstr(m.build[0], " -DBUILD_TESTING=OFF"));
 	ipm_scaffold_method_release(&m);
+	/* a program without an install target: its rule, bin/ and its man page */
+	{
+		char *files[] = { "Makefile", "pigz.c", "pigz.1" };
+		const char *names[IPM_SCAFFOLD_MAX_METHODS];
+		struct ipm_scaffold_tree tree = { files, 3, 0, "CC=cc\npigz: pigz.o\n\t$(CC) -o pigz pigz.o\n", NULL, "pigz" };
+		assert_int_equal(ipm_scaffold_guess_tree(names, &tree), 1);
+		assert_string_equal(names[0], "program");
+		assert_int_equal(ipm_scaffold_method(&m, "program", &tree), 0);
+		assert_string_equal(m.build[0], "make -j\"$IPM_JOBS\" 'pigz'");
+		assert_string_equal(m.install[0], "mkdir -p \"$DESTDIR$IPM_PREFIX/bin\" && cp 'pigz' \"$DESTDIR$IPM_PREFIX/bin/\"");
+		assert_non_null(m.install[1]);
+		assert_non_null(strstr(m.install[1], "man1"));
+		ipm_scaffold_method_release(&m);
+		tree.name = "other";
+		assert_int_equal(ipm_scaffold_guess_tree(names, &tree), 0);
+	}
 }
 
 int main(void)
