@@ -272,6 +272,7 @@ int ipm_repo_guess(struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, 
 	git_reference *ref = NULL;
 	git_object *commit = NULL;
 	git_oid oid;
+	char commit_hex[GIT_OID_HEXSZ + 1] = "";
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -307,9 +308,10 @@ int ipm_repo_guess(struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, 
 			}
 			tag = ipm_repo_newest_tag((const char *const *)tags.names, tags.n);
 			if (!tag) {
-				rc = ipm_error_set(IPM_ENOTFOUND, "no release tag points at commit '%s' of '%s'", at, url);
-				ipm_error_hint("name a tag ('@v1.2') or leave out '@%s' for the newest release", at);
-				goto done;
+				/* no release there: the commit itself, dated */
+				git_oid_tostr(commit_hex, sizeof(commit_hex), git_object_id(commit));
+				version = ipm_repo_date_version(
+					(long long)git_commit_time((git_commit *)commit));
 			}
 		}
 	} else {
@@ -342,6 +344,7 @@ int ipm_repo_guess(struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, 
 	opts.path = path;
 	opts.git = url;
 	opts.tag = tag;
+	opts.commit = *commit_hex ? commit_hex : NULL;
 	opts.version = version;
 	/* description and license: what the README and LICENSE say */
 	rc = ipm_scaffold_make(&made, ctx, &opts);

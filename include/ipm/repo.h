@@ -65,9 +65,10 @@ void ipm_repo_guess_release(struct ipm_repo_guess *g);
 
 /*
  * Guesses the entry of the repository at url for package name: mirrors it,
- * pins `at` (a tag or a commit id) or else the newest release tag or else
- * the default branch's head (with ipm_repo_date_version), and guesses the
- * recipe from the build files of that commit (ipm_scaffold_make).
+ * pins `at` (a tag, or a commit id: named by the release tag pointing at it,
+ * else dated like a head) or else the newest release tag or else the default
+ * branch's head (with ipm_repo_date_version), and guesses the recipe, the
+ * description and the license from that commit's files (ipm_scaffold_make).
  * IPM_ENOTFOUND for an unknown tag or commit, IPM_EINVAL when no build
  * system is recognised (the message names the files found).
  */

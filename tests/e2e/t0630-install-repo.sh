@@ -82,7 +82,9 @@ check "@TAG chooses" grep -q "^  tool 1.0" "$work/out"
 expect_ok "$IPM" install --dry-run "$GIT/tool@$c20"
 check "@COMMIT of a release: that release" grep -q "^  tool 2.0" "$work/out"
 c30=$(git -C "$work/git/tool" rev-parse HEAD)
-expect_fail 1 "no release tag points at commit '$c30'" "$IPM" install --dry-run "$GIT/tool@$c30"
+expect_ok "$IPM" install --dry-run "$GIT/tool@$c30"
+check "@COMMIT without a release tag: that commit, dated" grep -Eq "^  tool 0\.0\.0-[0-9]{8}$" "$work/out"
+check "... pinned" grep -q "@ $c30" "$work/out"
 expect_fail 1 "neither a tag nor a commit" "$IPM" install --dry-run "$GIT/tool@v9"
 
 expect_ok "$IPM" install --dry-run "$work/git/tool"
