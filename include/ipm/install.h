@@ -41,10 +41,15 @@ struct ipm_plan {
 };
 
 /*
- * Resolves specs (NAME, NAME@CONSTRAINT, owner/repo, PATH/entry.json) and
- * their depends into an ordered plan. Errors: unknown package (with "did you
- * mean"), no release satisfying a constraint (naming who asked), a dependency
- * cycle (naming the packages in it), unknown --method.
+ * Resolves specs (NAME, NAME@CONSTRAINT, owner/repo, a repository URL,
+ * github:owner/repo, a local git repository, PATH/entry.json; see
+ * ipm/repo.h) and their depends into an ordered plan. A repository that no
+ * registry knows gets a guessed entry (ipm_repo_guess): its item carries
+ * guessed_entry and guessed_note, for the caller to show and confirm.
+ * Errors: unknown package (with "did you mean"), no release satisfying a
+ * constraint (naming who asked), a dependency cycle (naming the packages in
+ * it), unknown --method, a repository that cannot be fetched or whose build
+ * system is not recognised.
  */
 int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
 		   size_t nspecs, const char *method);

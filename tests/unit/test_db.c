@@ -260,6 +260,47 @@ static void test_packages(void **state)
 	assert_string_equal(ipm_error_message(), "package 'attention' is not installed");
 }
 
+static int note_guessed(void *ctx, const struct ipm_package_row *p)
+{
+	struct ipm_buf *b = ctx;
+	ipm_buf_addf(b, "%s=%s;", p->name, p->guessed_entry ? p->guessed_entry : "-");
+	return 0;
+}
+
+/* The entry ipm guessed for a repository no registry knows is kept with the
+ * package (migration 4), read back whole, and marked in the brief list. */
+static void test_guessed_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct ipm_package_row p = { 0 }, got;
+	struct ipm_buf marks = IPM_BUF_INIT;
+	const char *json = "{\"name\": \"tool\", \"description\": \"d\"}\n";
+
+	add_package(f->db, "zlib", "1.3", NULL, 0, NULL, 0);
+	p.name = "tool";
+	p.version = "2.0";
+	p.source = "git https://h/tool @ 0123";
+	p.store_dir = "/home/store/tool";
+	p.prefix = "/prefix";
+	p.guessed_entry = (char *)json;
+	assert_int_equal(ipm_db_package_add(f->db, &p), 0);
+
+	assert_int_equal(ipm_db_package_get(&got, f->db, "tool", 0), 0);
+	assert_string_equal(got.guessed_entry, json);
+	assert_null(got.registry);
+	ipm_package_row_release(&got);
+	assert_int_equal(ipm_db_package_get(&got, f->db, "zlib", 0), 0);
+	assert_null(got.guessed_entry);
+	ipm_package_row_release(&got);
+
+	assert_int_equal(ipm_db_package_each(f->db, 1, note_guessed, &marks), 0);
+	assert_string_equal(marks.ptr, "tool=guessed;zlib=-;");
+	ipm_buf_reset(&marks);
+	assert_int_equal(ipm_db_package_each(f->db, 0, note_guessed, &marks), 0);
+	assert_non_null(strstr(marks.ptr, "tool={"));
+	ipm_buf_release(&marks);
+}
+
 /* What the dependents check reads: each dependent's constraint, the sonames
  * a package provides and needs, and the one prefix of the home. */
 static void test_constraints_sonames_prefix(void **state)
@@ -666,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ipm_db_foreign_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guessed_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_constraints_sonames_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_package_list_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_import_find, setup, teardown),
