@@ -16,3 +16,9 @@ $(BUILD)/bench/ipm_timeit: bench/ipm_timeit.c
 $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(IPM_CFLAGS) -o $@ $< $(LDFLAGS) $(BUILD)/libipm.a $(IPM_ATTN_LIB) $(IPM_LIBS)
+
+# The recipe guesser against real repositories from local mirrors (minutes;
+# not part of `make bench` nor `make check`): bench/guess-bench.sh.
+.PHONY: bench-guess
+bench-guess: all
+	@BUILD=$(BUILD) bench/guess-bench.sh

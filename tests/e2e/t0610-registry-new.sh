@@ -299,4 +299,39 @@ expect_ok "$IPM" -q registry new mk-quiet --git "$GIT/mk.git" --tag v1.0 --dir "
 check "-q: stderr is empty" test ! -s "$work/err"
 check "-q: stdout is the path" test "$(cat "$work/out")" = "$NEW/packages/mk-quiet.json"
 
+# ---- a header-only library with a README and a LICENSE: the method,
+# description and license are read from the tree, and the entry installs ----
+mkdir -p "$work/git/hdr.git"
+printf '#ifndef HDR_H\n#define HDR_H\nstatic inline int hdr_answer(void) { return 42; }\n#endif\n' >"$work/git/hdr.git/hdr.h"
+printf 'int main(void) { return 0; }\n' >"$work/git/hdr.git/example.c"
+cat >"$work/git/hdr.git/README.md" <<'EOF'
+[![CI](https://example.org/badge.svg)](https://example.org/ci)
+
+# hdr
+A tiny header-only answer library for C. It has one function.
+
+## Use
+EOF
+cat >"$work/git/hdr.git/LICENSE" <<'EOF'
+Copyright (c) 2024 Someone
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+EOF
+(cd "$work/git/hdr.git" && git init -q && git add -A && git commit -q -m hdr && git tag v0.3)
+expect_ok "$IPM" registry new hdr --git "$GIT/hdr.git" --tag v0.3 --dir "$NEW"
+check "header-only: method headers" test "$(entry_get hdr '[m["name"] for m in d["methods"]]')" = "['headers']"
+check "header-only: found by its header" grep -q "^found hdr.h: wrote methods headers$" "$work/err"
+check "description from the README's first paragraph" \
+	test "$(entry_get hdr 'd["description"]')" = "A tiny header-only answer library for C"
+check "license from LICENSE" test "$(entry_get hdr 'd["license"]')" = "MIT"
+check "only keywords left" grep -qF "next: fill in keywords in $NEW/packages/hdr.json" "$work/err"
+check "no tool required" test "$(entry_get hdr '"requires" in d')" = "False"
+expect_ok "$IPM" install --yes "$NEW/packages/hdr.json"
+check "the header is in the prefix" test -f "$IPM_PREFIX/include/hdr.h"
+check "a .pc for it" grep -q "^Cflags: -I\${includedir}$" "$IPM_PREFIX/lib/pkgconfig/hdr.pc"
+check "the .pc names the prefix" grep -q "^prefix=$IPM_PREFIX$" "$IPM_PREFIX/lib/pkgconfig/hdr.pc"
+expect_ok "$IPM" remove --yes hdr
+check "removed: no header left" test ! -e "$IPM_PREFIX/include/hdr.h"
+
 done_testing
