@@ -133,6 +133,19 @@ else
 	ok "# SKIP cmake is not installed"
 fi
 
+# ---- on a terminal, a guess is asked about even with -y ----
+if script -qec true /dev/null >/dev/null 2>&1; then
+	printf 'n\n' | script -qec "'$IPM' --color=never install -y '$GIT/tool'" /dev/null >"$work/tty.out" 2>&1
+	check "-y on a terminal: still asked" grep -q "The recipe above is a guess. Run it?" "$work/tty.out"
+	check "answering n installs nothing" test ! -e "$IPM_PREFIX/bin/tool"
+	printf 'y\n' | script -qec "'$IPM' --color=never install '$GIT/tool'" /dev/null >"$work/tty.out" 2>&1
+	check "answering y installs, asked once" sh -c '[ -x "$1/bin/tool" ] && [ "$(grep -c "?" "$2")" -eq 1 ]' \
+		sh "$IPM_PREFIX" "$work/tty.out"
+	expect_ok "$IPM" remove -y tool
+else
+	ok "# SKIP no script(1) for a terminal"
+fi
+
 # ---- --trust-guess installs ----
 expect_ok "$IPM" install --trust-guess "$GIT/tool"
 check "the program runs" test "$("$IPM_PREFIX/bin/tool")" = "tool 2.0"
