@@ -28,8 +28,10 @@ if [ -z "${GUESS_MODE:-}" ]; then
 fi
 export GUESS_MODE IPM MIRRORS
 
-# OWNER/REPO | expected kind | check: "lib HEADER LIBS CODE" or "prog NAME ARGS"
-# (CODE is the body of main(); it returns 0 when the library works.)
+# OWNER/REPO | expected kind | check: "lib HEADER LIBS CODE", "prog NAME ARGS"
+# or "usage NAME WORD" (run without arguments, its output holds WORD).
+# CODE is the body of main() and returns 0 when the library works; LIBS is
+# comma-separated, "-" for none, or pc:NAME for the installed .pc's flags.
 repos() {
 	cat <<'LIST'
 likle/cwalk|cmake|lib cwalk.h -lcwalk const char *b; size_t l; cwk_path_get_basename("/a/b.txt", &b, &l); return l == 5 ? 0 : 1;
@@ -47,6 +49,9 @@ troglobit/libite|autotools|lib libite/lite.h -lite return fisdir("/") ? 0 : 1;
 libconfuse/libconfuse|autotools|lib confuse.h -lconfuse cfg_opt_t o[] = { CFG_INT("a", 1, CFGF_NONE), CFG_END() }; cfg_t *c = cfg_init(o, 0); return cfg_getint(c, "a") == 1 ? 0 : 1;
 nodejs/http-parser|make|lib http_parser.h -lhttp_parser return http_parser_version() > 0 ? 0 : 1;
 madler/pigz|make|prog pigz --version
+LuaJIT/LuaJIT|make|prog luajit -v
+antirez/kilo|make|usage kilo Usage
+lua/lua|make|prog lua -v
 sheredom/utf8.h|headers|lib utf8.h - return utf8len("abc") == 3 ? 0 : 1;
 zserge/jsmn|headers|lib jsmn.h - jsmn_parser p; jsmntok_t t[4]; jsmn_init(&p); return jsmn_parse(&p, "[1,2]", 5, t, 4) == 3 ? 0 : 1;
 silentbicycle/greatest|headers|lib greatest.h - return GREATEST_VERSION_MAJOR >= 1 ? 0 : 1;
@@ -97,7 +102,10 @@ one_repo() {
 	P=$IPM_PREFIX
 	if [ -z "$why" ]; then
 		set -f; set -- $check; set +f
-		if [ "$1" = prog ]; then
+		if [ "$1" = usage ]; then
+			"$P/bin/$2" >"$w/run.log" 2>&1 </dev/null
+			grep -q "$3" "$w/run.log" || why="'$2' does not say '$3': $(head -c 120 "$w/run.log" | tr '\n' ' ')"
+		elif [ "$1" = prog ]; then
 			"$P/bin/$2" $3 >"$w/run.log" 2>&1 </dev/null || why="'$2 $3' failed: $(head -c 120 "$w/run.log" | tr '\n' ' ')"
 		else
 			header=$2 libs=$3; shift 3
