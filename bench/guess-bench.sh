@@ -70,7 +70,7 @@ one_repo() {
 	export IPM_MIRRORS="https://github.com/=file://$MIRRORS/"
 	mkdir -p "$HOME" "$w/reg/packages"
 	res=FAIL why=""
-	guessed=""
+	guessed="" version=""
 	if [ "$GUESS_MODE" = url ]; then
 		"$IPM" install "$repo" --trust-guess -y >"$w/install.log" 2>&1 || why="install failed"
 	else
@@ -79,11 +79,12 @@ one_repo() {
 		tag=$(git --git-dir="$git_dir" tag --sort=-v:refname 2>/dev/null | grep -viE 'rc|alpha|beta|pre|dev|test' | grep '[0-9]' | head -n 1)
 		set -- --git "https://github.com/$repo" --dir "$w/reg"
 		if [ -n "$tag" ] && "$IPM" registry new "$name" "$@" --tag "$tag" >"$w/new.log" 2>&1; then
-			:
+			version=$tag
 		else
 			day=$(git --git-dir="$git_dir" log -1 --format=%cd --date=format:%Y%m%d HEAD)
 			rm -f "$w/reg/packages/$name.json"
-			"$IPM" registry new "$name" "$@" --version "0.0.0-git.$day" >"$w/new.log" 2>&1 || why="registry new failed: $(grep 'error' "$w/new.log" | head -n 1)"
+			version=0.0.0-git.$day
+			"$IPM" registry new "$name" "$@" --version "$version" >"$w/new.log" 2>&1 || why="registry new failed: $(grep 'error' "$w/new.log" | head -n 1)"
 		fi
 		guessed=$(sed -n 's/^found .*: wrote methods //p; s/^found .*wrote no method$/none/p' "$w/new.log")
 		if [ -z "$why" ]; then
@@ -98,6 +99,7 @@ one_repo() {
 		"$IPM" list --json >"$w/list.json" 2>/dev/null
 		name=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[0]["name"] if d else "")' "$w/list.json" 2>/dev/null)
 		guessed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[0].get("method") or "" if d else "")' "$w/list.json" 2>/dev/null)
+		version=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[0]["version"] if d else "")' "$w/list.json" 2>/dev/null)
 	fi
 	P=$IPM_PREFIX
 	if [ -z "$why" ]; then
@@ -128,7 +130,7 @@ one_repo() {
 		[ -z "$why" ] && [ -n "$left" ] && why="prefix not clean after remove: $left"
 	fi
 	[ -z "$why" ] && res=ok
-	printf '%s|%s|%s|%s|%s\n' "$repo" "$kind" "${guessed:-?}" "$res" "${why:--}"
+	printf '%s|%s|%s|%s|%s|%s\n' "$repo" "$kind" "${version:-?}" "${guessed:-?}" "$res" "${why:--}"
 	if [ "$res" = ok ]; then
 		chmod -R u+w "$w" 2>/dev/null; rm -rf "$w"
 	else
@@ -147,9 +149,9 @@ printf '%s\n' "$lines" | while IFS= read -r l; do printf '%s\0' "$l"; done |
 total=$(wc -l <"$out")
 okn=$(grep -c '|ok|' "$out")
 echo "mode: $GUESS_MODE"
-printf '%-24s %-10s %-14s %-6s %s\n' repository kind guessed result why
-sort "$out" | while IFS='|' read -r repo kind guessed res why; do
-	printf '%-24s %-10s %-14s %-6s %s\n' "$repo" "$kind" "$guessed" "$res" "$why"
+printf '%-24s %-10s %-16s %-16s %-6s %s\n' repository kind version guessed result why
+sort -f "$out" | while IFS='|' read -r repo kind version guessed res why; do
+	printf '%-24s %-10s %-16s %-16s %-6s %s\n' "$repo" "$kind" "$version" "$guessed" "$res" "$why"
 done
 echo "$okn of $total installed, worked and removed cleanly ($((100 * okn / (total ? total : 1)))%)"
 rm -f "$out"
