@@ -112,10 +112,9 @@ int ipm_detect_license(const char **spdx, const char *text)
 		id = "Zlib";
 	else if (has(n, "permission is hereby granted, free of charge, to any person obtaining a copy"))
 		id = "MIT";
-	else if (has(n, "with or without fee is hereby granted") && has(n, "the author disclaims all warranties"))
-		id = "ISC";
-	else if (has(n, "with or without fee is hereby granted") && has(n, "the software is provided as is"))
-		id = "ISC";
+	else if (has(n, "with or without fee is hereby granted"))
+		/* ISC asks to keep the notice; 0BSD, with the same grant, does not */
+		id = has(n, "provided that the above copyright notice") ? "ISC" : "0BSD";
 	else if (has(n, "redistribution and use in source and binary forms")) {
 		if (has(n, "all advertising materials mentioning"))
 			id = "BSD-4-Clause";
@@ -226,7 +225,7 @@ static void add_plain(struct ipm_buf *b, const char *s, size_t len)
 			/* [text](url) and [text][ref]: the text */
 			const char *close = memchr(s + i, ']', len - i);
 			if (close && (size_t)(close - s) + 1 < len && (close[1] == '(' || close[1] == '[')) {
-				const char *end = memchr(close, close[1] == '(' ? ')' : ']', len - (size_t)(close - s) - 1);
+				const char *end = memchr(close + 2, close[1] == '(' ? ')' : ']', len - (size_t)(close - s) - 2);
 				if (end) {
 					add_plain(b, s + i + 1, (size_t)(close - s) - i - 1);
 					i = (size_t)(end - s);

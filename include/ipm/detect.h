@@ -11,7 +11,7 @@
  * The SPDX id of the license whose text (or short notice) text is, matched
  * against fingerprints of the common licenses: MIT, BSD-2-Clause,
  * BSD-3-Clause, BSD-4-Clause, Apache-2.0, GPL-2.0/GPL-3.0, LGPL-2.0/2.1/3.0,
- * AGPL-3.0, MPL-2.0, ISC, Zlib, Unlicense, BSL-1.0, CC0-1.0. For the GNU
+ * AGPL-3.0, MPL-2.0, ISC, 0BSD, Zlib, Unlicense, BSL-1.0, CC0-1.0. For the GNU
  * licenses "-only" is written for a notice that names one version without
  * "any later version"; the full license text does not say which, and gets
  * "-or-later" (what the text's own "How to Apply" section recommends).

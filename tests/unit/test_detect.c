@@ -124,6 +124,15 @@ static void test_license(void **state)
 	expect_license(bsd2, "BSD-2-Clause");
 	expect_license(isc, "ISC");
 	expect_license(zlib, "Zlib");
+	/* ISC's grant with other wording of the disclaimer (pkgconf's COPYING) */
+	expect_license("Permission to use, copy, modify, and/or distribute this software for any\n"
+		       "purpose with or without fee is hereby granted, provided that the above\n"
+		       "copyright notice and this permission notice appear in all copies.\n\n"
+		       "This software is provided 'as is' and without any warranty, express or\n"
+		       "implied.  In no event shall the authors be liable for any damages arising\n", "ISC");
+	expect_license("Permission to use, copy, modify, and/or distribute this software for\n"
+		       "any purpose with or without fee is hereby granted.\n\n"
+		       "THE SOFTWARE IS PROVIDED \"AS IS\" AND THE AUTHOR DISCLAIMS ALL\n", "0BSD");
 	expect_license(apache, "Apache-2.0");
 	expect_license(gpl3_full, "GPL-3.0-or-later");
 	expect_license(gpl2_full, "GPL-2.0-or-later");
@@ -191,6 +200,11 @@ static void test_description(void **state)
 		"# md4c\n\n * item one\n * item two\n\n"
 		"MD4C is a C Markdown parser, e.g. for `md2html`, with a **SAX-like** [interface](https://x/api).\n",
 		"MD4C is a C Markdown parser, e.g. for md2html, with a SAX-like interface");
+	/* a reference link [text][ref] keeps its text only */
+	expect_description(
+		"cmark is the C reference implementation of CommonMark, a rationalized\n"
+		"version of Markdown syntax with a [spec][the spec].\n",
+		"cmark is the C reference implementation of CommonMark, a rationalized version of Markdown syntax with a spec");
 	expect_description(
 		".. image:: https://img.shields.io/x.svg\n   :target: https://x\n\n"
 		"libfoo\n------\n\nlibfoo does things.\n",
