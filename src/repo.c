@@ -137,6 +137,7 @@ int ipm_repo_spec_parse(struct ipm_repo_spec *out, const char *spec)
 		out->url = xasprintf("https://github.com/%s", out->owner_repo);
 	} else if ((sep = strstr(out->name, "://")) != NULL) {
 		const char *path;
+		int has_path;
 		char *norm = ipm_repo_url_normalize(out->name);
 		size_t len = strlen(out->name);
 		out->kind = IPM_REPO_SPEC_URL;
@@ -147,10 +148,11 @@ int ipm_repo_spec_parse(struct ipm_repo_spec *out, const char *spec)
 		out->url = xstrndup(out->name, len);
 		sep = strstr(norm, "://");
 		path = strchr(sep + 3, '/');
-		if (path && path[1] && strncmp(norm, "https://github.com/", 19) == 0)
+		has_path = path && path[1];
+		if (has_path && strncmp(norm, "https://github.com/", 19) == 0)
 			out->owner_repo = two_parts(path);
 		free(norm);
-		if (!path || !path[1])
+		if (!has_path)
 			goto bad_url;
 	} else if ((out->name[0] == '/' || out->name[0] == '.' || strchr(out->name, '/')) &&
 		   ipm_is_dir(out->name) && is_git_repository(out->name)) {
