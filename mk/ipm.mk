@@ -31,7 +31,7 @@ $(BUILD)/libipm.a: $(IPM_ENGINE_OBJ)
 $(BUILD)/ipm: $(IPM_CLI_OBJ) $(BUILD)/libipm.a $(IPM_ATTN_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(IPM_CLI_OBJ) $(BUILD)/libipm.a $(IPM_ATTN_LIB) $(IPM_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/test_util.h $(BUILD)/libipm.a $(IPM_ATTN_LIB)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libipm.a $(IPM_ATTN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(IPM_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 	    $(LDFLAGS) $(BUILD)/libipm.a $(IPM_ATTN_LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(IPM_LIBS)

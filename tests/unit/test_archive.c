@@ -15,13 +15,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <archive.h>
-#include <archive_entry.h>
 
 #include "ipm/error.h"
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/xalloc.h"
+#include "test_tar.h"
 
 static char *tmp_root;
 static int tmp_counter;
@@ -48,54 +47,12 @@ static size_t count_entries(const char *dir)
 	return n;
 }
 
-struct member {
-	const char *name;
-	char type;            /* 'f' file, 'd' dir, 'l' symlink, 'h' hard link */
-	const char *data;     /* file content or link target */
-};
-
-/* A tar archive of the members, written with libarchive. */
-static char *make_archive(const struct member *m, size_t n)
+/* A tar archive of the members, in a fresh directory. */
+static char *make_archive(const struct tu_member *m, size_t n)
 {
 	char *dir = fresh_dir("archive");
 	char *path = xasprintf("%s/a.tar", dir);
-	struct archive *a = archive_write_new();
-
-	archive_write_set_format_pax_restricted(a);
-	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, m[i].name);
-		switch (m[i].type) {
-		case 'f':
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_size(e, (la_int64_t)strlen(m[i].data));
-			break;
-		case 'd':
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-			break;
-		case 'l':
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_perm(e, 0777);
-			archive_entry_set_symlink(e, m[i].data);
-			break;
-		case 'h':
-			/* a hard link member carries no type of its own in tar */
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_hardlink(e, m[i].data);
-			break;
-		}
-		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-		if (m[i].type == 'f')
-			assert_int_equal(archive_write_data(a, m[i].data, strlen(m[i].data)),
-					 (la_ssize_t)strlen(m[i].data));
-		archive_entry_free(e);
-	}
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
+	tu_write_tar(path, m, n, 0);
 	free(dir);
 	return path;
 }
@@ -104,7 +61,7 @@ static char *make_archive(const struct member *m, size_t n)
  * names the member (it was built from the name libarchive had just freed). */
 static void test_extract_failure_names_member(void **state)
 {
-	const struct member m[] = { { "a", 'f', "file\n" }, { "a/b", 'f', "under a file\n" } };
+	const struct tu_member m[] = { { "a", 'f', "file\n" }, { "a/b", 'f', "under a file\n" } };
 	char *archive = make_archive(m, 2);
 	char *dest = fresh_dir("dest");
 	int rc = ipm_archive_extract(archive, dest, 1);
@@ -118,7 +75,7 @@ static void test_extract_failure_names_member(void **state)
 
 /* Extracting fails with IPM_EVERIFY naming `bad`, with nothing written, in
  * the destination or beside it. */
-static void expect_refused(const struct member *m, size_t n, const char *bad)
+static void expect_refused(const struct tu_member *m, size_t n, const char *bad)
 {
 	char *archive = make_archive(m, n);
 	char *outer = fresh_dir("outer");
@@ -141,18 +98,18 @@ static void expect_refused(const struct member *m, size_t n, const char *bad)
  * ".." one level higher: the destination's parent. */
 static void test_hardlink_to_symlink(void **state)
 {
-	const struct member m[] = {
+	const struct tu_member m[] = {
 		{ "top/d/f", 'f', "x\n" }, { "top/d/l", 'l', ".." }, { "top/h", 'h', "top/d/l" },
 	};
 	expect_refused(m, 3, "top/h");
 	/* the same, two levels up, and a file written through it */
-	const struct member m2[] = {
+	const struct tu_member m2[] = {
 		{ "top/a/b/f", 'f', "x\n" }, { "top/a/b/l", 'l', "../.." },
 		{ "top/h", 'h', "top/a/b/l" }, { "top/h/passwd", 'f', "evil\n" },
 	};
 	expect_refused(m2, 4, "top/h");
 	/* no wrapper directory to strip */
-	const struct member m3[] = { { "d/l", 'l', ".." }, { "e", 'f', "x" }, { "h", 'h', "d/l" } };
+	const struct tu_member m3[] = { { "d/l", 'l', ".." }, { "e", 'f', "x" }, { "h", 'h', "d/l" } };
 	expect_refused(m3, 3, "h");
 }
 
@@ -160,7 +117,7 @@ static void test_hardlink_to_symlink(void **state)
  * file wherever that symlink points. */
 static void test_hardlink_through_symlink(void **state)
 {
-	const struct member m[] = {
+	const struct tu_member m[] = {
 		{ "top/f", 'f', "x\n" }, { "top/l", 'l', "." }, { "top/h", 'h', "top/l/f" },
 	};
 	expect_refused(m, 3, "top/h");
@@ -169,7 +126,7 @@ static void test_hardlink_through_symlink(void **state)
 /* Hard links to files, and symlinks, stay fine. */
 static void test_hardlink_to_file_still_works(void **state)
 {
-	const struct member m[] = {
+	const struct tu_member m[] = {
 		{ "top/d/f", 'f', "x\n" }, { "top/d/l", 'l', "f" }, { "top/h", 'h', "top/d/f" },
 	};
 	char *archive = make_archive(m, 3);

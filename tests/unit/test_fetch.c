@@ -14,8 +14,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
-#include <archive.h>
-#include <archive_entry.h>
 
 #include "ipm/config.h"
 #include "ipm/entry.h"
@@ -24,6 +22,7 @@
 #include "ipm/fs.h"
 #include "ipm/log.h"
 #include "ipm/xalloc.h"
+#include "test_tar.h"
 
 static char *tmp_root;  /* a fresh directory for the whole run */
 static int tmp_counter;
@@ -158,63 +157,18 @@ static void test_sha256_known(void **state)
 
 /* ---------- archives ---------- */
 
-struct member {
-	const char *name;
-	char type;            /* 'f' file, 'd' dir, 'l' symlink, 'h' hard link, 'c' char device */
-	const char *data;     /* file content or link target */
-};
-
-static char *make_archive(const struct member *m, size_t n, int gzip)
+/* A tar archive (gzipped when gzip) of the members, in a fresh directory. */
+static char *make_archive(const struct tu_member *m, size_t n, int gzip)
 {
 	char *dir = fresh_dir("archive");
 	char *path = xasprintf("%s/a.tar%s", dir, gzip ? ".gz" : "");
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	if (gzip)
-		archive_write_add_filter_gzip(a);
-	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, m[i].name);
-		switch (m[i].type) {
-		case 'f':
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 06755);  /* set-id bits must not survive */
-			archive_entry_set_size(e, (la_int64_t)strlen(m[i].data));
-			break;
-		case 'd':
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-			break;
-		case 'l':
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_perm(e, 0777);
-			archive_entry_set_symlink(e, m[i].data);
-			break;
-		case 'h':
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_hardlink(e, m[i].data);
-			break;
-		case 'c':
-			archive_entry_set_filetype(e, AE_IFCHR);
-			archive_entry_set_perm(e, 0644);
-			break;
-		}
-		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-		if (m[i].type == 'f')
-			assert_int_equal(archive_write_data(a, m[i].data, strlen(m[i].data)),
-					 (la_ssize_t)strlen(m[i].data));
-		archive_entry_free(e);
-	}
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
+	tu_write_tar(path, m, n, gzip);
 	free(dir);
 	return path;
 }
 
 /* Extracting must fail with IPM_EVERIFY naming `bad`, writing nothing. */
-static void expect_refused(const struct member *m, size_t n, const char *bad)
+static void expect_refused(const struct tu_member *m, size_t n, const char *bad)
 {
 	char *archive = make_archive(m, n, 0);
 	char *dest = fresh_dir("dest");
@@ -230,38 +184,38 @@ static void expect_refused(const struct member *m, size_t n, const char *bad)
 
 static void test_archive_absolute_path(void **state)
 {
-	const struct member m[] = { { "top/ok", 'f', "fine\n" }, { "/tmp/ipm-evil", 'f', "evil\n" } };
+	const struct tu_member m[] = { { "top/ok", 'f', "fine\n" }, { "/tmp/ipm-evil", 'f', "evil\n" } };
 	expect_refused(m, 2, "/tmp/ipm-evil");
 }
 
 static void test_archive_dotdot(void **state)
 {
-	const struct member m[] = { { "top/ok", 'f', "fine\n" }, { "../x", 'f', "evil\n" } };
+	const struct tu_member m[] = { { "top/ok", 'f', "fine\n" }, { "../x", 'f', "evil\n" } };
 	expect_refused(m, 2, "../x");
-	const struct member m2[] = { { "top/a/../../y", 'f', "evil\n" } };
+	const struct tu_member m2[] = { { "top/a/../../y", 'f', "evil\n" } };
 	expect_refused(m2, 1, "top/a/../../y");
 }
 
 static void test_archive_symlink_absolute(void **state)
 {
-	const struct member m[] = { { "top/ok", 'f', "fine\n" }, { "top/etc", 'l', "/etc" } };
+	const struct tu_member m[] = { { "top/ok", 'f', "fine\n" }, { "top/etc", 'l', "/etc" } };
 	expect_refused(m, 2, "top/etc");
 }
 
 static void test_archive_symlink_climbs_out(void **state)
 {
 	/* top/ is stripped, so "top/a/link" -> "../../x" leaves the destination. */
-	const struct member m[] = { { "top/a/f", 'f', "fine\n" }, { "top/a/link", 'l', "../../x" } };
+	const struct tu_member m[] = { { "top/a/f", 'f', "fine\n" }, { "top/a/link", 'l', "../../x" } };
 	expect_refused(m, 2, "top/a/link");
 	/* Without a wrapper directory the same depth is still outside. */
-	const struct member m2[] = { { "a/f", 'f', "x" }, { "b", 'f', "y" }, { "a/link", 'l', "../../etc/passwd" } };
+	const struct tu_member m2[] = { { "a/f", 'f', "x" }, { "b", 'f', "y" }, { "a/link", 'l', "../../etc/passwd" } };
 	expect_refused(m2, 3, "a/link");
 }
 
 static void test_archive_symlink_chain(void **state)
 {
 	/* Each link alone stays inside; following x climbs out through b/c. */
-	const struct member m[] = {
+	const struct tu_member m[] = {
 		{ "top/b/c", 'l', ".." }, { "top/a", 'l', "b/c" }, { "top/x", 'l', "a/.." },
 	};
 	expect_refused(m, 3, "top/x");
@@ -269,21 +223,21 @@ static void test_archive_symlink_chain(void **state)
 
 static void test_archive_hardlink_out(void **state)
 {
-	const struct member m[] = { { "top/f", 'f', "x" }, { "top/h", 'h', "../../etc/passwd" } };
+	const struct tu_member m[] = { { "top/f", 'f', "x" }, { "top/h", 'h', "../../etc/passwd" } };
 	expect_refused(m, 2, "../../etc/passwd");
-	const struct member m2[] = { { "top/f", 'f', "x" }, { "top/h", 'h', "/etc/passwd" } };
+	const struct tu_member m2[] = { { "top/f", 'f', "x" }, { "top/h", 'h', "/etc/passwd" } };
 	expect_refused(m2, 2, "/etc/passwd");
 }
 
 static void test_archive_device(void **state)
 {
-	const struct member m[] = { { "top/f", 'f', "x" }, { "top/dev", 'c', NULL } };
+	const struct tu_member m[] = { { "top/f", 'f', "x" }, { "top/dev", 'c', NULL } };
 	expect_refused(m, 2, "top/dev");
 }
 
 static void test_archive_good_strips_top(void **state)
 {
-	const struct member m[] = {
+	const struct tu_member m[] = {
 		{ "pkg-1.0/", 'd', NULL },
 		{ "pkg-1.0/README", 'f', "read me\n" },
 		{ "pkg-1.0/src/a.c", 'f', "int a;\n" },
@@ -330,7 +284,7 @@ static void test_archive_good_strips_top(void **state)
 
 static void test_archive_two_tops_not_stripped(void **state)
 {
-	const struct member m[] = { { "a/x", 'f', "1" }, { "b", 'f', "2" } };
+	const struct tu_member m[] = { { "a/x", 'f', "1" }, { "b", 'f', "2" } };
 	char *archive = make_archive(m, 2, 0);
 	char *dest = fresh_dir("dest");
 	assert_int_equal(ipm_archive_extract(archive, dest, 1), 0);
@@ -654,7 +608,7 @@ static void test_download_wrong_sha(void **state)
 
 static void test_archive_unpack_from_cache(void **state)
 {
-	const struct member m[] = { { "tool-2.0/main.c", 'f', "int main(void){return 0;}\n" } };
+	const struct tu_member m[] = { { "tool-2.0/main.c", 'f', "int main(void){return 0;}\n" } };
 	char *archive = make_archive(m, 1, 1);
 	char sha[65];
 	assert_int_equal(ipm_sha256_file(sha, archive), 0);
@@ -855,7 +809,7 @@ static void test_archive_extract_limit(void **state)
 	char big[3001];
 	memset(big, 'z', 3000);
 	big[3000] = '\0';
-	const struct member m[] = { { "p-1/", 'd', NULL }, { "p-1/small", 'f', "abc" }, { "p-1/big", 'f', big } };
+	const struct tu_member m[] = { { "p-1/", 'd', NULL }, { "p-1/small", 'f', "abc" }, { "p-1/big", 'f', big } };
 	char *archive = make_archive(m, 3, 1);
 	char *dest = fresh_dir("dest");
 	struct ipm_limits limits = ipm_limits_default;
