@@ -140,6 +140,72 @@ static const char *const migrations[] = {
 	 * for an entry from a registry): what `registry new --from-installed`
 	 * writes out, and what `list` and `info` mark as guessed */
 	"ALTER TABLE packages ADD COLUMN guessed_entry TEXT;",
+	/* 5: history. Every plan (install, remove, rollback, ...) is one row of
+	 * transactions, written in the same SQLite transaction as its package
+	 * rows; uuid is the mark its journal carries, so that recovery knows
+	 * whether the change was committed. generation_* keep each package row
+	 * as a transaction left it (files, deps, sonames too): the state after
+	 * transaction N is, for every name, its row of the latest change at or
+	 * before N (row NULL: not installed), which is what rollback restores.
+	 * Packages installed before this migration become transaction 1. */
+	"CREATE TABLE transactions("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  at INTEGER NOT NULL,"
+	"  command TEXT NOT NULL);"
+	"CREATE TABLE generation_rows("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  registry TEXT,"
+	"  source TEXT,"
+	"  resolved TEXT,"
+	"  method TEXT,"
+	"  store_dir TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL,"
+	"  explicit INTEGER NOT NULL,"
+	"  installed_at INTEGER NOT NULL,"
+	"  guessed_entry TEXT);"
+	"CREATE INDEX generation_rows_store ON generation_rows(store_dir);"
+	"CREATE TABLE generation_files("
+	"  row INTEGER NOT NULL REFERENCES generation_rows(id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  sha256 TEXT,"
+	"  PRIMARY KEY(row, path)) WITHOUT ROWID;"
+	"CREATE TABLE generation_deps("
+	"  row INTEGER NOT NULL REFERENCES generation_rows(id) ON DELETE CASCADE,"
+	"  depends_on TEXT NOT NULL,"
+	"  version_constraint TEXT,"
+	"  PRIMARY KEY(row, depends_on)) WITHOUT ROWID;"
+	"CREATE TABLE generation_sonames("
+	"  row INTEGER NOT NULL REFERENCES generation_rows(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  soname TEXT NOT NULL,"
+	"  PRIMARY KEY(row, kind, soname)) WITHOUT ROWID;"
+	"CREATE TABLE changes("
+	"  txn INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  old_version TEXT,"
+	"  new_version TEXT,"
+	"  row INTEGER REFERENCES generation_rows(id),"
+	"  PRIMARY KEY(txn, name)) WITHOUT ROWID;"
+	"CREATE INDEX changes_name ON changes(name, txn);"
+	"INSERT INTO transactions(id, uuid, at, command)"
+	"  SELECT 1, 'before-history', (SELECT max(installed_at) FROM packages),"
+	"    '(installed before ipm kept a history)' WHERE EXISTS (SELECT 1 FROM packages);"
+	"INSERT INTO generation_rows(name, version, registry, source, resolved, method, store_dir, prefix,"
+	"    explicit, installed_at, guessed_entry)"
+	"  SELECT name, version, registry, source, resolved, method, store_dir, prefix, explicit,"
+	"    installed_at, guessed_entry FROM packages ORDER BY name;"
+	"INSERT INTO generation_files SELECT r.id, f.path, f.type, f.sha256"
+	"  FROM files f JOIN generation_rows r ON r.name = f.package;"
+	"INSERT INTO generation_deps SELECT r.id, d.depends_on, d.version_constraint"
+	"  FROM deps d JOIN generation_rows r ON r.name = d.package;"
+	"INSERT INTO generation_sonames SELECT r.id, s.kind, s.soname"
+	"  FROM sonames s JOIN generation_rows r ON r.name = s.package;"
+	"INSERT INTO changes(txn, name, old_version, new_version, row)"
+	"  SELECT 1, name, NULL, version, id FROM generation_rows;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -179,6 +245,21 @@ enum stmt_id {
 	ST_DEPENDENTS,
 	ST_FILE_OWNER,
 	ST_ENTRY_SHARED,
+	ST_TXN_INSERT,
+	ST_TXN_BY_UUID,
+	ST_TXN_LAST,
+	ST_GEN_INSERT,
+	ST_GEN_FILE_INSERT,
+	ST_GEN_DEP_INSERT,
+	ST_GEN_SONAME_INSERT,
+	ST_CHANGE_INSERT,
+	ST_HISTORY,
+	ST_STATE_ROWS,
+	ST_GEN_FILES,
+	ST_GEN_DEPS,
+	ST_GEN_SONAMES,
+	ST_STORE_KEPT,
+	ST_STORE_KNOWN,
 	ST_COUNT
 };
 
@@ -260,6 +341,43 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ENTRY_SHARED] =
 		"SELECT name, group_concat(registry, char(10)) FROM entries GROUP BY name"
 		" HAVING count(*) > 1 ORDER BY name",
+	[ST_TXN_INSERT] = "INSERT INTO transactions(uuid, at, command) VALUES (?1, ?2, ?3)",
+	[ST_TXN_BY_UUID] = "SELECT id FROM transactions WHERE uuid = ?1",
+	[ST_TXN_LAST] = "SELECT coalesce(max(id), 0) FROM transactions",
+	[ST_GEN_INSERT] =
+		"INSERT INTO generation_rows(name, version, registry, source, resolved, method, store_dir,"
+		" prefix, explicit, installed_at, guessed_entry)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_GEN_FILE_INSERT] = "INSERT OR REPLACE INTO generation_files(row, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
+	[ST_GEN_DEP_INSERT] =
+		"INSERT OR REPLACE INTO generation_deps(row, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
+	[ST_GEN_SONAME_INSERT] = "INSERT OR IGNORE INTO generation_sonames(row, kind, soname) VALUES (?1, ?2, ?3)",
+	[ST_CHANGE_INSERT] =
+		"INSERT OR REPLACE INTO changes(txn, name, old_version, new_version, row) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_HISTORY] =
+		"SELECT t.id, t.at, t.command, c.name, c.old_version, c.new_version FROM transactions t"
+		" LEFT JOIN changes c ON c.txn = t.id ORDER BY t.id, c.name",
+	/* every name's row as of the latest change at or before ?1 */
+	[ST_STATE_ROWS] =
+		"SELECT r.id, r.name, r.version, r.registry, r.source, r.resolved, r.method, r.store_dir, r.prefix,"
+		" r.explicit, r.installed_at, r.guessed_entry FROM changes c JOIN generation_rows r ON r.id = c.row"
+		" WHERE c.txn = (SELECT max(c2.txn) FROM changes c2 WHERE c2.name = c.name AND c2.txn <= ?1)"
+		" ORDER BY r.name",
+	[ST_GEN_FILES] = "SELECT path, type, sha256 FROM generation_files WHERE row = ?1 ORDER BY path",
+	[ST_GEN_DEPS] =
+		"SELECT depends_on, version_constraint FROM generation_deps WHERE row = ?1 ORDER BY depends_on",
+	[ST_GEN_SONAMES] = "SELECT kind, soname FROM generation_sonames WHERE row = ?1 ORDER BY kind, soname",
+	/* a row is part of the state after some transaction in [?1, ?2] when it
+	 * was written at or before ?2 and its name did not change again until
+	 * ?1 or later */
+	[ST_STORE_KEPT] =
+		"SELECT r.store_dir FROM changes c JOIN generation_rows r ON r.id = c.row WHERE c.txn <= ?2"
+		" AND coalesce((SELECT min(c2.txn) FROM changes c2 WHERE c2.name = c.name AND c2.txn > c.txn),"
+		" 9223372036854775807) > ?1"
+		" UNION SELECT store_dir FROM packages ORDER BY 1",
+	[ST_STORE_KNOWN] =
+		"SELECT 1 FROM packages WHERE store_dir = ?1 UNION ALL"
+		" SELECT 1 FROM generation_rows WHERE store_dir = ?1 LIMIT 1",
 };
 
 struct ipm_db {
@@ -1557,19 +1675,20 @@ int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading packages");
 }
 
-int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
+/*
+ * Inserts p with its files, deps and sonames: into packages, files, deps and
+ * sonames (gen 0), or as a generation row (gen 1, *out_gen its id). Inside
+ * the caller's transaction.
+ */
+static int insert_package(int64_t *out_gen, struct ipm_db *db, const struct ipm_package_row *p, int gen)
 {
 	sqlite3_stmt *s = NULL;
 	char type[2] = { 0, 0 };
+	int64_t row = 0;
 	int rc;
 
-	if ((rc = begin(db)) < 0)
+	if ((rc = stmt(&s, db, gen ? ST_GEN_INSERT : ST_PACKAGE_INSERT)) < 0)
 		return rc;
-	/* cascades to the old files and deps rows */
-	if ((rc = run(db, ST_PACKAGE_DELETE, p->name)) < 0)
-		goto done;
-	if ((rc = stmt(&s, db, ST_PACKAGE_INSERT)) < 0)
-		goto done;
 	bind_text(s, 1, p->name);
 	bind_text(s, 2, p->version);
 	bind_text(s, 3, p->registry);
@@ -1583,52 +1702,63 @@ int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
 	bind_text(s, 11, p->guessed_entry);
 	rc = sqlite3_step(s);
 	done_stmt(s);
-	if (rc != SQLITE_DONE) {
-		rc = sql_error(db, "writing packages");
-		goto done;
-	}
-	if ((rc = stmt(&s, db, ST_FILE_INSERT)) < 0)
-		goto done;
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "writing packages");
+	row = sqlite3_last_insert_rowid(db->sql);
+	if (out_gen)
+		*out_gen = row;
+#define BIND_OWNER(s) (gen ? sqlite3_bind_int64(s, 1, row) : (bind_text(s, 1, p->name), 0))
+	if ((rc = stmt(&s, db, gen ? ST_GEN_FILE_INSERT : ST_FILE_INSERT)) < 0)
+		return rc;
 	for (size_t i = 0; i < p->nfiles; i++) {
 		type[0] = p->files[i].type ? p->files[i].type : 'f';
-		bind_text(s, 1, p->name);
+		BIND_OWNER(s);
 		bind_text(s, 2, p->files[i].path);
 		bind_text(s, 3, type);
 		bind_text(s, 4, p->files[i].sha256);
 		rc = sqlite3_step(s);
 		done_stmt(s);
-		if (rc != SQLITE_DONE) {
-			rc = sql_error(db, "writing files");
-			goto done;
-		}
+		if (rc != SQLITE_DONE)
+			return sql_error(db, "writing files");
 	}
-	if ((rc = stmt(&s, db, ST_DEP_INSERT)) < 0)
-		goto done;
+	if ((rc = stmt(&s, db, gen ? ST_GEN_DEP_INSERT : ST_DEP_INSERT)) < 0)
+		return rc;
 	for (size_t i = 0; i < p->ndepends; i++) {
-		bind_text(s, 1, p->name);
+		BIND_OWNER(s);
 		bind_text(s, 2, p->depends[i]);
 		bind_text(s, 3, p->depend_constraints ? p->depend_constraints[i] : NULL);
 		rc = sqlite3_step(s);
 		done_stmt(s);
-		if (rc != SQLITE_DONE) {
-			rc = sql_error(db, "writing deps");
-			goto done;
-		}
+		if (rc != SQLITE_DONE)
+			return sql_error(db, "writing deps");
 	}
-	if ((rc = stmt(&s, db, ST_SONAME_INSERT)) < 0)
-		goto done;
+	if ((rc = stmt(&s, db, gen ? ST_GEN_SONAME_INSERT : ST_SONAME_INSERT)) < 0)
+		return rc;
 	for (size_t i = 0; i < p->nprovides + p->nneeds; i++) {
 		int provided = i < p->nprovides;
-		bind_text(s, 1, p->name);
+		BIND_OWNER(s);
 		bind_text(s, 2, provided ? "p" : "n");
 		bind_text(s, 3, provided ? p->provides[i] : p->needs[i - p->nprovides]);
 		rc = sqlite3_step(s);
 		done_stmt(s);
-		if (rc != SQLITE_DONE) {
-			rc = sql_error(db, "writing sonames");
-			goto done;
-		}
+		if (rc != SQLITE_DONE)
+			return sql_error(db, "writing sonames");
 	}
+#undef BIND_OWNER
+	return 0;
+}
+
+int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
+{
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	/* cascades to the old files and deps rows */
+	if ((rc = run(db, ST_PACKAGE_DELETE, p->name)) < 0)
+		goto done;
+	if ((rc = insert_package(NULL, db, p, 0)) < 0)
+		goto done;
 	rc = commit(db);
 done:
 	if (rc < 0)
@@ -1730,4 +1860,288 @@ int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path)
 	if (rc == IPM_ENOTFOUND)
 		return ipm_error_set(IPM_ENOTFOUND, "no installed package owns '%s'", path);
 	return rc;
+}
+
+/* ---- history ---- */
+
+int ipm_db_txn_commit(int64_t *out_id, struct ipm_db *db, const struct ipm_txn_record *rec)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t id = 0;
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	if ((rc = stmt(&s, db, ST_TXN_INSERT)) < 0)
+		goto done;
+	bind_text(s, 1, rec->uuid);
+	sqlite3_bind_int64(s, 2, rec->at ? rec->at : (int64_t)time(NULL));
+	bind_text(s, 3, rec->command ? rec->command : "");
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(db, "writing history");
+		goto done;
+	}
+	rc = 0;
+	id = sqlite3_last_insert_rowid(db->sql);
+	for (size_t i = 0; i < rec->nchanges && rc == 0; i++) {
+		const struct ipm_txn_change *c = &rec->changes[i];
+		int64_t gen = 0;
+
+		if ((rc = run(db, ST_PACKAGE_DELETE, c->name)) < 0)
+			break;
+		if (c->row && ((rc = insert_package(NULL, db, c->row, 0)) < 0 ||
+			       (rc = insert_package(&gen, db, c->row, 1)) < 0))
+			break;
+		if ((rc = stmt(&s, db, ST_CHANGE_INSERT)) < 0)
+			break;
+		sqlite3_bind_int64(s, 1, id);
+		bind_text(s, 2, c->name);
+		bind_text(s, 3, c->old_version);
+		bind_text(s, 4, c->row ? c->row->version : NULL);
+		if (c->row)
+			sqlite3_bind_int64(s, 5, gen);
+		else
+			sqlite3_bind_null(s, 5);
+		rc = sqlite3_step(s);
+		done_stmt(s);
+		rc = rc == SQLITE_DONE ? 0 : sql_error(db, "writing history");
+	}
+	if (rc == 0)
+		rc = commit(db);
+done:
+	if (rc < 0)
+		rollback(db);
+	else if (out_id)
+		*out_id = id;
+	return rc;
+}
+
+int ipm_db_txn_committed(int *out, struct ipm_db *db, const char *uuid)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = stmt(&s, db, ST_TXN_BY_UUID)) < 0)
+		return rc;
+	bind_text(s, 1, uuid);
+	rc = sqlite3_step(s);
+	*out = rc == SQLITE_ROW;
+	done_stmt(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading history");
+}
+
+int ipm_db_history_last(int64_t *out, struct ipm_db *db)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = stmt(&s, db, ST_TXN_LAST)) < 0)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	done_stmt(s);
+	return rc == SQLITE_ROW ? 0 : sql_error(db, "reading history");
+}
+
+void ipm_history_free(struct ipm_history_entry *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].command);
+		for (size_t k = 0; k < h[i].nchanges; k++) {
+			free(h[i].changes[k].name);
+			free(h[i].changes[k].old_version);
+			free(h[i].changes[k].new_version);
+		}
+		free(h[i].changes);
+	}
+	free(h);
+}
+
+int ipm_db_history_list(struct ipm_history_entry **out, size_t *nout, struct ipm_db *db)
+{
+	struct ipm_history_entry *h = NULL;
+	size_t n = 0, alloc = 0, calloc_ = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_HISTORY)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		if (n == 0 || h[n - 1].id != id) {
+			XGROW(h, alloc, n + 1);
+			memset(&h[n], 0, sizeof(h[n]));
+			h[n].id = id;
+			h[n].at = sqlite3_column_int64(s, 1);
+			h[n].command = col_text(s, 2);
+			n++;
+			calloc_ = 0;
+		}
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			struct ipm_history_entry *e = &h[n - 1];
+			XGROW(e->changes, calloc_, e->nchanges + 1);
+			e->changes[e->nchanges].name = col_text(s, 3);
+			e->changes[e->nchanges].old_version = col_text(s, 4);
+			e->changes[e->nchanges].new_version = col_text(s, 5);
+			e->nchanges++;
+		}
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		ipm_history_free(h, n);
+		return sql_error(db, "reading history");
+	}
+	*out = h;
+	*nout = n;
+	return 0;
+}
+
+/* Files, deps and sonames of generation row id into p. */
+static int load_generation_details(struct ipm_package_row *p, struct ipm_db *db, int64_t id)
+{
+	sqlite3_stmt *s = NULL;
+	size_t alloc = 0, palloc = 0, nalloc = 0;
+	int rc;
+
+	if ((rc = stmt(&s, db, ST_GEN_FILES)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(p->files, alloc, p->nfiles + 1);
+		struct ipm_file_row *f = &p->files[p->nfiles++];
+		const char *type = (const char *)sqlite3_column_text(s, 1);
+		f->path = col_text(s, 0);
+		f->type = type ? type[0] : 'f';
+		f->sha256 = col_text(s, 2);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "reading history");
+	alloc = 0;
+	if ((rc = stmt(&s, db, ST_GEN_DEPS)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(p->depends, alloc, p->ndepends + 1);
+		p->depend_constraints = xrealloc(p->depend_constraints, alloc * sizeof(*p->depend_constraints));
+		p->depend_constraints[p->ndepends] = col_text(s, 1);
+		p->depends[p->ndepends++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "reading history");
+	if ((rc = stmt(&s, db, ST_GEN_SONAMES)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(s, 0);
+		if (kind && kind[0] == 'p') {
+			XGROW(p->provides, palloc, p->nprovides + 1);
+			p->provides[p->nprovides++] = col_text(s, 1);
+		} else {
+			XGROW(p->needs, nalloc, p->nneeds + 1);
+			p->needs[p->nneeds++] = col_text(s, 1);
+		}
+	}
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(db, "reading history");
+}
+
+int ipm_db_history_state(struct ipm_package_row **out, size_t *nout, struct ipm_db *db, int64_t txn)
+{
+	struct ipm_package_row *rows = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, alloc = 0, ids_alloc = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_STATE_ROWS)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, txn);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct ipm_package_row *p;
+		XGROW(rows, alloc, n + 1);
+		XGROW(ids, ids_alloc, n + 1);
+		p = &rows[n];
+		memset(p, 0, sizeof(*p));
+		ids[n] = sqlite3_column_int64(s, 0);
+		p->name = col_text(s, 1);
+		p->version = col_text(s, 2);
+		p->registry = col_text(s, 3);
+		p->source = col_text(s, 4);
+		p->resolved = col_text(s, 5);
+		p->method = col_text(s, 6);
+		p->store_dir = col_text(s, 7);
+		p->prefix = col_text(s, 8);
+		p->explicit_install = sqlite3_column_int(s, 9);
+		p->installed_at = sqlite3_column_int64(s, 10);
+		p->guessed_entry = col_text(s, 11);
+		n++;
+	}
+	done_stmt(s);
+	rc = rc == SQLITE_DONE ? 0 : sql_error(db, "reading history");
+	/* the statement above is done before these reuse others */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = load_generation_details(&rows[i], db, ids[i]);
+	free(ids);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			ipm_package_row_release(&rows[i]);
+		free(rows);
+		return rc;
+	}
+	*out = rows;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_store_dirs_kept(char ***out, size_t *nout, struct ipm_db *db, int64_t first, int64_t last)
+{
+	char **dirs = NULL;
+	size_t n = 0, alloc = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_STORE_KEPT)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, first);
+	sqlite3_bind_int64(s, 2, last);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(dirs, alloc, n + 1);
+		dirs[n++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		xfree_strv(dirs, n);
+		return sql_error(db, "reading history");
+	}
+	*out = dirs;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_store_dir_known(int *out, struct ipm_db *db, const char *store_dir)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = stmt(&s, db, ST_STORE_KNOWN)) < 0)
+		return rc;
+	bind_text(s, 1, store_dir);
+	rc = sqlite3_step(s);
+	*out = rc == SQLITE_ROW;
+	done_stmt(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading history");
 }

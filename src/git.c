@@ -10,6 +10,7 @@
 
 #include "ipm/buf.h"
 #include "ipm/error.h"
+#include "ipm/interrupt.h"
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/log.h"
@@ -77,7 +78,7 @@ static int on_transfer(const git_indexer_progress *stats, void *payload)
 	struct git_progress *p = payload;
 	p->pack_bytes = stats->received_bytes;
 	ipm_git_limits_progress(p->pack_bytes + p->sideband_bytes);
-	if (ipm_git_limits_check() < 0)
+	if (ipm_interrupted() || ipm_git_limits_check() < 0)
 		return -1;
 	if (stats->total_objects == 0 || p->ended)
 		return 0;
@@ -104,7 +105,7 @@ static int on_sideband(const char *text, int len, void *payload)
 	(void)text;
 	p->sideband_bytes += len > 0 ? (uint64_t)len : 0;
 	ipm_git_limits_progress(p->pack_bytes + p->sideband_bytes);
-	return ipm_git_limits_check();
+	return ipm_interrupted() ? -1 : ipm_git_limits_check();
 }
 
 /* A killed fetch can leave lock files behind; the process lock makes every

@@ -9,6 +9,7 @@
 
 #include "ipm/buf.h"
 #include "ipm/error.h"
+#include "ipm/interrupt.h"
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/log.h"
@@ -133,7 +134,8 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	uint64_t now = ipm_fetch_now_ms();
 	t->done = (uint64_t)dlnow;
 	t->total = (uint64_t)dltotal;
-	if (check_limits(t, now))
+	/* Ctrl-C: the caller turns the aborted transfer into "interrupted" */
+	if (ipm_interrupted() || check_limits(t, now))
 		return 1;
 	if (dlnow == 0 || (t->reported && now - t->last_ms < 100))
 		return 0;

@@ -19,6 +19,10 @@
  *   deps(package, depends_on, version_constraint)
  *   sonames(package, kind, soname)          'p' provided, 'n' needed from the prefix
  *   package_widths(name, version)           longest installed, kept by triggers
+ *   transactions(id, uuid, at, command)     history: one row per plan
+ *   changes(txn, name, old_version, new_version, row)   what each changed
+ *   generation_rows / _files / _deps / _sonames         package rows as a
+ *                                           transaction left them (rollback)
  */
 struct ipm_db;
 
@@ -184,4 +188,56 @@ int ipm_db_package_dependents_constraints(char ***out, char ***constraints, size
 int ipm_db_installed_prefix(char **out, struct ipm_db *db);
 /* The package owning path (relative to prefix): IPM_ENOTFOUND when none. */
 int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path);
+
+/* ---- history (transactions) ---- */
+
+struct ipm_txn_change {
+	const char *name;
+	const char *old_version;            /* NULL: was not installed */
+	const struct ipm_package_row *row;  /* the package afterwards (files...), NULL: removed */
+};
+
+struct ipm_txn_record {
+	const char *uuid;       /* the journal's mark of this transaction */
+	const char *command;    /* the command line, as history shows it */
+	int64_t at;             /* unix seconds; 0: now */
+	const struct ipm_txn_change *changes;
+	size_t nchanges;
+};
+
+/*
+ * One SQLite transaction: the history row, then for each change the
+ * package's rows replaced by change->row (or deleted) and a snapshot of
+ * change->row kept for rollback. *out_id (may be NULL): the transaction's
+ * number.
+ */
+int ipm_db_txn_commit(int64_t *out_id, struct ipm_db *db, const struct ipm_txn_record *rec);
+/* *out = 1 when a transaction with this uuid was committed. */
+int ipm_db_txn_committed(int *out, struct ipm_db *db, const char *uuid);
+/* The number of the last transaction, 0 when none. */
+int ipm_db_history_last(int64_t *out, struct ipm_db *db);
+
+struct ipm_history_change {
+	char *name;
+	char *old_version;   /* NULL: installed by this transaction */
+	char *new_version;   /* NULL: removed */
+};
+struct ipm_history_entry {
+	int64_t id;
+	int64_t at;
+	char *command;
+	struct ipm_history_change *changes;   /* by name */
+	size_t nchanges;
+};
+/* Every transaction, oldest first. */
+int ipm_db_history_list(struct ipm_history_entry **out, size_t *nout, struct ipm_db *db);
+void ipm_history_free(struct ipm_history_entry *h, size_t n);
+/* The installed packages as transaction txn left them, by name, with
+ * files, depends and sonames (free each with ipm_package_row_release). */
+int ipm_db_history_state(struct ipm_package_row **out, size_t *nout, struct ipm_db *db, int64_t txn);
+/* The store directories of the installed packages and of the states after
+ * transactions first..last, sorted. */
+int ipm_db_store_dirs_kept(char ***out, size_t *nout, struct ipm_db *db, int64_t first, int64_t last);
+/* *out = 1 when an installed package or any transaction names store_dir. */
+int ipm_db_store_dir_known(int *out, struct ipm_db *db, const char *store_dir);
 #endif
