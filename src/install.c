@@ -47,9 +47,11 @@
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
 #include "ipm/install.h"
+#include "ipm/interrupt.h"
 #include "ipm/linkage.h"
 #include "ipm/log.h"
 #include "ipm/stage.h"
+#include "ipm/txn.h"
 #include "ipm/xalloc.h"
 
 #define TAIL_LINES 10
@@ -81,473 +83,8 @@ static char *store_dir_of(struct ipm_ctx *ctx, const char *name, const char *ver
 	return abs;
 }
 
-/* Where a build of it goes: store/<name>/<version>, or, when that is the
- * installed tree (a rebuild), store/<name>/<version>@rebuild; the two take
- * turns, so a build never overwrites the tree that the prefix links to.
- * '@' cannot occur in a version. */
-static char *store_dir_for(struct ipm_ctx *ctx, const struct ipm_plan_item *it)
-{
-	struct ipm_package_row row;
-	char *store_dir = store_dir_of(ctx, it->entry.name, it->release->version);
-
-	memset(&row, 0, sizeof(row));
-	if (ipm_db_package_get(&row, ctx->db, it->entry.name, 0) == 0) {
-		if (row.store_dir && strcmp(row.store_dir, store_dir) == 0) {
-			char *other = xasprintf("%s@rebuild", store_dir);
-			free(store_dir);
-			store_dir = other;
-		}
-		ipm_package_row_release(&row);
-	}
-	ipm_error_clear();
-	return store_dir;
-}
-
-static char *journal_path(struct ipm_ctx *ctx, const char *name)
-{
-	return xasprintf("%s/journal/%s.json", ctx->cfg.home, name);
-}
-
-/* The target of symlink path, or NULL when path is not a symlink. */
-static char *read_link(const char *path)
-{
-	struct ipm_buf b = IPM_BUF_INIT;
-	size_t size = 256;
-
-	for (;;) {
-		ssize_t n;
-		ipm_buf_grow(&b, size);
-		n = readlink(path, b.ptr, size);
-		if (n < 0) {
-			ipm_buf_release(&b);
-			return NULL;
-		}
-		if ((size_t)n < size) {
-			b.ptr[n] = '\0';
-			b.len = (size_t)n;
-			return ipm_buf_detach(&b);
-		}
-		size *= 2;
-	}
-}
-
-/* 1 when path is a symlink whose target lies inside dir. */
-static int links_into(const char *path, const char *dir)
-{
-	char *target = read_link(path);
-	size_t len = strlen(dir);
-	int inside = target && strncmp(target, dir, len) == 0 && target[len] == '/';
-	free(target);
-	return inside;
-}
-
-/* A fresh tag for the temporary link names of one journal: 16 hex digits
- * from the kernel's random source (the clock and pid when it has none). */
-static char *new_tmp_tag(void)
-{
-	unsigned char bytes[8];
-	uint64_t v = 0;
-
-	if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) == (ssize_t)sizeof(bytes)) {
-		for (size_t i = 0; i < sizeof(bytes); i++)
-			v = v << 8 | bytes[i];
-	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
-	}
-	return xasprintf("%016llx", (unsigned long long)v);
-}
-
-/*
- * The temporary name link_atomic builds the journal's link i under before
- * renaming it over path: ".ipm-tmp.<tag>.<i>" beside it. The tag is random
- * and recorded in the journal before any such link exists, so the name
- * belongs to no one else (a fixed "NAME.ipm-new" could be another package's
- * link or a user's file) and recovery can still find what a killed run left.
- * Without a tag (a journal of an older ipm): its "NAME.ipm-new".
- */
-static char *link_tmp_path(const char *path, const char *tag, size_t i)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!tag)
-		return xasprintf("%s.ipm-new", path);
-	return xasprintf("%.*s.ipm-tmp.%s.%zu", slash ? (int)(slash - path + 1) : 0, path, tag, i);
-}
-
-/* Replaces (or creates) path as a symlink to target, atomically, through
- * the temporary name tmp, which must not exist: what has that name is never
- * removed here. */
-static int link_atomic(const char *target, const char *path, const char *tmp)
-{
-	if (symlink(target, tmp) < 0)
-		return ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path,
-				     errno == EEXIST ? "its temporary name is taken" : strerror(errno));
-	if (rename(tmp, path) < 0) {
-		int rc = ipm_error_set(IPM_ERROR, "cannot create link '%s': %s", path, strerror(errno));
-		unlink(tmp);
-		return rc;
-	}
-	return 0;
-}
-
-/* 1 when tmp is a symlink that link_atomic left on its way to target, or
- * into store_dir: ours to remove. Anything else there is not ours. */
-static int tmp_link_ours(const char *tmp, const char *store_dir, const char *target)
-{
-	char *now = read_link(tmp);
-	int ours = 0;
-
-	if (now) {
-		size_t len = strlen(store_dir);
-		ours = (strncmp(now, store_dir, len) == 0 && now[len] == '/') ||
-		       (target && strcmp(now, target) == 0);
-	}
-	free(now);
-	return ours;
-}
-
-/* ---- directories to make durable ---- */
-
-/*
- * The directories whose entries a change of the prefix touched. A rename or
- * an unlink is durable only once its directory is synced: each is fsynced
- * once, before the step that depends on it (the database commit point, or
- * deleting the journal).
- */
-struct dir_set {
-	char **dirs;
-	size_t n, alloc;
-};
-
-/* Adds the directory holding path. */
-static void dir_set_add_parent(struct dir_set *d, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	size_t len = slash ? (size_t)(slash - path) : 0;
-
-	if (len == 0)
-		len = slash ? 1 : 0;
-	if (len == 0)
-		return;
-	/* links come in path order: most repeat the directory just added */
-	if (d->n && strlen(d->dirs[d->n - 1]) == len && strncmp(d->dirs[d->n - 1], path, len) == 0)
-		return;
-	XGROW(d->dirs, d->alloc, d->n + 1);
-	d->dirs[d->n++] = xstrndup(path, len);
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* fsyncs each directory once (a missing one is fine), then empties the set. */
-static int dir_set_sync(struct dir_set *d)
-{
-	int rc = 0;
-
-	if (d->n == 0)
-		return 0;
-	qsort(d->dirs, d->n, sizeof(*d->dirs), cmp_strp);
-	for (size_t i = 0; i < d->n; i++) {
-		if (i > 0 && strcmp(d->dirs[i], d->dirs[i - 1]) == 0)
-			continue;
-		if (rc == 0 && ipm_dir_sync(d->dirs[i]) < 0)
-			rc = ipm_error_code();
-	}
-	xfree_strv(d->dirs, d->n);
-	memset(d, 0, sizeof(*d));
-	return rc;
-}
-
-static int path_depth_cmp(const void *a, const void *b)
-{
-	const char *pa = *(const char *const *)a, *pb = *(const char *const *)b;
-	size_t da = 0, db = 0;
-	for (; *pa; pa++)
-		da += *pa == '/';
-	for (; *pb; pb++)
-		db += *pb == '/';
-	return da < db ? 1 : da > db ? -1 : 0;
-}
-
-/* Removes the directories prefix/dirs[i] that are empty, deepest first;
- * the parent of each one removed goes into changed. */
-static void remove_empty_dirs(const char *prefix, char **dirs, size_t n, struct dir_set *changed)
-{
-	char **sorted;
-
-	if (!n)
-		return;
-	sorted = xcalloc(n, sizeof(*sorted));
-	memcpy(sorted, dirs, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), path_depth_cmp);
-	for (size_t i = 0; i < n; i++) {
-		char *path = xasprintf("%s/%s", prefix, sorted[i]);
-		/* fails, as it should, when not empty */
-		if (rmdir(path) == 0)
-			dir_set_add_parent(changed, path);
-		free(path);
-	}
-	free(sorted);
-}
-
-/* Removes store_dir and the parents that became empty. */
-static int remove_store(const char *store_dir)
-{
-	char *parent = xstrdup(store_dir);
-	char *slash = strrchr(parent, '/');
-	int rc = ipm_rm_rf(store_dir);
-
-	/* store/<name>, then store itself, when nothing else is left in them:
-	 * a failed first install leaves no trace */
-	for (int up = 0; up < 2 && slash && slash != parent; up++) {
-		*slash = '\0';
-		if (rmdir(parent) < 0)
-			break;
-		slash = strrchr(parent, '/');
-	}
-	free(parent);
-	return rc;
-}
-
-/* ---- journal ---- */
-
-struct journal_link {
-	char *path;   /* relative to prefix */
-	char *old;    /* target before, or NULL */
-};
-
-struct journal_side {
-	char *store_dir;
-	char *prefix;
-	struct journal_link *links;
-	size_t nlinks, links_alloc;
-	char **dirs;
-	size_t ndirs, dirs_alloc;
-};
-
-struct journal {
-	char *name;
-	char *tmp_tag;   /* link_tmp_path's tag, or NULL */
-	struct journal_side now;
-	int has_old;
-	struct journal_side old;
-};
-
-static void side_release(struct journal_side *s)
-{
-	free(s->store_dir);
-	free(s->prefix);
-	for (size_t i = 0; i < s->nlinks; i++) {
-		free(s->links[i].path);
-		free(s->links[i].old);
-	}
-	free(s->links);
-	xfree_strv(s->dirs, s->ndirs);
-	memset(s, 0, sizeof(*s));
-}
-
-static void journal_release(struct journal *j)
-{
-	free(j->name);
-	free(j->tmp_tag);
-	side_release(&j->now);
-	side_release(&j->old);
-	memset(j, 0, sizeof(*j));
-}
-
-static void side_add_link(struct journal_side *s, const char *path, const char *old)
-{
-	XGROW(s->links, s->links_alloc, s->nlinks + 1);
-	s->links[s->nlinks].path = xstrdup(path);
-	s->links[s->nlinks].old = xstrdup(old);
-	s->nlinks++;
-}
-
-static void side_add_dir(struct journal_side *s, const char *path)
-{
-	XGROW(s->dirs, s->dirs_alloc, s->ndirs + 1);
-	s->dirs[s->ndirs++] = xstrdup(path);
-}
-
-static cJSON *side_to_json(const struct journal_side *s)
-{
-	cJSON *obj = cJSON_CreateObject();
-	cJSON *links = cJSON_AddArrayToObject(obj, "links");
-	cJSON *dirs = cJSON_AddArrayToObject(obj, "dirs");
-
-	cJSON_AddStringToObject(obj, "store_dir", s->store_dir);
-	cJSON_AddStringToObject(obj, "prefix", s->prefix);
-	for (size_t i = 0; i < s->nlinks; i++) {
-		cJSON *l = cJSON_CreateObject();
-		cJSON_AddStringToObject(l, "path", s->links[i].path);
-		if (s->links[i].old)
-			cJSON_AddStringToObject(l, "old", s->links[i].old);
-		cJSON_AddItemToArray(links, l);
-	}
-	for (size_t i = 0; i < s->ndirs; i++)
-		cJSON_AddItemToArray(dirs, cJSON_CreateString(s->dirs[i]));
-	return obj;
-}
-
-static int journal_write(struct ipm_ctx *ctx, const struct journal *j)
-{
-	cJSON *root = side_to_json(&j->now);
-	char *dir = xasprintf("%s/journal", ctx->cfg.home);
-	char *path = journal_path(ctx, j->name);
-	char *text = NULL;
-	int rc;
-
-	cJSON_AddStringToObject(root, "name", j->name);
-	if (j->tmp_tag)
-		cJSON_AddStringToObject(root, "tmp", j->tmp_tag);
-	if (j->has_old)
-		cJSON_AddItemToObject(root, "old", side_to_json(&j->old));
-	text = cJSON_Print(root);
-	rc = ipm_mkdir_p(dir, 0755);
-	if (rc == 0)
-		rc = ipm_file_write_atomic(path, text, strlen(text));
-	cJSON_Delete(root);
-	free(text);
-	free(dir);
-	free(path);
-	return rc;
-}
-
-/* A journal of name's that recovery could not finish (it said why, as a
- * warning): IPM_ECONFLICT, since a new change of name would write over the
- * record of what is left. Recovery ran before: any other journal is gone. */
-static int check_unfinished(struct ipm_ctx *ctx, const char *name)
-{
-	char *path = journal_path(ctx, name);
-	int rc = 0;
-
-	if (ipm_path_exists(path)) {
-		rc = ipm_error_set(IPM_ECONFLICT, "an earlier change of '%s' is not finished: cleaning up "
-				   "after it failed", name);
-		ipm_error_hint("the warning above says why; once that is fixed, the next ipm command "
-			       "finishes it (its record is '%s')", path);
-	}
-	free(path);
-	return rc;
-}
-
-static void journal_delete(struct ipm_ctx *ctx, const char *name)
-{
-	char *path = journal_path(ctx, name);
-	unlink(path);
-	free(path);
-}
-
-static const char *json_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int side_from_json(struct journal_side *s, const cJSON *obj)
-{
-	const cJSON *item;
-
-	if (!json_str(obj, "store_dir") || !json_str(obj, "prefix"))
-		return -1;
-	s->store_dir = xstrdup(json_str(obj, "store_dir"));
-	s->prefix = xstrdup(json_str(obj, "prefix"));
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(obj, "links")) {
-		if (cJSON_IsString(item))
-			side_add_link(s, item->valuestring, NULL);
-		else if (json_str(item, "path"))
-			side_add_link(s, json_str(item, "path"), json_str(item, "old"));
-	}
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(obj, "dirs"))
-		if (cJSON_IsString(item))
-			side_add_dir(s, item->valuestring);
-	return 0;
-}
-
-static int journal_load(struct journal *j, const char *path)
-{
-	char *text = NULL;
-	cJSON *root = NULL;
-	const cJSON *old;
-	int rc = 0;
-
-	memset(j, 0, sizeof(*j));
-	rc = ipm_file_read(&text, NULL, path);
-	if (rc < 0)
-		return rc;
-	root = cJSON_Parse(text);
-	if (!root || !json_str(root, "name") || side_from_json(&j->now, root) < 0) {
-		rc = ipm_error_set(IPM_EINVAL, "journal '%s' is damaged", path);
-		goto done;
-	}
-	j->name = xstrdup(json_str(root, "name"));
-	/* a tag is part of a file name: hex digits only */
-	if (json_str(root, "tmp") && strlen(json_str(root, "tmp")) <= 32 &&
-	    ipm_is_hex(json_str(root, "tmp"), strlen(json_str(root, "tmp"))))
-		j->tmp_tag = xstrdup(json_str(root, "tmp"));
-	old = cJSON_GetObjectItemCaseSensitive(root, "old");
-	if (cJSON_IsObject(old) && side_from_json(&j->old, old) == 0)
-		j->has_old = 1;
-done:
-	cJSON_Delete(root);
-	free(text);
-	if (rc < 0)
-		journal_release(j);
-	return rc;
-}
-
-/*
- * Takes away what side's store left in its prefix: links into the store
- * (restored to their old targets when recorded), then empty dirs, then the
- * store. Used for undoing an install and for finishing a removal. tag: the
- * journal's tmp_tag, naming the temporary links a killed link_atomic may
- * have left. A link that cannot be taken away is the error, and the store
- * stays (no link dangles): the journal keeps it for the next try.
- */
-static int side_take_down(const struct journal_side *s, const char *tag, int restore_old)
-{
-	struct dir_set changed = { 0 };
-	int rc = 0, sync_rc;
-
-	for (size_t i = 0; i < s->nlinks; i++) {
-		char *path = xasprintf("%s/%s", s->prefix, s->links[i].path);
-		char *tmp = link_tmp_path(path, tag, i);
-		/* A kill between link_atomic's symlink and rename leaves its
-		 * temporary link in the prefix: ours when it points where
-		 * link_atomic was taking it. */
-		if (tmp_link_ours(tmp, s->store_dir, tag ? s->links[i].old : NULL) && unlink(tmp) == 0)
-			dir_set_add_parent(&changed, tmp);
-		if (links_into(path, s->store_dir)) {
-			if (restore_old && s->links[i].old) {
-				if (link_atomic(s->links[i].old, path, tmp) == 0)
-					dir_set_add_parent(&changed, path);
-				else if (rc == 0)
-					rc = ipm_error_code();
-			} else if (unlink(path) == 0) {
-				dir_set_add_parent(&changed, path);
-			} else if (errno != ENOENT && rc == 0) {
-				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
-			}
-		}
-		free(tmp);
-		free(path);
-	}
-	remove_empty_dirs(s->prefix, s->dirs, s->ndirs, &changed);
-	sync_rc = dir_set_sync(&changed);
-	if (rc == 0)
-		rc = sync_rc;
-	if (rc < 0)
-		return rc;
-	return remove_store(s->store_dir);
-}
-
 /* ---- running recipe steps ---- */
 
-static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t timed_out;
 static volatile pid_t guardian_pid;
 static volatile pid_t step_pid;
@@ -557,13 +94,6 @@ static void on_timeout(int sig)
 {
 	(void)sig;
 	timed_out = 1;
-	if (guardian_pid > 0)
-		kill(guardian_pid, SIGTERM);
-}
-
-static void on_interrupt(int sig)
-{
-	interrupted = sig;
 	if (guardian_pid > 0)
 		kill(guardian_pid, SIGTERM);
 }
@@ -641,7 +171,7 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
 static int run_step(int *out_status, int *out_timed_out, char **argv, const char *workdir, char **envp,
 		    int log_fd, int timeout)
 {
-	struct sigaction sa, tsa, old_int, old_term, old_hup, old_alrm;
+	struct sigaction tsa, old_alrm;
 	pid_t parent = getpid();
 	pid_t pid;
 	int status = 0;
@@ -649,14 +179,13 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 
 	*out_status = 0;
 	*out_timed_out = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_interrupt;
-	sigemptyset(&sa.sa_mask);
-	interrupted = 0;
+	/* Ctrl-C reaches the guardian through the interrupt handler, which
+	 * stays installed: an interrupt between steps is seen by the next
+	 * check of the plan. */
+	ipm_interrupt_catch();
+	if ((rc = ipm_interrupt_check()) < 0)
+		return rc;
 	timed_out = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
 	memset(&tsa, 0, sizeof(tsa));
 	tsa.sa_handler = on_timeout;
 	sigemptyset(&tsa.sa_mask);
@@ -726,6 +255,7 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	}
 
 	guardian_pid = pid;
+	ipm_interrupt_set_child(pid);
 	if (timeout > 0)
 		alarm((unsigned)timeout);
 	while (waitpid(pid, &status, 0) < 0) {
@@ -737,14 +267,12 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	guardian_pid = 0;
 	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	*out_timed_out = timed_out;
-	if (interrupted)
-		rc = ipm_error_set(IPM_ECANCEL, "interrupted");
+	if (ipm_interrupted())
+		rc = ipm_interrupt_check();
 done:
 	alarm(0);
 	guardian_pid = 0;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
+	ipm_interrupt_set_child(0);
 	sigaction(SIGALRM, &old_alrm, NULL);
 	return rc;
 }
@@ -990,7 +518,10 @@ done:
 	return rc;
 }
 
-static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+/* Builds it into store_dir (a fresh one, see ipm_txn_new_store: a failed
+ * build's tree is deleted with the transaction). */
+static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
+		      const char *store_dir)
 {
 	const char *name = it->entry.name, *version = it->release->version;
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
@@ -1001,12 +532,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	const char *real_home = getenv("HOME");
 	char *log_dir = xasprintf("%s/logs", ctx->cfg.cache);
 	char *log_path = xasprintf("%s/%s-%s.log", log_dir, name, version);
-	char *store_dir = store_dir_for(ctx, it);
 	char *prefix = absolute_path(ctx->cfg.prefix);
 	char *workdir = NULL;
 	struct ipm_snapshot before = { 0 };
 	struct step_env env = { 0 };
-	struct journal j = { 0 };
 	int log_fd = -1;
 	int rc = 0;
 	size_t first = 0, last = it->entry.nmethods;
@@ -1029,14 +558,6 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 		goto done;
 	}
 
-	/* A journal before anything lands in the store: if ipm dies while
-	 * building, recovery deletes the half-built store directory (and the
-	 * staging directory goes with the build root). */
-	j.name = xstrdup(name);
-	j.now.store_dir = xstrdup(store_dir);
-	j.now.prefix = xstrdup(prefix);
-	if ((rc = journal_write(ctx, &j)) < 0)
-		goto done;
 	if ((rc = ipm_snapshot_take(&before, prefix)) < 0)
 		goto done;
 
@@ -1096,8 +617,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			it->entry.methods[mi + 1].name ? it->entry.methods[mi + 1].name : "default");
 		ipm_error_clear();
 	}
-	out->store_dir = store_dir;
-	store_dir = NULL;
+	out->store_dir = xstrdup(store_dir);
 	/* The sources are no longer needed; failed builds stay for inspection
 	 * until the next ipm run that recovers. */
 	ipm_rm_rf(build_dir);
@@ -1105,19 +625,11 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	ipm_rm_rf(home_dir);
 	ipm_error_clear();
 done:
-	if (rc < 0 && store_dir && j.name) {
-		/* Nothing of this build is visible: drop the store and the journal,
-		 * keeping the error message of the failure. */
-		remove_store(store_dir);
-		journal_delete(ctx, name);
-	}
 	if (log_fd >= 0)
 		close(log_fd);
 	ipm_snapshot_release(&before);
-	journal_release(&j);
 	env_release(&env);
 	free(workdir);
-	free(store_dir);
 	free(prefix);
 	free(log_path);
 	free(log_dir);
@@ -1129,254 +641,58 @@ done:
 	return rc;
 }
 
-/* ---- committing ---- */
+/* ---- the package row ---- */
 
-static int owner_of(char **out, struct ipm_ctx *ctx, const char *rel)
+/* The row item it will have once b is linked: files are left to the
+ * transaction, which walks the store tree. */
+static int make_row(struct ipm_package_row *row, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
+		    const struct build_result *b)
 {
-	int rc = ipm_db_file_owner(out, ctx->db, rel);
-	if (rc == IPM_ENOTFOUND) {
-		ipm_error_clear();
-		*out = NULL;
-		return 0;
-	}
-	return rc;
-}
+	struct ipm_package_row old;
+	int was_explicit = 0;
 
-/* Checks every path the store tree needs in the prefix, fills the journal's
- * links and dirs. Nothing is changed. */
-static int plan_links(struct journal *j, struct ipm_ctx *ctx, const char *name, const struct ipm_tree *t)
-{
-	const char *prefix = j->now.prefix;
-	int rc = 0;
-
-	for (size_t i = 0; i < t->n && rc == 0; i++) {
-		const struct ipm_tree_file *f = &t->files[i];
-		char *path = xasprintf("%s/%s", prefix, f->rel);
-		char *owner = NULL;
-		struct stat st;
-
-		if (lstat(path, &st) < 0) {
-			if (f->type == 'd')
-				side_add_dir(&j->now, f->rel);
-			else
-				side_add_link(&j->now, f->rel, NULL);
-			goto next;
-		}
-		if ((rc = owner_of(&owner, ctx, f->rel)) < 0)
-			goto next;
-		if (f->type == 'd') {
-			if (S_ISDIR(st.st_mode)) {
-				/* Created by ipm (for an earlier version, or for
-				 * another package): record it too, so that whichever
-				 * package leaves it empty removes it. */
-				if (owner)
-					side_add_dir(&j->now, f->rel);
-			} else if (S_ISLNK(st.st_mode) && !owner && ipm_is_dir(path)) {
-				/* the user's own link to a directory (lib64 -> lib) */
-			} else {
-				rc = ipm_error_set(IPM_ECONFLICT, "'%s' exists and is not a directory", path);
-				if (owner)
-					ipm_error_set(IPM_ECONFLICT, "'%s' is owned by '%s'", path, owner);
-			}
-			goto next;
-		}
-		if (links_into(path, j->now.store_dir)) {
-			/* left by an interrupted run of this very build */
-			side_add_link(&j->now, f->rel, NULL);
-		} else if (owner && strcmp(owner, name) == 0 && S_ISLNK(st.st_mode)) {
-			/* an earlier version's link: restored if this commit fails */
-			char *old = read_link(path);
-			side_add_link(&j->now, f->rel, old);
-			free(old);
-		} else if (owner && strcmp(owner, name) != 0) {
-			rc = ipm_error_set(IPM_ECONFLICT, "'%s' is owned by '%s'", path, owner);
-		} else {
-			rc = ipm_error_set(IPM_ECONFLICT, "'%s' exists and is not owned by ipm", path);
-		}
-		if (rc < 0)
-			ipm_error_hint("remove or move it, then install again");
-next:
-		free(owner);
-		free(path);
-	}
-	return rc;
-}
-
-/*
- * Links the built tree into the prefix and writes the row (the commit
- * point). On failure the prefix is as it was; *kept is set when undoing
- * could not take the new links away: the journal and the store stay then,
- * for recovery, and the caller must not delete them.
- */
-static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const struct build_result *b,
-		       int *kept)
-{
-	const char *name = it->entry.name;
-	struct ipm_tree tree = { 0 };
-	struct journal j = { 0 };
-	struct dir_set changed = { 0 };
-	struct ipm_package_row old, row;
-	int have_old = 0;
-	struct ipm_file_row *files = NULL;
-	char **deps = NULL, **constraints = NULL;
-	char (*sums)[65] = NULL;
-	int rc = 0;
-
-	*kept = 0;
+	memset(row, 0, sizeof(*row));
 	memset(&old, 0, sizeof(old));
-	memset(&row, 0, sizeof(row));
-	rc = ipm_db_package_get(&old, ctx->db, name, 1);
-	if (rc == 0)
-		have_old = 1;
-	else if (rc != IPM_ENOTFOUND)
-		goto done;
-	ipm_error_clear();
-	rc = 0;
-
-	if ((rc = ipm_tree_walk(&tree, b->store_dir)) < 0)
-		goto done;
-	j.name = xstrdup(name);
-	j.tmp_tag = new_tmp_tag();
-	j.now.store_dir = xstrdup(b->store_dir);
-	j.now.prefix = absolute_path(ctx->cfg.prefix);
-	if ((rc = ipm_mkdir_p(j.now.prefix, 0755)) < 0)
-		goto done;
-	if ((rc = plan_links(&j, ctx, name, &tree)) < 0)
-		goto done;
-	if (have_old && old.store_dir && strcmp(old.store_dir, b->store_dir) != 0) {
-		j.has_old = 1;
-		j.old.store_dir = xstrdup(old.store_dir);
-		j.old.prefix = xstrdup(old.prefix ? old.prefix : j.now.prefix);
-		for (size_t i = 0; i < old.nfiles; i++) {
-			if (old.files[i].type == 'd')
-				side_add_dir(&j.old, old.files[i].path);
-			else
-				side_add_link(&j.old, old.files[i].path, NULL);
-		}
-	}
-
-	/* Checksums before the journal: reading files can fail, and should fail
-	 * before anything in the prefix changed. */
-	sums = xcalloc(tree.n ? tree.n : 1, sizeof(*sums));
-	for (size_t i = 0; i < tree.n; i++) {
-		if (tree.files[i].type != 'f')
-			continue;
-		char *path = xasprintf("%s/%s", b->store_dir, tree.files[i].rel);
-		rc = ipm_sha256_file(sums[i], path);
-		free(path);
-		if (rc < 0)
-			goto done;
-	}
-
-	if ((rc = journal_write(ctx, &j)) < 0)
-		goto done;
-
-	for (size_t i = 0; i < j.now.ndirs; i++) {
-		char *path = xasprintf("%s/%s", j.now.prefix, j.now.dirs[i]);
-		if (mkdir(path, 0755) == 0)
-			dir_set_add_parent(&changed, path);
-		else if (errno != EEXIST)
-			rc = ipm_error_set(IPM_ERROR, "cannot create directory '%s': %s", path, strerror(errno));
-		free(path);
-		if (rc < 0)
-			goto undo;
-	}
-	for (size_t i = 0; i < j.now.nlinks; i++) {
-		char *path = xasprintf("%s/%s", j.now.prefix, j.now.links[i].path);
-		char *target = xasprintf("%s/%s", j.now.store_dir, j.now.links[i].path);
-		char *tmp = link_tmp_path(path, j.tmp_tag, i);
-		rc = link_atomic(target, path, tmp);
-		dir_set_add_parent(&changed, path);
-		free(tmp);
-		free(path);
-		free(target);
-		if (rc < 0)
-			goto undo;
-	}
-	/* The links must be on disk before the row that says they are. */
-	if ((rc = dir_set_sync(&changed)) < 0)
-		goto undo;
-
-	/* The row: the commit point. */
-	files = xcalloc(tree.n ? tree.n : 1, sizeof(*files));
-	for (size_t i = 0, k = 0; i < tree.n; i++) {
-		const struct ipm_tree_file *f = &tree.files[i];
-		int recorded = f->type != 'd';
-		for (size_t d = 0; !recorded && d < j.now.ndirs; d++)
-			recorded = strcmp(j.now.dirs[d], f->rel) == 0;
-		if (!recorded)
-			continue;
-		files[k].path = f->rel;
-		files[k].type = f->type;
-		files[k].sha256 = f->type == 'f' ? sums[i] : NULL;
-		row.nfiles = ++k;
-	}
-	deps = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1, sizeof(*deps));
-	constraints = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1, sizeof(*constraints));
-	for (size_t i = 0; i < it->entry.ndepends; i++) {
-		deps[i] = it->entry.depends[i].name;
-		constraints[i] = it->entry.depends[i].constraint;
-	}
-	row.name = it->entry.name;
-	row.version = it->release->version;
-	row.registry = it->registry;
-	row.guessed_entry = it->guessed_entry;
-	row.source = ipm_source_describe(&it->source);
-	row.resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
-	row.method = b->method->name ? b->method->name : "default";
-	row.store_dir = j.now.store_dir;
-	row.prefix = j.now.prefix;
-	row.explicit_install = it->explicit_install || (have_old && old.explicit_install);
-	row.installed_at = (int64_t)time(NULL);
-	row.files = files;
-	row.depends = deps;
-	row.depend_constraints = constraints;
-	row.ndepends = it->entry.ndepends;
-	row.provides = b->linkage.provides;
-	row.nprovides = b->linkage.nprovides;
-	row.needs = b->linkage.needs;
-	row.nneeds = b->linkage.nneeds;
-	rc = ipm_db_package_add(ctx->db, &row);
-	free(row.source);
-	if (rc < 0)
-		goto undo;
-
-	/* Committed: the previous version goes. What cannot go now stays in
-	 * the journal, and recovery takes it away later. */
-	if (j.has_old && side_take_down(&j.old, NULL, 0) < 0) {
-		ipm_log(IPM_LOG_WARN, "installed '%s' %s, but the previous version is not removed yet: %s",
-			name, it->release->version, ipm_error_message());
-		ipm_error_clear();
-	} else {
-		journal_delete(ctx, name);
-	}
-	goto done;
-undo:
-	{
-		/* Keep the failure's message while taking the links back. */
-		struct ipm_error_saved saved;
-		ipm_error_save(&saved);
-		if (side_take_down(&j.now, j.tmp_tag, 1) < 0) {
-			ipm_log(IPM_LOG_WARN, "cannot undo the links of '%s': %s; the next ipm run tries again",
-				name, ipm_error_message());
-			*kept = 1;
-		} else {
-			journal_delete(ctx, name);
-		}
-		ipm_error_restore(&saved);
-	}
-done:
-	xfree_strv(changed.dirs, changed.n);
-	free(files);
-	free(deps);
-	free(constraints);
-	free(sums);
-	journal_release(&j);
-	ipm_tree_release(&tree);
-	if (have_old)
+	if (ipm_db_package_get(&old, ctx->db, it->entry.name, 0) == 0) {
+		was_explicit = old.explicit_install;
 		ipm_package_row_release(&old);
-	return rc;
+	}
+	ipm_error_clear();
+	row->name = it->entry.name;
+	row->version = it->release->version;
+	row->registry = it->registry;
+	row->guessed_entry = it->guessed_entry;
+	row->source = ipm_source_describe(&it->source);
+	row->resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
+	row->method = b->method->name ? b->method->name : "default";
+	row->store_dir = b->store_dir;
+	row->prefix = ctx->cfg.prefix;
+	row->explicit_install = it->explicit_install || was_explicit;
+	row->installed_at = (int64_t)time(NULL);
+	row->depends = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1, sizeof(*row->depends));
+	row->depend_constraints = xcalloc(it->entry.ndepends ? it->entry.ndepends : 1,
+					  sizeof(*row->depend_constraints));
+	for (size_t i = 0; i < it->entry.ndepends; i++) {
+		row->depends[i] = it->entry.depends[i].name;
+		row->depend_constraints[i] = it->entry.depends[i].constraint;
+	}
+	row->ndepends = it->entry.ndepends;
+	row->provides = b->linkage.provides;
+	row->nprovides = b->linkage.nprovides;
+	row->needs = b->linkage.needs;
+	row->nneeds = b->linkage.nneeds;
+	return 0;
 }
+
+/* Frees what make_row allocated (the rest is borrowed). */
+static void release_row(struct ipm_package_row *row)
+{
+	free(row->source);
+	free(row->depends);
+	free(row->depend_constraints);
+	memset(row, 0, sizeof(*row));
+}
+
 
 static int has_string(char *const *v, size_t n, const char *s)
 {
@@ -1473,65 +789,126 @@ int ipm_plan_check_sandbox(struct ipm_ctx *ctx)
 	return IPM_EINVAL;
 }
 
+void ipm_plan_outcome_release(struct ipm_plan_outcome *o)
+{
+	if (!o)
+		return;
+	free(o->items);
+	free(o->reason);
+	memset(o, 0, sizeof(*o));
+}
+
 int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 {
-	char *skip = NULL;
-	int rc = ipm_plan_check_sandbox(ctx);
+	return ipm_plan_execute(ctx, plan, NULL);
+}
 
-	if (rc < 0)
-		return rc;
+int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ipm_plan_outcome *out)
+{
+	struct ipm_plan_outcome local = { 0 };
+	struct ipm_txn *txn = NULL;
+	char *skip = NULL;
+	size_t i = 0;
+	int rc;
+
+	if (!out)
+		out = &local;
+	memset(out, 0, sizeof(*out));
+	out->items = xcalloc(plan->n ? plan->n : 1, sizeof(*out->items));
+	out->failed = IPM_PLAN_NONE_FAILED;
+	if ((rc = ipm_plan_check_sandbox(ctx)) < 0)
+		goto done;
 	skip = xcalloc(plan->n ? plan->n : 1, 1);
 
-	for (size_t i = 0; i < plan->n; i++)
+	for (i = 0; i < plan->n; i++) {
 		skip[i] = plan->items[i].installed ||
 			  (!plan->items[i].rebuild && installed_here(ctx, &plan->items[i]));
+		out->items[i] = skip[i] ? IPM_ITEM_SKIPPED : IPM_ITEM_PENDING;
+	}
 
 	/* Everything is fetched before anything is built, so that a network
-	 * failure never leaves half the plan installed. */
-	for (size_t i = 0; i < plan->n; i++) {
+	 * failure never leaves half the plan built. */
+	for (i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		if (skip[i])
 			continue;
-		if ((rc = check_unfinished(ctx, it->entry.name)) < 0)
-			goto done;
+		if ((rc = ipm_txn_check_unfinished(ctx, it->entry.name)) < 0 || (rc = ipm_interrupt_check()) < 0)
+			goto fail;
 		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
 		rc = ipm_fetch_source(&ctx->fetch, &it->source);
+		if (rc < 0 && ipm_interrupted()) {
+			/* the transfer stopped because of Ctrl-C */
+			rc = ipm_interrupt_check();
+			goto fail;
+		}
 		if (rc < 0) {
 			ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
-			goto done;
+			goto fail;
 		}
 	}
 
-	for (size_t i = 0; i < plan->n; i++) {
+	/*
+	 * One transaction for the whole plan. Each item is built, then linked
+	 * into the prefix at once, since its dependents build against the
+	 * prefix; the database changes only when all of them are in place.
+	 * Any failure (or Ctrl-C) undoes every link made and deletes what was
+	 * built: the prefix and the database are as before the plan.
+	 */
+	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
+		goto fail;
+	for (i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		struct build_result b;
-		int kept = 0;
+		struct ipm_package_row row;
+		char *store_dir = NULL;
 
 		if (skip[i])
 			continue;
-		rc = build_item(&b, ctx, it);
-		if (rc < 0)
-			goto done;
-		rc = check_sonames(ctx, plan, skip, i, &b);
+		memset(&b, 0, sizeof(b));
+		memset(&row, 0, sizeof(row));
+		if ((rc = ipm_interrupt_check()) < 0 ||
+		    (rc = ipm_txn_new_store(&store_dir, txn, it->entry.name, it->release->version)) < 0)
+			goto fail;
+		rc = build_item(&b, ctx, it, store_dir);
 		if (rc == 0)
-			rc = commit_item(ctx, it, &b, &kept);
-		if (rc < 0) {
-			/* Keep the message while the unused store goes (unless
-			 * links into it could not be undone). */
-			struct ipm_error_saved saved;
-			ipm_error_save(&saved);
-			if (!kept) {
-				remove_store(b.store_dir);
-				journal_delete(ctx, it->entry.name);
-			}
-			ipm_error_restore(&saved);
-			build_result_release(&b);
-			goto done;
-		}
-		ipm_log(IPM_LOG_DEBUG, "committed '%s' %s", it->entry.name, it->release->version);
+			rc = check_sonames(ctx, plan, skip, i, &b);
+		if (rc == 0)
+			rc = make_row(&row, ctx, it, &b);
+		if (rc == 0)
+			rc = ipm_txn_switch(txn, it->entry.name, &row);
+		if (rc == 0)
+			ipm_log(IPM_LOG_DEBUG, "linked '%s' %s", it->entry.name, it->release->version);
+		release_row(&row);
 		build_result_release(&b);
+		free(store_dir);
+		if (rc < 0)
+			goto fail;
+		out->items[i] = IPM_ITEM_BUILT;
 	}
+	if ((rc = ipm_interrupt_check()) < 0)
+		goto fail;
+	i = plan->n;
+	if (ipm_txn_size(txn) > 0 && (rc = ipm_txn_commit(&out->txn, txn)) < 0)
+		goto fail;
+	for (i = 0; i < plan->n; i++)
+		if (out->items[i] == IPM_ITEM_BUILT)
+			out->items[i] = IPM_ITEM_INSTALLED;
+	goto done;
+fail:
+	/* An interrupt between items is charged to the next one. */
+	if (i < plan->n) {
+		out->failed = i;
+		out->items[i] = IPM_ITEM_FAILED;
+	}
+	out->reason = xstrdup(ipm_error_message());
+	if (txn)
+		ipm_txn_abort(txn);
+	for (size_t k = 0; k < plan->n; k++)
+		if (out->items[k] == IPM_ITEM_BUILT)
+			out->items[k] = IPM_ITEM_UNDONE;
 done:
+	ipm_txn_free(txn);
+	ipm_plan_outcome_release(&local);
 	free(skip);
 	return rc;
 }
@@ -1592,191 +969,60 @@ int ipm_remove_check(struct ipm_ctx *ctx, const char *const *names, size_t n, in
 	return rc;
 }
 
-/*
- * IPM_ERROR naming the first link of side's (one into its store) that this
- * user cannot remove, its directory not being writable. Checked before the
- * commit point of a removal, so that one that cannot finish does not start:
- * it would forget the package and leave its links behind.
- */
-static int check_removable(const struct journal_side *s)
+int ipm_remove_set(struct ipm_ctx *ctx, const char *const *names, size_t n)
 {
-	char *writable = NULL;   /* the directory last found writable */
+	struct ipm_txn *txn = NULL;
 	int rc = 0;
 
-	for (size_t i = 0; i < s->nlinks && rc == 0; i++) {
-		char *path = xasprintf("%s/%s", s->prefix, s->links[i].path);
-		char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
-
-		if (links_into(path, s->store_dir) && (!writable || strcmp(writable, dir) != 0)) {
-			if (access(dir, W_OK | X_OK) == 0) {
-				free(writable);
-				writable = dir;
-				dir = NULL;
-			} else {
-				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
-				ipm_error_hint("make '%s' writable, then remove again: nothing was changed", dir);
-			}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct ipm_package_row row;
+		memset(&row, 0, sizeof(row));
+		rc = ipm_db_package_get(&row, ctx->db, names[i], 0);
+		if (rc == IPM_ENOTFOUND) {
+			rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' is not installed", names[i]);
+			ipm_error_hint("'ipm list' shows what is installed");
 		}
-		free(dir);
-		free(path);
+		ipm_package_row_release(&row);
+		if (rc == 0)
+			rc = ipm_txn_check_unfinished(ctx, names[i]);
 	}
-	free(writable);
+	if (rc < 0 || (rc = ipm_interrupt_check()) < 0)
+		return rc;
+	/* The links go package by package, the rows all at once: a failure
+	 * (or Ctrl-C) on the way puts every link back. The store trees stay,
+	 * for rollback; `ipm clean` deletes them. */
+	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		ipm_log(IPM_LOG_DEBUG, "removing '%s' ...", names[i]);
+		if ((rc = ipm_interrupt_check()) == 0)
+			rc = ipm_txn_switch(txn, names[i], NULL);
+	}
+	if (rc == 0)
+		rc = ipm_interrupt_check();
+	if (rc == 0)
+		rc = ipm_txn_commit(NULL, txn);
+	ipm_txn_free(txn);
 	return rc;
 }
 
 int ipm_remove(struct ipm_ctx *ctx, const char *name)
 {
-	struct ipm_package_row row;
-	struct journal j = { 0 };
-	struct dir_set changed = { 0 };
-	int rc;
-
-	memset(&row, 0, sizeof(row));
-	rc = ipm_db_package_get(&row, ctx->db, name, 1);
-	if (rc == IPM_ENOTFOUND) {
-		rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' is not installed", name);
-		ipm_error_hint("'ipm list' shows what is installed");
-		return rc;
-	}
-	if (rc < 0)
-		return rc;
-
-	j.name = xstrdup(name);
-	j.now.store_dir = xstrdup(row.store_dir);
-	j.now.prefix = xstrdup(row.prefix ? row.prefix : ctx->cfg.prefix);
-	for (size_t i = 0; i < row.nfiles; i++) {
-		if (row.files[i].type == 'd')
-			side_add_dir(&j.now, row.files[i].path);
-		else
-			side_add_link(&j.now, row.files[i].path, NULL);
-	}
-	if ((rc = check_unfinished(ctx, name)) < 0 || (rc = check_removable(&j.now)) < 0)
-		goto done;
-	if ((rc = journal_write(ctx, &j)) < 0)
-		goto done;
-	/* Forgetting the row first is the commit point: from here on, recovery
-	 * finishes the removal instead of undoing it. */
-	if ((rc = ipm_db_package_remove(ctx->db, name)) < 0) {
-		journal_delete(ctx, name);
-		goto done;
-	}
-	ipm_log(IPM_LOG_DEBUG, "removing '%s' %s ...", name, row.version);
-	for (size_t i = 0; i < j.now.nlinks; i++) {
-		char *path = xasprintf("%s/%s", j.now.prefix, j.now.links[i].path);
-		if (links_into(path, j.now.store_dir)) {
-			if (unlink(path) == 0)
-				dir_set_add_parent(&changed, path);
-			else if (errno != ENOENT && rc == 0)
-				rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
-		} else if (ipm_path_exists(path)) {
-			ipm_log(IPM_LOG_WARN, "'%s' was changed after ipm installed it; leaving it", path);
-		}
-		free(path);
-	}
-	if (rc < 0) {
-		/* Checked before, yet it happened: the links left still point
-		 * into the store, which stays with the journal, and the next
-		 * ipm run finishes the removal. */
-		ipm_error_hint("once it can be removed, the next ipm command finishes removing '%s'", name);
-		goto done;
-	}
-	remove_empty_dirs(j.now.prefix, j.now.dirs, j.now.ndirs, &changed);
-	/* The links are gone for good before their store goes. */
-	if ((rc = dir_set_sync(&changed)) < 0)
-		goto done;
-	if (remove_store(j.now.store_dir) < 0) {
-		/* The package is gone; its tree goes with the next run's recovery. */
-		ipm_log(IPM_LOG_WARN, "removed '%s', but not all of its store tree: %s; the next ipm run tries again",
-			name, ipm_error_message());
-		ipm_error_clear();
-		goto done;
-	}
-	journal_delete(ctx, name);
-done:
-	xfree_strv(changed.dirs, changed.n);
-	journal_release(&j);
-	ipm_package_row_release(&row);
-	return rc;
+	return ipm_remove_set(ctx, &name, 1);
 }
 
 /* ---- recovery ---- */
 
-static int recover_one(struct ipm_ctx *ctx, const char *path)
-{
-	struct journal j;
-	struct ipm_package_row row;
-	int committed = 0;
-	int rc;
-
-	memset(&row, 0, sizeof(row));
-	rc = journal_load(&j, path);
-	if (rc < 0) {
-		/* A damaged journal can only be an unfinished atomic write of
-		 * ours (which never replaced a good one): drop it. */
-		ipm_log(IPM_LOG_WARN, "%s; removing it", ipm_error_message());
-		ipm_error_clear();
-		unlink(path);
-		return 0;
-	}
-	rc = ipm_db_package_get(&row, ctx->db, j.name, 0);
-	if (rc == 0) {
-		committed = row.store_dir && strcmp(row.store_dir, j.now.store_dir) == 0;
-		ipm_package_row_release(&row);
-	} else if (rc != IPM_ENOTFOUND) {
-		goto done;
-	}
-	ipm_error_clear();
-	rc = 0;
-
-	if (committed) {
-		if (j.has_old)
-			rc = side_take_down(&j.old, NULL, 0);
-	} else {
-		ipm_log(IPM_LOG_INFO, "cleaning up after an interrupted ipm ('%s')", j.name);
-		rc = side_take_down(&j.now, j.tmp_tag, 1);
-	}
-	if (rc == 0)
-		unlink(path);
-done:
-	journal_release(&j);
-	return rc;
-}
-
 int ipm_recover(struct ipm_ctx *ctx)
 {
-	char *dir_path = xasprintf("%s/journal", ctx->cfg.home);
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
-	DIR *dir = opendir(dir_path);
-	struct dirent *de;
 
-	/* What cannot be cleaned now is reported and kept for the next run:
-	 * it must not stop commands that have nothing to do with it (a change
-	 * of the same package is refused until it is done). */
-	while (dir && (de = readdir(dir))) {
-		size_t len = strlen(de->d_name);
-		char *path;
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("%s/%s", dir_path, de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) {
-			if (recover_one(ctx, path) < 0) {
-				ipm_log(IPM_LOG_WARN, "cannot finish cleaning up after an interrupted ipm ('%.*s'): %s",
-					(int)(len - 5), de->d_name, ipm_error_message());
-				ipm_error_clear();
-			}
-		} else {
-			unlink(path);   /* leftovers of an interrupted atomic write */
-		}
-		free(path);
-	}
-	if (dir)
-		closedir(dir);
+	ipm_txn_recover(ctx);
 	/* Build directories belong to no running ipm: we hold the lock. */
 	if (ipm_path_exists(build_root) && ipm_rm_rf(build_root) < 0) {
 		ipm_log(IPM_LOG_WARN, "cannot clean up old build trees: %s", ipm_error_message());
 		ipm_error_clear();
 	}
 	free(build_root);
-	free(dir_path);
 	return 0;
 }

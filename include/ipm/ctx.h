@@ -19,6 +19,10 @@ struct ipm_ctx {
 	int interactive;                /* stdin and stderr are terminals */
 	struct ipm_sandbox sandbox;     /* see ipm_ctx_sandbox */
 	int sandbox_known;
+	/* The command as typed ("ipm install jq"), set by the command line
+	 * after ipm_ctx_open: what `ipm history` shows for the transaction a
+	 * command makes. NULL: "(unknown)". Not owned. */
+	const char *command_line;
 };
 
 enum ipm_ctx_needs {

@@ -1,6 +1,7 @@
 #ifndef IPM_INSTALL_H
 #define IPM_INSTALL_H
 #include <stddef.h>
+#include <stdint.h>
 #include "ctx.h"
 #include "entry.h"
 /*
@@ -16,10 +17,14 @@
  * the prefix (RUNPATH $IPM_PREFIX/lib), so an upgrade of a library is seen
  * by every dependent at once.
  *
- * Atomicity: nothing is visible until the commit step, which writes a journal
- * ($IPM_HOME/journal/<name>.json: store dir and links), creates the links,
- * writes the database rows in one transaction and deletes the journal.
- * ipm_recover undoes whatever an interrupted run left half done.
+ * Atomicity: a plan (install of several packages, removal of several,
+ * rollback) is one transaction (see txn.h): each package is built into a
+ * fresh store tree and linked at once (its dependents build against the
+ * prefix), and the database rows of all of them are written in one SQLite
+ * transaction together with the plan's history entry. A failure, Ctrl-C or
+ * a kill before that point restores the previous links, rows and store
+ * trees exactly (ipm_recover does it for a killed run). Old store trees
+ * stay after an upgrade or removal, for rollback; `ipm clean` deletes them.
  */
 
 struct ipm_plan_item {
@@ -69,22 +74,53 @@ int ipm_plan_find_requires(struct ipm_ctx *ctx, const struct ipm_plan *plan);
  * it too. */
 int ipm_plan_check_sandbox(struct ipm_ctx *ctx);
 
-/* Fetches every source, then builds and commits each item in order. A failing
- * step is IPM_EBUILD with the step, its exit status, the last lines of its
- * output and the log path in the message. */
+/* What became of each item of a plan run (ipm_plan_execute). */
+enum ipm_item_outcome {
+	IPM_ITEM_PENDING,     /* not reached: an earlier item failed */
+	IPM_ITEM_SKIPPED,     /* installed already */
+	IPM_ITEM_BUILT,       /* (during the run) built and linked, not committed yet */
+	IPM_ITEM_INSTALLED,   /* committed */
+	IPM_ITEM_FAILED,      /* this one failed (or was interrupted) */
+	IPM_ITEM_UNDONE,      /* built and linked, then undone with the plan */
+};
+#define IPM_PLAN_NONE_FAILED ((size_t)-1)
+struct ipm_plan_outcome {
+	enum ipm_item_outcome *items;   /* one per plan item */
+	size_t failed;                  /* the item that failed, or IPM_PLAN_NONE_FAILED */
+	char *reason;                   /* the failure's message, or NULL */
+	int64_t txn;                    /* its number in history once committed, else 0 */
+};
+void ipm_plan_outcome_release(struct ipm_plan_outcome *o);
+
+/* Fetches every source, then builds and links each item in order, then
+ * commits them all as one transaction (history records ctx->command_line).
+ * A failing step is IPM_EBUILD with the step, its exit status, the last
+ * lines of its output and the log path in the message; Ctrl-C is
+ * IPM_ECANCEL; either way nothing of the plan stays. out (may be NULL):
+ * each item's outcome, filled also on failure; release it. */
+int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ipm_plan_outcome *out);
+/* ipm_plan_execute without the outcome. */
 int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan);
 
 /* Checks that each name is installed and (unless force) has no installed
  * dependents outside names; errors name them. Changes nothing. */
 int ipm_remove_check(struct ipm_ctx *ctx, const char *const *names, size_t n, int force);
-/* Removes the package's links, directories it created that became empty, its
- * store tree and its rows. A link that cannot be removed (its directory is
- * not writable) is an error before anything changes. */
+/*
+ * Removes the packages as one transaction: every link of each (and the
+ * directories ipm created that became empty), then all their rows and the
+ * history entry at once. A link that cannot be removed (its directory is
+ * not writable) is an error before anything changes; a failure or Ctrl-C
+ * later puts every link back. Store trees stay (rollback relinks them;
+ * `ipm clean` deletes them). Dependents are not checked: see
+ * ipm_remove_check.
+ */
+int ipm_remove_set(struct ipm_ctx *ctx, const char *const *names, size_t n);
+/* ipm_remove_set of one package. */
 int ipm_remove(struct ipm_ctx *ctx, const char *name);
 
-/* Cleans what an interrupted install or remove left (journal replay) and
+/* Finishes or undoes what an interrupted ipm left (see txn.h) and deletes
  * old build trees. What cannot be cleaned (a directory that is not
  * writable) is a warning, and its journal stays for the next run; a later
- * install or remove of that package is refused until then. Returns 0. */
+ * change of those packages is refused until then. Returns 0. */
 int ipm_recover(struct ipm_ctx *ctx);
 #endif

@@ -135,6 +135,14 @@ int cmd_registry(struct cli *cli, int argc, char **argv);
 int cmd_env(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 
+/* After ipm_plan_execute (src/cli/plan_report.c): each package's outcome
+ * and a summary on stderr ("installed 2, failed 1: NAME (why)", and, when
+ * the plan was undone, "nothing was changed: the plan was rolled back").
+ * -q keeps only the lines of a failure. */
+struct ipm_plan;
+struct ipm_plan_outcome;
+void cli_plan_report(struct cli *cli, const struct ipm_plan *plan, const struct ipm_plan_outcome *o, int rc);
+
 /* After a successful install (src/cli/cmd_env.c): once per IPM_HOME (the
  * marker $IPM_HOME/env-hint-shown), unless quiet, a note on stderr that the
  * prefix's bin/ exists but is not on PATH, with the `ipm env` hint. */

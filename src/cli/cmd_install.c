@@ -82,6 +82,7 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 int cmd_install(struct cli *cli, int argc, char **argv)
 {
 	struct ipm_plan plan = { 0 };
+	struct ipm_plan_outcome outcome = { 0 };
 	const char *opt, *value, *method = NULL;
 	const char **specs = NULL;
 	size_t nspecs = 0, i, todo = 0;
@@ -182,18 +183,13 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 	if (rc < 0)
 		goto done;
 
-	rc = ipm_plan_run(&cli->ctx, &plan);
+	rc = ipm_plan_execute(&cli->ctx, &plan, &outcome);
+	cli_plan_report(cli, &plan, &outcome, rc);
 	if (rc < 0)
 		goto done;
-	if (!cli->quiet) {
-		for (i = 0; i < plan.n; i++) {
-			if (!plan.items[i].installed)
-				fprintf(stderr, "installed %s %s\n", plan.items[i].entry.name,
-					plan.items[i].release->version);
-		}
-	}
 	cli_env_note(cli);
 done:
+	ipm_plan_outcome_release(&outcome);
 	ipm_plan_release(&plan);
 	free(specs);
 	return rc;

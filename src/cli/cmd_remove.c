@@ -1,5 +1,6 @@
 /*
- * ipm remove: check dependents, show what goes, confirm, remove each package.
+ * ipm remove: check dependents, show what goes, confirm, remove them all
+ * in one transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,13 +140,15 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	rc = cli_approve(cli, yes, "remove packages", "removal");
 	if (rc < 0)
 		goto done;
-	for (i = 0; i < nnames; i++) {
-		rc = ipm_remove(&cli->ctx, names[i]);
-		if (rc < 0)
-			goto done;
-		if (!cli->quiet)
-			fprintf(stderr, "removed %s\n", names[i]);
+	/* one transaction: all of them go, or none */
+	rc = ipm_remove_set(&cli->ctx, names, nnames);
+	if (rc < 0) {
+		if (nnames > 1)
+			fprintf(stderr, "nothing was changed: the removal was rolled back\n");
+		goto done;
 	}
+	for (i = 0; i < nnames && !cli->quiet; i++)
+		fprintf(stderr, "removed %s\n", names[i]);
 done:
 	free(names);
 	return rc;

@@ -2,6 +2,7 @@
  * ipm's entry point: global options, the command table, output handlers,
  * error printing and exit status (0 ok, 1 failure, 2 usage error).
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
+#include "ipm/interrupt.h"
 #include "ipm/log.h"
 #include "ipm/xalloc.h"
 
@@ -343,6 +345,8 @@ void cli_print_main_help(FILE *out)
 }
 
 static int fetch_ready;
+/* argv joined, for history (ctx.command_line) */
+static char *command_line;
 
 int cli_open(struct cli *cli)
 {
@@ -363,6 +367,7 @@ int cli_open(struct cli *cli)
 				   IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX));
 	if (rc < 0)
 		return rc;
+	cli->ctx.command_line = command_line;
 	cli->opened = 1;
 	return 0;
 }
@@ -564,17 +569,32 @@ int main(int argc, char **argv)
 	ipm_log_set_handler(on_log, &cli);
 	ipm_progress_set_handler(on_progress, &cli);
 	ipm_error_clear();
+	{
+		struct ipm_buf line = IPM_BUF_INIT;
+		ipm_buf_add(&line, "ipm");
+		for (int k = 0; k < argc; k++) {
+			ipm_buf_addch(&line, ' ');
+			ipm_buf_add(&line, argv[k]);
+		}
+		command_line = ipm_buf_detach(&line);
+	}
+	/* Ctrl-C, SIGTERM, SIGHUP: the engine stops at its next check and
+	 * undoes what it started; the status says it was interrupted. */
+	ipm_interrupt_catch();
 
 	rc = cli.cmd->fn(&cli, argc, argv);
 	if (rc < 0) {
 		cli_error(&cli, ipm_error_message(), ipm_error_hint_text());
 		rc = CLI_EXIT_FAILURE;
 	}
+	if (rc != CLI_EXIT_OK && ipm_interrupted())
+		rc = 128 + SIGINT;
 	if (cli.opened)
 		ipm_ctx_close(&cli.ctx);
 	if (fetch_ready)
 		ipm_fetch_shutdown();
 	progress_clear();
 	free(progress.label);
+	free(command_line);
 	return rc;
 }
