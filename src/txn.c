@@ -9,6 +9,7 @@
  * fsynced before the commit point and before a journal is deleted.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -606,6 +607,23 @@ done:
 	return rc;
 }
 
+/*
+ * Fault injection for the tests of interrupted transactions: with
+ * IPM_TEST_CRASH=switch:N ipm kills itself (SIGKILL) once the Nth switch of
+ * a transaction is in the prefix, with commit after the database commit
+ * and before the journal is deleted. Unset, it costs one getenv a step.
+ */
+static void crash_point(const char *point, size_t n)
+{
+	const char *want = getenv("IPM_TEST_CRASH");
+	size_t len = strlen(point);
+
+	if (!want || strncmp(want, point, len) != 0)
+		return;
+	if (want[len] == '\0' || (want[len] == ':' && strtoull(want + len + 1, NULL, 10) == n))
+		raise(SIGKILL);
+}
+
 /* ---- planning a switch ---- */
 
 static int owner_of(char **out, struct ipm_ctx *ctx, const char *rel)
@@ -1000,6 +1018,8 @@ int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package
 		op->row = r;
 	}
 	rc = apply_op(t, op);
+	if (rc == 0)
+		crash_point("switch", (size_t)(op - t->ops) + 1);
 	goto done;
 undo_plan:
 	/* nothing was changed: forget what the plan recorded */
@@ -1051,6 +1071,7 @@ int ipm_txn_commit(int64_t *out_id, struct ipm_txn *t)
 		return rc;
 	}
 	t->finished = 1;
+	crash_point("commit", 0);
 	journal_delete(t);
 	return 0;
 }
@@ -1213,4 +1234,40 @@ int ipm_txn_check_unfinished(struct ipm_ctx *ctx, const char *name)
 		closedir(dir);
 	free(dir_path);
 	return rc;
+}
+
+int ipm_txn_pending_stores(char ***out, size_t *nout, struct ipm_ctx *ctx)
+{
+	char *dir_path = xasprintf("%s/journal", ctx->cfg.home);
+	DIR *dir = opendir(dir_path);
+	struct dirent *de;
+	char **stores = NULL;
+	size_t n = 0, alloc = 0;
+
+	while (dir && (de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		struct ipm_txn *t;
+		char *path;
+
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		path = xasprintf("%s/%s", dir_path, de->d_name);
+		t = xcalloc(1, sizeof(*t));
+		t->ctx = ctx;
+		t->finished = 1;
+		if (journal_load(t, path) == 0) {
+			for (size_t i = 0; i < t->nops; i++)
+				if (t->ops[i].store)
+					strv_push(&stores, &n, &alloc, t->ops[i].store);
+		}
+		ipm_error_clear();
+		ipm_txn_free(t);
+		free(path);
+	}
+	if (dir)
+		closedir(dir);
+	free(dir_path);
+	*out = stores;
+	*nout = n;
+	return 0;
 }

@@ -77,4 +77,8 @@ int ipm_txn_recover(struct ipm_ctx *ctx);
 /* IPM_ECONFLICT when a journal that recovery could not finish concerns
  * name: a new change of name waits until it is finished. */
 int ipm_txn_check_unfinished(struct ipm_ctx *ctx, const char *name);
+
+/* The store trees that journals left unfinished name (their links may
+ * still point into them): `ipm clean` keeps them. Free with xfree_strv. */
+int ipm_txn_pending_stores(char ***out, size_t *nout, struct ipm_ctx *ctx);
 #endif

@@ -134,6 +134,9 @@ int cmd_update(struct cli *cli, int argc, char **argv);
 int cmd_registry(struct cli *cli, int argc, char **argv);
 int cmd_env(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_history(struct cli *cli, int argc, char **argv);
+int cmd_rollback(struct cli *cli, int argc, char **argv);
+int cmd_clean(struct cli *cli, int argc, char **argv);
 
 /* After ipm_plan_execute (src/cli/plan_report.c): each package's outcome
  * and a summary on stderr ("installed 2, failed 1: NAME (why)", and, when

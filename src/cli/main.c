@@ -43,6 +43,25 @@ static const struct cli_command commands[] = {
 	  "  -y, --yes          remove without asking\n"
 	  "      --force        remove even when installed packages depend on it\n"
 	  "      --dry-run      print what would be removed and stop\n" },
+	{ "history", cmd_history, IPM_NEED_DB_READ,
+	  "list the transactions: when, which command, what changed",
+	  "ipm history [--json]",
+	  "      --json         print one JSON document\n" },
+	{ "rollback", cmd_rollback, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX,
+	  "return to the state after an earlier transaction (no rebuild)",
+	  "ipm rollback [-y|--yes] [--dry-run] [N]",
+	  "  -y, --yes          roll back without asking\n"
+	  "      --dry-run      print what would change and stop\n"
+	  "  N is a transaction of 'ipm history' (default: the one before the last;\n"
+	  "  0: the state before the first)\n" },
+	{ "clean", cmd_clean, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN,
+	  "delete caches, logs and store trees nothing needs",
+	  "ipm clean [--dry-run] [--json] [--keep N]",
+	  "      --dry-run      print what would be deleted and stop\n"
+	  "      --json         print one JSON document\n"
+	  "      --keep N       keep the store trees of the states after the last N\n"
+	  "                     transactions (default 2: the installed state and the one\n"
+	  "                     'ipm rollback' returns to)\n" },
 	{ "list", cmd_list, IPM_NEED_DB_READ,
 	  "list installed packages",
 	  "ipm list [--json]",
