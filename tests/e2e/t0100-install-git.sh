@@ -100,12 +100,14 @@ check "bin/hello is gone" test ! -e "$IPM_PREFIX/bin/hello"
 check "share/hello/README is gone" test ! -e "$IPM_PREFIX/share/hello/README"
 check "an unowned file in its directory stays" test -f "$IPM_PREFIX/share/hello/NOTES"
 check "an unowned file in bin stays" test -f "$IPM_PREFIX/bin/other-tool"
-check "the store tree is gone" test ! -e "$IPM_HOME/store/hello/2.0"
+check "the store tree is kept, for rollback" test -d "$IPM_HOME/store/hello/2.0"
 check "solo is still installed" test -x "$IPM_PREFIX/bin/solo"
 "$IPM" list --json >"$work/list2.json" 2>/dev/null
 check "list no longer has hello" test "$(json_get "$work/list2.json" '[p["name"] for p in d]')" = "['solo']"
 expect_ok "$IPM" remove --yes solo
 check "no link of any package is left" test -z "$(find "$IPM_PREFIX" -type l)"
+expect_ok "$IPM" clean --keep 1
+check "clean deletes the store trees nothing needs" test ! -e "$IPM_HOME/store/hello/2.0"
 check "directories ipm created and emptied are gone" test ! -e "$IPM_PREFIX/share/solo"
 expect_ok "$IPM" list
 check "empty list prints nothing on stdout" test ! -s "$work/out"

@@ -104,7 +104,8 @@ check "and runs without LD_LIBRARY_PATH" sh -c '[ "$(env -i "$1/mine")" = "plain
 expect_ok "$IPM" install -y plain@1.1
 check "mkapp now loads plain 1.1" sh -c '[ "$(env -i PATH="$1/bin:/usr/bin:/bin" mkapp)" = "plain 1.1" ]' sh "$IPM_PREFIX"
 check "the user's program too" sh -c '[ "$(env -i "$1/mine")" = "plain 1.1" ]' sh "$work"
-check "the 1.0 store tree is gone" test ! -e "$IPM_HOME/store/plain/1.0"
+check "the 1.0 store tree is kept, for rollback" test -d "$IPM_HOME/store/plain/1.0"
+check "and no longer linked" sh -c '! find "$1" -type l -lname "*/store/plain/1.0/*" | grep -q .' sh "$IPM_PREFIX"
 
 # ---- a version breaking a dependent's constraint is refused ----
 make_git_pkg "$work/git/strict" strict 1.0 >/dev/null
@@ -127,7 +128,7 @@ expect_ok "$IPM" install --dry-run plain@2.0 mkapp
 check "the plan shows mkapp rebuilt" grep -q "mkapp 1.0 (rebuilt against the new version of a dependency)" "$work/out"
 expect_ok "$IPM" install -y plain@2.0 mkapp
 check "mkapp was rebuilt and loads libplain.so.2" sh -c '[ "$(env -i PATH="$1/bin:/usr/bin:/bin" mkapp)" = "plain 2.0" ]' sh "$IPM_PREFIX"
-check "mkapp's rebuilt tree replaced the old one" sh -c '[ "$(ls "$1/store/mkapp")" = "1.0@rebuild" ]' sh "$IPM_HOME"
+check "mkapp's rebuilt tree is linked in place of the old one" sh -c 'readlink "$2/bin/mkapp" | grep -q "$1/store/mkapp/1.0@rebuild/"' sh "$IPM_HOME" "$IPM_PREFIX"
 expect_ok "$IPM" remove -y mkapp plain
 
 # ---- a CMake library and program, recipe guessed by `ipm registry new` ----

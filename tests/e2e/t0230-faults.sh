@@ -207,8 +207,10 @@ check "the next command removed it" test ! -e "$IPM_HOME/build/rofail-1.0"
 expect_ok "$IPM" install --yes rostore
 check "the store holds the read-only directory" test -d "$IPM_HOME/store/rostore/1.0/share/rostore/locked"
 expect_ok "$IPM" remove --yes rostore
-check "remove deleted its store tree" test ! -e "$IPM_HOME/store/rostore"
+check "remove kept its store tree, for rollback" test -d "$IPM_HOME/store/rostore/1.0/share/rostore/locked"
 check "and left no journal" test -z "$(ls -A "$IPM_HOME/journal")"
+expect_ok "$IPM" clean --keep 1
+check "clean deleted the store tree with its read-only directory" test ! -e "$IPM_HOME/store/rostore"
 
 # a clean-up that fails is a warning, not a failure of unrelated commands
 mkdir -p "$IPM_HOME/build/stuck/theirs"
@@ -230,8 +232,10 @@ mkdir -p "$IPM_HOME/store/ghost/1.0/lib" "$IPM_HOME/journal" "$IPM_PREFIX/lib"
 echo ghost >"$IPM_HOME/store/ghost/1.0/lib/ghost"
 ln -s "$IPM_HOME/store/ghost/1.0/lib/ghost" "$IPM_PREFIX/lib/ghost"
 cat >"$IPM_HOME/journal/ghost.json" <<EOF
-{ "name": "ghost", "store_dir": "$IPM_HOME/store/ghost/1.0", "prefix": "$IPM_PREFIX",
-  "links": [ { "path": "lib/ghost" } ], "dirs": [ "lib" ] }
+{ "uuid": "0123456789abcdef0123456789abcdef", "prefix": "$IPM_PREFIX",
+  "ops": [ { "name": "ghost", "tag": "00000000000000aa", "store": "$IPM_HOME/store/ghost/1.0", "fresh": true,
+             "links": [ { "path": "lib/ghost", "new": "$IPM_HOME/store/ghost/1.0/lib/ghost" } ],
+             "mkdirs": [ "lib" ] } ] }
 EOF
 cg=$(make_git_pkg "$U/src/ghost" ghost 1.0)
 git_entry ghost 1.0 "file://$U/src/ghost" "$cg"
@@ -242,6 +246,8 @@ check "recovery's failure is a warning" grep -q "warning: cannot finish cleaning
 check "the link it could not remove still works" test "$(cat "$IPM_PREFIX/lib/ghost")" = ghost
 check "the journal is kept" test -e "$IPM_HOME/journal/ghost.json"
 expect_fail 1 "an earlier change of 'ghost' is not finished" "$IPM" install --yes ghost
+expect_ok "$IPM" clean --keep 1
+check "clean keeps the store tree an unfinished change links to" test -e "$IPM_HOME/store/ghost/1.0/lib/ghost"
 chmod 755 "$IPM_PREFIX/lib"
 expect_ok "$IPM" list
 check "once writable, the next command finished it" test ! -e "$IPM_PREFIX/lib/ghost" -a ! -e "$IPM_HOME/store/ghost"
@@ -256,7 +262,7 @@ same_state "a remove that cannot remove the links changes nothing" "$work/before
 check "the link still works" test "$("$IPM_PREFIX/bin/hello")" = "hello 1.0"
 chmod 755 "$IPM_PREFIX/bin" "$IPM_PREFIX"
 expect_ok "$IPM" remove --yes hello
-check "once writable, remove completes" test ! -e "$IPM_PREFIX/bin/hello" -a ! -e "$IPM_HOME/store/hello"
+check "once writable, remove completes" test ! -e "$IPM_PREFIX/bin/hello" -a -d "$IPM_HOME/store/hello/1.0"
 expect_ok "$IPM" list --json
 check "nothing is installed" test "$(json_get "$work/out" 'len(d)')" = 0
 check "no link is left in the prefix" test -z "$(find "$IPM_PREFIX" -type l)"
