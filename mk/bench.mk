@@ -22,3 +22,9 @@ $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_L
 .PHONY: bench-guess
 bench-guess: all
 	@BUILD=$(BUILD) bench/guess-bench.sh
+
+# Rollback of a 10-package plan against remove of the same packages
+# (issue 9; seconds, not part of `make bench` nor `make check`).
+.PHONY: bench-rollback
+bench-rollback: all $(BUILD)/bench/ipm_timeit
+	@BUILD=$(BUILD) bench/rollback-bench.sh

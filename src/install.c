@@ -989,15 +989,11 @@ int ipm_remove_set(struct ipm_ctx *ctx, const char *const *names, size_t n)
 	if (rc < 0 || (rc = ipm_interrupt_check()) < 0)
 		return rc;
 	/* The links go package by package, the rows all at once: a failure
-	 * (or Ctrl-C) on the way puts every link back. The store trees stay,
-	 * for rollback; `ipm clean` deletes them. */
+	 * (or Ctrl-C, or a kill) on the way puts every link back. The store
+	 * trees stay, for rollback; `ipm clean` deletes them. */
 	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
 		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		ipm_log(IPM_LOG_DEBUG, "removing '%s' ...", names[i]);
-		if ((rc = ipm_interrupt_check()) == 0)
-			rc = ipm_txn_switch(txn, names[i], NULL);
-	}
+	rc = ipm_txn_switch_many(txn, names, NULL, n);
 	if (rc == 0)
 		rc = ipm_interrupt_check();
 	if (rc == 0)

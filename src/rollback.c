@@ -112,6 +112,8 @@ done:
 int ipm_rollback_run(int64_t *out_id, struct ipm_ctx *ctx, const struct ipm_rollback_plan *plan)
 {
 	struct ipm_txn *txn = NULL;
+	const char **names = NULL;
+	const struct ipm_package_row **rows = NULL;
 	int rc = 0;
 
 	for (size_t i = 0; i < plan->n && rc == 0; i++)
@@ -120,15 +122,17 @@ int ipm_rollback_run(int64_t *out_id, struct ipm_ctx *ctx, const struct ipm_roll
 		return rc;
 	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
 		return rc;
-	for (size_t i = 0; i < plan->n && rc == 0; i++) {
+	names = xcalloc(plan->n ? plan->n : 1, sizeof(*names));
+	rows = xcalloc(plan->n ? plan->n : 1, sizeof(*rows));
+	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_rollback_item *it = &plan->items[i];
-		const struct ipm_package_row *row = it->to_version ? find_row(plan->state, plan->nstate, it->name)
-								   : NULL;
-		if ((rc = ipm_interrupt_check()) == 0)
-			rc = ipm_txn_switch(txn, it->name, row);
-		if (rc == 0)
-			ipm_log(IPM_LOG_DEBUG, "relinked '%s'", it->name);
+		names[i] = it->name;
+		rows[i] = it->to_version ? find_row(plan->state, plan->nstate, it->name) : NULL;
 	}
+	/* removals come first in the plan: what they free, the others take */
+	rc = ipm_txn_switch_many(txn, names, rows, plan->n);
+	free(names);
+	free(rows);
 	if (rc == 0)
 		rc = ipm_interrupt_check();
 	if (rc == 0)

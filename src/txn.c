@@ -341,7 +341,9 @@ struct txn_op {
 	char **rmdirs;
 	size_t nrmdirs, rmdirs_alloc;
 	/* in memory only: what the commit writes */
-	int switched;
+	int staged;                    /* planned (row, old_version and links set) */
+	int switched;                  /* journaled and applied */
+	size_t *sorted;                /* link indices by path, once staged */
 	char *old_version;             /* NULL: was not installed */
 	struct ipm_package_row *row;   /* NULL: removed */
 };
@@ -353,6 +355,7 @@ struct ipm_txn {
 	char *journal;     /* its path */
 	int written;       /* the journal exists */
 	int finished;      /* committed or aborted */
+	struct dir_set changed;   /* directories to sync before the commit */
 	struct txn_op *ops;
 	size_t nops, ops_alloc;
 };
@@ -371,8 +374,48 @@ static void op_release(struct txn_op *op)
 	xfree_strv(op->mkdirs, op->nmkdirs);
 	xfree_strv(op->rmdirs, op->nrmdirs);
 	free(op->old_version);
+	free(op->sorted);
 	row_free(op->row);
 	memset(op, 0, sizeof(*op));
+}
+
+static const struct txn_op *sort_op;
+
+static int cmp_link_index(const void *a, const void *b)
+{
+	return strcmp(sort_op->links[*(const size_t *)a].path, sort_op->links[*(const size_t *)b].path);
+}
+
+/* Indexes op's links by path, for op_link_find. */
+static void op_index_links(struct txn_op *op)
+{
+	free(op->sorted);
+	op->sorted = xcalloc(op->nlinks ? op->nlinks : 1, sizeof(*op->sorted));
+	for (size_t i = 0; i < op->nlinks; i++)
+		op->sorted[i] = i;
+	sort_op = op;
+	qsort(op->sorted, op->nlinks, sizeof(*op->sorted), cmp_link_index);
+	sort_op = NULL;
+}
+
+/* op's link at rel, or NULL. */
+static const struct txn_link *op_link_find(const struct txn_op *op, const char *rel)
+{
+	size_t lo = 0, hi = op->nlinks;
+
+	if (!op->sorted)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(rel, op->links[op->sorted[mid]].path);
+		if (c == 0)
+			return &op->links[op->sorted[mid]];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 static void op_add_link(struct txn_op *op, const char *path, const char *old, const char *new)
@@ -646,6 +689,24 @@ static const char *txn_owner(const struct ipm_txn *t, const char *target, const 
 	return NULL;
 }
 
+/* The link at rel of an op planned in the same batch as self (staged, not
+ * yet applied), or NULL; *owner: its package. */
+static const struct txn_link *staged_link(const struct ipm_txn *t, const struct txn_op *self, const char *rel,
+					  const char **owner)
+{
+	for (size_t i = t->nops; i-- > 0;) {
+		const struct txn_op *op = &t->ops[i];
+		const struct txn_link *l;
+		if (op == self || !op->staged || op->switched)
+			continue;
+		if ((l = op_link_find(op, rel))) {
+			*owner = op->name;
+			return l;
+		}
+	}
+	return NULL;
+}
+
 /* IPM_ERROR when the directory holding path cannot be changed by us
  * (checked before anything changes). cache: the directory last found
  * writable. */
@@ -798,7 +859,16 @@ static int plan_switch(struct ipm_txn *t, struct txn_op *op, struct switch_plan 
 		new_paths[nnew++] = f->path;
 		{
 			char *target = xasprintf("%s/%s", op->store, f->path);
-			if (lstat(path, &st) < 0) {
+			const char *prev_owner = NULL;
+			const struct txn_link *prev = staged_link(t, op, f->path, &prev_owner);
+			if (prev && prev->new) {
+				rc = ipm_error_set(IPM_ECONFLICT, "'%s' is owned by '%s'", path, prev_owner);
+				ipm_error_hint("remove or move it, then try again");
+			} else if (prev) {
+				/* taken away by a package before this one */
+				if ((rc = check_writable(path, &writable, 0)) == 0)
+					op_add_link(op, f->path, NULL, target);
+			} else if (lstat(path, &st) < 0) {
 				if (from_history)
 					plan_parents(op, p, t->prefix, f->path);
 				if ((rc = check_writable(path, &writable, 0)) == 0)
@@ -868,14 +938,19 @@ next:
 	return rc;
 }
 
-/* Makes op's changes (recorded in the journal before). */
+/*
+ * Makes op's changes but the directories it empties (recorded in the
+ * journal before; ipm_txn_switch_many removes those). The directories it
+ * changed are synced once for the whole transaction, before its commit
+ * point: until then a change lost in a crash is one recovery need not undo.
+ */
 static int apply_op(struct ipm_txn *t, struct txn_op *op)
 {
-	struct dir_set changed = { 0 };
+	struct dir_set *changed = &t->changed;
 	int rc;
 
-	if ((rc = make_dirs(t->prefix, op->mkdirs, op->nmkdirs, &changed)) < 0)
-		goto done;
+	if ((rc = make_dirs(t->prefix, op->mkdirs, op->nmkdirs, changed)) < 0)
+		return rc;
 	for (size_t i = 0; i < op->nlinks && rc == 0; i++) {
 		const struct txn_link *l = &op->links[i];
 		char *path = xasprintf("%s/%s", t->prefix, l->path);
@@ -886,16 +961,8 @@ static int apply_op(struct ipm_txn *t, struct txn_op *op)
 		} else if (unlink(path) < 0 && errno != ENOENT) {
 			rc = ipm_error_set(IPM_ERROR, "cannot remove link '%s': %s", path, strerror(errno));
 		}
-		dir_set_add_parent(&changed, path);
+		dir_set_add_parent(changed, path);
 		free(path);
-	}
-	if (rc == 0)
-		remove_empty_dirs(t->prefix, op->rmdirs, op->nrmdirs, &changed);
-done:
-	{
-		int sync_rc = dir_set_sync(&changed);
-		if (rc == 0)
-			rc = sync_rc;
 	}
 	return rc;
 }
@@ -963,17 +1030,52 @@ static int undo_all(struct ipm_txn *t)
 	return rc;
 }
 
-int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package_row *row)
+/* Forgets what a batch staged but never journaled (its plans changed
+ * nothing): the ops it added (from n_before on) go, and an op of a fresh
+ * store made before it keeps its store, unplanned. */
+static void unstage(struct ipm_txn *t, size_t n_before)
+{
+	for (size_t i = t->nops; i-- > 0;) {
+		struct txn_op *op = &t->ops[i];
+		if (op->switched)
+			continue;
+		if (i >= n_before) {
+			op_release(op);
+			t->nops--;
+			continue;
+		}
+		for (size_t k = 0; k < op->nlinks; k++) {
+			free(op->links[k].path);
+			free(op->links[k].old);
+			free(op->links[k].new);
+		}
+		op->nlinks = 0;
+		xfree_strv(op->mkdirs, op->nmkdirs);
+		xfree_strv(op->rmdirs, op->nrmdirs);
+		op->mkdirs = op->rmdirs = NULL;
+		op->nmkdirs = op->nrmdirs = op->mkdirs_alloc = op->rmdirs_alloc = 0;
+		free(op->sorted);
+		op->sorted = NULL;
+		free(op->old_version);
+		op->old_version = NULL;
+		row_free(op->row);
+		op->row = NULL;
+		op->staged = 0;
+	}
+}
+/* Plans name's switch to row (NULL: removal) into its op, changing
+ * nothing: the links, directories and the row to commit. */
+static int stage_op(struct ipm_txn *t, const char *name, const struct ipm_package_row *row)
 {
 	struct ipm_package_row old;
 	struct switch_plan p = { 0 };
 	struct ipm_file_row *walked = NULL;
 	size_t nwalked = 0;
 	struct txn_op *op = op_find(t, name);
-	int have_old = 0, rc;
+	int have_old = 0, same_tree, rc;
 
 	memset(&old, 0, sizeof(old));
-	if (op && (op->switched || !row || !op->store || strcmp(op->store, row->store_dir) != 0))
+	if (op && (op->switched || op->staged || !row || !op->store || strcmp(op->store, row->store_dir) != 0))
 		return ipm_error_set(IPM_EINVAL, "'%s' is changed twice in one plan", name);
 	rc = ipm_db_package_get(&old, t->ctx->db, name, 1);
 	if (rc == 0)
@@ -986,7 +1088,8 @@ int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package
 		op = op_add(t, name);
 		op->store = row ? xstrdup(row->store_dir) : NULL;
 	}
-	if (have_old && row && old.store_dir && strcmp(old.store_dir, row->store_dir) == 0) {
+	same_tree = have_old && row && old.store_dir && strcmp(old.store_dir, row->store_dir) == 0;
+	if (same_tree) {
 		/* the same tree (a rollback that changes only the row) */
 	} else if (row) {
 		if (!row->files && (rc = files_from_tree(&walked, &nwalked, row->store_dir)) < 0)
@@ -997,15 +1100,12 @@ int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package
 		rc = plan_switch(t, op, &p, &old, NULL, 0, 0);
 	}
 	if (rc < 0)
-		goto undo_plan;
-	/* the prefix itself stays, like any directory the user made */
-	if ((row && (rc = ipm_mkdir_p(t->prefix, 0755)) < 0) || (rc = journal_write(t)) < 0)
-		goto undo_plan;
-	op->switched = 1;
+		goto done;
+	op->staged = 1;
 	op->old_version = have_old ? xstrdup(old.version) : NULL;
 	if (row) {
 		struct ipm_package_row *r = row_dup(row);
-		if (!(have_old && old.store_dir && strcmp(old.store_dir, row->store_dir) == 0)) {
+		if (!same_tree) {
 			/* the file rows as linked now */
 			files_free(r->files, r->nfiles);
 			r->files = p.rows;
@@ -1017,28 +1117,55 @@ int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package
 		r->prefix = xstrdup(t->prefix);
 		op->row = r;
 	}
-	rc = apply_op(t, op);
-	if (rc == 0)
-		crash_point("switch", (size_t)(op - t->ops) + 1);
-	goto done;
-undo_plan:
-	/* nothing was changed: forget what the plan recorded */
-	for (size_t i = 0; i < op->nlinks; i++) {
-		free(op->links[i].path);
-		free(op->links[i].old);
-		free(op->links[i].new);
-	}
-	op->nlinks = 0;
-	xfree_strv(op->mkdirs, op->nmkdirs);
-	xfree_strv(op->rmdirs, op->nrmdirs);
-	op->mkdirs = op->rmdirs = NULL;
-	op->nmkdirs = op->nrmdirs = op->mkdirs_alloc = op->rmdirs_alloc = 0;
+	op_index_links(op);
 done:
 	files_free(p.rows, p.nrows);
 	files_free(walked, nwalked);
 	if (have_old)
 		ipm_package_row_release(&old);
 	return rc;
+}
+
+int ipm_txn_switch_many(struct ipm_txn *t, const char *const *names, const struct ipm_package_row *const *rows,
+			size_t n)
+{
+	size_t n_before = t->nops;
+	char *applied = NULL;
+	int rc = 0;
+
+	/* Planned together, journaled once, applied in order: each plan sees
+	 * what the staged ones before it take away or put in place. */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = stage_op(t, names[i], rows ? rows[i] : NULL);
+	/* the prefix itself stays, like any directory the user made */
+	if (rc == 0 && rows)
+		rc = ipm_mkdir_p(t->prefix, 0755);
+	if (rc == 0)
+		rc = journal_write(t);
+	if (rc < 0) {
+		unstage(t, n_before);
+		return rc;
+	}
+	applied = xcalloc(t->nops ? t->nops : 1, 1);
+	for (size_t i = 0; i < t->nops && rc == 0; i++) {
+		if (t->ops[i].staged && !t->ops[i].switched) {
+			t->ops[i].switched = 1;
+			applied[i] = 1;
+			if ((rc = apply_op(t, &t->ops[i])) == 0)
+				crash_point("switch", i + 1);
+		}
+	}
+	/* directories emptied go last: a later op may put files into them */
+	for (size_t i = 0; i < t->nops && rc == 0; i++)
+		if (applied[i])
+			remove_empty_dirs(t->prefix, t->ops[i].rmdirs, t->ops[i].nrmdirs, &t->changed);
+	free(applied);
+	return rc;
+}
+
+int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package_row *row)
+{
+	return ipm_txn_switch_many(t, &name, row ? &row : NULL, 1);
 }
 
 int ipm_txn_commit(int64_t *out_id, struct ipm_txn *t)
@@ -1062,9 +1189,11 @@ int ipm_txn_commit(int64_t *out_id, struct ipm_txn *t)
 	rec.at = (int64_t)time(NULL);
 	rec.changes = changes;
 	rec.nchanges = n;
-	/* The journal is on disk (written before each change) and so are the
-	 * links (synced by each switch): the commit point. */
-	rc = ipm_db_txn_commit(out_id, t->ctx->db, &rec);
+	/* The journal is on disk (written before each change); the links must
+	 * be too before the rows that say they are: the commit point. */
+	rc = dir_set_sync(&t->changed);
+	if (rc == 0)
+		rc = ipm_db_txn_commit(out_id, t->ctx->db, &rec);
 	free(changes);
 	if (rc < 0) {
 		ipm_txn_abort(t);
@@ -1113,6 +1242,7 @@ void ipm_txn_free(struct ipm_txn *t)
 	for (size_t i = 0; i < t->nops; i++)
 		op_release(&t->ops[i]);
 	free(t->ops);
+	xfree_strv(t->changed.dirs, t->changed.n);
 	free(t->uuid);
 	free(t->prefix);
 	free(t->journal);

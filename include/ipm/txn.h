@@ -55,6 +55,16 @@ int ipm_txn_new_store(char **out, struct ipm_txn *t, const char *name, const cha
  */
 int ipm_txn_switch(struct ipm_txn *t, const char *name, const struct ipm_package_row *row);
 
+/*
+ * ipm_txn_switch of several packages at once (rows NULL: removals; else
+ * rows[i] NULL removes names[i]), planned together and journaled once, then
+ * applied in order: what a removal early in the list frees, a later switch
+ * may take. Cheaper than one switch each (one journal write); for changes
+ * that need no build in between (remove, rollback).
+ */
+int ipm_txn_switch_many(struct ipm_txn *t, const char *const *names, const struct ipm_package_row *const *rows,
+			size_t n);
+
 /* The number of changes so far (switches and fresh stores). */
 size_t ipm_txn_size(const struct ipm_txn *t);
 

@@ -111,4 +111,21 @@ check "no journal is left" test -z "$(ls -A "$IPM_HOME/journal")"
 expect_ok "$IPM" history --json
 check "history has it once" test "$(json_get "$work/out" 'sum(1 for t in d if t["command"] == "ipm rollback -y 1")')" = 1
 
+# ---- a file that moves between packages: freed by a removal, taken by
+# the package that comes back, in one rollback ----
+cf=$(make_git_pkg "$work/src/first" same 1.0)
+cs=$(make_git_pkg "$work/src/second" same 2.0)
+git_entry first 1.0 "file://$work/src/first" "$cf"
+git_entry second 1.0 "file://$work/src/second" "$cs"
+expect_ok "$IPM" install --yes first
+n1=$("$IPM" history --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+expect_ok "$IPM" remove --yes first
+expect_ok "$IPM" install --yes second
+check "second's bin/same runs" test "$("$IPM_PREFIX/bin/same")" = "same 2.0"
+expect_fail 1 "'$IPM_PREFIX/bin/same' is owned by 'second'" "$IPM" install --yes first
+expect_ok "$IPM" rollback -y "$n1"
+check "first's bin/same is back" test "$("$IPM_PREFIX/bin/same")" = "same 1.0"
+expect_ok "$IPM" list --json
+check "first replaced second" test "$(json_get "$work/out" '[p["name"] for p in d]')" = "['first', 'hello']"
+
 done_testing
