@@ -41,7 +41,8 @@ int ipm_store_keep_load(struct ipm_store_keep *out, struct ipm_ctx *ctx, unsigne
 		size_t npending = 0;
 		ipm_txn_pending_stores(&pending, &npending, ctx);
 		out->dirs = xrealloc(out->dirs, (out->n + npending + 1) * sizeof(*out->dirs));
-		memcpy(out->dirs + out->n, pending, npending * sizeof(*pending));
+		if (npending)
+			memcpy(out->dirs + out->n, pending, npending * sizeof(*pending));
 		out->n += npending;
 		free(pending);
 		qsort(out->dirs, out->n, sizeof(*out->dirs), cmp_strp);
@@ -122,7 +123,8 @@ static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_strp);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_strp);
 	for (size_t i = 0; i < n; i++)
 		plan_add(p, xasprintf("%s/%s", dir, names[i]), kind);
 	xfree_strv(names, n);
@@ -176,7 +178,8 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_strp);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_strp);
 	for (size_t i = 0; i < n; i++) {
 		char *pkg = xasprintf("%s/%s", store, names[i]);
 		DIR *pd = opendir(pkg);
@@ -191,7 +194,8 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 		}
 		if (pd)
 			closedir(pd);
-		qsort(trees, nt, sizeof(*trees), cmp_strp);
+		if (nt)
+			qsort(trees, nt, sizeof(*trees), cmp_strp);
 		for (size_t t = 0; t < nt; t++) {
 			char *tree = xasprintf("%s/%s", pkg, trees[t]);
 			if (ipm_store_keep_has(&k, tree))

@@ -1,46 +1,26 @@
 /*
- * Building, committing and removing packages.
+ * Building packages and running plans; removing them.
  *
- * The invariant that makes interruption safe: a store directory's links exist
- * in the prefix only while the database says the package is installed from
- * that store directory. Every change that breaks it for a moment is described
- * first by a journal, $IPM_HOME/journal/<name>.json:
- *
- *   { "name": ..., "store_dir": ..., "prefix": ...,
- *     "tmp": tag of the temporary link names (see link_tmp_path),
- *     "links": [ { "path": rel, "old": previous target or absent } ],
- *     "dirs": [ rel, ... ],                       directories ipm creates
- *     "old": { "store_dir", "prefix", "links": [rel], "dirs": [rel] } }
- *
- * The database row is the commit point. ipm_recover reads a journal left
- * behind: when the database names store_dir, the change was committed and
- * only "old" (the previous version of an upgrade) remains to be cleaned;
- * otherwise the change is undone (links back to their old targets or removed,
- * created directories removed when empty, store_dir deleted). Removal writes
- * a journal whose store_dir the database is about to forget, so the same rule
- * finishes it. What a change cannot take away (a directory that is not
- * writable) stays recorded in its journal, for the next run to finish; the
- * store tree stays as long as links into it may. Directories whose entries
- * changed are fsynced before the step that relies on them.
+ * A plan is one transaction (src/txn.c): every item is built into a fresh
+ * store tree (ipm_txn_new_store), checked, and linked into the prefix at
+ * once, so that its dependents build against it (ipm_txn_switch); the rows
+ * of all of them and the history entry are committed together at the end
+ * (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
+ * link and deletes what was built; recovery (ipm_recover) does it for a
+ * killed run. Removal is the same without builds (ipm_remove_set).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <cJSON.h>
 
 #include "ipm/buf.h"
 #include "ipm/error.h"

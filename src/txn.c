@@ -1320,7 +1320,8 @@ int ipm_txn_recover(struct ipm_ctx *ctx)
 		closedir(dir);
 	/* newest changes are undone first when several are left: by name is
 	 * as good as any order, since each one only undoes what it did */
-	qsort(names, n, sizeof(*names), cmp_strp);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_strp);
 	for (size_t i = n; i-- > 0;) {
 		char *path = xasprintf("%s/%s", dir_path, names[i]);
 		recover_one(ctx, path, names[i]);

@@ -602,6 +602,10 @@ int main(int argc, char **argv)
 	ipm_interrupt_catch();
 
 	rc = cli.cmd->fn(&cli, argc, argv);
+	/* whatever a stage made of Ctrl-C (an aborted transfer, a cancelled
+	 * confirmation), it was the interrupt */
+	if (rc < 0 && ipm_interrupted() && ipm_error_code() != IPM_ECANCEL)
+		ipm_interrupt_check();
 	if (rc < 0) {
 		cli_error(&cli, ipm_error_message(), ipm_error_hint_text());
 		rc = CLI_EXIT_FAILURE;
