@@ -2,7 +2,7 @@
  * The install/remove engine against a real local git repository (made with
  * the git command line): building into the store, linking, the database
  * rows, conflicts, failing steps, method fallback, upgrades, removal and
- * journal recovery.
+ * journal recovery (the transaction journals of src/txn.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "ipm/ctx.h"
 #include "ipm/error.h"
@@ -201,7 +202,7 @@ static void test_remove_cleans_everything_it_owns(void **state)
 	char *user_file = prefix_path(fx, "bin/mine");
 	char *bin = prefix_path(fx, "bin/hello");
 	char *inc = prefix_path(fx, "include/hello");
-	char *store = xasprintf("%s/store/hello", fx->home);
+	char *store = xasprintf("%s/store/hello/1.0", fx->home);
 	struct ipm_package_row row;
 	const char *names[] = { "hello" };
 
@@ -211,7 +212,8 @@ static void test_remove_cleans_everything_it_owns(void **state)
 	assert_int_equal(ipm_remove(&fx->ctx, "hello"), 0);
 	assert_false(ipm_path_exists(bin));
 	assert_false(ipm_path_exists(inc));
-	assert_false(ipm_path_exists(store));
+	/* the store tree stays, for rollback (ipm clean deletes it) */
+	assert_true(ipm_is_dir(store));
 	assert_true(ipm_path_exists(user_file));
 	assert_int_equal(ipm_db_package_get(&row, fx->ctx.db, "hello", 0), IPM_ENOTFOUND);
 
@@ -308,7 +310,8 @@ static void test_upgrade_replaces_old_version(void **state)
 	assert_true(is_link_into(bin, new_store));
 	assert_true(is_link_into(share, new_store));
 	assert_false(ipm_path_exists(header));
-	assert_false(ipm_path_exists(old_store));
+	/* kept for rollback, linked no more */
+	assert_true(ipm_is_dir(old_store));
 	free(bin);
 	free(header);
 	free(share);
@@ -343,11 +346,13 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	char *link = prefix_path(fx, "bin/ghost");
 	char *journal_dir = xasprintf("%s/journal", fx->home);
 	char *journal = xasprintf("%s/ghost.json", journal_dir);
-	char *text = xasprintf("{ \"name\": \"ghost\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
-			       "\"links\": [ { \"path\": \"bin/ghost\" }, { \"path\": \"bin/ghost2\" } ], "
-			       "\"dirs\": [ \"bin\" ] }",
-			       store, fx->prefix);
-	char *half_link = prefix_path(fx, "bin/ghost2.ipm-new");
+	char *text = xasprintf("{ \"uuid\": \"00000000000000000000000000000001\", \"prefix\": \"%s\", "
+			       "\"ops\": [ { \"name\": \"ghost\", \"tag\": \"00000000000000aa\", \"store\": \"%s\", "
+			       "\"fresh\": true, \"links\": [ { \"path\": \"bin/ghost\", \"new\": \"%s/bin/ghost\" }, "
+			       "{ \"path\": \"bin/ghost2\", \"new\": \"%s/bin/ghost2\" } ], \"mkdirs\": [ \"bin\" ] } ] }",
+			       fx->prefix, store, store, store);
+	char *half_link = prefix_path(fx, "bin/.ipm-tmp.00000000000000aa.1");
+	char *half_target = xasprintf("%s/bin/ghost2", store);
 	char *stale_build = xasprintf("%s/build/ghost-1.0", fx->home);
 	/* another home sharing this cache may be building right now */
 	char *foreign_build = xasprintf("%s/cache/build/other-1.0", fx->root);
@@ -361,7 +366,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	tu_write_file(store_file, "x\n");
 	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
 	assert_int_equal(symlink(store_file, link), 0);
-	assert_int_equal(symlink(store_file, half_link), 0);
+	assert_int_equal(symlink(half_target, half_link), 0);
 	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
 	tu_write_file(journal, text);
 	assert_int_equal(ipm_mkdir_p(stale_build, 0755), 0);
@@ -379,15 +384,30 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	assert_false(ipm_path_exists(stale_build));
 	assert_true(ipm_path_exists(foreign_build));
 
-	/* a committed install's journal is just dropped */
+	/* a committed transaction's journal (its uuid in the database) is
+	 * just dropped: every link was in place before the commit */
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	free(text);
 	free(store);
 	store = xasprintf("%s/store/hello/1.0", fx->home);
-	text = xasprintf("{ \"name\": \"hello\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
-			 "\"links\": [ { \"path\": \"bin/hello\" } ], \"dirs\": [ \"bin\" ] }", store, fx->prefix);
+	{
+		char *db_path = xasprintf("%s/ipm.db", fx->home);
+		sqlite3 *raw = NULL;
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_open_v2(db_path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(raw, "SELECT uuid FROM transactions ORDER BY id DESC LIMIT 1", -1,
+						    &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		text = xasprintf("{ \"uuid\": \"%s\", \"prefix\": \"%s\", \"ops\": [ { \"name\": \"hello\", "
+				 "\"tag\": \"00000000000000bb\", \"store\": \"%s\", \"fresh\": true, \"links\": "
+				 "[ { \"path\": \"bin/hello\", \"new\": \"%s/bin/hello\" } ], \"mkdirs\": [ \"bin\" ] } ] }",
+				 (const char *)sqlite3_column_text(st, 0), fx->prefix, store, store);
+		sqlite3_finalize(st);
+		sqlite3_close(raw);
+		free(db_path);
+	}
 	free(journal);
-	journal = xasprintf("%s/hello.json", journal_dir);
+	journal = xasprintf("%s/txn-committed.json", journal_dir);
 	tu_write_file(journal, text);
 	assert_int_equal(ipm_recover(&fx->ctx), 0);
 	assert_false(ipm_path_exists(journal));
@@ -405,6 +425,7 @@ static void test_recover_undoes_uncommitted_install(void **state)
 	free(stale_build);
 	free(foreign_build);
 	free(half_link);
+	free(half_target);
 }
 
 /* An upgrade killed after relinking but before the commit: the links go
@@ -419,11 +440,11 @@ static void test_recover_restores_previous_version(void **state)
 	char *old_file = xasprintf("%s/bin/hello", old_store);
 	char *link = prefix_path(fx, "bin/hello");
 	char *journal = xasprintf("%s/journal/hello.json", fx->home);
-	char *text = xasprintf("{ \"name\": \"hello\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
-			       "\"links\": [ { \"path\": \"bin/hello\", \"old\": \"%s\" } ], \"dirs\": [], "
-			       "\"old\": { \"store_dir\": \"%s\", \"prefix\": \"%s\", \"links\": [ { \"path\": \"bin/hello\" } ], "
-			       "\"dirs\": [ \"bin\" ] } }",
-			       new_store, fx->prefix, old_file, old_store, fx->prefix);
+	char *text = xasprintf("{ \"uuid\": \"00000000000000000000000000000002\", \"prefix\": \"%s\", "
+			       "\"ops\": [ { \"name\": \"hello\", \"tag\": \"00000000000000cc\", \"store\": \"%s\", "
+			       "\"fresh\": true, \"links\": [ { \"path\": \"bin/hello\", \"old\": \"%s\", "
+			       "\"new\": \"%s\" } ] } ] }",
+			       fx->prefix, new_store, old_file, new_file);
 
 	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
 	assert_int_equal(ipm_mkdir_p(new_bin_dir, 0755), 0);
@@ -462,10 +483,11 @@ static void test_recover_removes_only_its_temporary_links(void **state)
 	char *user_file = prefix_path(fx, "bin/ghost.ipm-new");
 	char *other_tag = prefix_path(fx, "bin/.ipm-tmp.1111111111111111.0");
 	char *journal = xasprintf("%s/journal/ghost.json", fx->home);
-	char *text = xasprintf("{ \"name\": \"ghost\", \"tmp\": \"00000000deadbeef\", \"store_dir\": \"%s\", "
-			       "\"prefix\": \"%s\", \"links\": [ { \"path\": \"bin/ghost\" }, "
-			       "{ \"path\": \"bin/ghost2\" } ], \"dirs\": [] }",
-			       store, fx->prefix);
+	char *text = xasprintf("{ \"uuid\": \"00000000000000000000000000000003\", \"prefix\": \"%s\", "
+			       "\"ops\": [ { \"name\": \"ghost\", \"tag\": \"00000000deadbeef\", \"store\": \"%s\", "
+			       "\"fresh\": true, \"links\": [ { \"path\": \"bin/ghost\", \"new\": \"%s/bin/ghost\" }, "
+			       "{ \"path\": \"bin/ghost2\", \"new\": \"%s/bin/ghost2\" } ] } ] }",
+			       fx->prefix, store, store, store);
 	char *d = xasprintf("%s/bin", store);
 	struct stat st;
 
