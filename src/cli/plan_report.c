@@ -41,7 +41,7 @@ void cli_plan_report(struct cli *cli, const struct ipm_plan *plan, const struct 
 			what = "built, then undone";
 			break;
 		case IPM_ITEM_FAILED:
-			what = "FAILED";
+			what = o->reason && strncmp(o->reason, "interrupted", 11) == 0 ? "interrupted" : "FAILED";
 			break;
 		case IPM_ITEM_PENDING:
 			what = "not built";

@@ -50,7 +50,9 @@ check "a second install is a no-op" "$IPM" install --yes attention
 check "ipm remove --yes attention succeeds" "$IPM" remove --yes attention
 left=$(find "$IPM_PREFIX" ! -type d 2>/dev/null | wc -l)
 check "remove leaves no file in the prefix" test "$left" -eq 0
-check "remove empties the store" sh -c '! ls "$1"/store/attention/* >/dev/null 2>&1' sh "$IPM_HOME"
+check "remove keeps the store tree, for rollback" sh -c 'ls -d "$1"/store/attention/* >/dev/null 2>&1' sh "$IPM_HOME"
+check "ipm clean --keep 1 succeeds" "$IPM" clean --keep 1
+check "and empties the store" sh -c '! ls "$1"/store/attention/* >/dev/null 2>&1' sh "$IPM_HOME"
 "$IPM" list --json >"$work/list2.json" 2>/dev/null
 check "list no longer shows attention" sh -c '! grep -q "\"attention\"" "$1"' sh "$work/list2.json"
 echo "1..$n"
