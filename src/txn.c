@@ -1318,8 +1318,10 @@ int ipm_txn_recover(struct ipm_ctx *ctx)
 	}
 	if (dir)
 		closedir(dir);
-	/* newest changes are undone first when several are left: by name is
-	 * as good as any order, since each one only undoes what it did */
+	/* Several are left only when recovery could not finish one (it stays
+	 * until it can) and other transactions ran since: those changed other
+	 * packages (ipm_txn_check_unfinished), and each journal only undoes
+	 * what it did, so the order does not matter. */
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_strp);
 	for (size_t i = n; i-- > 0;) {
