@@ -1,8 +1,10 @@
 #!/bin/sh
 # Plans are all or nothing: an install whose last package fails leaves no
 # trace of the packages built and linked before it; a multi-package install
-# or removal killed (SIGKILL) half-way leaves the state before it; Ctrl-C
-# during a build or a download exits with status 130 and changes nothing.
+# or removal killed (SIGKILL, while building or at the fault points of
+# IPM_TEST_CRASH) half-way leaves the state before it, and one killed after
+# its commit is finished; Ctrl-C during a build or a download exits with
+# status 130 and changes nothing.
 . "$(dirname "$0")/lib.sh"
 
 ca=$(make_git_pkg "$work/src/liba" liba 1.0)
@@ -82,6 +84,23 @@ while pgrep -f "[s]leep 61" >/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i 
 expect_ok "$IPM" list
 same_state "after recovery, nothing of the killed plan is left" "$work/before"
 check "not even the store trees it built" test ! -e "$IPM_HOME/store/liba/1.0@rebuild" -a ! -e "$IPM_HOME/store/app/1.0@rebuild"
+
+# ---- killed at the fault points: after the second package's links, and
+# after the commit (the plan is then finished by recovery) ----
+app_entry make
+sync_registry
+state_snapshot "$work/before"
+IPM_TEST_CRASH=switch:2 "$IPM" install --yes app >"$work/out" 2>&1 </dev/null
+check "an install killed after linking liba and libb" test $? -eq 137
+check "had linked them" test -x "$IPM_PREFIX/bin/liba" -a -x "$IPM_PREFIX/bin/libb"
+expect_ok "$IPM" list
+same_state "is undone by recovery" "$work/before"
+IPM_TEST_CRASH=commit "$IPM" install --yes app >"$work/out" 2>&1 </dev/null
+check "an install killed after its commit" test $? -eq 137
+expect_ok "$IPM" list --json
+check "is kept: all three are installed" test "$(json_get "$work/out" '[p["name"] for p in d]')" = "['app', 'liba', 'libb', 'stable']"
+check "and app runs" test "$("$IPM_PREFIX/bin/app")" = "app 1.0"
+expect_ok "$IPM" remove --yes app liba libb
 
 # ---- Ctrl-C during a build ----
 app_entry 'touch started; exec sleep 62'
