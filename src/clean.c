@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,6 +172,11 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 	/* store/<name>/<tree> */
 	d = opendir(store);
 	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, ".deleting-", 10) == 0) {
+			/* what an interrupted clean left */
+			plan_add(out, xasprintf("%s/%s", store, de->d_name), "store tree");
+			continue;
+		}
 		if (de->d_name[0] == '.')
 			continue;
 		XGROW(names, alloc, n + 1);
@@ -215,6 +221,43 @@ done:
 	return rc;
 }
 
+/*
+ * A store tree first leaves its name (renamed to store/.deleting-...), so
+ * that one half deleted (Ctrl-C, a kill) is never taken for a kept tree by
+ * a rollback; the next clean deletes what is left under that name.
+ */
+static int take_away(char **out, const struct ipm_clean_item *it)
+{
+	const char *base = strrchr(it->path, '/');
+	char *store = NULL, *name = NULL;
+	int rc = 0;
+
+	*out = xstrdup(it->path);
+	if (!base || strncmp(base, "/.deleting-", 11) == 0)
+		return 0;
+	/* .../store/<name>/<tree> -> .../store/.deleting-<name>-<tree> */
+	store = xstrndup(it->path, (size_t)(base - it->path));
+	name = strrchr(store, '/');
+	if (!name)
+		goto done;
+	*name++ = '\0';
+	free(*out);
+	*out = xasprintf("%s/.deleting-%s-%s", store, name, base + 1);
+	if (rename(it->path, *out) < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot rename '%s': %s", it->path, strerror(errno));
+		goto done;
+	}
+	{
+		/* store/<name> goes with its last tree */
+		char *parent = xasprintf("%s/%s", store, name);
+		rmdir(parent);
+		free(parent);
+	}
+done:
+	free(store);
+	return rc;
+}
+
 int ipm_clean_run(uint64_t *out_freed, struct ipm_ctx *ctx, struct ipm_clean_plan *plan)
 {
 	uint64_t freed = 0;
@@ -223,25 +266,23 @@ int ipm_clean_run(uint64_t *out_freed, struct ipm_ctx *ctx, struct ipm_clean_pla
 	(void)ctx;
 	for (size_t i = 0; i < plan->n; i++) {
 		struct ipm_clean_item *it = &plan->items[i];
+		char *path = NULL;
+		int failed;
+
 		if ((rc = ipm_interrupt_check()) < 0)
 			break;
-		if (ipm_rm_rf(it->path) < 0) {
+		if (strcmp(it->kind, "store tree") == 0)
+			failed = take_away(&path, it) < 0 || ipm_rm_rf(path) < 0;
+		else
+			failed = ipm_rm_rf(it->path) < 0;
+		free(path);
+		if (failed) {
 			ipm_log(IPM_LOG_WARN, "cannot delete %s '%s': %s", it->kind, it->path, ipm_error_message());
 			ipm_error_clear();
 			it->bytes = 0;
 			continue;
 		}
 		freed += it->bytes;
-		if (strcmp(it->kind, "store tree") == 0) {
-			/* store/<name> goes with its last tree */
-			char *parent = xstrdup(it->path);
-			char *slash = strrchr(parent, '/');
-			if (slash) {
-				*slash = '\0';
-				rmdir(parent);
-			}
-			free(parent);
-		}
 	}
 	if (out_freed)
 		*out_freed = freed;

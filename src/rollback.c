@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ipm/error.h"
 #include "ipm/fs.h"
@@ -51,6 +52,26 @@ static const struct ipm_package_row *find_row(const struct ipm_package_row *rows
 	return NULL;
 }
 
+/* The first file of p (relative path) that its store tree lacks, or NULL:
+ * a tree changed by hand would leave links dangling. */
+static const char *missing_file(const struct ipm_package_row *p)
+{
+	for (size_t i = 0; i < p->nfiles; i++) {
+		struct stat st;
+		char *path;
+		int gone;
+
+		if (p->files[i].type == 'd')
+			continue;
+		path = xasprintf("%s/%s", p->store_dir, p->files[i].path);
+		gone = lstat(path, &st) < 0;
+		free(path);
+		if (gone)
+			return p->files[i].path;
+	}
+	return NULL;
+}
+
 int ipm_rollback_plan(struct ipm_rollback_plan *out, struct ipm_ctx *ctx, int64_t target)
 {
 	struct ipm_package_row *now = NULL;
@@ -89,13 +110,22 @@ int ipm_rollback_plan(struct ipm_rollback_plan *out, struct ipm_ctx *ctx, int64_
 		if (have && same_str(have->store_dir, want->store_dir) && same_str(have->version, want->version) &&
 		    have->explicit_install == want->explicit_install)
 			continue;
-		if (!(have && same_str(have->store_dir, want->store_dir)) && !ipm_is_dir(want->store_dir)) {
-			rc = ipm_error_set(IPM_ENOTFOUND, "cannot roll back to transaction %lld: the store tree of "
-					   "'%s' %s was deleted by 'ipm clean' ('%s')", (long long)target,
-					   want->name, want->version, want->store_dir);
-			ipm_error_hint("rollback relinks kept trees and never rebuilds: install it again with "
-				       "'ipm install %s@%s'", want->name, want->version);
-			break;
+		if (!(have && same_str(have->store_dir, want->store_dir))) {
+			const char *missing = NULL;
+			if (!ipm_is_dir(want->store_dir)) {
+				rc = ipm_error_set(IPM_ENOTFOUND, "cannot roll back to transaction %lld: the store tree "
+						   "of '%s' %s was deleted by 'ipm clean' ('%s')", (long long)target,
+						   want->name, want->version, want->store_dir);
+			} else if ((missing = missing_file(want))) {
+				rc = ipm_error_set(IPM_ENOTFOUND, "cannot roll back to transaction %lld: the store tree "
+						   "of '%s' %s lacks '%s' ('%s')", (long long)target, want->name,
+						   want->version, missing, want->store_dir);
+			}
+			if (rc < 0) {
+				ipm_error_hint("rollback relinks kept trees and never rebuilds: install it again with "
+					       "'ipm install %s@%s'", want->name, want->version);
+				break;
+			}
 		}
 		add_item(out, &alloc, want->name, have ? have->version : NULL, want->version,
 			 have && same_str(have->version, want->version));

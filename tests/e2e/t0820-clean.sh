@@ -77,6 +77,22 @@ expect_ok "$IPM" clean --keep 1
 check "--keep 1 deletes it" test ! -e "$IPM_HOME/store/tool"
 check "and says so" grep -q "^store tree  $IPM_HOME/store/tool/1.0 " "$work/out"
 
+# ---- a kept tree changed by hand is not relinked; what an interrupted
+# clean left is deleted by the next one ----
+expect_ok "$IPM" install --yes tool
+expect_ok "$IPM" remove --yes tool
+# (a new build: store/tool/1.0 is named by history, so never reused)
+check "the new build has a store tree of its own" test -d "$IPM_HOME/store/tool/1.0@rebuild"
+rm "$IPM_HOME/store/tool/1.0@rebuild/bin/tool"
+state_snapshot "$work/before"
+expect_fail 1 "the store tree of 'tool' 1.0 lacks 'bin/tool'" "$IPM" rollback -y
+same_state "a rollback to a damaged tree changes nothing" "$work/before"
+mkdir -p "$IPM_HOME/store/.deleting-tool-0.9/bin"
+echo left >"$IPM_HOME/store/.deleting-tool-0.9/bin/tool"
+expect_ok "$IPM" clean --keep 1
+check "a half-deleted tree of an interrupted clean is deleted" test ! -e "$IPM_HOME/store/.deleting-tool-0.9"
+check "and said" grep -q "^store tree  $IPM_HOME/store/.deleting-tool-0.9 " "$work/out"
+
 # ---- what clean deleted is fetched again when needed ----
 expect_ok "$IPM" install --yes hello@1.0
 check "hello 1.0 installs again after clean" test "$("$IPM_PREFIX/bin/hello")" = "hello 1.0"
