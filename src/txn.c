@@ -115,6 +115,10 @@ static char *random_hex(void)
 static char *link_tmp_path(const char *path, const char *tag, size_t i)
 {
 	const char *slash = strrchr(path, '/');
+
+	/* a journal of an older ipm, with one fixed name per link */
+	if (!tag)
+		return xasprintf("%s.ipm-new", path);
 	return xasprintf("%.*s.ipm-tmp.%s.%zu", slash ? (int)(slash - path + 1) : 0, path, tag, i);
 }
 
@@ -1251,6 +1255,68 @@ void ipm_txn_free(struct ipm_txn *t)
 
 /* ---- recovery ---- */
 
+/*
+ * A journal of an earlier ipm, one per package ($IPM_HOME/journal/NAME.json:
+ * "name", "store_dir", "prefix", "tmp", "links" [{"path", "old"}], "dirs",
+ * and "old" for the previous version of an upgrade), turned into what this
+ * one does: when the database names store_dir the change was committed, and
+ * only the previous version's links remain to be taken away; otherwise it is
+ * undone like a transaction of one fresh tree.
+ */
+static int recover_legacy(struct ipm_ctx *ctx, const cJSON *root)
+{
+	const char *name = json_str(root, "name"), *store = json_str(root, "store_dir");
+	const char *prefix = json_str(root, "prefix"), *tag = json_str(root, "tmp");
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(root, "old");
+	struct ipm_package_row row;
+	const cJSON *item;
+	struct txn_op op;
+	int committed = 0, rc = 0;
+
+	memset(&row, 0, sizeof(row));
+	memset(&op, 0, sizeof(op));
+	if (ipm_db_package_get(&row, ctx->db, name, 0) == 0) {
+		committed = row.store_dir && strcmp(row.store_dir, store) == 0;
+		ipm_package_row_release(&row);
+	}
+	ipm_error_clear();
+	if (committed && !cJSON_IsObject(old))
+		return 0;
+	if (committed) {
+		/* the previous version's links go, as its commit would have
+		 * done; its tree stays for clean */
+		store = json_str(old, "store_dir");
+		prefix = json_str(old, "prefix") ? json_str(old, "prefix") : prefix;
+		root = old;
+		tag = NULL;
+		if (!store)
+			return 0;
+	}
+	op.name = xstrdup(name);
+	op.tag = tag && strlen(tag) <= 32 && ipm_is_hex(tag, strlen(tag)) ? xstrdup(tag) : NULL;
+	op.store = xstrdup(store);
+	op.fresh = !committed;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "links")) {
+		const char *rel = cJSON_IsString(item) ? item->valuestring : json_str(item, "path");
+		char *target;
+		if (!safe_rel(rel))
+			continue;
+		target = xasprintf("%s/%s", store, rel);
+		op_add_link(&op, rel, committed ? NULL : json_str(item, "old"), target);
+		free(target);
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "dirs"))
+		if (cJSON_IsString(item) && safe_rel(item->valuestring))
+			strv_push(&op.mkdirs, &op.nmkdirs, &op.mkdirs_alloc, item->valuestring);
+	if (!committed)
+		ipm_log(IPM_LOG_INFO, "cleaning up after an interrupted ipm ('%s')", name);
+	/* undoing "link into store" is what both need: back to the old target
+	 * (none when committed), directories removed when empty */
+	rc = undo_op(prefix, &op);
+	op_release(&op);
+	return rc;
+}
+
 static int recover_one(struct ipm_ctx *ctx, const char *path, const char *file)
 {
 	struct ipm_txn *t = xcalloc(1, sizeof(*t));
@@ -1260,6 +1326,26 @@ static int recover_one(struct ipm_ctx *ctx, const char *path, const char *file)
 	t->ctx = ctx;
 	rc = journal_load(t, path);
 	if (rc < 0) {
+		char *text = NULL;
+		cJSON *root = NULL;
+		if (ipm_file_read(&text, NULL, path) == 0 && (root = cJSON_Parse(text)) &&
+		    json_str(root, "name") && json_str(root, "store_dir") && json_str(root, "prefix")) {
+			ipm_error_clear();
+			rc = recover_legacy(ctx, root);
+			cJSON_Delete(root);
+			free(text);
+			if (rc == 0) {
+				unlink(path);
+			} else {
+				ipm_log(IPM_LOG_WARN, "cannot finish cleaning up after an interrupted ipm ('%s'): %s",
+					file, ipm_error_message());
+				ipm_error_clear();
+			}
+			rc = 0;
+			goto done;
+		}
+		cJSON_Delete(root);
+		free(text);
 		/* A damaged journal can only be an unfinished atomic write of
 		 * ours (which never replaced a good one): drop it. */
 		ipm_log(IPM_LOG_WARN, "%s; removing it", ipm_error_message());
@@ -1334,6 +1420,27 @@ int ipm_txn_recover(struct ipm_ctx *ctx)
 	return 0;
 }
 
+/* The package and store tree of an earlier ipm's journal at path (see
+ * recover_legacy); 0 when it is one. */
+static int legacy_info(char **out_name, char **out_store, const char *path)
+{
+	char *text = NULL;
+	cJSON *root = NULL;
+	int rc = -1;
+
+	*out_name = *out_store = NULL;
+	if (ipm_file_read(&text, NULL, path) == 0 && (root = cJSON_Parse(text)) && json_str(root, "name") &&
+	    json_str(root, "store_dir")) {
+		*out_name = xstrdup(json_str(root, "name"));
+		*out_store = xstrdup(json_str(root, "store_dir"));
+		rc = 0;
+	}
+	ipm_error_clear();
+	cJSON_Delete(root);
+	free(text);
+	return rc;
+}
+
 int ipm_txn_check_unfinished(struct ipm_ctx *ctx, const char *name)
 {
 	char *dir_path = xasprintf("%s/journal", ctx->cfg.home);
@@ -1343,6 +1450,7 @@ int ipm_txn_check_unfinished(struct ipm_ctx *ctx, const char *name)
 
 	while (rc == 0 && dir && (de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
+		char *legacy_name = NULL, *legacy_store = NULL;
 		struct ipm_txn *t;
 		char *path;
 
@@ -1352,7 +1460,12 @@ int ipm_txn_check_unfinished(struct ipm_ctx *ctx, const char *name)
 		t = xcalloc(1, sizeof(*t));
 		t->ctx = ctx;
 		t->finished = 1;
-		if (journal_load(t, path) == 0 && op_find(t, name)) {
+		if (journal_load(t, path) < 0 && legacy_info(&legacy_name, &legacy_store, path) == 0) {
+			op_add(t, legacy_name);
+			free(legacy_name);
+			free(legacy_store);
+		}
+		if (op_find(t, name)) {
 			rc = ipm_error_set(IPM_ECONFLICT, "an earlier change of '%s' is not finished: cleaning up "
 					   "after it failed", name);
 			ipm_error_hint("the warning above says why; once that is fixed, the next ipm command "
@@ -1392,6 +1505,12 @@ int ipm_txn_pending_stores(char ***out, size_t *nout, struct ipm_ctx *ctx)
 			for (size_t i = 0; i < t->nops; i++)
 				if (t->ops[i].store)
 					strv_push(&stores, &n, &alloc, t->ops[i].store);
+		} else {
+			char *legacy_name = NULL, *legacy_store = NULL;
+			if (legacy_info(&legacy_name, &legacy_store, path) == 0)
+				strv_push(&stores, &n, &alloc, legacy_store);
+			free(legacy_name);
+			free(legacy_store);
 		}
 		ipm_error_clear();
 		ipm_txn_free(t);

@@ -24,6 +24,9 @@
  * old targets, removed links and directories restored, created directories
  * removed when empty, fresh store trees deleted).
  *
+ * A journal of an earlier ipm (journal/NAME.json, one package) is still
+ * recovered: undone, or, when the database names its tree, finished.
+ *
  * Store trees are never deleted by a committed change: an upgrade or a
  * removal keeps the old tree, so that rollback relinks it without a
  * rebuild; `ipm clean` deletes the ones nothing needs (see clean.h).

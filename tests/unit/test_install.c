@@ -524,6 +524,88 @@ static void test_recover_removes_only_its_temporary_links(void **state)
 	free(text);
 }
 
+/* Journals of an earlier ipm (one per package): an uncommitted install is
+ * undone, its fixed-name temporary link too; a committed upgrade's
+ * previous links go, its tree stays (for clean). */
+static void test_recover_journal_of_earlier_ipm(void **state)
+{
+	struct fixture *fx = *state;
+	char *store = xasprintf("%s/store/ghost/1.0", fx->home);
+	char *store_file = xasprintf("%s/bin/ghost", store);
+	char *bin_dir = prefix_path(fx, "bin");
+	char *link = prefix_path(fx, "bin/ghost");
+	char *half_link = prefix_path(fx, "bin/ghost2.ipm-new");
+	char *journal_dir = xasprintf("%s/journal", fx->home);
+	char *journal = xasprintf("%s/ghost.json", journal_dir);
+	char *text = xasprintf("{ \"name\": \"ghost\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			       "\"links\": [ { \"path\": \"bin/ghost\" }, { \"path\": \"bin/ghost2\" } ], "
+			       "\"dirs\": [ \"bin\" ] }",
+			       store, fx->prefix);
+	char *old_store = xasprintf("%s/store/hello/1.0", fx->home);
+	char *new_store = xasprintf("%s/store/hello/2.0", fx->home);
+	char *old_only = prefix_path(fx, "bin/old-only");
+	char *hello = prefix_path(fx, "bin/hello");
+	char *target = NULL;
+	struct stat st;
+
+	assert_int_equal(ipm_mkdir_p(store, 0755), 0);
+	{
+		char *d = xasprintf("%s/bin", store);
+		assert_int_equal(ipm_mkdir_p(d, 0755), 0);
+		free(d);
+	}
+	tu_write_file(store_file, "x\n");
+	assert_int_equal(ipm_mkdir_p(bin_dir, 0755), 0);
+	assert_int_equal(symlink(store_file, link), 0);
+	{
+		char *t2 = xasprintf("%s/bin/ghost2", store);
+		assert_int_equal(symlink(t2, half_link), 0);
+		free(t2);
+	}
+	assert_int_equal(ipm_mkdir_p(journal_dir, 0755), 0);
+	tu_write_file(journal, text);
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_int_equal(lstat(link, &st), -1);
+	assert_int_equal(lstat(half_link, &st), -1);
+	assert_false(ipm_path_exists(bin_dir));
+	assert_false(ipm_path_exists(store));
+	assert_false(ipm_path_exists(journal));
+
+	/* a committed upgrade whose previous version still had a link */
+	assert_int_equal(install(fx, "hello", "1.0", HELLO_METHODS, NULL, NULL), 0);
+	assert_int_equal(install(fx, "hello", "2.0", HELLO_METHODS, NULL, NULL), 0);
+	target = xasprintf("%s/bin/old-only", old_store);
+	assert_int_equal(symlink(target, old_only), 0);
+	free(text);
+	text = xasprintf("{ \"name\": \"hello\", \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			 "\"links\": [ { \"path\": \"bin/hello\" } ], \"dirs\": [], "
+			 "\"old\": { \"store_dir\": \"%s\", \"prefix\": \"%s\", "
+			 "\"links\": [ \"bin/old-only\", \"bin/hello\" ], \"dirs\": [] } }",
+			 new_store, fx->prefix, old_store, fx->prefix);
+	free(journal);
+	journal = xasprintf("%s/hello.json", journal_dir);
+	tu_write_file(journal, text);
+	assert_int_equal(ipm_recover(&fx->ctx), 0);
+	assert_int_equal(lstat(old_only, &st), -1);
+	assert_true(is_link_into(hello, new_store));
+	assert_true(ipm_is_dir(old_store));
+	assert_false(ipm_path_exists(journal));
+
+	free(target);
+	free(old_store);
+	free(new_store);
+	free(old_only);
+	free(hello);
+	free(text);
+	free(store);
+	free(store_file);
+	free(bin_dir);
+	free(link);
+	free(half_link);
+	free(journal_dir);
+	free(journal);
+}
+
 /* Installing over a user's file named like a temporary link of old, and
  * removing: the file stays. */
 static void test_install_keeps_files_named_like_temporary_links(void **state)
@@ -577,6 +659,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_removes_only_its_temporary_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_keeps_files_named_like_temporary_links, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_recover_journal_of_earlier_ipm, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
