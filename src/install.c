@@ -1321,6 +1321,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	row.version = it->release->version;
 	row.registry = it->registry;
 	row.guessed_entry = it->guessed_entry;
+	row.entry = ipm_entry_to_json(&it->entry, it->release->version, &it->source);
 	row.source = ipm_source_describe(&it->source);
 	row.resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
 	row.method = b->method->name ? b->method->name : "default";
@@ -1338,6 +1339,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	row.nneeds = b->linkage.nneeds;
 	rc = ipm_db_package_add(ctx->db, &row);
 	free(row.source);
+	free(row.entry);
 	if (rc < 0)
 		goto undo;
 
@@ -1696,6 +1698,67 @@ done:
 	xfree_strv(changed.dirs, changed.n);
 	journal_release(&j);
 	ipm_package_row_release(&row);
+	return rc;
+}
+
+/* Orders names so that a package is removed before the packages it depends on. */
+static int order_for_removal(const char **names, size_t n, struct ipm_db *db)
+{
+	const char **ordered = xcalloc(n ? n : 1, sizeof(*ordered));
+	char *placed_already = xcalloc(n ? n : 1, 1);
+	size_t placed = 0;
+	int rc = 0;
+
+	while (placed < n) {
+		size_t before = placed;
+		for (size_t i = 0; i < n; i++) {
+			char **dependents = NULL;
+			size_t ndependents = 0;
+			int blocked = 0;
+
+			if (placed_already[i])
+				continue;
+			if ((rc = ipm_db_package_dependents(&dependents, &ndependents, db, names[i])) < 0)
+				goto done;
+			/* still needed by a listed package not yet placed? */
+			for (size_t j = 0; j < ndependents && !blocked; j++)
+				for (size_t k = 0; k < n; k++)
+					if (!placed_already[k] && k != i && strcmp(names[k], dependents[j]) == 0)
+						blocked = 1;
+			xfree_strv(dependents, ndependents);
+			if (!blocked) {
+				ordered[placed++] = names[i];
+				placed_already[i] = 1;
+			}
+		}
+		/* a cycle among the names (possible with --force): the rest as given */
+		for (size_t i = 0; placed == before && i < n; i++)
+			if (!placed_already[i]) {
+				ordered[placed++] = names[i];
+				placed_already[i] = 1;
+			}
+	}
+	memcpy(names, ordered, n * sizeof(*names));
+done:
+	free(ordered);
+	free(placed_already);
+	return rc;
+}
+
+int ipm_remove_set(struct ipm_ctx *ctx, const char *const *names, size_t n)
+{
+	const char **ordered = xcalloc(n ? n : 1, sizeof(*ordered));
+	int rc;
+
+	memcpy(ordered, names, n * sizeof(*ordered));
+	/* every one installed before any goes (dependents were checked by the
+	 * caller, with or without --force) */
+	if ((rc = ipm_remove_check(ctx, ordered, n, 1)) < 0 || (rc = order_for_removal(ordered, n, ctx->db)) < 0)
+		goto done;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = ipm_remove(ctx, ordered[i]);
+done:
+	free(ordered);
 	return rc;
 }
 

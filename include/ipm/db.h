@@ -14,7 +14,8 @@
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
- *            prefix, explicit, installed_at)
+ *            prefix, explicit, installed_at, guessed_entry, entry)
+ *   pins(name, version_constraint)          packages held within a constraint
  *   files(package, path, type, sha256)      path relative to the prefix
  *   deps(package, depends_on, version_constraint)
  *   sonames(package, kind, soname)          'p' provided, 'n' needed from the prefix
@@ -62,6 +63,8 @@ struct ipm_import_item {
 	const char *description;
 	const char *keywords;      /* space-separated */
 	const char *json;          /* the entry as stored (re-parsed on use) */
+	const char *latest;        /* the newest release's version, or NULL */
+	const char *versions;      /* every release's version, newest first, each followed by '\n' */
 	const float *vec;          /* name vector for typo search, or NULL */
 	size_t vec_len;
 };
@@ -142,6 +145,8 @@ struct ipm_package_row {
 	int explicit_install;     /* 1 when the user asked for it, 0 when pulled in as a dependency */
 	int64_t installed_at;     /* unix seconds */
 	char *guessed_entry;      /* the entry JSON ipm guessed (no registry knew the repository), or NULL */
+	char *entry;              /* the entry it was built from: one release, its source resolved
+	                             (ipm_entry_to_json); NULL for rows of an older ipm */
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */
@@ -184,4 +189,36 @@ int ipm_db_package_dependents_constraints(char ***out, char ***constraints, size
 int ipm_db_installed_prefix(char **out, struct ipm_db *db);
 /* The package owning path (relative to prefix): IPM_ENOTFOUND when none. */
 int ipm_db_file_owner(char **out_name, struct ipm_db *db, const char *path);
+
+/* ---- pins, outdated, unneeded ---- */
+
+/* Holds name within constraint (replacing a pin it had). Removing the
+ * package removes its pin. */
+int ipm_db_pin_set(struct ipm_db *db, const char *name, const char *constraint);
+/* IPM_ENOTFOUND (no message) when name was not pinned. */
+int ipm_db_pin_clear(struct ipm_db *db, const char *name);
+/* name's pin constraint, or *out NULL when it has none. */
+int ipm_db_pin_get(char **out, struct ipm_db *db, const char *name);
+
+/* An installed package whose registry entry's newest release is not the
+ * installed version: a candidate for `ipm outdated`. Strings are borrowed
+ * (valid during the callback). */
+struct ipm_outdated_row {
+	const char *name;
+	const char *version;     /* installed */
+	const char *registry;
+	int explicit_install;
+	const char *pin;         /* pin constraint, or NULL */
+	const char *latest;      /* newest release; NULL for an index imported by an older ipm */
+	const char *versions;    /* every release, newest first, each followed by '\n'; or NULL */
+	const char *entry_json;  /* the entry, only when versions is NULL */
+	const char *held_by;     /* "dependent constraint" lines of installed dependents, or NULL */
+};
+/* Calls fn for each candidate, in name order: one query over packages,
+ * entries (of the registry each package came from), pins and deps. Stops
+ * when fn returns non-zero (a negative value is returned). */
+int ipm_db_outdated_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_outdated_row *row), void *ctx);
+/* Installed packages that no explicitly installed package needs, directly
+ * or through other dependencies, in name order. Free with xfree_strv. */
+int ipm_db_package_unneeded(char ***out, size_t *nout, struct ipm_db *db);
 #endif

@@ -62,7 +62,8 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 {
 	const char *opt, *value;
 	const char **names = NULL;
-	size_t nnames = 0, i, j;
+	char **unneeded_before = NULL;
+	size_t nnames = 0, i, j, nunneeded_before = 0;
 	int yes = 0, force = 0, dry_run = 0, idx = 1, r, rc = 0;
 
 	names = xcalloc((size_t)argc, sizeof(*names));
@@ -139,14 +140,17 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	rc = cli_approve(cli, yes, "remove packages", "removal");
 	if (rc < 0)
 		goto done;
-	for (i = 0; i < nnames; i++) {
-		rc = ipm_remove(&cli->ctx, names[i]);
-		if (rc < 0)
-			goto done;
-		if (!cli->quiet)
-			fprintf(stderr, "removed %s\n", names[i]);
-	}
+	rc = ipm_db_package_unneeded(&unneeded_before, &nunneeded_before, cli->ctx.db);
+	if (rc < 0)
+		goto done;
+	rc = ipm_remove_set(&cli->ctx, names, nnames);
+	if (rc < 0)
+		goto done;
+	for (i = 0; i < nnames && !cli->quiet; i++)
+		fprintf(stderr, "removed %s\n", names[i]);
+	cli_note_unneeded(cli, unneeded_before, nunneeded_before);
 done:
+	xfree_strv(unneeded_before, nunneeded_before);
 	free(names);
 	return rc;
 }
