@@ -199,6 +199,7 @@ enum stmt_id {
 	ST_PIN_GET,
 	ST_OUTDATED,
 	ST_UNNEEDED,
+	ST_ENTRY_STATE,
 	ST_COUNT
 };
 
@@ -300,6 +301,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" LEFT JOIN pins pn ON pn.name = p.name"
 		" WHERE e.latest IS NULL OR e.latest <> p.version"
 		" ORDER BY p.name",
+	[ST_ENTRY_STATE] =
+		"SELECT e.latest, p.version FROM entries e LEFT JOIN packages p ON p.name = e.name"
+		" WHERE e.name = ?1 AND e.registry = ?2",
 	/* installed packages that no explicit one needs, directly or not */
 	[ST_UNNEEDED] =
 		"WITH RECURSIVE needed(name) AS ("
@@ -1870,4 +1874,23 @@ int ipm_db_package_unneeded(char ***out, size_t *nout, struct ipm_db *db)
 	*out = names;
 	*nout = n;
 	return 0;
+}
+
+int ipm_db_entry_state(char **latest, char **installed, struct ipm_db *db, const char *name, const char *registry)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*latest = *installed = NULL;
+	if ((rc = stmt(&s, db, ST_ENTRY_STATE)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	bind_text(s, 2, registry);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*latest = col_text(s, 0);
+		*installed = col_text(s, 1);
+	}
+	done_stmt(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading entries");
 }

@@ -218,6 +218,10 @@ struct ipm_outdated_row {
  * entries (of the registry each package came from), pins and deps. Stops
  * when fn returns non-zero (a negative value is returned). */
 int ipm_db_outdated_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_outdated_row *row), void *ctx);
+/* The newest release of registry's entry name and the version of name
+ * installed (any registry's), each NULL when there is none (or the index
+ * was imported by an older ipm). */
+int ipm_db_entry_state(char **latest, char **installed, struct ipm_db *db, const char *name, const char *registry);
 /* Installed packages that no explicitly installed package needs, directly
  * or through other dependencies, in name order. Free with xfree_strv. */
 int ipm_db_package_unneeded(char ***out, size_t *nout, struct ipm_db *db);
