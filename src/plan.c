@@ -814,6 +814,8 @@ static int want_entry(struct ipm_entry *out, char **out_registry, char **out_not
 	    !release_is(ctx, rel, NULL, w->resolved)) {
 		rc = ipm_error_set(IPM_EINVAL, "%s does not give version %s%s%s", origin, w->version,
 				   w->resolved ? " at " : "", w->resolved ? w->resolved : "");
+		ipm_error_hint("its \"entry\" and \"resolved\" disagree: export the lock file again from a "
+			       "home that has '%s' installed", w->name);
 		goto fail;
 	}
 	*out_registry = xstrdup(w->registry);
