@@ -200,6 +200,7 @@ enum stmt_id {
 	ST_OUTDATED,
 	ST_UNNEEDED,
 	ST_ENTRY_STATE,
+	ST_PACKAGE_MARK_EXPLICIT,
 	ST_COUNT
 };
 
@@ -304,6 +305,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ENTRY_STATE] =
 		"SELECT e.latest, p.version FROM entries e LEFT JOIN packages p ON p.name = e.name"
 		" WHERE e.name = ?1 AND e.registry = ?2",
+	[ST_PACKAGE_MARK_EXPLICIT] = "UPDATE packages SET explicit = 1 WHERE name = ?1 AND explicit = 0",
 	/* installed packages that no explicit one needs, directly or not */
 	[ST_UNNEEDED] =
 		"WITH RECURSIVE needed(name) AS ("
@@ -1893,4 +1895,10 @@ int ipm_db_entry_state(char **latest, char **installed, struct ipm_db *db, const
 	}
 	done_stmt(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading entries");
+}
+
+int ipm_db_package_mark_explicit(struct ipm_db *db, const char *name)
+{
+	int rc = run(db, ST_PACKAGE_MARK_EXPLICIT, name);
+	return rc < 0 ? rc : sqlite3_changes(db->sql) > 0;
 }

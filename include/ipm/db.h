@@ -176,6 +176,10 @@ int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db);
 /* Inserts p with its files and deps in one transaction, replacing a previous
  * row of the same name (upgrade). */
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);
+/* Marks an installed dependency as installed explicitly (the user named
+ * it): 1 when it was a dependency, 0 when it was explicit already or is
+ * not installed. */
+int ipm_db_package_mark_explicit(struct ipm_db *db, const char *name);
 /* Deletes the package, its files and deps in one transaction. */
 int ipm_db_package_remove(struct ipm_db *db, const char *name);
 /* Names of installed packages that depend on name. */

@@ -4,9 +4,11 @@
  * path. A release that no registry offers any more is built from the entry
  * the lock file carries, and the plan says so.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "ipm/error.h"
@@ -23,6 +25,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	const char *opt, *value, *file = NULL;
 	char *text = NULL;
 	size_t len = 0;
+	struct stat st = { 0 };
 	int yes = 0, dry_run = 0, idx = 1, r, rc;
 
 	while ((r = cli_next_option(cli, argc, argv, &idx, NULL, &opt, &value)) != -1) {
@@ -44,11 +47,14 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	if (!file)
 		return cli_usage_error(cli, "name the lock file to import");
 	/* the file is read and checked before anything is opened or locked */
-	if ((rc = ipm_file_read(&text, &len, file)) < 0) {
-		ipm_error_set(rc, "cannot read lock file '%s': %s", file, ipm_error_message());
+	if (stat(file, &st) < 0 || S_ISDIR(st.st_mode)) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "cannot read lock file '%s': %s", file,
+				   S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
 		ipm_error_hint("write one with 'ipm export FILE'");
 		return rc;
 	}
+	if ((rc = ipm_file_read(&text, &len, file)) < 0)
+		return rc;
 	if ((rc = ipm_lockfile_parse(&lf, text, len, file)) < 0)
 		goto done;
 	if (lf.n == 0) {

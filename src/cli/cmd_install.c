@@ -117,6 +117,25 @@ static void say_kept(struct cli *cli, const struct ipm_plan *plan)
 	}
 }
 
+/* A dependency the user named becomes theirs (autoremove keeps it), also
+ * when nothing else is to be done. Called once the plan has run. */
+static int mark_named(struct cli *cli, const struct ipm_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
+		int rc;
+
+		if (!it->installed || !it->explicit_install)
+			continue;
+		if ((rc = ipm_db_package_mark_explicit(cli->ctx.db, it->entry.name)) < 0)
+			return rc;
+		if (rc > 0 && !cli->quiet)
+			fprintf(stderr, "'%s' %s was installed as a dependency: now marked as installed by name\n",
+				it->entry.name, it->release->version);
+	}
+	return 0;
+}
+
 int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
 		     const char *verb)
 {
@@ -136,7 +155,7 @@ int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int 
 				fprintf(stderr, "'%s' %s is already installed\n", plan->items[i].entry.name,
 					plan->items[i].release->version);
 		}
-		return 0;
+		return dry_run ? 0 : mark_named(cli, plan);
 	}
 	/* a dry run runs nothing from the entry: not even `TOOL --version` */
 	rc = dry_run ? ipm_plan_find_requires(&cli->ctx, plan) : ipm_plan_check_requires(&cli->ctx, plan);
@@ -197,7 +216,7 @@ int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int 
 				it->release->version);
 	}
 	cli_env_note(cli);
-	return 0;
+	return mark_named(cli, plan);
 }
 
 int cmd_install(struct cli *cli, int argc, char **argv)

@@ -67,6 +67,15 @@ expect_ok "$IPM" autoremove -y
 check "the explicit liba stays and runs" test "$("$IPM_PREFIX/bin/liba")" = "liba 1.0"
 check "libb went" test ! -e "$IPM_PREFIX/bin/libb"
 
+# installing an installed dependency by name makes it the user's
+expect_ok "$IPM" install -y app
+expect_ok "$IPM" install -y libb
+check "install of an installed dependency says it is now the user's" \
+	grep -q "'libb' 1.0 was installed as a dependency: now marked as installed by name" "$work/err"
+expect_ok "$IPM" remove -y app
+expect_ok "$IPM" autoremove -y
+check "the dependency installed by name stays" test "$("$IPM_PREFIX/bin/libb")" = "libb 1.0"
+
 state_snapshot "$work/before"
 expect_fail 2 "unexpected argument 'liba'" "$IPM" autoremove liba
 expect_fail 2 "unknown option '--force'" "$IPM" autoremove --force
