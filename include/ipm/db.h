@@ -63,10 +63,10 @@ struct ipm_import_item {
 	const char *description;
 	const char *keywords;      /* space-separated */
 	const char *json;          /* the entry as stored (re-parsed on use) */
-	const char *latest;        /* the newest release's version, or NULL */
-	const char *versions;      /* every release's version, newest first, each followed by '\n' */
 	const float *vec;          /* name vector for typo search, or NULL */
 	size_t vec_len;
+	const char *latest;        /* the newest release's version, or NULL */
+	const char *versions;      /* every release's version, newest first, each followed by '\n' */
 };
 
 /* Replaces every entry of registry `row->name` with items and stores row's

@@ -46,8 +46,8 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 
 	const struct ipm_sandbox *sb = ipm_ctx_sandbox(&cli->ctx);
 
-	printf("%sipm will %s %zu package%s into '%s':%s\n", cli_bold(cli), verb, todo,
-	       todo == 1 ? "" : "s", cli->ctx.cfg.prefix, cli_reset(cli));
+	printf("%sipm will %s %zu package%s %s '%s':%s\n", cli_bold(cli), verb, todo, todo == 1 ? "" : "s",
+	       strcmp(verb, "upgrade") ? "into" : "in", cli->ctx.cfg.prefix, cli_reset(cli));
 	if (sb->bwrap)
 		printf("  recipe steps run in a sandbox (bubblewrap): no network, the file system read-only "
 		       "but for the build, an empty HOME\n");
@@ -69,7 +69,7 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 			       ipm_version_cmp(it->release->version, it->old_version) < 0 ? " (downgrade)" : "");
 		else
 			printf("  %s%s %s%s%s%s\n", cli_bold(cli), it->entry.name, it->release->version,
-			       cli_reset(cli), it->explicit_install || it->old_version ? "" : " (dependency)",
+			       cli_reset(cli), it->explicit_install ? "" : " (dependency)",
 			       it->rebuild ? " (rebuilt against the new version of a dependency)" : "");
 		if (it->source_note) {
 			printf("    note: ");
@@ -106,12 +106,13 @@ static void say_kept(struct cli *cli, const struct ipm_plan *plan)
 		const struct ipm_plan_item *it = &plan->items[i];
 		struct ipm_package_row row = { 0 };
 
-		if (!version_changes(it) && !it->rebuild)
+		/* a rebuild keeps its version: the database cannot tell whether it ran */
+		if (!version_changes(it))
 			continue;
 		if (ipm_db_package_get(&row, cli->ctx.db, it->entry.name, 0) == 0 && row.version &&
 		    strcmp(row.version, it->old_version) == 0)
 			fprintf(stderr, "%s %s stays installed and unchanged: %s was not installed\n", it->entry.name,
-				it->old_version, it->rebuild ? "its rebuild" : it->release->version);
+				it->old_version, it->release->version);
 		ipm_package_row_release(&row);
 		ipm_error_clear();
 	}

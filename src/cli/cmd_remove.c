@@ -1,5 +1,7 @@
 /*
- * ipm remove: check dependents, show what goes, confirm, remove each package.
+ * ipm remove: check dependents, show what goes, confirm, remove the set
+ * (ipm_remove_set orders it: dependents before their dependencies), and
+ * name the dependencies it left unneeded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,53 +12,6 @@
 #include "ipm/error.h"
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
-
-/* Orders names so that a package is removed before the packages it depends on. */
-static int order_for_removal(const char **names, size_t n, struct ipm_db *db)
-{
-	const char **ordered = xcalloc(n ? n : 1, sizeof(*ordered));
-	char *done = xcalloc(n ? n : 1, 1);
-	size_t placed = 0, i, j, k;
-	int rc = 0;
-
-	while (placed < n) {
-		size_t before = placed;
-		for (i = 0; i < n; i++) {
-			char **dependents = NULL;
-			size_t ndependents = 0;
-			int blocked = 0;
-
-			if (done[i])
-				continue;
-			rc = ipm_db_package_dependents(&dependents, &ndependents, db, names[i]);
-			if (rc < 0)
-				goto done;
-			/* Still needed by a listed package not yet placed? */
-			for (j = 0; j < ndependents && !blocked; j++)
-				for (k = 0; k < n; k++)
-					if (!done[k] && k != i && strcmp(names[k], dependents[j]) == 0)
-						blocked = 1;
-			xfree_strv(dependents, ndependents);
-			if (!blocked) {
-				ordered[placed++] = names[i];
-				done[i] = 1;
-			}
-		}
-		/* A cycle among the names (possible with --force): keep the rest as given. */
-		if (placed == before) {
-			for (i = 0; i < n; i++)
-				if (!done[i]) {
-					ordered[placed++] = names[i];
-					done[i] = 1;
-				}
-		}
-	}
-	memcpy(names, ordered, n * sizeof(*names));
-done:
-	free(ordered);
-	free(done);
-	return rc;
-}
 
 int cmd_remove(struct cli *cli, int argc, char **argv)
 {
@@ -103,9 +58,6 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	cli->ctx.assume_yes = yes;
 
 	rc = ipm_remove_check(&cli->ctx, names, nnames, force);
-	if (rc < 0)
-		goto done;
-	rc = order_for_removal(names, nnames, cli->ctx.db);
 	if (rc < 0)
 		goto done;
 
