@@ -60,6 +60,17 @@ check "outdated --json: names, installed, latest, newest" test \
 	"$(json_get "$work/outdated.json" '[(o["name"], o["installed"], o["latest"], o["newest"], o["pinned"]) for o in d]')" = \
 	"[('cj', '1.0', '1.1', '1.1', None), ('dl', '1.0', '1.1', '1.2', None)]"
 
+expect_ok "$IPM" info cj
+check "info shows the latest release" grep -Eq "^latest: +1\.1" "$work/out"
+check "info marks the installed version outdated" grep -q "(outdated: 1.1 is the latest)" "$work/out"
+expect_ok "$IPM" search cj
+check "search shows latest and installed" grep -Eq "^cj .*\(1\.1, installed 1\.0\)$" "$work/out"
+expect_ok "$IPM" search --json tool
+cp "$work/out" "$work/search.json"
+check "search --json has latest and installed" test \
+	"$(json_get "$work/search.json" '[(h["name"], h["latest"], h["installed"]) for h in d if h["name"] == "tool"]')" = \
+	"[('tool', '1.0', '1.0')]"
+
 state_snapshot "$work/before"
 expect_ok "$IPM" upgrade --dry-run
 check "dry run plan shows cj 1.0 -> 1.1" grep -q "cj 1.0 -> 1.1" "$work/out"
