@@ -128,6 +128,25 @@ expect_ok "$IPM" install -y cj@1.1
 check "the plan shows the upgrade" grep -q "cj 1.0 -> 1.1" "$work/out"
 check "the result says upgraded" grep -q "upgraded cj 1.0 -> 1.1" "$work/err"
 
+# a new release that brings a new dependency: installed with it, as a dependency
+extra=$(make_git_pkg "$work/src/extra" extra 0.1)
+entry extra '[]' "0.1=$extra"
+cj13=$(make_git_pkg "$work/src/cj" cj 1.3)
+write_entry cj <<EOF2
+{ "name": "cj", "description": "package cj",
+  "versions": [ { "version": "1.3", "git": "file://$work/src/cj", "commit": "$cj13" },
+                { "version": "1.1", "git": "file://$work/src/cj", "commit": "$cj11" } ],
+  "depends": [ { "name": "extra" } ],
+  "methods": [ { "name": "make", "build": ["make"], "install": ["make install"] } ] }
+EOF2
+expect_ok "$IPM" upgrade -y cj
+check "the plan installs the new dependency" grep -Eq "^  extra 0\.1 \(dependency\)" "$work/out"
+check "cj runs as 1.3" test "$("$IPM_PREFIX/bin/cj")" = "cj 1.3"
+check "its new dependency runs" test "$("$IPM_PREFIX/bin/extra")" = "extra 0.1"
+"$IPM" list --json >"$work/list.json" 2>/dev/null
+check "the new dependency is marked as one" test \
+	"$(json_get "$work/list.json" '[p["explicit"] for p in d if p["name"] == "extra"]')" = "[False]"
+
 # bad input: error, hint, no change
 state_snapshot "$work/before"
 expect_fail 1 "package 'nope' is not installed" "$IPM" upgrade -y nope
