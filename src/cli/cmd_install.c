@@ -87,7 +87,8 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 		if (it->guessed_note)
 			printf("    %sno registry entry: %s%s\n", cli_bold(cli), it->guessed_note, cli_reset(cli));
 		else
-			printf("    registry: %s\n", it->registry ? it->registry : "?");
+			printf("    registry: %s\n", it->registry ? it->registry
+							 : it->source_note ? "none (the lock file's entry)" : "?");
 		if (it->method) {
 			print_method(it->method, 0);
 		} else {
