@@ -2,7 +2,11 @@
  * ipm_populate: fills an ipm database with N installed packages (each with a
  * few files and a dependency on its predecessor) through the engine's own
  * db API, for the list/info benchmarks.
- *   ipm_populate DB N
+ *   ipm_populate DB N [NAMES]
+ * With NAMES, a file of "name version registry" lines (at least N), the
+ * packages are those (for the outdated benchmark: names of registry
+ * entries, at versions older than or equal to their latest), and each
+ * dependency carries a constraint, as installs record them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,25 +17,47 @@
 int main(int argc, char **argv)
 {
 	struct ipm_db *db = NULL;
+	FILE *names = NULL;
+	char **name_of = NULL, **version_of = NULL, **registry_of = NULL;
 	int n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: ipm_populate DB N\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: ipm_populate DB N [NAMES]\n");
 		return 2;
 	}
 	n = atoi(argv[2]);
+	if (argc == 4) {
+		char name[256], version[128], registry[128];
+		if (!(names = fopen(argv[3], "r"))) {
+			perror(argv[3]);
+			return 1;
+		}
+		name_of = xcalloc((size_t)n, sizeof(*name_of));
+		version_of = xcalloc((size_t)n, sizeof(*version_of));
+		registry_of = xcalloc((size_t)n, sizeof(*registry_of));
+		for (int i = 0; i < n; i++) {
+			if (fscanf(names, "%255s %127s %127s", name, version, registry) != 3) {
+				fprintf(stderr, "ipm_populate: '%s' has fewer than %d lines\n", argv[3], n);
+				return 1;
+			}
+			name_of[i] = xstrdup(name);
+			version_of[i] = xstrdup(version);
+			registry_of[i] = xstrdup(registry);
+		}
+		fclose(names);
+	}
 	if (ipm_db_open(&db, argv[1], IPM_DB_WRITE) < 0) {
 		fprintf(stderr, "ipm_populate: %s\n", ipm_error_message());
 		return 1;
 	}
 	for (int i = 0; i < n; i++) {
 		struct ipm_file_row files[4];
-		char *deps[1];
+		char *deps[1], *constraints[1] = { ">=0.1" };
 		struct ipm_package_row p = { 0 };
 
-		p.name = xasprintf("installed-%05d", i);
-		p.version = xasprintf("1.%d.0", i % 40);
-		p.registry = "bundled";
+		p.name = name_of ? xstrdup(name_of[i]) : xasprintf("installed-%05d", i);
+		p.version = version_of ? xstrdup(version_of[i]) : xasprintf("1.%d.0", i % 40);
+		p.registry = registry_of ? registry_of[i] : "bundled";
 		p.source = xasprintf("git https://example.org/installed-%05d.git @ %040d", i, i);
 		p.resolved = xasprintf("%040d", i);
 		p.method = "make";
@@ -47,8 +73,9 @@ int main(int argc, char **argv)
 		p.files = files;
 		p.nfiles = 4;
 		if (i > 0) {
-			deps[0] = xasprintf("installed-%05d", i - 1);
+			deps[0] = name_of ? xstrdup(name_of[i - 1]) : xasprintf("installed-%05d", i - 1);
 			p.depends = deps;
+			p.depend_constraints = name_of ? constraints : NULL;
 			p.ndepends = 1;
 		}
 		if (ipm_db_package_add(db, &p) < 0) {

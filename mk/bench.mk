@@ -9,6 +9,16 @@ bench-ipm: deps all $(IPM_BENCH_BIN)
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq sqlite3 >/dev/null; }
 	@BUILD=$(BUILD) bench/ipm-bench.sh
 
+# ipm outdated on 10,000 installed packages and a 100,000-entry registry,
+# against the same query run by the sqlite3 tool (issue 9's target: 2x).
+.PHONY: bench-outdated
+bench: bench-outdated
+
+bench-outdated: deps all $(IPM_BENCH_BIN)
+	@command -v sqlite3 >/dev/null 2>&1 || { echo "bench-outdated: installing sqlite3 (the baseline)"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq sqlite3 >/dev/null; }
+	@BUILD=$(BUILD) bench/outdated-bench.sh
+
 $(BUILD)/bench/ipm_timeit: bench/ipm_timeit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)

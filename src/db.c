@@ -206,6 +206,23 @@ static const char *const migrations[] = {
 	"  FROM sonames s JOIN generation_rows r ON r.name = s.package;"
 	"INSERT INTO changes(txn, name, old_version, new_version, row)"
 	"  SELECT 1, name, NULL, version, id FROM generation_rows;",
+	/* 6: packages over time. entries.latest and entries.versions (newest
+	 * first, each followed by '\n') are written at import, so that outdated
+	 * is one join that parses no entry; an index imported before has them
+	 * NULL until it is imported again (stamps are cleared for that).
+	 * packages.entry: the entry a package was built from, with its one
+	 * release and resolved source (export writes it into lock files), kept
+	 * in generation_rows too so that a rollback restores it.
+	 * pins: packages held within a constraint; not a foreign key, since an
+	 * upgrade replaces the package row. */
+	"ALTER TABLE entries ADD COLUMN latest TEXT;"
+	"ALTER TABLE entries ADD COLUMN versions TEXT;"
+	"ALTER TABLE packages ADD COLUMN entry TEXT;"
+	"ALTER TABLE generation_rows ADD COLUMN entry TEXT;"
+	"CREATE TABLE pins("
+	"  name TEXT PRIMARY KEY,"
+	"  version_constraint TEXT NOT NULL) WITHOUT ROWID;"
+	"UPDATE registries SET stamp = NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -260,6 +277,13 @@ enum stmt_id {
 	ST_GEN_SONAMES,
 	ST_STORE_KEPT,
 	ST_STORE_KNOWN,
+	ST_PIN_SET,
+	ST_PIN_DELETE,
+	ST_PIN_GET,
+	ST_OUTDATED,
+	ST_UNNEEDED,
+	ST_ENTRY_STATE,
+	ST_PACKAGE_MARK_EXPLICIT,
 	ST_COUNT
 };
 
@@ -287,8 +311,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTORS_DELETE_REGISTRY] = "DELETE FROM name_vectors WHERE registry = ?1",
 	[ST_ENTRIES_DELETE_REGISTRY] = "DELETE FROM entries WHERE registry = ?1",
 	[ST_ENTRY_INSERT] =
-		"INSERT INTO entries(registry, name, repo, repo_key, repo_tail, description, keywords, json)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		"INSERT INTO entries(registry, name, repo, repo_key, repo_tail, description, keywords, json,"
+		" latest, versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_VECTOR_INSERT] =
 		"INSERT INTO name_vectors(registry, dim, count, names, vecs) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo FROM entries WHERE name = ?1",
@@ -310,7 +334,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTORS_ALL] = "SELECT id, dim, count, length(names), length(vecs) FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry FROM packages WHERE name = ?1",
+		" explicit, installed_at, guessed_entry, entry FROM packages WHERE name = ?1",
 	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
 	[ST_PACKAGE_DEPS] =
 		"SELECT depends_on, version_constraint FROM deps WHERE package = ?1 ORDER BY depends_on",
@@ -319,15 +343,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PACKAGE_PREFIX] = "SELECT prefix FROM packages ORDER BY name LIMIT 1",
 	[ST_PACKAGE_LIST] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry FROM packages ORDER BY name",
+		" explicit, installed_at, guessed_entry, entry FROM packages ORDER BY name",
 	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source,"
-		" CASE WHEN guessed_entry IS NULL THEN NULL ELSE 'guessed' END FROM packages ORDER BY name",
+		" CASE WHEN guessed_entry IS NULL THEN NULL ELSE 'guessed' END, explicit FROM packages ORDER BY name",
 	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM package_widths",
 	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
 	[ST_PACKAGE_INSERT] =
 		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at, guessed_entry)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" prefix, explicit, installed_at, guessed_entry, entry)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
 	[ST_DEPENDENTS] =
@@ -346,8 +370,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TXN_LAST] = "SELECT coalesce(max(id), 0) FROM transactions",
 	[ST_GEN_INSERT] =
 		"INSERT INTO generation_rows(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at, guessed_entry)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" prefix, explicit, installed_at, guessed_entry, entry)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_GEN_FILE_INSERT] = "INSERT OR REPLACE INTO generation_files(row, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_GEN_DEP_INSERT] =
 		"INSERT OR REPLACE INTO generation_deps(row, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
@@ -360,7 +384,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* every name's row as of the latest change at or before ?1 */
 	[ST_STATE_ROWS] =
 		"SELECT r.id, r.name, r.version, r.registry, r.source, r.resolved, r.method, r.store_dir, r.prefix,"
-		" r.explicit, r.installed_at, r.guessed_entry FROM changes c JOIN generation_rows r ON r.id = c.row"
+		" r.explicit, r.installed_at, r.guessed_entry, r.entry FROM changes c JOIN generation_rows r ON r.id = c.row"
 		" WHERE c.txn = (SELECT max(c2.txn) FROM changes c2 WHERE c2.name = c.name AND c2.txn <= ?1)"
 		" ORDER BY r.name",
 	[ST_GEN_FILES] = "SELECT path, type, sha256 FROM generation_files WHERE row = ?1 ORDER BY path",
@@ -378,6 +402,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_STORE_KNOWN] =
 		"SELECT 1 FROM packages WHERE store_dir = ?1 UNION ALL"
 		" SELECT 1 FROM generation_rows WHERE store_dir = ?1 LIMIT 1",
+	[ST_PIN_SET] =
+		"INSERT INTO pins(name, version_constraint) VALUES (?1, ?2)"
+		" ON CONFLICT(name) DO UPDATE SET version_constraint = ?2",
+	[ST_PIN_DELETE] = "DELETE FROM pins WHERE name = ?1",
+	[ST_PIN_GET] = "SELECT version_constraint FROM pins WHERE name = ?1",
+	/* One pass over packages in name order, each joined by primary keys
+	 * (entries by UNIQUE(name, registry), pins by name) and its
+	 * dependents' constraints by deps_depends_on. A package whose
+	 * registry's newest release is the installed one cannot be outdated:
+	 * left out here, so that only candidates reach the version rules. */
+	[ST_OUTDATED] =
+		"SELECT p.name, p.version, p.registry, p.explicit, pn.version_constraint, e.latest, e.versions,"
+		" CASE WHEN e.versions IS NULL THEN e.json END,"
+		" (SELECT group_concat(d.package || ' ' || d.version_constraint, char(10)) FROM deps d"
+		"  WHERE d.depends_on = p.name AND d.version_constraint IS NOT NULL)"
+		" FROM packages p"
+		" JOIN entries e ON e.name = p.name AND e.registry = p.registry"
+		" LEFT JOIN pins pn ON pn.name = p.name"
+		" WHERE e.latest IS NULL OR e.latest <> p.version"
+		" ORDER BY p.name",
+	[ST_ENTRY_STATE] =
+		"SELECT e.latest, p.version FROM entries e LEFT JOIN packages p ON p.name = e.name"
+		" WHERE e.name = ?1 AND e.registry = ?2",
+	[ST_PACKAGE_MARK_EXPLICIT] = "UPDATE packages SET explicit = 1 WHERE name = ?1 AND explicit = 0",
+	/* installed packages that no explicit one needs, directly or not */
+	[ST_UNNEEDED] =
+		"WITH RECURSIVE needed(name) AS ("
+		"  SELECT name FROM packages WHERE explicit = 1"
+		"  UNION SELECT d.depends_on FROM deps d JOIN needed n ON d.package = n.name)"
+		" SELECT name FROM packages WHERE name NOT IN (SELECT name FROM needed) ORDER BY name",
 };
 
 struct ipm_db {
@@ -990,6 +1044,8 @@ int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *i
 	bind_text(s, 6, item->description ? item->description : "");
 	bind_text(s, 7, item->keywords ? item->keywords : "");
 	bind_text(s, 8, item->json);
+	bind_text(s, 9, item->latest);
+	bind_text(s, 10, item->versions);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc == SQLITE_CONSTRAINT)
@@ -1479,6 +1535,7 @@ void ipm_package_row_release(struct ipm_package_row *p)
 	free(p->store_dir);
 	free(p->prefix);
 	free(p->guessed_entry);
+	free(p->entry);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		free(p->files[i].path);
 		free(p->files[i].sha256);
@@ -1505,6 +1562,7 @@ static void package_from_row(struct ipm_package_row *p, sqlite3_stmt *s)
 	p->explicit_install = sqlite3_column_int(s, 8);
 	p->installed_at = sqlite3_column_int64(s, 9);
 	p->guessed_entry = col_text(s, 10);
+	p->entry = col_text(s, 11);
 }
 
 int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files)
@@ -1632,6 +1690,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 			p.installed_at = sqlite3_column_int64(s, 2);
 			p.source = (char *)sqlite3_column_text(s, 3);
 			p.guessed_entry = (char *)sqlite3_column_text(s, 4);
+			p.explicit_install = sqlite3_column_int(s, 5);
 			if (fn(ctx, &p)) {
 				rc = SQLITE_DONE;
 				break;
@@ -1649,6 +1708,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 		p.explicit_install = sqlite3_column_int(s, 8);
 		p.installed_at = sqlite3_column_int64(s, 9);
 		p.guessed_entry = (char *)sqlite3_column_text(s, 10);
+		p.entry = (char *)sqlite3_column_text(s, 11);
 		if (fn(ctx, &p)) {
 			rc = SQLITE_DONE;
 			break;
@@ -1700,6 +1760,7 @@ static int insert_package(int64_t *out_gen, struct ipm_db *db, const struct ipm_
 	sqlite3_bind_int(s, 9, p->explicit_install);
 	sqlite3_bind_int64(s, 10, p->installed_at ? p->installed_at : (int64_t)time(NULL));
 	bind_text(s, 11, p->guessed_entry);
+	bind_text(s, 12, p->entry);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc != SQLITE_DONE)
@@ -1778,6 +1839,9 @@ int ipm_db_package_remove(struct ipm_db *db, const char *name)
 		rc = ipm_error_set(IPM_ENOTFOUND, "package '%s' is not installed", name);
 		goto done;
 	}
+	/* a pin holds an installed package: it goes with it */
+	if ((rc = run(db, ST_PIN_DELETE, name)) < 0)
+		goto done;
 	rc = commit(db);
 done:
 	if (rc < 0)
@@ -1890,6 +1954,9 @@ int ipm_db_txn_commit(int64_t *out_id, struct ipm_db *db, const struct ipm_txn_r
 		int64_t gen = 0;
 
 		if ((rc = run(db, ST_PACKAGE_DELETE, c->name)) < 0)
+			break;
+		/* a pin holds an installed package: it goes with it */
+		if (!c->row && (rc = run(db, ST_PIN_DELETE, c->name)) < 0)
 			break;
 		if (c->row && ((rc = insert_package(NULL, db, c->row, 0)) < 0 ||
 			       (rc = insert_package(&gen, db, c->row, 1)) < 0))
@@ -2085,6 +2152,7 @@ int ipm_db_history_state(struct ipm_package_row **out, size_t *nout, struct ipm_
 		p->explicit_install = sqlite3_column_int(s, 9);
 		p->installed_at = sqlite3_column_int64(s, 10);
 		p->guessed_entry = col_text(s, 11);
+		p->entry = col_text(s, 12);
 		n++;
 	}
 	done_stmt(s);
@@ -2144,4 +2212,113 @@ int ipm_db_store_dir_known(int *out, struct ipm_db *db, const char *store_dir)
 	*out = rc == SQLITE_ROW;
 	done_stmt(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading history");
+}
+
+/* ---- pins, outdated, unneeded ---- */
+
+int ipm_db_pin_set(struct ipm_db *db, const char *name, const char *constraint)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, db, ST_PIN_SET)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	bind_text(s, 2, constraint);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(db, "writing pins");
+}
+
+int ipm_db_pin_clear(struct ipm_db *db, const char *name)
+{
+	int rc = run(db, ST_PIN_DELETE, name);
+
+	if (rc < 0)
+		return rc;
+	return sqlite3_changes(db->sql) ? 0 : IPM_ENOTFOUND;
+}
+
+int ipm_db_pin_get(char **out, struct ipm_db *db, const char *name)
+{
+	int rc = one_text(out, db, ST_PIN_GET, name, "reading pins");
+	return rc == IPM_ENOTFOUND ? 0 : rc;
+}
+
+int ipm_db_outdated_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_outdated_row *row), void *ctx)
+{
+	struct ipm_outdated_row row;
+	sqlite3_stmt *s = NULL;
+	int rc, stop = 0;
+
+	if ((rc = stmt(&s, db, ST_OUTDATED)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* borrowed from SQLite, valid until the next step */
+		row.name = (const char *)sqlite3_column_text(s, 0);
+		row.version = (const char *)sqlite3_column_text(s, 1);
+		row.registry = (const char *)sqlite3_column_text(s, 2);
+		row.explicit_install = sqlite3_column_int(s, 3);
+		row.pin = (const char *)sqlite3_column_text(s, 4);
+		row.latest = (const char *)sqlite3_column_text(s, 5);
+		row.versions = (const char *)sqlite3_column_text(s, 6);
+		row.entry_json = (const char *)sqlite3_column_text(s, 7);
+		row.held_by = (const char *)sqlite3_column_text(s, 8);
+		if ((stop = fn(ctx, &row)) != 0)
+			break;
+	}
+	done_stmt(s);
+	if (stop)
+		return stop < 0 ? stop : 0;
+	return rc == SQLITE_DONE ? 0 : sql_error(db, "reading packages");
+}
+
+int ipm_db_package_unneeded(char ***out, size_t *nout, struct ipm_db *db)
+{
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_UNNEEDED)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(names, alloc, n + 1);
+		names[n++] = col_text(s, 0);
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		xfree_strv(names, n);
+		return sql_error(db, "reading packages");
+	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_entry_state(char **latest, char **installed, struct ipm_db *db, const char *name, const char *registry)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*latest = *installed = NULL;
+	if ((rc = stmt(&s, db, ST_ENTRY_STATE)) < 0)
+		return rc;
+	bind_text(s, 1, name);
+	bind_text(s, 2, registry);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*latest = col_text(s, 0);
+		*installed = col_text(s, 1);
+	}
+	done_stmt(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(db, "reading entries");
+}
+
+int ipm_db_package_mark_explicit(struct ipm_db *db, const char *name)
+{
+	int rc = run(db, ST_PACKAGE_MARK_EXPLICIT, name);
+	return rc < 0 ? rc : sqlite3_changes(db->sql) > 0;
 }

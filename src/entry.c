@@ -1130,3 +1130,87 @@ const struct ipm_method *ipm_entry_find_method(const struct ipm_entry *e, const 
 			return &e->methods[i];
 	return NULL;
 }
+
+/* ---- writing an entry back ---- */
+
+static void add_strings(cJSON *obj, const char *key, char *const *v, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, key);
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]));
+}
+
+static void add_opt(cJSON *obj, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(obj, key, value);
+}
+
+char *ipm_entry_to_json(const struct ipm_entry *e, const char *version, const struct ipm_source *source)
+{
+	cJSON *root = cJSON_CreateObject(), *arr, *rel;
+	char *text, *copy;
+
+	cJSON_AddStringToObject(root, "name", e->name);
+	cJSON_AddStringToObject(root, "description", e->description ? e->description : "");
+	add_opt(root, "homepage", e->homepage);
+	add_opt(root, "license", e->license);
+	add_opt(root, "repo", e->repo);
+	if (e->nkeywords)
+		add_strings(root, "keywords", e->keywords, e->nkeywords);
+	arr = cJSON_AddArrayToObject(root, "versions");
+	rel = cJSON_CreateObject();
+	cJSON_AddStringToObject(rel, "version", version);
+	if (source->kind == IPM_SOURCE_ARCHIVE) {
+		add_opt(rel, "url", source->url);
+		add_opt(rel, "sha256", source->sha256);
+		if (source->size)
+			cJSON_AddNumberToObject(rel, "size", (double)source->size);
+	} else {
+		/* a "self" source is written resolved: the lock file must not
+		 * depend on which registry holds it */
+		add_opt(rel, "git", source->git ? source->git : "self");
+		add_opt(rel, "commit", source->commit);
+		add_opt(rel, "tag", source->tag);
+	}
+	add_opt(rel, "subdir", source->subdir);
+	cJSON_AddItemToArray(arr, rel);
+	if (e->nrequires) {
+		arr = cJSON_AddArrayToObject(root, "requires");
+		for (size_t i = 0; i < e->nrequires; i++) {
+			const struct ipm_require *r = &e->requires[i];
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "tool", r->tool);
+			add_opt(o, "version", r->constraint);
+			if (r->nhints) {
+				cJSON *h = cJSON_AddObjectToObject(o, "hints");
+				for (size_t k = 0; k < r->nhints; k++)
+					cJSON_AddStringToObject(h, r->hints[k].os, r->hints[k].command);
+			}
+			cJSON_AddItemToArray(arr, o);
+		}
+	}
+	if (e->ndepends) {
+		arr = cJSON_AddArrayToObject(root, "depends");
+		for (size_t i = 0; i < e->ndepends; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", e->depends[i].name);
+			add_opt(o, "version", e->depends[i].constraint);
+			cJSON_AddItemToArray(arr, o);
+		}
+	}
+	arr = cJSON_AddArrayToObject(root, "methods");
+	for (size_t i = 0; i < e->nmethods; i++) {
+		const struct ipm_method *m = &e->methods[i];
+		cJSON *o = cJSON_CreateObject();
+		add_opt(o, "name", m->name);
+		add_strings(o, "build", m->build, m->nbuild);
+		add_strings(o, "install", m->install, m->ninstall);
+		cJSON_AddItemToArray(arr, o);
+	}
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	copy = xstrdup(text);
+	cJSON_free(text);
+	return copy;
+}

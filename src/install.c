@@ -642,6 +642,7 @@ static int make_row(struct ipm_package_row *row, struct ipm_ctx *ctx, const stru
 	row->version = it->release->version;
 	row->registry = it->registry;
 	row->guessed_entry = it->guessed_entry;
+	row->entry = ipm_entry_to_json(&it->entry, it->release->version, &it->source);
 	row->source = ipm_source_describe(&it->source);
 	row->resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
 	row->method = b->method->name ? b->method->name : "default";
@@ -668,6 +669,7 @@ static int make_row(struct ipm_package_row *row, struct ipm_ctx *ctx, const stru
 static void release_row(struct ipm_package_row *row)
 {
 	free(row->source);
+	free(row->entry);
 	free(row->depends);
 	free(row->depend_constraints);
 	memset(row, 0, sizeof(*row));

@@ -52,6 +52,8 @@ static void node_release(struct node *nd)
 	free(nd->item.registry);
 	free(nd->item.guessed_entry);
 	free(nd->item.guessed_note);
+	free(nd->item.old_version);
+	free(nd->item.source_note);
 	free(nd->chosen_for);
 }
 
@@ -119,16 +121,59 @@ static char *installed_version(struct ipm_ctx *ctx, const char *name)
 	return version;
 }
 
+/* name's pin constraint, or NULL. */
+static char *pin_of(struct ipm_ctx *ctx, const char *name)
+{
+	char *pin = NULL;
+
+	if (ctx->db && ipm_db_pin_get(&pin, ctx->db, name) < 0) {
+		ipm_error_clear();
+		pin = NULL;
+	}
+	return pin;
+}
+
+/* The newest release of e satisfying both constraints (either may be NULL). */
+static const struct ipm_release *find_release_both(const struct ipm_entry *e, const char *a, const char *b)
+{
+	for (size_t i = 0; i < e->nreleases; i++)
+		if ((!a || ipm_constraint_match(a, e->releases[i].version) == 1) &&
+		    (!b || ipm_constraint_match(b, e->releases[i].version) == 1))
+			return &e->releases[i];
+	return NULL;
+}
+
+/* A pinned package moves only within its pin: version (the one chosen) is
+ * refused otherwise, naming the pin and who asked. */
+static int pin_error(const char *name, const char *have, const char *pin, const char *version,
+		     const char *constraint, const char *who)
+{
+	int rc;
+
+	if (who)
+		rc = ipm_error_set(IPM_ECONFLICT, "'%s' requires '%s' %s, but '%s' is pinned (%s, installed %s)",
+				   who, name, constraint ? constraint : version, name, pin, have);
+	else
+		rc = ipm_error_set(IPM_ECONFLICT, "'%s' is pinned (%s, installed %s): not changing it to %s",
+				   name, pin, have, version);
+	ipm_error_hint("run 'ipm unpin %s' first to let it change", name);
+	return rc;
+}
+
 /*
  * Picks the release of a freshly loaded entry: the newest satisfying the
  * constraint; for a dependency, the installed version when it satisfies the
  * constraint, so that installing a dependent never upgrades what works.
+ * A pinned installed package stays within its pin: without a constraint
+ * the newest release inside the pin is taken; a constraint that only
+ * releases outside it satisfy is an error.
  */
 static int choose_release(struct ipm_plan_item *item, struct ipm_ctx *ctx, const char *constraint,
 			  const char *who)
 {
 	const struct ipm_entry *e = &item->entry;
 	char *have = installed_version(ctx, e->name);
+	char *pin = have ? pin_of(ctx, e->name) : NULL;
 	int rc = 0;
 
 	item->release = NULL;
@@ -147,9 +192,22 @@ static int choose_release(struct ipm_plan_item *item, struct ipm_ctx *ctx, const
 			rc = no_release_error(e, constraint ? constraint : "*", who);
 		goto done;
 	}
+	if (pin && strcmp(have, item->release->version) && ipm_constraint_match(pin, item->release->version) != 1) {
+		const struct ipm_release *inside = find_release_both(e, constraint, pin);
+		if (!inside && !constraint)
+			inside = ipm_entry_find_release(e, have);
+		if (!inside) {
+			rc = pin_error(e->name, have, pin, item->release->version, constraint, who);
+			goto done;
+		}
+		item->release = inside;
+	}
 	item->installed = have && strcmp(have, item->release->version) == 0;
+	item->old_version = have;
+	have = NULL;
 done:
 	free(have);
+	free(pin);
 	return rc;
 }
 
@@ -619,11 +677,40 @@ static void warn_expired(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	}
 }
 
+static void resolver_release(struct resolver *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		node_release(&r->nodes[i]);
+	free(r->nodes);
+	free(r->stack);
+	free(r->order);
+}
+
+/* The resolved nodes become the plan, then the checks that need all of it. */
+static int finish_plan(struct ipm_plan *out, struct resolver *r)
+{
+	int rc;
+
+	/* visit() records a node when its dependencies are done: that finishing
+	 * order is the topological order. */
+	out->items = xcalloc(r->norder ? r->norder : 1, sizeof(*out->items));
+	for (size_t k = 0; k < r->norder; k++) {
+		out->items[k] = r->nodes[r->order[k]].item;
+		memset(&r->nodes[r->order[k]].item, 0, sizeof(r->nodes[r->order[k]].item));
+	}
+	out->n = r->norder;
+	mark_rebuilds(out);
+	if ((rc = check_dependents(r->ctx, out)) < 0)
+		return rc;
+	if ((rc = resolve_sources(r->ctx, out)) == 0)
+		warn_expired(r->ctx, out);
+	return rc;
+}
+
 int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
 		   size_t nspecs, const char *method)
 {
 	struct resolver r;
-	char *name = NULL, *constraint = NULL;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -652,28 +739,157 @@ int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const 
 		if (rc < 0)
 			goto done;
 	}
-
-	/* visit() records a node when its dependencies are done: that finishing
-	 * order is the topological order. */
-	out->items = xcalloc(r.norder ? r.norder : 1, sizeof(*out->items));
-	for (size_t k = 0; k < r.norder; k++) {
-		out->items[k] = r.nodes[r.order[k]].item;
-		memset(&r.nodes[r.order[k]].item, 0, sizeof(r.nodes[r.order[k]].item));
-	}
-	out->n = r.norder;
-	mark_rebuilds(out);
-	if ((rc = check_dependents(ctx, out)) < 0)
-		goto done;
-	if ((rc = resolve_sources(ctx, out)) == 0)
-		warn_expired(ctx, out);
+	rc = finish_plan(out, &r);
 done:
-	free(name);
-	free(constraint);
-	for (size_t i = 0; i < r.n; i++)
-		node_release(&r.nodes[i]);
-	free(r.nodes);
-	free(r.stack);
-	free(r.order);
+	resolver_release(&r);
+	if (rc < 0)
+		ipm_plan_release(out);
+	return rc;
+}
+
+/* ---- exact versions (upgrade, import) ---- */
+
+/* 1 when release rel's source is the commit or sha256 resolved; a "self"
+ * source is compared once resolved through registry. */
+static int release_is(struct ipm_ctx *ctx, const struct ipm_release *rel, const char *registry,
+		      const char *resolved)
+{
+	struct ipm_source src;
+	int same;
+
+	if (!resolved)
+		return 1;
+	if (rel->source.kind == IPM_SOURCE_ARCHIVE)
+		return rel->source.sha256 && strcmp(rel->source.sha256, resolved) == 0;
+	if (rel->source.kind == IPM_SOURCE_GIT)
+		return rel->source.commit && strcmp(rel->source.commit, resolved) == 0;
+	memset(&src, 0, sizeof(src));
+	ipm_source_copy(&src, &rel->source);
+	same = registry && ipm_registry_resolve_self(&src, ctx, registry) == 0 && src.commit &&
+	       strcmp(src.commit, resolved) == 0;
+	ipm_error_clear();
+	ipm_source_release(&src);
+	return same;
+}
+
+/* The entry and release for want w: its registry's, when that offers the
+ * very release; else the one w carries. */
+static int want_entry(struct ipm_entry *out, char **out_registry, char **out_note, struct ipm_ctx *ctx,
+		      const struct ipm_plan_want *w)
+{
+	const struct ipm_release *rel;
+	char *origin = NULL;
+	int rc;
+
+	*out_registry = NULL;
+	*out_note = NULL;
+	rc = ipm_registry_find_from(out, out_registry, ctx, w->name, w->registry);
+	if (rc == 0) {
+		rel = ipm_entry_find_release(out, w->version);
+		if (rel && strcmp(rel->version, w->version) == 0 && release_is(ctx, rel, *out_registry, w->resolved))
+			return 0;
+		if (!w->entry_json) {
+			rc = no_release_error(out, w->version, NULL);
+			goto fail;
+		}
+		*out_note = xasprintf("registry '%s' no longer offers %s %s%s%s: built from the source the lock "
+				      "file names", *out_registry, w->name, w->version, w->resolved ? " at " : "",
+				      w->resolved ? w->resolved : "");
+		ipm_entry_release(out);
+		free(*out_registry);
+		*out_registry = NULL;
+	} else if (rc == IPM_ENOTFOUND && w->entry_json) {
+		ipm_error_clear();
+		*out_note = xasprintf("no configured registry offers '%s' now: built from the source the lock file "
+				      "names", w->name);
+	} else {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	origin = xasprintf("the lock file's entry of '%s'", w->name);
+	if ((rc = ipm_entry_parse(out, w->entry_json, strlen(w->entry_json), origin)) < 0)
+		goto fail;
+	rel = ipm_entry_find_release(out, w->version);
+	if (strcmp(out->name, w->name) || !rel || strcmp(rel->version, w->version) ||
+	    !release_is(ctx, rel, NULL, w->resolved)) {
+		rc = ipm_error_set(IPM_EINVAL, "%s does not give version %s%s%s", origin, w->version,
+				   w->resolved ? " at " : "", w->resolved ? w->resolved : "");
+		ipm_error_hint("its \"entry\" and \"resolved\" disagree: export the lock file again from a "
+			       "home that has '%s' installed", w->name);
+		goto fail;
+	}
+	*out_registry = xstrdup(w->registry);
+	free(origin);
+	return 0;
+fail:
+	free(origin);
+	ipm_entry_release(out);
+	free(*out_registry);
+	free(*out_note);
+	*out_registry = *out_note = NULL;
+	return rc;
+}
+
+static int add_want(struct resolver *r, const struct ipm_plan_want *w)
+{
+	struct ipm_entry entry;
+	char *registry = NULL, *note = NULL, *have = NULL, *pin = NULL;
+	struct node *nd;
+	int rc;
+
+	memset(&entry, 0, sizeof(entry));
+	if (find_node(r, w->name) >= 0)
+		return ipm_error_set(IPM_EINVAL, "'%s' is named twice", w->name);
+	if ((rc = want_entry(&entry, &registry, &note, r->ctx, w)) < 0)
+		return rc;
+	have = installed_version(r->ctx, w->name);
+	pin = have ? pin_of(r->ctx, w->name) : NULL;
+	if (pin && strcmp(have, w->version) && ipm_constraint_match(pin, w->version) != 1) {
+		rc = pin_error(w->name, have, pin, w->version, NULL, NULL);
+		ipm_entry_release(&entry);
+		free(registry);
+		free(note);
+		goto done;
+	}
+	XGROW(r->nodes, r->alloc, r->n + 1);
+	nd = &r->nodes[r->n++];
+	memset(nd, 0, sizeof(*nd));
+	nd->item.entry = entry;
+	nd->item.registry = registry;
+	nd->item.source_note = note;
+	nd->item.explicit_install = w->explicit_install;
+	nd->item.release = ipm_entry_find_release(&nd->item.entry, w->version);
+	nd->item.installed = have && strcmp(have, w->version) == 0;
+	nd->item.old_version = have;
+	have = NULL;
+	nd->state = NODE_NEW;
+	rc = pick_method(&nd->item, w->method, 0);
+done:
+	free(have);
+	free(pin);
+	return rc;
+}
+
+int ipm_plan_build_exact(struct ipm_plan *out, struct ipm_ctx *ctx, const struct ipm_plan_want *wants,
+			 size_t nwants)
+{
+	struct resolver r;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+
+	/* every wanted node first, then their dependencies: a dependency that
+	 * is wanted too is found at its wanted version, whatever the order */
+	for (size_t i = 0; i < nwants && rc == 0; i++)
+		rc = add_want(&r, &wants[i]);
+	for (size_t i = 0; i < nwants && rc == 0; i++)
+		if (r.nodes[i].state == NODE_NEW)
+			rc = visit(&r, i);
+	if (rc == 0)
+		rc = finish_plan(out, &r);
+	resolver_release(&r);
 	if (rc < 0)
 		ipm_plan_release(out);
 	return rc;
@@ -689,6 +905,8 @@ void ipm_plan_release(struct ipm_plan *plan)
 		free(plan->items[i].registry);
 		free(plan->items[i].guessed_entry);
 		free(plan->items[i].guessed_note);
+		free(plan->items[i].old_version);
+		free(plan->items[i].source_note);
 	}
 	free(plan->items);
 	plan->items = NULL;

@@ -65,6 +65,7 @@ static struct ipm_registry_row row_for(const struct ipm_registry_conf *r, char *
 struct importer {
 	struct ipm_db_import *imp;
 	struct ipm_buf keywords;
+	struct ipm_buf versions;
 	float vec[IPM_SIMILAR_DIM];
 	size_t count;
 };
@@ -73,6 +74,7 @@ static int importer_begin(struct importer *im, struct ipm_db *db, const struct i
 {
 	memset(im, 0, sizeof(*im));
 	ipm_buf_init(&im->keywords);
+	ipm_buf_init(&im->versions);
 	return ipm_db_import_begin(&im->imp, db, row);
 }
 
@@ -86,8 +88,16 @@ static int importer_add(struct importer *im, const struct ipm_entry *e, const ch
 			ipm_buf_addch(&im->keywords, ' ');
 		ipm_buf_add(&im->keywords, e->keywords[i]);
 	}
+	/* releases are newest first once parsed: outdated reads them as they are */
+	ipm_buf_reset(&im->versions);
+	for (size_t i = 0; i < e->nreleases; i++) {
+		ipm_buf_add(&im->versions, e->releases[i].version);
+		ipm_buf_addch(&im->versions, '\n');
+	}
 	ipm_similar_vector(im->vec, e->name);
 	item.name = e->name;
+	item.latest = e->nreleases ? e->releases[0].version : NULL;
+	item.versions = e->nreleases ? im->versions.ptr : NULL;
 	item.repo = e->repo;
 	item.description = e->description;
 	item.keywords = im->keywords.ptr;
@@ -108,6 +118,7 @@ static int importer_finish(struct importer *im, int rc)
 		im->imp = NULL;
 	}
 	ipm_buf_release(&im->keywords);
+	ipm_buf_release(&im->versions);
 	return rc;
 }
 
@@ -279,7 +290,7 @@ static int sync_local(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, un
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct registry_meta meta = { 0 };
-	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct importer im = { .keywords = IPM_BUF_INIT, .versions = IPM_BUF_INIT };
 	struct ipm_buf path = IPM_BUF_INIT;
 	char **files = NULL, *stamp = NULL, *text = NULL;
 	size_t nfiles = 0, len;
@@ -373,7 +384,7 @@ static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsi
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct registry_meta meta = { 0 };
-	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct importer im = { .keywords = IPM_BUF_INIT, .versions = IPM_BUF_INIT };
 	char *mirror = NULL, *head = NULL, *origin = NULL;
 	git_repository *repo = NULL;
 	git_commit *commit = NULL;
@@ -644,7 +655,7 @@ int ipm_registry_import_index(struct ipm_db *db, const struct ipm_registry_row *
 	struct index_members m;
 	struct registry_meta meta = { 0 };
 	struct ipm_registry_row with_meta = *row;
-	struct importer im = { .keywords = IPM_BUF_INIT };
+	struct importer im = { .keywords = IPM_BUF_INIT, .versions = IPM_BUF_INIT };
 	struct ipm_buf where = IPM_BUF_INIT, json = IPM_BUF_INIT;
 	struct ipm_entry e = { 0 };
 	const char *p, *end;

@@ -14,7 +14,8 @@
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
- *            prefix, explicit, installed_at)
+ *            prefix, explicit, installed_at, guessed_entry, entry)
+ *   pins(name, version_constraint)          packages held within a constraint
  *   files(package, path, type, sha256)      path relative to the prefix
  *   deps(package, depends_on, version_constraint)
  *   sonames(package, kind, soname)          'p' provided, 'n' needed from the prefix
@@ -68,6 +69,8 @@ struct ipm_import_item {
 	const char *json;          /* the entry as stored (re-parsed on use) */
 	const float *vec;          /* name vector for typo search, or NULL */
 	size_t vec_len;
+	const char *latest;        /* the newest release's version, or NULL */
+	const char *versions;      /* every release's version, newest first, each followed by '\n' */
 };
 
 /* Replaces every entry of registry `row->name` with items and stores row's
@@ -146,6 +149,8 @@ struct ipm_package_row {
 	int explicit_install;     /* 1 when the user asked for it, 0 when pulled in as a dependency */
 	int64_t installed_at;     /* unix seconds */
 	char *guessed_entry;      /* the entry JSON ipm guessed (no registry knew the repository), or NULL */
+	char *entry;              /* the entry it was built from: one release, its source resolved
+	                             (ipm_entry_to_json); NULL for rows of an older ipm */
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */
@@ -175,6 +180,10 @@ int ipm_db_package_widths(size_t *name, size_t *version, struct ipm_db *db);
 /* Inserts p with its files and deps in one transaction, replacing a previous
  * row of the same name (upgrade). */
 int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p);
+/* Marks an installed dependency as installed explicitly (the user named
+ * it): 1 when it was a dependency, 0 when it was explicit already or is
+ * not installed. */
+int ipm_db_package_mark_explicit(struct ipm_db *db, const char *name);
 /* Deletes the package, its files and deps in one transaction. */
 int ipm_db_package_remove(struct ipm_db *db, const char *name);
 /* Names of installed packages that depend on name. */
@@ -240,4 +249,39 @@ int ipm_db_history_state(struct ipm_package_row **out, size_t *nout, struct ipm_
 int ipm_db_store_dirs_kept(char ***out, size_t *nout, struct ipm_db *db, int64_t first, int64_t last);
 /* *out = 1 when an installed package or any transaction names store_dir. */
 int ipm_db_store_dir_known(int *out, struct ipm_db *db, const char *store_dir);
+/* ---- pins, outdated, unneeded ---- */
+
+/* Holds name within constraint (replacing a pin it had). Removing the
+ * package removes its pin. */
+int ipm_db_pin_set(struct ipm_db *db, const char *name, const char *constraint);
+/* IPM_ENOTFOUND (no message) when name was not pinned. */
+int ipm_db_pin_clear(struct ipm_db *db, const char *name);
+/* name's pin constraint, or *out NULL when it has none. */
+int ipm_db_pin_get(char **out, struct ipm_db *db, const char *name);
+
+/* An installed package whose registry entry's newest release is not the
+ * installed version: a candidate for `ipm outdated`. Strings are borrowed
+ * (valid during the callback). */
+struct ipm_outdated_row {
+	const char *name;
+	const char *version;     /* installed */
+	const char *registry;
+	int explicit_install;
+	const char *pin;         /* pin constraint, or NULL */
+	const char *latest;      /* newest release; NULL for an index imported by an older ipm */
+	const char *versions;    /* every release, newest first, each followed by '\n'; or NULL */
+	const char *entry_json;  /* the entry, only when versions is NULL */
+	const char *held_by;     /* "dependent constraint" lines of installed dependents, or NULL */
+};
+/* Calls fn for each candidate, in name order: one query over packages,
+ * entries (of the registry each package came from), pins and deps. Stops
+ * when fn returns non-zero (a negative value is returned). */
+int ipm_db_outdated_each(struct ipm_db *db, int (*fn)(void *ctx, const struct ipm_outdated_row *row), void *ctx);
+/* The newest release of registry's entry name and the version of name
+ * installed (any registry's), each NULL when there is none (or the index
+ * was imported by an older ipm). */
+int ipm_db_entry_state(char **latest, char **installed, struct ipm_db *db, const char *name, const char *registry);
+/* Installed packages that no explicitly installed package needs, directly
+ * or through other dependencies, in name order. Free with xfree_strv. */
+int ipm_db_package_unneeded(char ***out, size_t *nout, struct ipm_db *db);
 #endif

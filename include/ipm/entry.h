@@ -140,6 +140,11 @@ const struct ipm_method *ipm_entry_find_method(const struct ipm_entry *e, const 
 
 void ipm_source_copy(struct ipm_source *dst, const struct ipm_source *src);
 void ipm_source_release(struct ipm_source *s);
+/* e as JSON that ipm_entry_parse reads back: every field, but only one
+ * release, `version` from `source` (a "self" source resolved: its git URL
+ * and commit). What a lock file and the database keep of an installed
+ * package. Caller frees. */
+char *ipm_entry_to_json(const struct ipm_entry *e, const char *version, const struct ipm_source *source);
 /* "git <url> @ <commit>" / "<url> sha256:<hex>", for plans and `ipm list`. */
 char *ipm_source_describe(const struct ipm_source *s);
 #endif

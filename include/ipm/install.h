@@ -38,6 +38,8 @@ struct ipm_plan_item {
 	int rebuild;                         /* installed, but built again: a dependency changes */
 	char *guessed_entry;                 /* no registry knew it: the entry JSON ipm guessed, else NULL */
 	char *guessed_note;                  /* "recipe guessed from CMakeLists.txt at v1.2 (commit ...)" */
+	char *old_version;                   /* the version installed now, or NULL */
+	char *source_note;                   /* why the entry is not the registry's (import), or NULL */
 };
 
 struct ipm_plan {
@@ -59,6 +61,31 @@ struct ipm_plan {
 int ipm_plan_build(struct ipm_plan *out, struct ipm_ctx *ctx, const char *const *specs,
 		   size_t nspecs, const char *method);
 void ipm_plan_release(struct ipm_plan *plan);
+
+/*
+ * A package wanted at one exact version, as `ipm upgrade` and `ipm import`
+ * ask: the plan holds each at that version (a dependency of one that
+ * another names is taken at the named version), with its explicit flag
+ * as given rather than "named by the user".
+ */
+struct ipm_plan_want {
+	const char *name;
+	const char *version;
+	int explicit_install;
+	const char *registry;    /* the registry to ask first, or NULL */
+	const char *method;      /* the install method to use when the entry has it, or NULL */
+	/* For import: the commit (git) or sha256 (archive) that must be
+	 * installed, and the entry to build it from when no registry offers
+	 * that release any more (ipm_entry_to_json's form); else NULL. */
+	const char *resolved;
+	const char *entry_json;
+};
+/* ipm_plan_build for wants. Errors as ipm_plan_build's, and a want whose
+ * release no registry offers and that carries no entry_json (or one that
+ * does not give that release) is IPM_ENOTFOUND. */
+int ipm_plan_build_exact(struct ipm_plan *out, struct ipm_ctx *ctx, const struct ipm_plan_want *wants,
+			 size_t nwants);
+
 
 /* Checks every `requires` tool of the items to install: missing or too old
  * is IPM_ENOTFOUND naming the tool and package, with the install command for
@@ -101,6 +128,10 @@ void ipm_plan_outcome_release(struct ipm_plan_outcome *o);
 int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ipm_plan_outcome *out);
 /* ipm_plan_execute without the outcome. */
 int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan);
+
+/* Removes each of names (see ipm_remove_check first) in an order where a
+ * package goes before the packages it depends on; stops at the first error. */
+int ipm_remove_set(struct ipm_ctx *ctx, const char *const *names, size_t n);
 
 /* Checks that each name is installed and (unless force) has no installed
  * dependents outside names; errors name them. Changes nothing. */

@@ -145,6 +145,29 @@ int cmd_clean(struct cli *cli, int argc, char **argv);
 struct ipm_plan;
 struct ipm_plan_outcome;
 void cli_plan_report(struct cli *cli, const struct ipm_plan *plan, const struct ipm_plan_outcome *o, int rc);
+int cmd_outdated(struct cli *cli, int argc, char **argv);
+int cmd_upgrade(struct cli *cli, int argc, char **argv);
+int cmd_pin(struct cli *cli, int argc, char **argv);
+int cmd_unpin(struct cli *cli, int argc, char **argv);
+int cmd_autoremove(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+
+/* The second half of `ipm install` (src/cli/cmd_install.c), for every
+ * command that runs a plan (install, upgrade, import): checks `requires`,
+ * shows the plan ("ipm will <verb> N packages", versions that change as
+ * "a -> b", downgrades marked), stops for a dry run, asks for approval,
+ * runs it and prints each outcome. A failed run is reported here (returns
+ * CLI_EXIT_FAILURE), followed by the installed packages it left as they
+ * were. */
+struct ipm_plan;
+int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
+		     const char *verb);
+/* After packages were removed (src/cli/cmd_autoremove.c): unless quiet,
+ * names the packages that installing them as dependencies left unneeded
+ * now and were not before (before: ipm_db_package_unneeded's answer from
+ * before the change), with the `ipm autoremove` hint. */
+void cli_note_unneeded(struct cli *cli, char *const *before, size_t nbefore);
 
 /* After a successful install (src/cli/cmd_env.c): once per IPM_HOME (the
  * marker $IPM_HOME/env-hint-shown), unless quiet, a note on stderr that the

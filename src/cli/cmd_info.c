@@ -12,6 +12,7 @@
 #include "ipm/entry.h"
 #include "ipm/error.h"
 #include "ipm/registry.h"
+#include "ipm/version.h"
 #include "ipm/xalloc.h"
 
 static void add_string(cJSON *obj, const char *key, const char *value)
@@ -32,8 +33,14 @@ static cJSON *string_array(char *const *v, size_t n)
 	return arr;
 }
 
+/* The registry's newest release, or NULL. */
+static const char *latest_of(const struct ipm_entry *e)
+{
+	return e && e->nreleases ? e->releases[0].version : NULL;
+}
+
 static void print_json(const struct ipm_entry *e, const char *registry,
-		       const struct ipm_package_row *pkg, char **dependents, size_t ndependents)
+		       const struct ipm_package_row *pkg, const char *pin, char **dependents, size_t ndependents)
 {
 	cJSON *o = cJSON_CreateObject(), *arr, *item;
 	char *text;
@@ -47,6 +54,7 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 		add_string(o, "repo", e->repo);
 		cJSON_AddItemToObject(o, "keywords", string_array(e->keywords, e->nkeywords));
 		add_string(o, "registry", registry);
+		add_string(o, "latest", latest_of(e));
 		arr = cJSON_AddArrayToObject(o, "versions");
 		for (i = 0; i < e->nreleases; i++) {
 			char *src = ipm_source_describe(&e->releases[i].source);
@@ -75,6 +83,7 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 			cJSON_AddItemToArray(arr, cJSON_CreateString(e->methods[i].name ? e->methods[i].name : ""));
 	} else {
 		cJSON_AddNullToObject(o, "registry");
+		cJSON_AddNullToObject(o, "latest");
 	}
 	if (pkg) {
 		item = cJSON_AddObjectToObject(o, "installed");
@@ -88,6 +97,9 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 		cJSON_AddBoolToObject(item, "explicit", pkg->explicit_install != 0);
 		cJSON_AddNumberToObject(item, "installed_at", (double)pkg->installed_at);
 		cJSON_AddBoolToObject(item, "guessed", pkg->guessed_entry != NULL);
+		add_string(item, "pinned", pin);
+		cJSON_AddBoolToObject(item, "outdated",
+				      latest_of(e) && ipm_version_cmp(latest_of(e), pkg->version) > 0);
 		arr = cJSON_AddArrayToObject(item, "files");
 		for (i = 0; i < pkg->nfiles; i++)
 			if (pkg->files[i].type != 'd')
@@ -127,7 +139,7 @@ static void item_line(const char *word, const char *constraint)
 }
 
 static void print_text(struct cli *cli, const struct ipm_entry *e, const char *registry,
-		       const struct ipm_package_row *pkg, char **dependents, size_t ndependents)
+		       const struct ipm_package_row *pkg, const char *pin, char **dependents, size_t ndependents)
 {
 	size_t i;
 
@@ -146,6 +158,7 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 			printf("\n");
 		}
 		field(cli, "registry:", registry);
+		field(cli, "latest:", latest_of(e));
 		printf("%s%-12s%s\n", cli_bold(cli), "versions:", cli_reset(cli));
 		for (i = 0; i < e->nreleases; i++) {
 			char *src = ipm_source_describe(&e->releases[i].source);
@@ -182,8 +195,11 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 				nlinks++;
 		printf("%s%-12s%s ", cli_bold(cli), "installed:", cli_reset(cli));
 		cli_print_shown(pkg->version, -1);
-		printf(", %s%s\n", cli_time(pkg->installed_at),
-		       pkg->explicit_install ? "" : " (as a dependency)");
+		printf(", %s%s", cli_time(pkg->installed_at), pkg->explicit_install ? "" : " (as a dependency)");
+		if (latest_of(e) && ipm_version_cmp(latest_of(e), pkg->version) > 0)
+			printf(" (outdated: %s is the latest)", latest_of(e));
+		putchar('\n');
+		field(cli, "  pinned:", pin);
 		field(cli, "  source:", pkg->source);
 		field(cli, "  resolved:", pkg->resolved);
 		field(cli, "  method:", pkg->method);
@@ -219,7 +235,7 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	struct ipm_entry entry;
 	struct ipm_package_row pkg;
 	const char *opt, *value, *spec = NULL;
-	char *registry = NULL;
+	char *registry = NULL, *pin = NULL;
 	char **dependents = NULL;
 	size_t ndependents = 0;
 	int json = 0, idx = 1, r, rc, found = 0, installed = 0, find_rc;
@@ -278,11 +294,13 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 				       found ? entry.name : spec);
 	if (rc < 0)
 		goto done;
+	if (installed && (rc = ipm_db_pin_get(&pin, cli->ctx.db, pkg.name)) < 0)
+		goto done;
 	if (json)
-		print_json(found ? &entry : NULL, registry, installed ? &pkg : NULL, dependents,
+		print_json(found ? &entry : NULL, registry, installed ? &pkg : NULL, pin, dependents,
 			   ndependents);
 	else
-		print_text(cli, found ? &entry : NULL, registry, installed ? &pkg : NULL, dependents,
+		print_text(cli, found ? &entry : NULL, registry, installed ? &pkg : NULL, pin, dependents,
 			   ndependents);
 	rc = 0;
 done:
@@ -292,5 +310,6 @@ done:
 	if (installed)
 		ipm_package_row_release(&pkg);
 	free(registry);
+	free(pin);
 	return rc;
 }

@@ -114,6 +114,7 @@ static int plain_text(const char *s)
 }
 
 #define GUESSED_MARK " (guessed)"
+#define DEPENDENCY_MARK " (dependency)"
 
 static int print_row(void *ctx, const struct ipm_package_row *p)
 {
@@ -131,7 +132,7 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 	/* room for the row even if longer than the widths (a package
 	 * installed between the two queries) */
 	ipm_buf_grow(&t->out, (lname > wname ? lname : wname) + (lver > wver ? lver : wver) +
-			      (lwhen > 18 ? lwhen : 18) + lsrc + sizeof(GUESSED_MARK));
+			      (lwhen > 18 ? lwhen : 18) + lsrc + sizeof(GUESSED_MARK) + sizeof(DEPENDENCY_MARK));
 	o = t->out.ptr + t->out.len;
 	o = put_padded(o, p->name, lname, wname);
 	o = put_padded(o, p->version, lver, wver);
@@ -151,6 +152,11 @@ static int print_row(void *ctx, const struct ipm_package_row *p)
 		/* no registry vouches for its recipe */
 		memcpy(o, GUESSED_MARK, sizeof(GUESSED_MARK) - 1);
 		o += sizeof(GUESSED_MARK) - 1;
+	}
+	if (!p->explicit_install) {
+		/* installed only because another package needs it (autoremove) */
+		memcpy(o, DEPENDENCY_MARK, sizeof(DEPENDENCY_MARK) - 1);
+		o += sizeof(DEPENDENCY_MARK) - 1;
 	}
 	*o++ = '\n';
 	*o = '\0';

@@ -1,6 +1,6 @@
 /*
  * ipm remove: check dependents, show what goes, confirm, remove them all
- * in one transaction.
+ * in one transaction, and name the dependencies it left unneeded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,58 +12,12 @@
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
 
-/* Orders names so that a package is removed before the packages it depends on. */
-static int order_for_removal(const char **names, size_t n, struct ipm_db *db)
-{
-	const char **ordered = xcalloc(n ? n : 1, sizeof(*ordered));
-	char *done = xcalloc(n ? n : 1, 1);
-	size_t placed = 0, i, j, k;
-	int rc = 0;
-
-	while (placed < n) {
-		size_t before = placed;
-		for (i = 0; i < n; i++) {
-			char **dependents = NULL;
-			size_t ndependents = 0;
-			int blocked = 0;
-
-			if (done[i])
-				continue;
-			rc = ipm_db_package_dependents(&dependents, &ndependents, db, names[i]);
-			if (rc < 0)
-				goto done;
-			/* Still needed by a listed package not yet placed? */
-			for (j = 0; j < ndependents && !blocked; j++)
-				for (k = 0; k < n; k++)
-					if (!done[k] && k != i && strcmp(names[k], dependents[j]) == 0)
-						blocked = 1;
-			xfree_strv(dependents, ndependents);
-			if (!blocked) {
-				ordered[placed++] = names[i];
-				done[i] = 1;
-			}
-		}
-		/* A cycle among the names (possible with --force): keep the rest as given. */
-		if (placed == before) {
-			for (i = 0; i < n; i++)
-				if (!done[i]) {
-					ordered[placed++] = names[i];
-					done[i] = 1;
-				}
-		}
-	}
-	memcpy(names, ordered, n * sizeof(*names));
-done:
-	free(ordered);
-	free(done);
-	return rc;
-}
-
 int cmd_remove(struct cli *cli, int argc, char **argv)
 {
 	const char *opt, *value;
 	const char **names = NULL;
-	size_t nnames = 0, i, j;
+	char **unneeded_before = NULL;
+	size_t nnames = 0, i, j, nunneeded_before = 0;
 	int yes = 0, force = 0, dry_run = 0, idx = 1, r, rc = 0;
 
 	names = xcalloc((size_t)argc, sizeof(*names));
@@ -105,9 +59,6 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	rc = ipm_remove_check(&cli->ctx, names, nnames, force);
 	if (rc < 0)
 		goto done;
-	rc = order_for_removal(names, nnames, cli->ctx.db);
-	if (rc < 0)
-		goto done;
 
 	/* Shown unless already approved (--yes) with -q; a dry run's list is its result. */
 	for (i = 0; i < nnames && !(cli->quiet && yes && !dry_run); i++) {
@@ -140,6 +91,9 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	rc = cli_approve(cli, yes, "remove packages", "removal");
 	if (rc < 0)
 		goto done;
+	rc = ipm_db_package_unneeded(&unneeded_before, &nunneeded_before, cli->ctx.db);
+	if (rc < 0)
+		goto done;
 	/* one transaction: all of them go, or none */
 	rc = ipm_remove_set(&cli->ctx, names, nnames);
 	if (rc < 0) {
@@ -149,7 +103,9 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 	}
 	for (i = 0; i < nnames && !cli->quiet; i++)
 		fprintf(stderr, "removed %s\n", names[i]);
+	cli_note_unneeded(cli, unneeded_before, nunneeded_before);
 done:
+	xfree_strv(unneeded_before, nunneeded_before);
 	free(names);
 	return rc;
 }

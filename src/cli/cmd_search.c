@@ -29,6 +29,8 @@ struct hit {
 	char *description;
 	double score;
 	const char *match;   /* "text" or "similar" */
+	char *latest;        /* the newest release, or NULL */
+	char *installed;     /* the version installed, or NULL */
 };
 
 static void hits_free(struct hit *hits, size_t n)
@@ -39,6 +41,8 @@ static void hits_free(struct hit *hits, size_t n)
 		free(hits[i].name);
 		free(hits[i].registry);
 		free(hits[i].description);
+		free(hits[i].latest);
+		free(hits[i].installed);
 	}
 	free(hits);
 }
@@ -146,6 +150,11 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		nhits++;
 	}
 	rc = 0;
+	for (i = 0; i < nhits; i++)
+		if (hits[i].registry &&
+		    (rc = ipm_db_entry_state(&hits[i].latest, &hits[i].installed, cli->ctx.db, hits[i].name,
+					     hits[i].registry)) < 0)
+			goto done;
 
 	if (json) {
 		cJSON *arr = cJSON_CreateArray();
@@ -161,6 +170,14 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 				cJSON_AddStringToObject(o, "description", hits[i].description);
 			else
 				cJSON_AddNullToObject(o, "description");
+			if (hits[i].latest)
+				cJSON_AddStringToObject(o, "latest", hits[i].latest);
+			else
+				cJSON_AddNullToObject(o, "latest");
+			if (hits[i].installed)
+				cJSON_AddStringToObject(o, "installed", hits[i].installed);
+			else
+				cJSON_AddNullToObject(o, "installed");
 			cJSON_AddNumberToObject(o, "score", hits[i].score);
 			cJSON_AddStringToObject(o, "match", hits[i].match);
 			cJSON_AddItemToArray(arr, o);
@@ -187,8 +204,14 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		char *name = cli_shown_dup(hits[i].name);
 		char *description = cli_shown_dup(hits[i].description);
 		char *registry = cli_shown_dup(other ? hits[i].registry : NULL);
-		printf("%s%-*s%s  %s%s%s%s\n", cli_bold(cli), (int)wname, name, cli_reset(cli),
+		printf("%s%-*s%s  %s%s%s%s", cli_bold(cli), (int)wname, name, cli_reset(cli),
 		       description, other ? " [" : "", registry, other ? "]" : "");
+		/* versions come from the registry too: only valid ones were imported */
+		if (hits[i].latest && hits[i].installed && strcmp(hits[i].latest, hits[i].installed))
+			printf("  (%s, installed %s)", hits[i].latest, hits[i].installed);
+		else if (hits[i].latest)
+			printf("  (%s%s)", hits[i].latest, hits[i].installed ? ", installed" : "");
+		putchar('\n');
 		free(name);
 		free(description);
 		free(registry);

@@ -8,8 +8,27 @@
 #include "cli.h"
 #include "ipm/db.h"
 #include "ipm/error.h"
+#include "ipm/outdated.h"
 #include "ipm/registry.h"
 #include "ipm/xalloc.h"
+
+/* The last line of an update: what the fresh indexes mean for what is
+ * installed. */
+static void note_outdated(struct cli *cli)
+{
+	struct ipm_outdated *list = NULL;
+	size_t n = 0;
+
+	if (ipm_outdated_list(&list, &n, &cli->ctx) < 0) {
+		ipm_error_clear();
+		return;
+	}
+	if (n == 0)
+		printf("no installed package is outdated\n");
+	else
+		printf("%zu installed package%s outdated: run 'ipm outdated'\n", n, n == 1 ? " is" : "s are");
+	ipm_outdated_free(list, n);
+}
 
 int cmd_update(struct cli *cli, int argc, char **argv)
 {
@@ -73,5 +92,6 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 		ipm_error_clear();
 		failed = 1;
 	}
+	note_outdated(cli);
 	return failed ? CLI_EXIT_FAILURE : 0;
 }

@@ -62,6 +62,38 @@ static const struct cli_command commands[] = {
 	  "      --keep N       keep the store trees of the states after the last N\n"
 	  "                     transactions (default 2: the installed state and the one\n"
 	  "                     'ipm rollback' returns to)\n" },
+	{ "upgrade", cmd_upgrade, IPM_NEED_DB_WRITE | IPM_NEED_PREFIX | CLI_NEED_NET,
+	  "upgrade outdated packages to the newest allowed release",
+	  "ipm upgrade [-y|--yes] [--dry-run] [NAME...]",
+	  "  -y, --yes          run the plan without asking\n"
+	  "      --dry-run      print the plan and stop\n"
+	  "  NAME               upgrade only these (default: every outdated package)\n" },
+	{ "outdated", cmd_outdated, IPM_NEED_DB_LOOKUP,
+	  "list installed packages that have a newer release",
+	  "ipm outdated [--json]",
+	  "      --json         print one JSON document\n" },
+	{ "pin", cmd_pin, IPM_NEED_DB_WRITE,
+	  "hold an installed package at its version or within a constraint",
+	  "ipm pin NAME [CONSTRAINT]",
+	  "  CONSTRAINT         e.g. ^1.7 or >=1.2, <2 (default: exactly the installed version)\n" },
+	{ "unpin", cmd_unpin, IPM_NEED_DB_WRITE,
+	  "let a pinned package change again",
+	  "ipm unpin NAME",
+	  NULL },
+	{ "autoremove", cmd_autoremove, IPM_NEED_DB_WRITE | IPM_NEED_SYNC_WARN | IPM_NEED_PREFIX,
+	  "remove dependencies that no installed package needs any more",
+	  "ipm autoremove [-y|--yes] [--dry-run]",
+	  "  -y, --yes          remove without asking\n"
+	  "      --dry-run      print what would be removed and stop\n" },
+	{ "export", cmd_export, IPM_NEED_DB_READ,
+	  "write a lock file of every installed package",
+	  "ipm export [FILE]",
+	  "  FILE               write there (default: standard output)\n" },
+	{ "import", cmd_import, IPM_NEED_DB_WRITE | IPM_NEED_PREFIX | CLI_NEED_NET,
+	  "install exactly the packages of a lock file",
+	  "ipm import [-y|--yes] [--dry-run] FILE",
+	  "  -y, --yes          run the plan without asking\n"
+	  "      --dry-run      print the plan and stop\n" },
 	{ "list", cmd_list, IPM_NEED_DB_READ,
 	  "list installed packages",
 	  "ipm list [--json]",

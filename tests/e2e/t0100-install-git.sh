@@ -72,7 +72,7 @@ EOF
 expect_ok "$IPM" install --dry-run hello@1.0
 check "hello@1.0 is already installed" grep -q "already installed" "$work/err"
 expect_ok "$IPM" install --dry-run hello
-check "plain name plans the newest version" grep -q "hello 2.0" "$work/out"
+check "plain name plans the newest version, shown as a change" grep -q "hello 1.0 -> 2.0" "$work/out"
 expect_ok "$IPM" install --yes hello@2.0
 check "hello@2.0 installed" sh -c '[ "$("$1"/bin/hello)" = "hello 2.0" ]' sh "$IPM_PREFIX"
 expect_fail 1 "no release of 'hello' satisfies '3.0'" "$IPM" install --yes hello@3.0

@@ -416,15 +416,15 @@ static void test_registry_import_find(void **state)
 	struct fixture *f = *state;
 	float vec[8] = { 0, 0.5f, 0, 0, 0, 0, 0.25f, 0 };
 	struct ipm_import_item team[] = {
-		{ "zlib", "madler/zlib", "team copy of zlib", "compression", "{\"team\":1}", vec, 8 },
-		{ "ng", "zlib-ng/zlib-ng", "zlib for the next generation", "compression simd", "{\"ng\":1}", NULL, 0 },
+		{ "zlib", "madler/zlib", "team copy of zlib", "compression", "{\"team\":1}", vec, 8, NULL, NULL },
+		{ "ng", "zlib-ng/zlib-ng", "zlib for the next generation", "compression simd", "{\"ng\":1}", NULL, 0, NULL, NULL },
 	};
 	struct ipm_import_item bundled[] = {
-		{ "zlib", "madler/zlib", "a massively spiffy compression library", "compression deflate", "{\"bundled\":1}", vec, 8 },
-		{ "attention", "ipm/attention", "attention for sequence models", "ml", "{\"attention\":1}", NULL, 0 },
-		{ "json-parser", "udp/json-parser", "very low footprint JSON parser", "json", "{\"jp\":1}", NULL, 0 },
-		{ "dup1", "alice/tool", "one tool", "", "{}", NULL, 0 },
-		{ "dup2", "bob/tool", "another tool", "", "{}", NULL, 0 },
+		{ "zlib", "madler/zlib", "a massively spiffy compression library", "compression deflate", "{\"bundled\":1}", vec, 8, NULL, NULL },
+		{ "attention", "ipm/attention", "attention for sequence models", "ml", "{\"attention\":1}", NULL, 0, NULL, NULL },
+		{ "json-parser", "udp/json-parser", "very low footprint JSON parser", "json", "{\"jp\":1}", NULL, 0, NULL, NULL },
+		{ "dup1", "alice/tool", "one tool", "", "{}", NULL, 0, NULL, NULL },
+		{ "dup2", "bob/tool", "another tool", "", "{}", NULL, 0, NULL, NULL },
 	};
 	const char *order[] = { "team", "bundled" };
 	const char *order_rev[] = { "bundled", "team" };
@@ -468,7 +468,7 @@ static void test_registry_import_find(void **state)
 
 	/* re-import replaces every entry of that registry only */
 	struct ipm_import_item team2[] = {
-		{ "ng2", "zlib-ng/zlib-ng2", "renamed", "", "{\"ng2\":1}", NULL, 0 },
+		{ "ng2", "zlib-ng/zlib-ng2", "renamed", "", "{\"ng2\":1}", NULL, 0, NULL, NULL },
 	};
 	import(f->db, "team", team2, 1);
 	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "ng", order, 2), IPM_ENOTFOUND);
@@ -485,8 +485,8 @@ static void test_registry_import_find(void **state)
 
 	/* a duplicate name fails the import and keeps the previous index */
 	struct ipm_import_item twice[] = {
-		{ "a", NULL, "x", "", "{}", NULL, 0 },
-		{ "a", NULL, "y", "", "{}", NULL, 0 },
+		{ "a", NULL, "x", "", "{}", NULL, 0, NULL, NULL },
+		{ "a", NULL, "y", "", "{}", NULL, 0, NULL, NULL },
 	};
 	struct ipm_registry_row r2 = { "team", "local", "/reg", "s2", NULL, NULL, 0, 0, 0, 0 };
 	assert_int_equal(ipm_db_registry_import(f->db, &r2, twice, 2), IPM_EINVAL);
@@ -517,8 +517,8 @@ static void test_name_vectors(void **state)
 	struct fixture *f = *state;
 	float sparse[8] = { 0, 0.5f, 0, 0, 0, 0, 0.25f, 0 };
 	float dense[4] = { 1, 2, 3, 4 };
-	struct ipm_import_item a[] = { { "zlib", NULL, "d", "", "{}", sparse, 8 } };
-	struct ipm_import_item b[] = { { "zlib", NULL, "d", "", "{}", sparse, 8 } };
+	struct ipm_import_item a[] = { { "zlib", NULL, "d", "", "{}", sparse, 8, NULL, NULL } };
+	struct ipm_import_item b[] = { { "zlib", NULL, "d", "", "{}", sparse, 8, NULL, NULL } };
 	int count = 0;
 
 	import(f->db, "one", a, 1);
@@ -541,7 +541,7 @@ static void test_name_vectors_dense(void **state)
 {
 	struct fixture *f = *state;
 	float dense[4] = { 1, 2, 3, 4 };
-	struct ipm_import_item c[] = { { "zlib", NULL, "d", "", "{}", dense, 4 }, { "zz", NULL, "d", "", "{}", dense, 4 } };
+	struct ipm_import_item c[] = { { "zlib", NULL, "d", "", "{}", dense, 4, NULL, NULL }, { "zz", NULL, "d", "", "{}", dense, 4, NULL, NULL } };
 	int count = 0;
 	import(f->db, "two", c, 2);
 	assert_int_equal(ipm_db_name_vectors(f->db, check_dense, &count), 0);
@@ -552,11 +552,11 @@ static void test_search(void **state)
 {
 	struct fixture *f = *state;
 	struct ipm_import_item items[] = {
-		{ "json-parser", "udp/json-parser", "very low footprint JSON parser", "json", "{}", NULL, 0 },
-		{ "cjson", "DaveGamble/cJSON", "ultralightweight JSON parser in ANSI C", "json parser", "{}", NULL, 0 },
-		{ "yaml", "yaml/libyaml", "a YAML parser that mentions json once", "", "{}", NULL, 0 },
-		{ "json", "x/json", "the package called json", "", "{}", NULL, 0 },
-		{ "zlib", "madler/zlib", "compression", "deflate", "{}", NULL, 0 },
+		{ "json-parser", "udp/json-parser", "very low footprint JSON parser", "json", "{}", NULL, 0, NULL, NULL },
+		{ "cjson", "DaveGamble/cJSON", "ultralightweight JSON parser in ANSI C", "json parser", "{}", NULL, 0, NULL, NULL },
+		{ "yaml", "yaml/libyaml", "a YAML parser that mentions json once", "", "{}", NULL, 0, NULL, NULL },
+		{ "json", "x/json", "the package called json", "", "{}", NULL, 0, NULL, NULL },
+		{ "zlib", "madler/zlib", "compression", "deflate", "{}", NULL, 0, NULL, NULL },
 	};
 	struct ipm_search_hit *hits;
 	size_t n;
@@ -610,7 +610,7 @@ static void test_large_registry(void **state)
 		strs[4 * i + 1] = xasprintf("owner%zu/%s", i % 997, strs[4 * i]);
 		strs[4 * i + 2] = xasprintf("a %s library number %zu for %s", words[(i / 8) % 8], i, words[(i / 64) % 8]);
 		strs[4 * i + 3] = xasprintf("{\"name\": \"%s\", \"description\": \"%s\"}", strs[4 * i], strs[4 * i + 2]);
-		items[i] = (struct ipm_import_item){ strs[4 * i], strs[4 * i + 1], strs[4 * i + 2], words[i % 8], strs[4 * i + 3], vec, 256 };
+		items[i] = (struct ipm_import_item){ strs[4 * i], strs[4 * i + 1], strs[4 * i + 2], words[i % 8], strs[4 * i + 3], vec, 256, NULL, NULL };
 		for (int k = 0; k < 256; k++)
 			vec[k] = 0;
 	}
@@ -661,8 +661,8 @@ static int collect_shared(void *ctx, const char *name, const char *registries)
 static void test_registry_freshness_shared(void **state)
 {
 	struct fixture *f = *state;
-	struct ipm_import_item one[] = { { "liba", NULL, "a", "", "{}", NULL, 0 }, { "x", NULL, "x", "", "{}", NULL, 0 } };
-	struct ipm_import_item two[] = { { "liba", NULL, "b", "", "{}", NULL, 0 } };
+	struct ipm_import_item one[] = { { "liba", NULL, "a", "", "{}", NULL, 0, NULL, NULL }, { "x", NULL, "x", "", "{}", NULL, 0, NULL, NULL } };
+	struct ipm_import_item two[] = { { "liba", NULL, "b", "", "{}", NULL, 0, NULL, NULL } };
 	struct ipm_registry_row row = { 0 }, got = { 0 };
 	struct ipm_buf shared = IPM_BUF_INIT;
 	char **regs = NULL;
