@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "ipm/error.h"
 #include "ipm/fetch.h"
 #include "ipm/log.h"
+#include "ipm/similar.h"
 #include "ipm/xalloc.h"
 
 #ifndef IPM_VERSION
@@ -81,6 +83,21 @@ static const struct cli_command commands[] = {
 	  "                     --sign also writes OUT.minisig, the index valid for DAYS (default 30)\n"
 	  "  keygen [--dir DIR] write a key pair for --sign, DIR/registry.key and DIR/registry.pub\n"
 	  "                     (default: the configuration's directory); print the public key\n" },
+	{ "which", cmd_which, IPM_NEED_DB_READ,
+	  "show the package that owns a file in the prefix",
+	  "ipm which [--json] PATH",
+	  "      --json         print one JSON document\n"
+	  "  PATH is absolute or relative to the current directory; a symlink to a\n"
+	  "  prefix file, or a path into a package's store tree, counts as that file\n" },
+	{ "files", cmd_files, IPM_NEED_DB_READ,
+	  "list the files a package installed",
+	  "ipm files [--json] NAME",
+	  "      --json         print one JSON document\n" },
+	{ "verify", cmd_verify, IPM_NEED_DB_READ,
+	  "check installed files, links and run-time linkage",
+	  "ipm verify [--json] [NAME...]",
+	  "      --json         print one JSON document\n"
+	  "  without NAME, every installed package is checked\n" },
 	{ "env", cmd_env, 0,
 	  "print shell lines that put the prefix on PATH, MANPATH and more",
 	  "ipm env [--shell sh|bash|zsh|fish]",
@@ -91,6 +108,20 @@ static const struct cli_command commands[] = {
 	  NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Other names of commands, the ones users of other package managers type
+ * first; `ipm --help` shows them beside the command. An alias of a command
+ * that is not in the table is ignored. */
+static const struct {
+	const char *alias, *command;
+} aliases[] = {
+	{ "uninstall", "remove" },
+	{ "rm", "remove" },
+	{ "ls", "list" },
+	{ "show", "info" },
+	{ "owns", "which" },
+};
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
 static const char global_options[] =
 	"  -q, --quiet          print only errors and results\n"
@@ -310,7 +341,7 @@ char *cli_exe_dir(const char *argv0)
 	return exe;
 }
 
-const struct cli_command *cli_find_command(const char *name)
+static const struct cli_command *find_name(const char *name)
 {
 	size_t i;
 
@@ -320,9 +351,95 @@ const struct cli_command *cli_find_command(const char *name)
 	return NULL;
 }
 
+const struct cli_command *cli_find_command(const char *name)
+{
+	const struct cli_command *cmd = find_name(name);
+	size_t i;
+
+	for (i = 0; !cmd && i < NALIASES; i++)
+		if (strcmp(aliases[i].alias, name) == 0)
+			cmd = find_name(aliases[i].command);
+	return cmd;
+}
+
+/* One candidate for cli_command_suggestion: kept when at least as close
+ * as the best so far; one of each command (its name before its aliases). */
+struct suggestion {
+	const char *words[3];
+	const struct cli_command *cmds[3];
+	size_t n, best;
+};
+
+static void consider(struct suggestion *sg, const char *typed, const char *word,
+		     const struct cli_command *cmd)
+{
+	size_t len = strlen(typed), d, k;
+
+	if (!cmd)
+		return;
+	d = ipm_edit_distance_max(typed, word, sg->best, IPM_EDIT_ICASE);
+	/* "inst" for install: the start of a name counts as one edit */
+	if (d > 1 && len >= 3 && len < strlen(word) && strncasecmp(typed, word, len) == 0)
+		d = 1;
+	if (d > sg->best)
+		return;
+	if (d < sg->best) {
+		sg->n = 0;
+		sg->best = d;
+	}
+	for (k = 0; k < sg->n; k++)
+		if (sg->cmds[k] == cmd)
+			return;
+	if (sg->n < 3) {
+		sg->words[sg->n] = word;
+		sg->cmds[sg->n++] = cmd;
+	}
+}
+
+char *cli_command_suggestion(const char *name)
+{
+	struct suggestion sg;
+	struct ipm_buf hint = IPM_BUF_INIT;
+	size_t len = strlen(name), i, k;
+
+	memset(&sg, 0, sizeof(sg));
+	/* a third of the name's length in edits, at most 2: "instal", "remvoe" */
+	sg.best = len >= 6 ? 2 : len >= 3 ? 1 : 0;
+	if (sg.best == 0)
+		return NULL;
+	for (i = 0; i < NCOMMANDS; i++)
+		consider(&sg, name, commands[i].name, &commands[i]);
+	for (i = 0; i < NALIASES; i++)
+		consider(&sg, name, aliases[i].alias, find_name(aliases[i].command));
+	if (sg.n == 0)
+		return NULL;
+	ipm_buf_add(&hint, "did you mean ");
+	for (k = 0; k < sg.n; k++)
+		ipm_buf_addf(&hint, "%s'%s'", k == 0 ? "" : k + 1 == sg.n ? " or " : ", ", sg.words[k]);
+	ipm_buf_addch(&hint, '?');
+	return ipm_buf_detach(&hint);
+}
+
+/* "<before>uninstall, rm<after>" for remove; nothing without aliases. */
+static void print_aliases(FILE *out, const struct cli_command *cmd, const char *before, const char *after)
+{
+	int first = 1;
+	size_t i;
+
+	for (i = 0; i < NALIASES; i++) {
+		if (strcmp(aliases[i].command, cmd->name) != 0)
+			continue;
+		fprintf(out, "%s%s", first ? before : ", ", aliases[i].alias);
+		first = 0;
+	}
+	if (!first)
+		fputs(after, out);
+}
+
 void cli_print_command_help(const struct cli_command *cmd, FILE *out)
 {
 	fprintf(out, "usage: %s\n\n%s\n", cmd->synopsis, cmd->summary);
+	print_aliases(out, cmd, "aliases: ", "\n");
 	if (cmd->options)
 		fprintf(out, "\n%s", cmd->options);
 	fprintf(out, "\nRun 'ipm help %s' for the manual.\n", cmd->name);
@@ -336,8 +453,11 @@ void cli_print_main_help(FILE *out)
 		"ipm installs packages described by JSON registries, from git or archives,\n"
 		"tracks them in a database and removes every trace of them.\n\ncommands:\n",
 		IPM_SYNOPSIS);
-	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	for (i = 0; i < NCOMMANDS; i++) {
+		fprintf(out, "  %-10s %s", commands[i].name, commands[i].summary);
+		print_aliases(out, &commands[i], " (also: ", ")");
+		fputc('\n', out);
+	}
 	fprintf(out, "\noptions:\n%s\nRun 'ipm help COMMAND' for a command's manual.\n",
 		global_options);
 }
@@ -549,7 +669,9 @@ int main(int argc, char **argv)
 	cli.cmd = cli_find_command(argv[i]);
 	if (!cli.cmd) {
 		char *msg = xasprintf("unknown command '%s'", argv[i]);
-		cli_error(&cli, msg, "run 'ipm --help' for the list of commands");
+		char *hint = cli_command_suggestion(argv[i]);
+		cli_error(&cli, msg, hint ? hint : "run 'ipm --help' for the list of commands");
+		free(hint);
 		free(msg);
 		return CLI_EXIT_USAGE;
 	}
