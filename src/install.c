@@ -45,6 +45,7 @@
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
+#include "ipm/follow.h"
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/linkage.h"
@@ -639,13 +640,16 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
  * that the next ipm run cleans.
  */
 static int run_step(int *out_status, int *out_timed_out, char **argv, const char *workdir, char **envp,
-		    int log_fd, int timeout)
+		    int log_fd, int timeout, struct ipm_follow *follow)
 {
 	struct sigaction sa, tsa, old_int, old_term, old_hup, old_alrm;
 	pid_t parent = getpid();
-	pid_t pid;
+	pid_t pid, w;
 	int status = 0;
 	int rc = 0;
+	/* Held open by the guardian alone (the recipe's exec closes it): its
+	 * end wakes the wait below at once. */
+	int exit_pipe[2] = { -1, -1 };
 
 	*out_status = 0;
 	*out_timed_out = 0;
@@ -662,6 +666,10 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	sigemptyset(&tsa.sa_mask);
 	sigaction(SIGALRM, &tsa, &old_alrm);
 
+	if (pipe2(exit_pipe, O_CLOEXEC) < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot start a process: %s", strerror(errno));
+		goto done;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rc = ipm_error_set(IPM_ERROR, "cannot start a process: %s", strerror(errno));
@@ -726,13 +734,17 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	}
 
 	guardian_pid = pid;
+	close(exit_pipe[1]);
+	exit_pipe[1] = -1;
 	if (timeout > 0)
 		alarm((unsigned)timeout);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
+	while ((w = waitpid(pid, &status, follow ? WNOHANG : 0)) != pid) {
+		if (w < 0 && errno != EINTR) {
 			rc = ipm_error_set(IPM_ERROR, "cannot wait for a recipe step: %s", strerror(errno));
 			goto done;
 		}
+		if (w == 0)
+			ipm_follow_wait(follow, exit_pipe[0], 100);
 	}
 	guardian_pid = 0;
 	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -742,6 +754,10 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 done:
 	alarm(0);
 	guardian_pid = 0;
+	if (exit_pipe[0] >= 0)
+		close(exit_pipe[0]);
+	if (exit_pipe[1] >= 0)
+		close(exit_pipe[1]);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
@@ -813,13 +829,20 @@ static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const
 		size_t argc = 0;
 		off_t start;
 		int status = 0, late = 0;
+		struct ipm_follow follow;
+		char *step_name = ipm_follow_step_name(cmd, 60);
+		char *label = xasprintf("building %s: step %zu/%zu %s", it->entry.name, i + 1, nsteps, step_name);
 
 		if (sb->bwrap)
 			argv = ipm_sandbox_argv(&argc, sb, box, cmd);
 		dprintf(log_fd, "$ %s\n", cmd);
 		start = lseek(log_fd, 0, SEEK_CUR);
 		ipm_log(IPM_LOG_DEBUG, "%s: %s", it->entry.name, cmd);
-		rc = run_step(&status, &late, argv, box->workdir, envp, log_fd, ctx->cfg.step_timeout);
+		ipm_follow_start(&follow, label, log_path, start);
+		rc = run_step(&status, &late, argv, box->workdir, envp, log_fd, ctx->cfg.step_timeout, &follow);
+		ipm_follow_end(&follow);
+		free(label);
+		free(step_name);
 		if (argv != plain)
 			xfree_strv(argv, argc);
 		if (rc < 0)
@@ -1063,10 +1086,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			goto done;
 
 		dprintf(log_fd, "# %s %s, method '%s'\n", name, version, m->name ? m->name : "default");
-		ipm_log(IPM_LOG_INFO, "building '%s' %s%s%s%s ...", name, version,
+		ipm_log(IPM_LOG_INFO, "building '%s' %s%s%s%s (log: %s) ...", name, version,
 			last - first > 1 || it->method ? " with method '" : "",
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
-			last - first > 1 || it->method ? "'" : "");
+			last - first > 1 || it->method ? "'" : "", log_path);
 		{
 			const char *writable[] = { build_dir, stage_dir, home_dir };
 			const char *readable[] = { prefix, store_root };

@@ -58,6 +58,7 @@ struct cli {
 	int verbose;
 	int color_err;           /* colour on stderr */
 	int color_out;           /* colour on stdout */
+	int progress_tty;        /* stderr is a terminal that can redraw a line (not TERM=dumb) */
 	int opened;
 	unsigned needs;          /* cmd->needs; a subcommand may narrow it before cli_open */
 	struct ipm_ctx ctx;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -136,17 +137,30 @@ static enum color_mode color_mode = COLOR_AUTO;
 
 /* ---- output handlers ---- */
 
+/*
+ * Progress on stderr, unless -q. On a terminal: one line redrawn in place
+ * (at most ten times a second), cut to the terminal's width and cleared
+ * before any other message; a download's last state stays on screen, a
+ * build step's line goes when the step ends. Not on a terminal (a log
+ * file, CI): plain lines, an item's first once it has run for a second,
+ * then at most one every PLAIN_EVERY seconds, and a download's end when a
+ * line about it was printed.
+ */
+#define PLAIN_EVERY 10.0
+
 static struct {
 	int active;              /* a progress line is on screen */
-	struct timespec last;
-	struct timespec start;
+	int plain_lines;         /* plain lines printed about label */
+	double start, last;      /* monotonic seconds: label's first report, last output */
 	char *label;
 } progress;
 
-static double now_seconds(struct timespec *ts)
+static double now_seconds(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	return (double)ts->tv_sec + ts->tv_nsec / 1e9;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void progress_clear(void)
@@ -169,53 +183,108 @@ static void human_bytes(char *out, size_t n, double v)
 	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t total,
-			const char *unit)
+static void format_progress(struct ipm_buf *line, const char *label, uint64_t done, uint64_t total,
+			    const char *unit, uint64_t bytes, double elapsed)
 {
-	struct cli *cli = opaque;
-	struct timespec ts;
-	double t, elapsed;
-	int finished = total > 0 && done >= total;
 	char a[32], b[32], r[32];
 
-	if (cli->quiet || !isatty(STDERR_FILENO))
-		return;
-	t = now_seconds(&ts);
-	if (!progress.label || strcmp(progress.label, label) != 0) {
-		free(progress.label);
-		progress.label = xstrdup(label);
-		progress.start = ts;
-		progress.last.tv_sec = 0;
-		progress.last.tv_nsec = 0;
-	}
-	/* At most ten redraws a second, but always the last one. */
-	if (!finished && t - ((double)progress.last.tv_sec + progress.last.tv_nsec / 1e9) < 0.1)
-		return;
-	progress.last = ts;
-	elapsed = t - ((double)progress.start.tv_sec + progress.start.tv_nsec / 1e9);
-
-	fputs("\r\033[K", stderr);
-	if (unit && strcmp(unit, "B") == 0) {
+	/* labels quote registry text (URLs, recipe steps) */
+	cli_buf_add_shown(line, label, -1);
+	if (unit && strcmp(unit, "ms") == 0) {
+		ipm_buf_addf(line, " (%llu s)", (unsigned long long)(done / 1000));
+	} else if (unit && strcmp(unit, "B") == 0) {
 		human_bytes(a, sizeof(a), (double)done);
 		human_bytes(r, sizeof(r), elapsed > 0.05 ? done / elapsed : 0);
 		if (total) {
 			human_bytes(b, sizeof(b), (double)total);
-			fprintf(stderr, "%s: %s / %s (%s/s)", label, a, b, r);
+			ipm_buf_addf(line, ": %s / %s (%s/s)", a, b, r);
 		} else {
-			fprintf(stderr, "%s: %s (%s/s)", label, a, r);
+			ipm_buf_addf(line, ": %s (%s/s)", a, r);
 		}
-	} else if (total) {
-		fprintf(stderr, "%s: %llu/%llu %s", label, (unsigned long long)done,
-			(unsigned long long)total, unit ? unit : "");
 	} else {
-		fprintf(stderr, "%s: %llu %s", label, (unsigned long long)done, unit ? unit : "");
+		if (total)
+			ipm_buf_addf(line, ": %llu/%llu %s", (unsigned long long)done, (unsigned long long)total,
+				     unit ? unit : "");
+		else
+			ipm_buf_addf(line, ": %llu %s", (unsigned long long)done, unit ? unit : "");
+		if (bytes) {
+			human_bytes(a, sizeof(a), (double)bytes);
+			human_bytes(r, sizeof(r), elapsed > 0.05 ? bytes / elapsed : 0);
+			ipm_buf_addf(line, ", %s (%s/s)", a, r);
+		}
 	}
-	progress.active = 1;
-	if (finished) {
-		fputc('\n', stderr);
-		progress.active = 0;
+}
+
+/* line cut to the terminal's width, so that \r redraws it in place */
+static void fit_terminal(struct ipm_buf *line)
+{
+	struct winsize ws;
+	size_t width = 80, len;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	len = line->len;
+	if (len < width)
+		return;
+	len = width > 1 ? width - 1 : 0;
+	while (len && ((unsigned char)line->ptr[len] & 0xC0) == 0x80)
+		len--;
+	ipm_buf_truncate(line, len);
+}
+
+static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t total,
+			const char *unit, uint64_t bytes)
+{
+	struct cli *cli = opaque;
+	struct ipm_buf line = IPM_BUF_INIT;
+	int finished = total > 0 && done >= total;
+	int step = unit && strcmp(unit, "ms") == 0;
+	double t, elapsed;
+
+	if (cli->quiet)
+		return;
+	t = now_seconds();
+	if (!progress.label || strcmp(progress.label, label) != 0) {
+		free(progress.label);
+		progress.label = xstrdup(label);
+		progress.start = t;
+		progress.last = 0;
+		progress.plain_lines = 0;
+	}
+	elapsed = step ? done / 1000.0 : t - progress.start;
+
+	if (cli->progress_tty) {
+		/* At most ten redraws a second, but always the last one. */
+		if (!finished && t - progress.last < 0.1)
+			return;
+		progress.last = t;
+		if (finished && step) {
+			progress_clear();
+			fflush(stderr);
+			return;
+		}
+		format_progress(&line, label, done, total, unit, bytes, elapsed);
+		fit_terminal(&line);
+		fprintf(stderr, "\r\033[K%s", line.ptr);
+		progress.active = 1;
+		if (finished) {
+			fputc('\n', stderr);
+			progress.active = 0;
+		}
+	} else {
+		if (finished) {
+			if (step || !progress.plain_lines)
+				return;
+		} else if (progress.plain_lines ? t - progress.last < PLAIN_EVERY : elapsed < 1.0) {
+			return;
+		}
+		progress.last = t;
+		progress.plain_lines++;
+		format_progress(&line, label, done, total, unit, bytes, elapsed);
+		fprintf(stderr, "%s\n", line.ptr);
 	}
 	fflush(stderr);
+	ipm_buf_release(&line);
 }
 
 /* msg for stderr: a message can quote registry text (a failing step, a
@@ -234,7 +303,7 @@ static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 {
 	struct cli *cli = opaque;
 
-	if (level == IPM_LOG_DEBUG && !cli->verbose)
+	if ((level == IPM_LOG_DEBUG || level == IPM_LOG_OUTPUT) && !cli->verbose)
 		return;
 	if (level == IPM_LOG_INFO && cli->quiet)
 		return;
@@ -243,6 +312,8 @@ static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 	if (level == IPM_LOG_WARN)
 		fprintf(stderr, "ipm: %swarning:%s %s\n", cli->color_err ? "\033[1;33m" : "",
 			cli->color_err ? "\033[0m" : "", msg);
+	else if (level == IPM_LOG_OUTPUT)
+		fprintf(stderr, "%s\n", msg);
 	else if (level == IPM_LOG_DEBUG)
 		fprintf(stderr, "%sdebug: %s%s\n", cli->color_err ? "\033[2m" : "", msg,
 			cli->color_err ? "\033[0m" : "");
@@ -643,6 +714,10 @@ int main(int argc, char **argv)
 	memset(&cli, 0, sizeof(cli));
 	cli.argv0 = argv[0];
 	decide_color(&cli);
+	{
+		const char *term = getenv("TERM");
+		cli.progress_tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
+	}
 
 	for (; i < argc; i++) {
 		const char *a = argv[i];
