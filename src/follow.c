@@ -64,13 +64,15 @@ static void read_output(struct ipm_follow *f)
 	}
 }
 
-void ipm_follow_wait(struct ipm_follow *f, int fd, int timeout_ms)
+int ipm_follow_wait(struct ipm_follow *f, int fd, int timeout_ms)
 {
 	uint64_t elapsed;
+	int hung_up = 0;
 
 	if (fd >= 0) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		poll(&pfd, 1, timeout_ms);
+		if (poll(&pfd, 1, timeout_ms) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+			hung_up = 1;
 	} else {
 		poll(NULL, 0, timeout_ms);
 	}
@@ -80,6 +82,7 @@ void ipm_follow_wait(struct ipm_follow *f, int fd, int timeout_ms)
 		ipm_progress(f->label, elapsed, 0, "ms");
 		f->reported_s = elapsed / 1000 + 1;
 	}
+	return hung_up;
 }
 
 void ipm_follow_end(struct ipm_follow *f)

@@ -632,7 +632,8 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
  * Runs argv (argv[0] a path: /bin/sh, or bubblewrap running it) in workdir
  * with envp, output appended to log_fd. *out_status: the exit status (128+N
  * for signal N); *out_timed_out: 1 when it was stopped after timeout
- * seconds. Returns IPM_ECANCEL when ipm was interrupted.
+ * seconds. Returns IPM_ECANCEL when ipm was interrupted. follow, unless
+ * NULL, is given the step's time and output while it runs.
  *
  * Process layout: ipm -> guardian -> sh (own process group). The guardian
  * dies with ipm (PR_SET_PDEATHSIG, even on SIGKILL) and then kills the whole
@@ -738,13 +739,15 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	exit_pipe[1] = -1;
 	if (timeout > 0)
 		alarm((unsigned)timeout);
+	/* follow's reports every 100 ms until the guardian is gone; then
+	 * only its exit status is left to wait for */
 	while ((w = waitpid(pid, &status, follow ? WNOHANG : 0)) != pid) {
 		if (w < 0 && errno != EINTR) {
 			rc = ipm_error_set(IPM_ERROR, "cannot wait for a recipe step: %s", strerror(errno));
 			goto done;
 		}
-		if (w == 0)
-			ipm_follow_wait(follow, exit_pipe[0], 100);
+		if (w == 0 && ipm_follow_wait(follow, exit_pipe[0], 100) > 0)
+			follow = NULL;
 	}
 	guardian_pid = 0;
 	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

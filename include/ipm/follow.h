@@ -23,8 +23,9 @@ struct ipm_follow {
  * the step (0 ms) at once. label is copied. */
 void ipm_follow_start(struct ipm_follow *f, const char *label, const char *log_path, off_t offset);
 /* Waits up to timeout_ms for fd to become readable or hung up (fd < 0: just
- * sleeps), then reports the new output lines and, once a second, the time. */
-void ipm_follow_wait(struct ipm_follow *f, int fd, int timeout_ms);
+ * sleeps), then reports the new output lines and, once a second, the time.
+ * 1 when fd was hung up (its writer is gone), else 0. */
+int ipm_follow_wait(struct ipm_follow *f, int fd, int timeout_ms);
 /* The rest of the output (a last line without newline too), the end report;
  * releases f. */
 void ipm_follow_end(struct ipm_follow *f);

@@ -47,7 +47,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	cJSON *doc = NULL, *problems = NULL;
 	const char *opt, *value;
 	const char **names = NULL;
-	size_t nnames = 0;
+	size_t nnames = 0, i;
 	int idx = 1, r, json = 0, rc;
 
 	names = xcalloc((size_t)argc, sizeof(*names));
@@ -61,7 +61,11 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 				rc = cli_usage_error(cli, "the package name is empty");
 				goto done;
 			}
-			names[nnames++] = argv[idx++];
+			for (i = 0; i < nnames && strcmp(names[i], argv[idx]) != 0; i++)
+				;
+			if (i == nnames)
+				names[nnames++] = argv[idx];
+			idx++;
 			continue;
 		}
 		if (strcmp(opt, "--json") == 0) {

@@ -146,6 +146,14 @@ check "one unknown name stops it before any check" test ! -s "$work/out"
 expect_fail 2 "unknown option '--fix'" "$IPM" verify --fix
 expect_fail 2 "the package name is empty" "$IPM" verify ""
 
+# the whole store tree gone: one line, not one per file
+hello_store=$IPM_HOME/store/hello/1.0
+mv "$hello_store" "$work/hello-store.saved"
+expect_problems "$IPM" verify hello
+check "a missing store tree, once" grep -qx "hello: $hello_store: store tree missing" "$work/out"
+check "and its files are not listed one by one" test "$(wc -l <"$work/out")" -eq 2
+mv "$work/hello-store.saved" "$hello_store"
+
 # ---- a reinstall repairs it ----
 expect_ok "$IPM" remove -y hello
 expect_ok "$IPM" install -y hello
