@@ -56,6 +56,11 @@ static void read_output(struct ipm_follow *f)
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t len = (size_t)((nl ? nl : end) - p);
+			size_t room = LINE_MAX_BYTES - f->line.len;
+			if (len > room) {
+				len = room;
+				nl = NULL;
+			}
 			ipm_buf_addn(&f->line, p, len);
 			if (nl || f->line.len >= LINE_MAX_BYTES)
 				flush_line(f);
