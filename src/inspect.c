@@ -264,14 +264,18 @@ done:
 	return rc;
 }
 
+/* The store first: by default it lies inside the prefix
+ * (~/.local/share/ipm/store in ~/.local). */
 static int owner_at(struct ipm_owner *out, struct ipm_ctx *ctx, const struct places *pl, const char *path)
 {
 	const char *rel;
+	int rc;
 
+	if (((rel = below(path, pl->store)) || (rel = below(path, pl->store_real))) && *rel &&
+	    (rc = owner_in_store(out, ctx, pl, rel)) != 0)
+		return rc;
 	if ((rel = below(path, pl->prefix)) || (rel = below(path, pl->prefix_real)))
 		return *rel ? owner_in_prefix(out, ctx, pl, rel) : 0;
-	if (((rel = below(path, pl->store)) || (rel = below(path, pl->store_real))) && *rel)
-		return owner_in_store(out, ctx, pl, rel);
 	return 0;
 }
 

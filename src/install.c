@@ -889,17 +889,43 @@ static char *first_names(const char *dir, char *const *names, size_t n)
 	return ipm_buf_detach(&b);
 }
 
+/* 1 when prefix/rel is dir or lies inside it. */
+static int inside_dir(const char *prefix, const char *rel, const char *dir)
+{
+	size_t n = strlen(prefix), d = strlen(dir);
+
+	if (strncmp(dir, prefix, n) != 0 || dir[n] != '/')
+		return 0;
+	dir += n + 1;
+	d -= n + 1;
+	return strncmp(rel, dir, d) == 0 && (rel[d] == '\0' || rel[d] == '/');
+}
+
 /* Takes away what a recipe wrote into the prefix itself: IPM_EBUILD naming
- * it, or 0 when it wrote nothing there. */
-static int undo_prefix_writes(const struct ipm_snapshot *before, const char *prefix, const char *name)
+ * it, or 0 when it wrote nothing there. What ipm itself made meanwhile in
+ * its home or cache is no recipe's doing: by default the home,
+ * ~/.local/share/ipm, lies inside the prefix, ~/.local. */
+static int undo_prefix_writes(const struct ipm_snapshot *before, const char *prefix, const char *name,
+			      const char *home, const char *cache)
 {
 	char **fresh = NULL, **top = NULL;
-	size_t nfresh = 0, ntop = 0;
+	size_t nfresh = 0, ntop = 0, kept = 0;
 	char *list;
 	int rc;
 
 	if ((rc = ipm_snapshot_new_entries(&fresh, &nfresh, before, prefix)) < 0 || nfresh == 0)
 		return rc;
+	for (size_t i = 0; i < nfresh; i++) {
+		if (inside_dir(prefix, fresh[i], home) || inside_dir(prefix, fresh[i], cache))
+			free(fresh[i]);
+		else
+			fresh[kept++] = fresh[i];
+	}
+	nfresh = kept;
+	if (nfresh == 0) {
+		free(fresh);
+		return 0;
+	}
 	top = xcalloc(nfresh, sizeof(*top));
 	/* name what the recipe made, not everything inside a directory it made */
 	for (size_t i = 0; i < nfresh; i++) {
@@ -976,12 +1002,13 @@ static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char
 {
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
 	const char *forbidden[] = { build_root, store_root };
 	char **leaks = NULL;
 	size_t nleaks = 0;
 	int rc;
 
-	if ((rc = undo_prefix_writes(before, prefix, name)) < 0)
+	if ((rc = undo_prefix_writes(before, prefix, name, own_home, own_cache)) < 0)
 		goto done;
 	if ((rc = ipm_rm_rf(store_dir)) < 0)
 		goto done;
@@ -1011,6 +1038,8 @@ done:
 	if (rc < 0)
 		ipm_linkage_release(&out->linkage);
 	xfree_strv(leaks, nleaks);
+	free(own_home);
+	free(own_cache);
 	free(build_root);
 	free(store_root);
 	return rc;
@@ -1107,8 +1136,11 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			 * prefix is taken away and reported beside it */
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
-			if (undo_prefix_writes(&before, prefix, name) < 0)
+			char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
+			if (undo_prefix_writes(&before, prefix, name, own_home, own_cache) < 0)
 				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			free(own_home);
+			free(own_cache);
 			ipm_error_restore(&saved);
 		}
 		if (rc == 0) {

@@ -122,6 +122,26 @@ check "remove took away what files listed (but the directories other uses)" test
 expect_fail 1 "is not owned by any package" "$IPM" which "$IPM_PREFIX/share/hello/README"
 expect_fail 1 "package 'hello' is not installed" "$IPM" files hello
 
+# The default layout: the home (and its store) inside the prefix, as
+# ~/.local/share/ipm is inside ~/.local. (ipm's own build directories there
+# are no recipe's writes into the prefix.)
+(
+	export IPM_PREFIX=$work/local IPM_HOME=$work/local/share/ipm
+	"$IPM" install -y hello >/dev/null 2>"$work/err.install"
+	"$IPM_PREFIX/bin/hello" >"$work/out.run"
+	store_file=$(readlink "$IPM_PREFIX/bin/hello")
+	"$IPM" which "$store_file" >"$work/out" 2>"$work/err"
+	echo "$store_file" >"$work/store_file"
+	"$IPM" which "$IPM_HOME/ipm.db" >"$work/out.db" 2>"$work/err.db"
+	echo $? >"$work/rc.db"
+	"$IPM" remove -y hello >/dev/null 2>&1
+)
+check "home inside the prefix: the install works" grep -qx "hello 1.0" "$work/out.run"
+check "home inside the prefix: a store path is the package's" \
+	grep -qx "$(cat "$work/store_file") -> $work/local/bin/hello is owned by hello 1.0" "$work/out"
+check "home inside the prefix: ipm's own database is nobody's" \
+	sh -c '[ "$(cat "$1/rc.db")" = 1 ] && grep -q "is not owned by any package" "$1/err.db"' sh "$work"
+
 # Nothing installed at all: still a clean answer.
 expect_ok "$IPM" remove -y other
 expect_fail 1 "is not owned by any package" "$IPM" which "$IPM_PREFIX/bin/other"
