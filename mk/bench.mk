@@ -22,3 +22,9 @@ $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_L
 .PHONY: bench-guess
 bench-guess: all
 	@BUILD=$(BUILD) bench/guess-bench.sh
+
+# ipm verify / which / files on a package of 2,000 files against sha256sum
+# and the sqlite3 tool (not part of `make bench`): bench/verify-bench.sh.
+.PHONY: bench-verify
+bench-verify: all
+	@BUILD=$(BUILD) bench/verify-bench.sh
