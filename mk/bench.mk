@@ -38,3 +38,8 @@ bench-guess: all
 .PHONY: bench-rollback
 bench-rollback: all $(BUILD)/bench/ipm_timeit
 	@BUILD=$(BUILD) bench/rollback-bench.sh
+# ipm verify / which / files on a package of 2,000 files against sha256sum
+# and the sqlite3 tool (not part of `make bench`): bench/verify-bench.sh.
+.PHONY: bench-verify
+bench-verify: all
+	@BUILD=$(BUILD) bench/verify-bench.sh

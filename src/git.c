@@ -89,8 +89,8 @@ static int on_transfer(const git_indexer_progress *stats, void *payload)
 		return 0;
 	if (!end && stats->received_objects == stats->total_objects)
 		return 0;  /* received but not indexed yet: not the end */
-	ipm_progress(p->label, end ? stats->total_objects : stats->received_objects,
-		     stats->total_objects, "objects");
+	ipm_progress_bytes(p->label, end ? stats->total_objects : stats->received_objects,
+			   stats->total_objects, "objects", stats->received_bytes);
 	p->last_ms = now;
 	p->started = 1;
 	p->ended = end;
@@ -210,7 +210,8 @@ static int fetch_all(char **out_head, git_repository *repo, const char *fetch_ur
 	}
 	if (progress.started && !progress.ended) {
 		const git_indexer_progress *stats = git_remote_stats(remote);
-		ipm_progress(shown_url, stats->total_objects, stats->total_objects, "objects");
+		ipm_progress_bytes(shown_url, stats->total_objects, stats->total_objects, "objects",
+				   stats->received_bytes);
 	}
 	git_remote_disconnect(remote);
 

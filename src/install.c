@@ -25,6 +25,7 @@
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
+#include "ipm/follow.h"
 #include "ipm/fs.h"
 #include "ipm/install.h"
 #include "ipm/interrupt.h"
@@ -141,7 +142,8 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
  * Runs argv (argv[0] a path: /bin/sh, or bubblewrap running it) in workdir
  * with envp, output appended to log_fd. *out_status: the exit status (128+N
  * for signal N); *out_timed_out: 1 when it was stopped after timeout
- * seconds. Returns IPM_ECANCEL when ipm was interrupted.
+ * seconds. Returns IPM_ECANCEL when ipm was interrupted. follow, unless
+ * NULL, is given the step's time and output while it runs.
  *
  * Process layout: ipm -> guardian -> sh (own process group). The guardian
  * dies with ipm (PR_SET_PDEATHSIG, even on SIGKILL) and then kills the whole
@@ -149,13 +151,16 @@ static void build_env(struct step_env *e, struct ipm_ctx *ctx, const struct ipm_
  * that the next ipm run cleans.
  */
 static int run_step(int *out_status, int *out_timed_out, char **argv, const char *workdir, char **envp,
-		    int log_fd, int timeout)
+		    int log_fd, int timeout, struct ipm_follow *follow)
 {
 	struct sigaction tsa, old_alrm;
 	pid_t parent = getpid();
-	pid_t pid;
+	pid_t pid, w;
 	int status = 0;
 	int rc = 0;
+	/* Held open by the guardian alone (the recipe's exec closes it): its
+	 * end wakes the wait below at once. */
+	int exit_pipe[2] = { -1, -1 };
 
 	*out_status = 0;
 	*out_timed_out = 0;
@@ -171,6 +176,10 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 	sigemptyset(&tsa.sa_mask);
 	sigaction(SIGALRM, &tsa, &old_alrm);
 
+	if (pipe2(exit_pipe, O_CLOEXEC) < 0) {
+		rc = ipm_error_set(IPM_ERROR, "cannot start a process: %s", strerror(errno));
+		goto done;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rc = ipm_error_set(IPM_ERROR, "cannot start a process: %s", strerror(errno));
@@ -236,13 +245,19 @@ static int run_step(int *out_status, int *out_timed_out, char **argv, const char
 
 	guardian_pid = pid;
 	ipm_interrupt_set_child(pid);
+	close(exit_pipe[1]);
+	exit_pipe[1] = -1;
 	if (timeout > 0)
 		alarm((unsigned)timeout);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
+	/* follow's reports every 100 ms until the guardian is gone; then
+	 * only its exit status is left to wait for */
+	while ((w = waitpid(pid, &status, follow ? WNOHANG : 0)) != pid) {
+		if (w < 0 && errno != EINTR) {
 			rc = ipm_error_set(IPM_ERROR, "cannot wait for a recipe step: %s", strerror(errno));
 			goto done;
 		}
+		if (w == 0 && ipm_follow_wait(follow, exit_pipe[0], 100) > 0)
+			follow = NULL;
 	}
 	guardian_pid = 0;
 	*out_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -253,6 +268,10 @@ done:
 	alarm(0);
 	guardian_pid = 0;
 	ipm_interrupt_set_child(0);
+	if (exit_pipe[0] >= 0)
+		close(exit_pipe[0]);
+	if (exit_pipe[1] >= 0)
+		close(exit_pipe[1]);
 	sigaction(SIGALRM, &old_alrm, NULL);
 	return rc;
 }
@@ -321,13 +340,20 @@ static int run_method(struct ipm_ctx *ctx, const struct ipm_plan_item *it, const
 		size_t argc = 0;
 		off_t start;
 		int status = 0, late = 0;
+		struct ipm_follow follow;
+		char *step_name = ipm_follow_step_name(cmd, 60);
+		char *label = xasprintf("building %s: step %zu/%zu %s", it->entry.name, i + 1, nsteps, step_name);
 
 		if (sb->bwrap)
 			argv = ipm_sandbox_argv(&argc, sb, box, cmd);
 		dprintf(log_fd, "$ %s\n", cmd);
 		start = lseek(log_fd, 0, SEEK_CUR);
 		ipm_log(IPM_LOG_DEBUG, "%s: %s", it->entry.name, cmd);
-		rc = run_step(&status, &late, argv, box->workdir, envp, log_fd, ctx->cfg.step_timeout);
+		ipm_follow_start(&follow, label, log_path, start);
+		rc = run_step(&status, &late, argv, box->workdir, envp, log_fd, ctx->cfg.step_timeout, &follow);
+		ipm_follow_end(&follow);
+		free(label);
+		free(step_name);
 		if (argv != plain)
 			xfree_strv(argv, argc);
 		if (rc < 0)
@@ -371,17 +397,43 @@ static char *first_names(const char *dir, char *const *names, size_t n)
 	return ipm_buf_detach(&b);
 }
 
+/* 1 when prefix/rel is dir or lies inside it. */
+static int inside_dir(const char *prefix, const char *rel, const char *dir)
+{
+	size_t n = strlen(prefix), d = strlen(dir);
+
+	if (strncmp(dir, prefix, n) != 0 || dir[n] != '/')
+		return 0;
+	dir += n + 1;
+	d -= n + 1;
+	return strncmp(rel, dir, d) == 0 && (rel[d] == '\0' || rel[d] == '/');
+}
+
 /* Takes away what a recipe wrote into the prefix itself: IPM_EBUILD naming
- * it, or 0 when it wrote nothing there. */
-static int undo_prefix_writes(const struct ipm_snapshot *before, const char *prefix, const char *name)
+ * it, or 0 when it wrote nothing there. What ipm itself made meanwhile in
+ * its home or cache is no recipe's doing: by default the home,
+ * ~/.local/share/ipm, lies inside the prefix, ~/.local. */
+static int undo_prefix_writes(const struct ipm_snapshot *before, const char *prefix, const char *name,
+			      const char *home, const char *cache)
 {
 	char **fresh = NULL, **top = NULL;
-	size_t nfresh = 0, ntop = 0;
+	size_t nfresh = 0, ntop = 0, kept = 0;
 	char *list;
 	int rc;
 
 	if ((rc = ipm_snapshot_new_entries(&fresh, &nfresh, before, prefix)) < 0 || nfresh == 0)
 		return rc;
+	for (size_t i = 0; i < nfresh; i++) {
+		if (inside_dir(prefix, fresh[i], home) || inside_dir(prefix, fresh[i], cache))
+			free(fresh[i]);
+		else
+			fresh[kept++] = fresh[i];
+	}
+	nfresh = kept;
+	if (nfresh == 0) {
+		free(fresh);
+		return 0;
+	}
 	top = xcalloc(nfresh, sizeof(*top));
 	/* name what the recipe made, not everything inside a directory it made */
 	for (size_t i = 0; i < nfresh; i++) {
@@ -458,12 +510,13 @@ static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char
 {
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
 	const char *forbidden[] = { build_root, store_root };
 	char **leaks = NULL;
 	size_t nleaks = 0;
 	int rc;
 
-	if ((rc = undo_prefix_writes(before, prefix, name)) < 0)
+	if ((rc = undo_prefix_writes(before, prefix, name, own_home, own_cache)) < 0)
 		goto done;
 	if ((rc = ipm_rm_rf(store_dir)) < 0)
 		goto done;
@@ -493,6 +546,8 @@ done:
 	if (rc < 0)
 		ipm_linkage_release(&out->linkage);
 	xfree_strv(leaks, nleaks);
+	free(own_home);
+	free(own_cache);
 	free(build_root);
 	free(store_root);
 	return rc;
@@ -564,10 +619,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			goto done;
 
 		dprintf(log_fd, "# %s %s, method '%s'\n", name, version, m->name ? m->name : "default");
-		ipm_log(IPM_LOG_INFO, "building '%s' %s%s%s%s ...", name, version,
+		ipm_log(IPM_LOG_INFO, "building '%s' %s%s%s%s (log: %s) ...", name, version,
 			last - first > 1 || it->method ? " with method '" : "",
 			last - first > 1 || it->method ? (m->name ? m->name : "default") : "",
-			last - first > 1 || it->method ? "'" : "");
+			last - first > 1 || it->method ? "'" : "", log_path);
 		{
 			const char *writable[] = { build_dir, stage_dir, home_dir };
 			const char *readable[] = { prefix, store_root };
@@ -582,8 +637,11 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			 * prefix is taken away and reported beside it */
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
-			if (undo_prefix_writes(&before, prefix, name) < 0)
+			char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
+			if (undo_prefix_writes(&before, prefix, name, own_home, own_cache) < 0)
 				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			free(own_home);
+			free(own_cache);
 			ipm_error_restore(&saved);
 		}
 		if (rc == 0) {

@@ -35,6 +35,11 @@ void ipm_log(enum ipm_log_level level, const char *fmt, ...)
 
 void ipm_progress(const char *label, uint64_t done, uint64_t total, const char *unit)
 {
+	ipm_progress_bytes(label, done, total, unit, 0);
+}
+
+void ipm_progress_bytes(const char *label, uint64_t done, uint64_t total, const char *unit, uint64_t bytes)
+{
 	if (progress_fn)
-		progress_fn(progress_ctx, label, done, total, unit);
+		progress_fn(progress_ctx, label, done, total, unit, bytes);
 }

@@ -693,6 +693,15 @@ static const char *txn_owner(const struct ipm_txn *t, const char *target, const 
 	return NULL;
 }
 
+/* Whether another package of this transaction creates directory rel. */
+static int txn_made_dir(const struct ipm_txn *t, const struct txn_op *self, const char *rel)
+{
+	for (size_t i = 0; i < t->nops; i++)
+		if (&t->ops[i] != self && strv_has(t->ops[i].mkdirs, t->ops[i].nmkdirs, rel))
+			return 1;
+	return 0;
+}
+
 /* The link at rel of an op planned in the same batch as self (staged, not
  * yet applied), or NULL; *owner: its package. */
 static const struct txn_link *staged_link(const struct ipm_txn *t, const struct txn_op *self, const char *rel,
@@ -846,7 +855,7 @@ static int plan_switch(struct ipm_txn *t, struct txn_op *op, struct switch_plan 
 				/* Created by ipm (for an earlier version, or for
 				 * another package): recorded too, so that whichever
 				 * package leaves it empty removes it. */
-				if (from_history) {
+				if (from_history || txn_made_dir(t, op, f->path)) {
 					plan_add_row(p, f->path, 'd', NULL);
 				} else if ((rc = owner_of(&owner, t->ctx, f->path)) == 0 && owner) {
 					plan_add_row(p, f->path, 'd', NULL);

@@ -13,7 +13,8 @@
  *      the table row's `needs` asks for (database, lock, network).
  *   2. Add one row to the table in main.c: name, function, needs, one-line
  *      summary, synopsis (exactly the SYNOPSIS line of its man page) and the
- *      option lines `ipm <name> --help` prints.
+ *      option lines `ipm <name> --help` prints; other names go into the
+ *      aliases table below it (say them in the man page's DESCRIPTION).
  *   3. Write man/ipm-<name>.1 (NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT
  *      STATUS, EXAMPLES, SEE ALSO) and list it in man/ipm.1;
  *      tests/e2e/t0010-help-vs-man.sh checks the synopsis automatically.
@@ -57,6 +58,7 @@ struct cli {
 	int verbose;
 	int color_err;           /* colour on stderr */
 	int color_out;           /* colour on stdout */
+	int progress_tty;        /* stderr is a terminal that can redraw a line (not TERM=dumb) */
 	int opened;
 	unsigned needs;          /* cmd->needs; a subcommand may narrow it before cli_open */
 	struct ipm_ctx ctx;
@@ -113,8 +115,12 @@ char *cli_shown_dup(const char *text);
 const char *cli_time(long long t);
 /* Directory of the running ipm binary (caller frees), or NULL. */
 char *cli_exe_dir(const char *argv0);
-/* The command table, for `ipm help`. */
+/* The command table, for `ipm help`: a command by its name or an alias. */
 const struct cli_command *cli_find_command(const char *name);
+/* "did you mean 'install'?" for a mistyped command name (the names and
+ * aliases within a couple of edits, or that it begins), or NULL; caller
+ * frees. */
+char *cli_command_suggestion(const char *name);
 void cli_print_command_help(const struct cli_command *cmd, FILE *out);
 void cli_print_main_help(FILE *out);
 
@@ -168,6 +174,9 @@ int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int 
  * now and were not before (before: ipm_db_package_unneeded's answer from
  * before the change), with the `ipm autoremove` hint. */
 void cli_note_unneeded(struct cli *cli, char *const *before, size_t nbefore);
+int cmd_which(struct cli *cli, int argc, char **argv);
+int cmd_files(struct cli *cli, int argc, char **argv);
+int cmd_verify(struct cli *cli, int argc, char **argv);
 
 /* After a successful install (src/cli/cmd_env.c): once per IPM_HOME (the
  * marker $IPM_HOME/env-hint-shown), unless quiet, a note on stderr that the

@@ -75,8 +75,14 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 	}
 	if (topic) {
 		cmd = cli_find_command(topic);
-		if (!cmd)
-			return cli_usage_error(cli, "no command '%s'", topic);
+		if (!cmd) {
+			char *hint = cli_command_suggestion(topic);
+			rc = cli_usage_error(cli, "no command '%s'", topic);
+			if (hint)
+				fprintf(stderr, "hint: %s\n", hint);
+			free(hint);
+			return rc;
+		}
 		page = xasprintf("ipm-%s", cmd->name);
 	} else {
 		page = xstrdup("ipm");

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,6 +19,7 @@
 #include "ipm/fetch.h"
 #include "ipm/interrupt.h"
 #include "ipm/log.h"
+#include "ipm/similar.h"
 #include "ipm/xalloc.h"
 
 #ifndef IPM_VERSION
@@ -134,6 +137,21 @@ static const struct cli_command commands[] = {
 	  "                     --sign also writes OUT.minisig, the index valid for DAYS (default 30)\n"
 	  "  keygen [--dir DIR] write a key pair for --sign, DIR/registry.key and DIR/registry.pub\n"
 	  "                     (default: the configuration's directory); print the public key\n" },
+	{ "which", cmd_which, IPM_NEED_DB_READ,
+	  "show the package that owns a file in the prefix",
+	  "ipm which [--json] PATH",
+	  "      --json         print one JSON document\n"
+	  "  PATH is absolute or relative to the current directory; a symlink to a\n"
+	  "  prefix file, or a path into a package's store tree, counts as that file\n" },
+	{ "files", cmd_files, IPM_NEED_DB_READ,
+	  "list the files a package installed",
+	  "ipm files [--json] NAME",
+	  "      --json         print one JSON document\n" },
+	{ "verify", cmd_verify, IPM_NEED_DB_READ,
+	  "check installed files, links and run-time linkage",
+	  "ipm verify [--json] [NAME...]",
+	  "      --json         print one JSON document\n"
+	  "  without NAME, every installed package is checked\n" },
 	{ "env", cmd_env, 0,
 	  "print shell lines that put the prefix on PATH, MANPATH and more",
 	  "ipm env [--shell sh|bash|zsh|fish]",
@@ -144,6 +162,22 @@ static const struct cli_command commands[] = {
 	  NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Other names of commands, the ones users of other package managers type
+ * first; `ipm --help` shows them beside the command. An alias of a command
+ * that is not in the table is ignored. */
+static const struct {
+	const char *alias, *command;
+} aliases[] = {
+	{ "uninstall", "remove" },
+	{ "rm", "remove" },
+	{ "ls", "list" },
+	{ "show", "info" },
+	{ "owns", "which" },
+	{ "hold", "pin" },
+	{ "unhold", "unpin" },
+};
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
 static const char global_options[] =
 	"  -q, --quiet          print only errors and results\n"
@@ -158,17 +192,30 @@ static enum color_mode color_mode = COLOR_AUTO;
 
 /* ---- output handlers ---- */
 
+/*
+ * Progress on stderr, unless -q. On a terminal: one line redrawn in place
+ * (at most ten times a second), cut to the terminal's width and cleared
+ * before any other message; a download's last state stays on screen, a
+ * build step's line goes when the step ends. Not on a terminal (a log
+ * file, CI): plain lines, an item's first once it has run for a second,
+ * then at most one every PLAIN_EVERY seconds, and a download's end when a
+ * line about it was printed.
+ */
+#define PLAIN_EVERY 10.0
+
 static struct {
 	int active;              /* a progress line is on screen */
-	struct timespec last;
-	struct timespec start;
+	int plain_lines;         /* plain lines printed about label */
+	double start, last;      /* monotonic seconds: label's first report, last output */
 	char *label;
 } progress;
 
-static double now_seconds(struct timespec *ts)
+static double now_seconds(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	return (double)ts->tv_sec + ts->tv_nsec / 1e9;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void progress_clear(void)
@@ -191,53 +238,108 @@ static void human_bytes(char *out, size_t n, double v)
 	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t total,
-			const char *unit)
+static void format_progress(struct ipm_buf *line, const char *label, uint64_t done, uint64_t total,
+			    const char *unit, uint64_t bytes, double elapsed)
 {
-	struct cli *cli = opaque;
-	struct timespec ts;
-	double t, elapsed;
-	int finished = total > 0 && done >= total;
 	char a[32], b[32], r[32];
 
-	if (cli->quiet || !isatty(STDERR_FILENO))
-		return;
-	t = now_seconds(&ts);
-	if (!progress.label || strcmp(progress.label, label) != 0) {
-		free(progress.label);
-		progress.label = xstrdup(label);
-		progress.start = ts;
-		progress.last.tv_sec = 0;
-		progress.last.tv_nsec = 0;
-	}
-	/* At most ten redraws a second, but always the last one. */
-	if (!finished && t - ((double)progress.last.tv_sec + progress.last.tv_nsec / 1e9) < 0.1)
-		return;
-	progress.last = ts;
-	elapsed = t - ((double)progress.start.tv_sec + progress.start.tv_nsec / 1e9);
-
-	fputs("\r\033[K", stderr);
-	if (unit && strcmp(unit, "B") == 0) {
+	/* labels quote registry text (URLs, recipe steps) */
+	cli_buf_add_shown(line, label, -1);
+	if (unit && strcmp(unit, "ms") == 0) {
+		ipm_buf_addf(line, " (%llu s)", (unsigned long long)(done / 1000));
+	} else if (unit && strcmp(unit, "B") == 0) {
 		human_bytes(a, sizeof(a), (double)done);
 		human_bytes(r, sizeof(r), elapsed > 0.05 ? done / elapsed : 0);
 		if (total) {
 			human_bytes(b, sizeof(b), (double)total);
-			fprintf(stderr, "%s: %s / %s (%s/s)", label, a, b, r);
+			ipm_buf_addf(line, ": %s / %s (%s/s)", a, b, r);
 		} else {
-			fprintf(stderr, "%s: %s (%s/s)", label, a, r);
+			ipm_buf_addf(line, ": %s (%s/s)", a, r);
 		}
-	} else if (total) {
-		fprintf(stderr, "%s: %llu/%llu %s", label, (unsigned long long)done,
-			(unsigned long long)total, unit ? unit : "");
 	} else {
-		fprintf(stderr, "%s: %llu %s", label, (unsigned long long)done, unit ? unit : "");
+		if (total)
+			ipm_buf_addf(line, ": %llu/%llu %s", (unsigned long long)done, (unsigned long long)total,
+				     unit ? unit : "");
+		else
+			ipm_buf_addf(line, ": %llu %s", (unsigned long long)done, unit ? unit : "");
+		if (bytes) {
+			human_bytes(a, sizeof(a), (double)bytes);
+			human_bytes(r, sizeof(r), elapsed > 0.05 ? bytes / elapsed : 0);
+			ipm_buf_addf(line, ", %s (%s/s)", a, r);
+		}
 	}
-	progress.active = 1;
-	if (finished) {
-		fputc('\n', stderr);
-		progress.active = 0;
+}
+
+/* line cut to the terminal's width, so that \r redraws it in place */
+static void fit_terminal(struct ipm_buf *line)
+{
+	struct winsize ws;
+	size_t width = 80, len;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	len = line->len;
+	if (len < width)
+		return;
+	len = width > 1 ? width - 1 : 0;
+	while (len && ((unsigned char)line->ptr[len] & 0xC0) == 0x80)
+		len--;
+	ipm_buf_truncate(line, len);
+}
+
+static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t total,
+			const char *unit, uint64_t bytes)
+{
+	struct cli *cli = opaque;
+	struct ipm_buf line = IPM_BUF_INIT;
+	int finished = total > 0 && done >= total;
+	int step = unit && strcmp(unit, "ms") == 0;
+	double t, elapsed;
+
+	if (cli->quiet)
+		return;
+	t = now_seconds();
+	if (!progress.label || strcmp(progress.label, label) != 0) {
+		free(progress.label);
+		progress.label = xstrdup(label);
+		progress.start = t;
+		progress.last = 0;
+		progress.plain_lines = 0;
+	}
+	elapsed = step ? done / 1000.0 : t - progress.start;
+
+	if (cli->progress_tty) {
+		/* At most ten redraws a second, but always the last one. */
+		if (!finished && t - progress.last < 0.1)
+			return;
+		progress.last = t;
+		if (finished && step) {
+			progress_clear();
+			fflush(stderr);
+			return;
+		}
+		format_progress(&line, label, done, total, unit, bytes, elapsed);
+		fit_terminal(&line);
+		fprintf(stderr, "\r\033[K%s", line.ptr);
+		progress.active = 1;
+		if (finished) {
+			fputc('\n', stderr);
+			progress.active = 0;
+		}
+	} else {
+		if (finished) {
+			if (step || !progress.plain_lines)
+				return;
+		} else if (progress.plain_lines ? t - progress.last < PLAIN_EVERY : elapsed < 1.0) {
+			return;
+		}
+		progress.last = t;
+		progress.plain_lines++;
+		format_progress(&line, label, done, total, unit, bytes, elapsed);
+		fprintf(stderr, "%s\n", line.ptr);
 	}
 	fflush(stderr);
+	ipm_buf_release(&line);
 }
 
 /* msg for stderr: a message can quote registry text (a failing step, a
@@ -256,7 +358,7 @@ static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 {
 	struct cli *cli = opaque;
 
-	if (level == IPM_LOG_DEBUG && !cli->verbose)
+	if ((level == IPM_LOG_DEBUG || level == IPM_LOG_OUTPUT) && !cli->verbose)
 		return;
 	if (level == IPM_LOG_INFO && cli->quiet)
 		return;
@@ -265,6 +367,8 @@ static void on_log(void *opaque, enum ipm_log_level level, const char *msg)
 	if (level == IPM_LOG_WARN)
 		fprintf(stderr, "ipm: %swarning:%s %s\n", cli->color_err ? "\033[1;33m" : "",
 			cli->color_err ? "\033[0m" : "", msg);
+	else if (level == IPM_LOG_OUTPUT)
+		fprintf(stderr, "%s\n", msg);
 	else if (level == IPM_LOG_DEBUG)
 		fprintf(stderr, "%sdebug: %s%s\n", cli->color_err ? "\033[2m" : "", msg,
 			cli->color_err ? "\033[0m" : "");
@@ -363,7 +467,7 @@ char *cli_exe_dir(const char *argv0)
 	return exe;
 }
 
-const struct cli_command *cli_find_command(const char *name)
+static const struct cli_command *find_name(const char *name)
 {
 	size_t i;
 
@@ -373,9 +477,95 @@ const struct cli_command *cli_find_command(const char *name)
 	return NULL;
 }
 
+const struct cli_command *cli_find_command(const char *name)
+{
+	const struct cli_command *cmd = find_name(name);
+	size_t i;
+
+	for (i = 0; !cmd && i < NALIASES; i++)
+		if (strcmp(aliases[i].alias, name) == 0)
+			cmd = find_name(aliases[i].command);
+	return cmd;
+}
+
+/* One candidate for cli_command_suggestion: kept when at least as close
+ * as the best so far; one of each command (its name before its aliases). */
+struct suggestion {
+	const char *words[3];
+	const struct cli_command *cmds[3];
+	size_t n, best;
+};
+
+static void consider(struct suggestion *sg, const char *typed, const char *word,
+		     const struct cli_command *cmd)
+{
+	size_t len = strlen(typed), d, k;
+
+	if (!cmd)
+		return;
+	d = ipm_edit_distance_max(typed, word, sg->best, IPM_EDIT_ICASE);
+	/* "inst" for install: the start of a name counts as one edit */
+	if (d > 1 && len >= 3 && len < strlen(word) && strncasecmp(typed, word, len) == 0)
+		d = 1;
+	if (d > sg->best)
+		return;
+	if (d < sg->best) {
+		sg->n = 0;
+		sg->best = d;
+	}
+	for (k = 0; k < sg->n; k++)
+		if (sg->cmds[k] == cmd)
+			return;
+	if (sg->n < 3) {
+		sg->words[sg->n] = word;
+		sg->cmds[sg->n++] = cmd;
+	}
+}
+
+char *cli_command_suggestion(const char *name)
+{
+	struct suggestion sg;
+	struct ipm_buf hint = IPM_BUF_INIT;
+	size_t len = strlen(name), i, k;
+
+	memset(&sg, 0, sizeof(sg));
+	/* a third of the name's length in edits, at most 2: "instal", "remvoe" */
+	sg.best = len >= 6 ? 2 : len >= 3 ? 1 : 0;
+	if (sg.best == 0)
+		return NULL;
+	for (i = 0; i < NCOMMANDS; i++)
+		consider(&sg, name, commands[i].name, &commands[i]);
+	for (i = 0; i < NALIASES; i++)
+		consider(&sg, name, aliases[i].alias, find_name(aliases[i].command));
+	if (sg.n == 0)
+		return NULL;
+	ipm_buf_add(&hint, "did you mean ");
+	for (k = 0; k < sg.n; k++)
+		ipm_buf_addf(&hint, "%s'%s'", k == 0 ? "" : k + 1 == sg.n ? " or " : ", ", sg.words[k]);
+	ipm_buf_addch(&hint, '?');
+	return ipm_buf_detach(&hint);
+}
+
+/* "<before>uninstall, rm<after>" for remove; nothing without aliases. */
+static void print_aliases(FILE *out, const struct cli_command *cmd, const char *before, const char *after)
+{
+	int first = 1;
+	size_t i;
+
+	for (i = 0; i < NALIASES; i++) {
+		if (strcmp(aliases[i].command, cmd->name) != 0)
+			continue;
+		fprintf(out, "%s%s", first ? before : ", ", aliases[i].alias);
+		first = 0;
+	}
+	if (!first)
+		fputs(after, out);
+}
+
 void cli_print_command_help(const struct cli_command *cmd, FILE *out)
 {
 	fprintf(out, "usage: %s\n\n%s\n", cmd->synopsis, cmd->summary);
+	print_aliases(out, cmd, "aliases: ", "\n");
 	if (cmd->options)
 		fprintf(out, "\n%s", cmd->options);
 	fprintf(out, "\nRun 'ipm help %s' for the manual.\n", cmd->name);
@@ -389,8 +579,11 @@ void cli_print_main_help(FILE *out)
 		"ipm installs packages described by JSON registries, from git or archives,\n"
 		"tracks them in a database and removes every trace of them.\n\ncommands:\n",
 		IPM_SYNOPSIS);
-	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	for (i = 0; i < NCOMMANDS; i++) {
+		fprintf(out, "  %-10s %s", commands[i].name, commands[i].summary);
+		print_aliases(out, &commands[i], " (also: ", ")");
+		fputc('\n', out);
+	}
 	fprintf(out, "\noptions:\n%s\nRun 'ipm help COMMAND' for a command's manual.\n",
 		global_options);
 }
@@ -579,6 +772,10 @@ int main(int argc, char **argv)
 	memset(&cli, 0, sizeof(cli));
 	cli.argv0 = argv[0];
 	decide_color(&cli);
+	{
+		const char *term = getenv("TERM");
+		cli.progress_tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
+	}
 
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -605,7 +802,9 @@ int main(int argc, char **argv)
 	cli.cmd = cli_find_command(argv[i]);
 	if (!cli.cmd) {
 		char *msg = xasprintf("unknown command '%s'", argv[i]);
-		cli_error(&cli, msg, "run 'ipm --help' for the list of commands");
+		char *hint = cli_command_suggestion(argv[i]);
+		cli_error(&cli, msg, hint ? hint : "run 'ipm --help' for the list of commands");
+		free(hint);
 		free(msg);
 		return CLI_EXIT_USAGE;
 	}

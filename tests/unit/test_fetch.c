@@ -317,12 +317,16 @@ struct progress_seen {
 	int calls;
 	int ended;
 	char unit[16];
+	uint64_t bytes;     /* the most bytes reported (git: received so far) */
 };
 static struct progress_seen seen;
 
-static void on_progress(void *ctx, const char *label, uint64_t done, uint64_t total, const char *unit)
+static void on_progress(void *ctx, const char *label, uint64_t done, uint64_t total, const char *unit,
+			uint64_t bytes)
 {
 	seen.calls++;
+	if (bytes > seen.bytes)
+		seen.bytes = bytes;
 	if (total && done == total)
 		seen.ended++;
 	snprintf(seen.unit, sizeof(seen.unit), "%s", unit);
@@ -363,6 +367,7 @@ static void test_git_fetch_checkout_offline(void **state)
 	assert_true(seen.calls >= 1);
 	assert_string_equal(seen.unit, "objects");
 	assert_int_equal(seen.ended, 1);
+	assert_true(seen.bytes > 0);   /* the pack's bytes come with the objects */
 
 	char *dest = xasprintf("%s/src1", work);
 	assert_int_equal(ipm_fetch_unpack(&ctx, &src, dest), 0);
