@@ -140,6 +140,10 @@ static const char *const migrations[] = {
 	 * for an entry from a registry): what `registry new --from-installed`
 	 * writes out, and what `list` and `info` mark as guessed */
 	"ALTER TABLE packages ADD COLUMN guessed_entry TEXT;",
+	/* 5: the build key of the installed tree (see bincache.h), NULL for
+	 * packages installed before it was recorded: `info` shows it, and
+	 * the keys of dependents are made from it */
+	"ALTER TABLE packages ADD COLUMN build_key TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -229,7 +233,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTORS_ALL] = "SELECT id, dim, count, length(names), length(vecs) FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry FROM packages WHERE name = ?1",
+		" explicit, installed_at, guessed_entry, build_key FROM packages WHERE name = ?1",
 	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
 	[ST_PACKAGE_DEPS] =
 		"SELECT depends_on, version_constraint FROM deps WHERE package = ?1 ORDER BY depends_on",
@@ -238,15 +242,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PACKAGE_PREFIX] = "SELECT prefix FROM packages ORDER BY name LIMIT 1",
 	[ST_PACKAGE_LIST] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry FROM packages ORDER BY name",
+		" explicit, installed_at, guessed_entry, build_key FROM packages ORDER BY name",
 	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source,"
 		" CASE WHEN guessed_entry IS NULL THEN NULL ELSE 'guessed' END FROM packages ORDER BY name",
 	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM package_widths",
 	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
 	[ST_PACKAGE_INSERT] =
 		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at, guessed_entry)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" prefix, explicit, installed_at, guessed_entry, build_key)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
 	[ST_DEPENDENTS] =
@@ -1361,6 +1365,7 @@ void ipm_package_row_release(struct ipm_package_row *p)
 	free(p->store_dir);
 	free(p->prefix);
 	free(p->guessed_entry);
+	free(p->build_key);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		free(p->files[i].path);
 		free(p->files[i].sha256);
@@ -1387,6 +1392,7 @@ static void package_from_row(struct ipm_package_row *p, sqlite3_stmt *s)
 	p->explicit_install = sqlite3_column_int(s, 8);
 	p->installed_at = sqlite3_column_int64(s, 9);
 	p->guessed_entry = col_text(s, 10);
+	p->build_key = col_text(s, 11);
 }
 
 int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files)
@@ -1531,6 +1537,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 		p.explicit_install = sqlite3_column_int(s, 8);
 		p.installed_at = sqlite3_column_int64(s, 9);
 		p.guessed_entry = (char *)sqlite3_column_text(s, 10);
+		p.build_key = (char *)sqlite3_column_text(s, 11);
 		if (fn(ctx, &p)) {
 			rc = SQLITE_DONE;
 			break;
@@ -1581,6 +1588,7 @@ int ipm_db_package_add(struct ipm_db *db, const struct ipm_package_row *p)
 	sqlite3_bind_int(s, 9, p->explicit_install);
 	sqlite3_bind_int64(s, 10, p->installed_at ? p->installed_at : (int64_t)time(NULL));
 	bind_text(s, 11, p->guessed_entry);
+	bind_text(s, 12, p->build_key);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc != SQLITE_DONE) {

@@ -42,6 +42,7 @@
 
 #include <cJSON.h>
 
+#include "ipm/bincache.h"
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
@@ -1129,6 +1130,78 @@ done:
 	return rc;
 }
 
+/*
+ * The binary cache's way to a store tree (bincache.h): the fetched archive
+ * extracted into the store directory, under a journal as a build is, then
+ * the same linkage check a built tree passes.
+ */
+static int unpack_cached(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+{
+	const char *name = it->entry.name;
+	const struct ipm_bincache_choice *c = it->bincache;
+	char *build_root = xasprintf("%s/build", ctx->cfg.home);
+	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	const char *forbidden[] = { build_root, store_root };
+	char *store_dir = store_dir_for(ctx, it);
+	char *prefix = absolute_path(ctx->cfg.prefix);
+	struct journal j = { 0 };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(c->from, "local") == 0)
+		ipm_log(IPM_LOG_INFO, "installing '%s' %s from the local binary cache ...", name, it->release->version);
+	else
+		ipm_log(IPM_LOG_INFO, "installing '%s' %s from binary cache '%s' ...", name, it->release->version,
+			c->from);
+	j.name = xstrdup(name);
+	j.now.store_dir = xstrdup(store_dir);
+	j.now.prefix = xstrdup(prefix);
+	if ((rc = journal_write(ctx, &j)) < 0 || (rc = ipm_rm_rf(store_dir)) < 0 ||
+	    (rc = ipm_bincache_extract(ctx, c, store_dir)) < 0 ||
+	    (rc = ipm_linkage_check(&out->linkage, store_dir, prefix, forbidden, 2)) < 0)
+		goto done;
+	if (out->linkage.nproblems) {
+		rc = linkage_error(name, &out->linkage, -1);
+		goto done;
+	}
+	/* the method its build used, for the record */
+	out->method = it->method ? it->method : &it->entry.methods[0];
+	for (size_t m = 0; c->method && m < it->entry.nmethods; m++)
+		if (it->entry.methods[m].name && strcmp(it->entry.methods[m].name, c->method) == 0)
+			out->method = &it->entry.methods[m];
+	out->store_dir = store_dir;
+	store_dir = NULL;
+done:
+	if (rc < 0) {
+		struct ipm_error_saved saved;
+		ipm_error_save(&saved);
+		ipm_linkage_release(&out->linkage);
+		if (j.name && store_dir) {
+			remove_store(store_dir);
+			journal_delete(ctx, name);
+		}
+		ipm_error_restore(&saved);
+	}
+	journal_release(&j);
+	free(store_dir);
+	free(prefix);
+	free(build_root);
+	free(store_root);
+	return rc;
+}
+
+/* A binary that cannot be used: said in one line, and the item builds. */
+static void drop_binary(const struct ipm_plan_item *it)
+{
+	struct ipm_bincache_choice *c = it->bincache;
+
+	ipm_log(IPM_LOG_WARN, "cannot use the binary of '%s' from %s: %s; building it instead", it->entry.name,
+		strcmp(c->from, "local") == 0 ? "the local binary cache" : c->from, ipm_error_message());
+	ipm_error_clear();
+	free(c->from);
+	c->from = NULL;
+}
+
 /* ---- committing ---- */
 
 static int owner_of(char **out, struct ipm_ctx *ctx, const char *rel)
@@ -1321,6 +1394,7 @@ static int commit_item(struct ipm_ctx *ctx, const struct ipm_plan_item *it, cons
 	row.version = it->release->version;
 	row.registry = it->registry;
 	row.guessed_entry = it->guessed_entry;
+	row.build_key = it->bincache ? it->bincache->key : NULL;
 	row.source = ipm_source_describe(&it->source);
 	row.resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
 	row.method = b->method->name ? b->method->name : "default";
@@ -1485,6 +1559,9 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		skip[i] = plan->items[i].installed ||
 			  (!plan->items[i].rebuild && installed_here(ctx, &plan->items[i]));
+	/* build keys, when the caller did not ask the binary caches */
+	if ((rc = ipm_bincache_keys(ctx, plan)) < 0)
+		goto done;
 
 	/* Everything is fetched before anything is built, so that a network
 	 * failure never leaves half the plan installed. */
@@ -1494,6 +1571,11 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 			continue;
 		if ((rc = check_unfinished(ctx, it->entry.name)) < 0)
 			goto done;
+		if (it->bincache && it->bincache->from) {
+			if (ipm_bincache_fetch(ctx, it->bincache) == 0)
+				continue;
+			drop_binary(it);
+		}
 		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
 		rc = ipm_fetch_source(&ctx->fetch, &it->source);
 		if (rc < 0) {
@@ -1509,7 +1591,21 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 
 		if (skip[i])
 			continue;
-		rc = build_item(&b, ctx, it);
+		if (it->bincache && it->bincache->from) {
+			rc = unpack_cached(&b, ctx, it);
+			if (rc < 0 && rc != IPM_ECANCEL) {
+				drop_binary(it);
+				if ((rc = ipm_fetch_source(&ctx->fetch, &it->source)) < 0)
+					goto done;
+				rc = build_item(&b, ctx, it);
+				if (rc == 0)
+					ipm_bincache_after_build(ctx, it, b.method->name, b.store_dir);
+			}
+		} else {
+			rc = build_item(&b, ctx, it);
+			if (rc == 0)
+				ipm_bincache_after_build(ctx, it, b.method->name, b.store_dir);
+		}
 		if (rc < 0)
 			goto done;
 		rc = check_sonames(ctx, plan, skip, i, &b);

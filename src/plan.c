@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipm/bincache.h"
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
@@ -689,6 +690,7 @@ void ipm_plan_release(struct ipm_plan *plan)
 		free(plan->items[i].registry);
 		free(plan->items[i].guessed_entry);
 		free(plan->items[i].guessed_note);
+		ipm_bincache_choice_free(plan->items[i].bincache);
 	}
 	free(plan->items);
 	plan->items = NULL;

@@ -14,7 +14,7 @@
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
- *            prefix, explicit, installed_at)
+ *            prefix, explicit, installed_at, guessed_entry, build_key)
  *   files(package, path, type, sha256)      path relative to the prefix
  *   deps(package, depends_on, version_constraint)
  *   sonames(package, kind, soname)          'p' provided, 'n' needed from the prefix
@@ -142,6 +142,7 @@ struct ipm_package_row {
 	int explicit_install;     /* 1 when the user asked for it, 0 when pulled in as a dependency */
 	int64_t installed_at;     /* unix seconds */
 	char *guessed_entry;      /* the entry JSON ipm guessed (no registry knew the repository), or NULL */
+	char *build_key;          /* the installed tree's build key (bincache.h), or NULL */
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */

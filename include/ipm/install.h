@@ -22,6 +22,7 @@
  * ipm_recover undoes whatever an interrupted run left half done.
  */
 
+struct ipm_bincache_choice;
 struct ipm_plan_item {
 	struct ipm_entry entry;
 	const struct ipm_release *release;   /* points into entry */
@@ -33,6 +34,7 @@ struct ipm_plan_item {
 	int rebuild;                         /* installed, but built again: a dependency changes */
 	char *guessed_entry;                 /* no registry knew it: the entry JSON ipm guessed, else NULL */
 	char *guessed_note;                  /* "recipe guessed from CMakeLists.txt at v1.2 (commit ...)" */
+	struct ipm_bincache_choice *bincache;   /* build key and binary source (bincache.h), or NULL */
 };
 
 struct ipm_plan {

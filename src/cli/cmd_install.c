@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ipm/bincache.h"
 #include "ipm/error.h"
 #include "ipm/install.h"
 #include "ipm/xalloc.h"
@@ -69,6 +70,18 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 			printf("    %sno registry entry: %s%s\n", cli_bold(cli), it->guessed_note, cli_reset(cli));
 		else
 			printf("    registry: %s\n", it->registry ? it->registry : "?");
+		if (it->bincache && it->bincache->from) {
+			const struct ipm_bincache_choice *c = it->bincache;
+			if (strcmp(c->from, "local") == 0)
+				printf("    from the local binary cache (build %.16s): no recipe step runs\n", c->key);
+			else
+				printf("    from binary cache %s (build %.16s): no recipe step runs\n", c->from, c->key);
+			free(source);
+			continue;
+		}
+		printf("    build%s%s%s\n", it->bincache && it->bincache->why_build ? " (" : "",
+		       it->bincache && it->bincache->why_build ? it->bincache->why_build : "",
+		       it->bincache && it->bincache->why_build ? ")" : "");
 		if (it->method) {
 			print_method(it->method, 0);
 		} else {
@@ -141,6 +154,10 @@ int cmd_install(struct cli *cli, int argc, char **argv)
 		}
 		goto done;
 	}
+	/* where each tree comes from: a binary cache, or a build */
+	rc = ipm_bincache_plan(&cli->ctx, &plan);
+	if (rc < 0)
+		goto done;
 	/* a dry run runs nothing from the entry: not even `TOOL --version` */
 	rc = dry_run ? ipm_plan_find_requires(&cli->ctx, &plan) : ipm_plan_check_requires(&cli->ctx, &plan);
 	if (rc < 0)

@@ -6,7 +6,7 @@
 #   - $IPM (the binary under test: $BUILD/ipm, BUILD defaults to "build"),
 #     $TOP (the repository), $HTTPD (build/tools/httpd);
 #   - TAP helpers: ok, not_ok, check, expect_ok, expect_fail, done_testing;
-#   - fixtures: make_git_pkg, write_entry, git_entry, start_httpd,
+#   - fixtures: make_git_pkg, write_entry, git_entry, start_httpd, nginx_start,
 #     state_snapshot, same_state.
 set -u
 
@@ -225,4 +225,56 @@ json_valid() {
 # json_get FILE EXPR: evaluates a Python expression on the document `d`.
 json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
+}
+
+# nginx_start ROOT: serves ROOT on 127.0.0.1 with nginx (the Debian package)
+# and its WebDAV module accepting PUT (directories created as needed), as
+# the user running the test, root or not: configuration, logs, pid and
+# temporary files all live in $work/nginx. Sets $NGINX_PORT, $NGINX (base
+# URL) and $NGINX_LOG (the access log). Stopped when the test exits.
+nginx_start() {
+	_nx=$work/nginx
+	mkdir -p "$_nx/tmp" "$1"
+	NGINX_PORT=$(closed_port)
+	NGINX=http://127.0.0.1:$NGINX_PORT
+	NGINX_LOG=$_nx/access.log
+	cat >"$_nx/nginx.conf" <<NGINXEOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $_nx/nginx.pid;
+error_log $_nx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $NGINX_LOG;
+	client_body_temp_path $_nx/tmp/body;
+	proxy_temp_path $_nx/tmp/proxy;
+	fastcgi_temp_path $_nx/tmp/fastcgi;
+	uwsgi_temp_path $_nx/tmp/uwsgi;
+	scgi_temp_path $_nx/tmp/scgi;
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		root $1;
+		location / {
+			dav_methods PUT;
+			create_full_put_path on;
+			dav_access user:rw group:r all:r;
+			client_max_body_size 0;
+		}
+	}
+}
+NGINXEOF
+	nginx -p "$_nx" -e "$_nx/error.log" -c "$_nx/nginx.conf" 2>>"$_nx/error.log" &
+	bg_pids="$bg_pids $!"
+	_i=0
+	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$NGINX_PORT" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ $_i -gt 100 ]; then
+			echo "# nginx did not start" >&2
+			sed 's/^/# /' "$_nx/error.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
 }
