@@ -942,7 +942,13 @@ int ipm_bincache_list(struct ipm_bincache_entry **out, size_t *nout, const char 
 		struct ipm_bincache_entry *e;
 		size_t tlen = 0;
 
-		if (len != 64 + 8 || strcmp(de->d_name + 64, ".tar.zst") != 0 || !ipm_is_hex(de->d_name, 64))
+		char key[65];
+
+		if (len != 64 + 8 || strcmp(de->d_name + 64, ".tar.zst") != 0)
+			continue;
+		memcpy(key, de->d_name, 64);
+		key[64] = '\0';
+		if (!ipm_is_hex(key, 64))
 			continue;
 		path = xasprintf("%s/%s", dir_path, de->d_name);
 		if (stat(path, &st) < 0) {
