@@ -227,6 +227,9 @@ json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
 }
 
+# nginx: /usr/sbin is not on an ordinary user's PATH on Debian
+NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+
 # nginx_start ROOT: serves ROOT on 127.0.0.1 with nginx (the Debian package)
 # and its WebDAV module accepting PUT (directories created as needed), as
 # the user running the test, root or not: configuration, logs, pid and
@@ -264,7 +267,7 @@ http {
 	}
 }
 NGINXEOF
-	nginx -p "$_nx" -e "$_nx/error.log" -c "$_nx/nginx.conf" 2>>"$_nx/error.log" &
+	"$NGINX_BIN" -p "$_nx" -e "$_nx/error.log" -c "$_nx/nginx.conf" 2>>"$_nx/error.log" &
 	bg_pids="$bg_pids $!"
 	_i=0
 	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \

@@ -10,7 +10,7 @@
 # key; "push": true uploads after every build.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v nginx >/dev/null 2>&1; then
+if [ ! -x "$NGINX_BIN" ]; then
 	echo "# nginx is not installed (scripts/install-deps --tests installs it)"
 	not_ok "nginx is available"
 	done_testing
