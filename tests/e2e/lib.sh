@@ -230,44 +230,17 @@ json_get() {
 # nginx: /usr/sbin is not on an ordinary user's PATH on Debian
 NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-# nginx_start ROOT: serves ROOT on 127.0.0.1 with nginx (the Debian package)
-# and its WebDAV module accepting PUT (directories created as needed), as
-# the user running the test, root or not: configuration, logs, pid and
-# temporary files all live in $work/nginx. Sets $NGINX_PORT, $NGINX (base
-# URL) and $NGINX_LOG (the access log). Stopped when the test exits.
+# nginx_start ROOT: serves ROOT on 127.0.0.1 with nginx and its WebDAV
+# module accepting PUT (scripts/nginx-dav), as the user running the test,
+# root or not: configuration, logs, pid and temporary files all live in
+# $work/nginx. Sets $NGINX_PORT, $NGINX (base URL) and $NGINX_LOG (the
+# access log). Stopped when the test exits.
 nginx_start() {
-	_nx=$work/nginx
-	mkdir -p "$_nx/tmp" "$1"
 	NGINX_PORT=$(closed_port)
 	NGINX=http://127.0.0.1:$NGINX_PORT
-	NGINX_LOG=$_nx/access.log
-	cat >"$_nx/nginx.conf" <<NGINXEOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $_nx/nginx.pid;
-error_log $_nx/error.log;
-events { worker_connections 64; }
-http {
-	access_log $NGINX_LOG;
-	client_body_temp_path $_nx/tmp/body;
-	proxy_temp_path $_nx/tmp/proxy;
-	fastcgi_temp_path $_nx/tmp/fastcgi;
-	uwsgi_temp_path $_nx/tmp/uwsgi;
-	scgi_temp_path $_nx/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NGINX_PORT;
-		root $1;
-		location / {
-			dav_methods PUT;
-			create_full_put_path on;
-			dav_access user:rw group:r all:r;
-			client_max_body_size 0;
-		}
-	}
-}
-NGINXEOF
-	"$NGINX_BIN" -p "$_nx" -e "$_nx/error.log" -c "$_nx/nginx.conf" 2>>"$_nx/error.log" &
+	NGINX_LOG=$work/nginx/access.log
+	mkdir -p "$work/nginx"
+	"$TOP/scripts/nginx-dav" "$1" "$work/nginx" "$NGINX_PORT" 2>>"$work/nginx/stderr" &
 	bg_pids="$bg_pids $!"
 	_i=0
 	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
@@ -275,7 +248,7 @@ NGINXEOF
 		_i=$((_i + 1))
 		if [ $_i -gt 100 ]; then
 			echo "# nginx did not start" >&2
-			sed 's/^/# /' "$_nx/error.log" >&2
+			sed 's/^/# /' "$work/nginx/stderr" "$work/nginx/error.log" >&2 2>/dev/null
 			return 1
 		fi
 		sleep 0.05
