@@ -22,3 +22,10 @@ $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_L
 .PHONY: bench-guess
 bench-guess: all
 	@BUILD=$(BUILD) bench/guess-bench.sh
+
+# Binary caches: installing jq (with oniguruma) from a binary cache on
+# 127.0.0.1 (nginx) against building it (minutes; not part of `make bench`
+# nor `make check`). Offline: IPM_MIRRORS=... pointing at local mirrors.
+.PHONY: bench-bincache
+bench-bincache: all
+	@BUILD=$(BUILD) bench/bincache-bench.sh

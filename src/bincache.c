@@ -510,7 +510,10 @@ int ipm_bincache_fetch(struct ipm_ctx *ctx, const struct ipm_bincache_choice *c)
 	const struct ipm_binary_cache_conf *conf = NULL;
 	char *dir = binary_dir(ctx->cfg.cache);
 	char *archive = local_path(ctx->cfg.cache, c->key, ".tar.zst");
-	char *download = local_path(ctx->cfg.cache, c->key, ".tar.zst.download");
+	/* names of this process's own: another ipm (another home, the same
+	 * cache) may be fetching the same key */
+	char *suffix = xasprintf(".tar.zst.download.%ld", (long)getpid());
+	char *download = local_path(ctx->cfg.cache, c->key, suffix);
 	char *manifest_path = local_path(ctx->cfg.cache, c->key, ".json");
 	char *url = NULL;
 	char sum[65];
@@ -572,6 +575,7 @@ done:
 		ipm_error_restore(&saved);
 	}
 	ipm_bincache_manifest_release(&m);
+	free(suffix);
 	free(dir);
 	free(archive);
 	free(download);
@@ -691,7 +695,8 @@ int ipm_bincache_save(struct ipm_ctx *ctx, const char *key, const char *input, c
 	struct ipm_tree tree = { 0 };
 	char *dir = binary_dir(ctx->cfg.cache);
 	char *archive = local_path(ctx->cfg.cache, key, ".tar.zst");
-	char *tmp = local_path(ctx->cfg.cache, key, ".tar.zst.new");
+	char *suffix = xasprintf(".tar.zst.new.%ld", (long)getpid());
+	char *tmp = local_path(ctx->cfg.cache, key, suffix);
 	char *manifest_path = local_path(ctx->cfg.cache, key, ".json");
 	char *manifest = NULL;
 	char sum[65];
@@ -725,6 +730,7 @@ done:
 	if (rc < 0)
 		unlink(tmp);
 	ipm_tree_release(&tree);
+	free(suffix);
 	free(manifest);
 	free(dir);
 	free(archive);
