@@ -46,6 +46,7 @@ until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int
 	sleep 0.05
 done
 url=http://127.0.0.1:$port/cache
+mkdir -p "$work/keys"
 key=$("$IPM" registry keygen --dir "$work/keys")
 
 echo "ipm binary cache: '$PKG' with its dependencies, built vs. from a binary cache on 127.0.0.1 (nginx)"

@@ -1202,6 +1202,25 @@ static void drop_binary(const struct ipm_plan_item *it)
 	c->from = NULL;
 }
 
+/* The item's store tree: its binary when it has one (a build when that
+ * fails), else a build, which is then kept in the binary caches. */
+static int obtain_tree(struct build_result *b, struct ipm_ctx *ctx, const struct ipm_plan_item *it)
+{
+	int rc;
+
+	if (it->bincache && it->bincache->from) {
+		rc = unpack_cached(b, ctx, it);
+		if (rc == 0 || rc == IPM_ECANCEL)
+			return rc;
+		drop_binary(it);
+		if ((rc = ipm_fetch_source(&ctx->fetch, &it->source)) < 0)
+			return rc;
+	}
+	if ((rc = build_item(b, ctx, it)) == 0)
+		ipm_bincache_after_build(ctx, it, b->method->name, b->store_dir);
+	return rc;
+}
+
 /* ---- committing ---- */
 
 static int owner_of(char **out, struct ipm_ctx *ctx, const char *rel)
@@ -1591,21 +1610,7 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 
 		if (skip[i])
 			continue;
-		if (it->bincache && it->bincache->from) {
-			rc = unpack_cached(&b, ctx, it);
-			if (rc < 0 && rc != IPM_ECANCEL) {
-				drop_binary(it);
-				if ((rc = ipm_fetch_source(&ctx->fetch, &it->source)) < 0)
-					goto done;
-				rc = build_item(&b, ctx, it);
-				if (rc == 0)
-					ipm_bincache_after_build(ctx, it, b.method->name, b.store_dir);
-			}
-		} else {
-			rc = build_item(&b, ctx, it);
-			if (rc == 0)
-				ipm_bincache_after_build(ctx, it, b.method->name, b.store_dir);
-		}
+		rc = obtain_tree(&b, ctx, it);
 		if (rc < 0)
 			goto done;
 		rc = check_sonames(ctx, plan, skip, i, &b);
