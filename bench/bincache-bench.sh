@@ -47,7 +47,7 @@ until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int
 done
 url=http://127.0.0.1:$port/cache
 mkdir -p "$work/keys"
-key=$("$IPM" registry keygen --dir "$work/keys")
+key=$("$IPM" registry keygen --dir "$work/keys" 2>/dev/null)
 
 echo "ipm binary cache: '$PKG' with its dependencies, built vs. from a binary cache on 127.0.0.1 (nginx)"
 echo "$(nproc) cores ($(uname -m)); $RUNS interleaved runs of each"
