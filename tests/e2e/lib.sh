@@ -230,8 +230,9 @@ json_get() {
 # nginx: /usr/sbin is not on an ordinary user's PATH on Debian
 NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-# nginx_start ROOT: serves ROOT on 127.0.0.1 with nginx and its WebDAV
-# module accepting PUT (scripts/nginx-dav), as the user running the test,
+# nginx_start ROOT [HTPASSWD]: serves ROOT on 127.0.0.1 with nginx and its
+# WebDAV module accepting PUT (scripts/nginx-dav; with HTPASSWD, ROOT/private/
+# asks for basic authentication), as the user running the test,
 # root or not: configuration, logs, pid and temporary files all live in
 # $work/nginx. Sets $NGINX_PORT, $NGINX (base URL) and $NGINX_LOG (the
 # access log). Stopped when the test exits.
@@ -240,7 +241,7 @@ nginx_start() {
 	NGINX=http://127.0.0.1:$NGINX_PORT
 	NGINX_LOG=$work/nginx/access.log
 	mkdir -p "$work/nginx"
-	"$TOP/scripts/nginx-dav" "$1" "$work/nginx" "$NGINX_PORT" 2>>"$work/nginx/stderr" &
+	"$TOP/scripts/nginx-dav" "$1" "$work/nginx" "$NGINX_PORT" ${2:+"$2"} 2>>"$work/nginx/stderr" &
 	bg_pids="$bg_pids $!"
 	_i=0
 	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
