@@ -947,7 +947,8 @@ static int check_requires(const struct ipm_plan *plan, int run)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
-		if (it->installed)
+		/* a binary from a cache runs no step: it needs no build tools */
+		if (it->installed || (it->bincache && it->bincache->from))
 			continue;
 		for (size_t j = 0; j < it->entry.nrequires; j++) {
 			int rc = check_require(it, &it->entry.requires[j], run);

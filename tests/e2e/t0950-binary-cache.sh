@@ -143,6 +143,14 @@ expect_ok "$IPM" remove -y greet greetlib
 home two
 export IPM_BINARY_CACHE=$CACHE IPM_BINARY_CACHE_KEY=$pub
 : >"$NGINX_LOG"
+# a build tool this machine lacks: not needed for a binary
+cp "$REG/packages/greet.json" "$work/greet.json"
+python3 - "$REG/packages/greet.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["requires"] = [{"tool": "ipm-no-such-build-tool"}]
+json.dump(d, open(sys.argv[1], "w"))
+EOF
 expect_ok "$IPM" install --dry-run greet
 check "plan: greetlib from the binary cache" grep -q "^    from binary cache $CACHE (build ${key_lib%"${key_lib#????????????????}"})" "$work/out"
 check "plan: greet from the binary cache" grep -q "^    from binary cache $CACHE (build ${key_app%"${key_app#????????????????}"})" "$work/out"
@@ -155,6 +163,7 @@ check "greet runs on machine two" sh -c 'test "$(env -i PATH="$1/bin:/usr/bin:/b
 check "machine two records the same key" sh -c '"$1" info greet | grep -q "$2"' sh "$IPM" "$key_app"
 check "the download is kept in the local cache" test -s "$IPM_CACHE/binary/$key_app.tar.zst"
 expect_ok "$IPM" remove -y greet greetlib
+cp "$work/greet.json" "$REG/packages/greet.json"
 
 # ---- what falls back to building (dry runs: the recipe cannot run here) ----
 home three
