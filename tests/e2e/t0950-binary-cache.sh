@@ -243,6 +243,11 @@ expect_ok "$IPM" install -y greetlib
 check "push after build: pushed" grep -q "pushed 'greetlib' 1.0 to binary cache '$NGINX/auto'" "$work/err"
 check "push after build: the manifest is there" test -s "$work/www/auto/$key_lib.json"
 check "push after build: signed" minisign -Vm "$work/www/auto/$key_lib.json" -P "$pub" -q
+# a directory as the cache, through file://
+mkdir -p "$work/dircache"
+expect_ok "$IPM" cache push greetlib --to "file://$work/dircache" --key "$work/keys/registry.key"
+check "file://: pushed" test -s "$work/dircache/$key_lib.tar.zst"
+check "file://: the same archive as over HTTP" cmp "$work/dircache/$key_lib.tar.zst" "$work/www/auto/$key_lib.tar.zst"
 cat >"$IPM_CONFIG" <<EOF
 { "binary_caches": [ { "url": "$NGINX/auto", "key": "$pub", "push": true } ] }
 EOF
