@@ -43,3 +43,9 @@ bench-rollback: all $(BUILD)/bench/ipm_timeit
 .PHONY: bench-verify
 bench-verify: all
 	@BUILD=$(BUILD) bench/verify-bench.sh
+# Binary caches: installing jq (with oniguruma) from a binary cache on
+# 127.0.0.1 (nginx) against building it (minutes; not part of `make bench`
+# nor `make check`). Offline: IPM_MIRRORS=... pointing at local mirrors.
+.PHONY: bench-bincache
+bench-bincache: all
+	@BUILD=$(BUILD) bench/bincache-bench.sh

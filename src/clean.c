@@ -131,6 +131,50 @@ static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *
 	xfree_strv(names, n);
 }
 
+/* The local binary cache's files ($IPM_CACHE/binary/<key>.*) of builds
+ * that no installed package has. */
+static int plan_binaries(struct ipm_clean_plan *p, struct ipm_ctx *ctx)
+{
+	struct ipm_package_row *rows = NULL;
+	size_t nrows = 0;
+	char *dir = xasprintf("%s/binary", ctx->cfg.cache);
+	DIR *d = NULL;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if ((rc = ipm_db_package_list(&rows, &nrows, ctx->db)) < 0)
+		goto done;
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		size_t keylen = strcspn(de->d_name, ".");
+		int installed = 0;
+		if (de->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < nrows && !installed; i++)
+			installed = rows[i].build_key && strlen(rows[i].build_key) == keylen &&
+				    strncmp(rows[i].build_key, de->d_name, keylen) == 0;
+		if (installed)
+			continue;
+		XGROW(names, alloc, n + 1);
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_strp);
+	for (size_t i = 0; i < n; i++)
+		plan_add(p, xasprintf("%s/%s", dir, names[i]), "binary");
+done:
+	xfree_strv(names, n);
+	for (size_t i = 0; i < nrows; i++)
+		ipm_package_row_release(&rows[i]);
+	free(rows);
+	free(dir);
+	return rc;
+}
+
 static char *absolute(const char *path)
 {
 	char *cwd, *abs;
@@ -164,6 +208,8 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 	dir = xasprintf("%s/git", ctx->cfg.cache);
 	plan_entries(out, dir, "git mirror");
 	free(dir);
+	if ((rc = plan_binaries(out, ctx)) < 0)
+		goto done;
 	dir = xasprintf("%s/logs", ctx->cfg.cache);
 	plan_entries(out, dir, "log");
 	free(dir);

@@ -240,6 +240,7 @@ static int bad_field(const char *path, const char *field, const char *what)
 
 static int registry_trust_apply(struct ipm_registry_conf *r, const cJSON *el, const char *path);
 static int limits_apply(struct ipm_limits *limits, const cJSON *root, const char *path);
+static int binary_caches_apply(struct ipm_config *cfg, const cJSON *root, const char *path);
 
 static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int prefix_fixed,
 			     size_t *reg_alloc)
@@ -333,10 +334,104 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 	}
 	if ((rc = limits_apply(&cfg->limits, root, path)) < 0)
 		return rc;
+	if ((rc = binary_caches_apply(cfg, root, path)) < 0)
+		return rc;
 	return 0;
 mirror_error:
 	ipm_error_prefix("'%s'", path);
 	return rc;
+}
+
+/* ---- binary caches ---- */
+
+/* Appends a cache at url; key_text (NULL or empty: none) must be a minisign
+ * public key, named by key_what in the error. Credentials in the URL are
+ * refused: they would show wherever the URL does. */
+static int binary_cache_push(struct ipm_config *cfg, const char *url, const char *key_text, const char *key_what)
+{
+	struct ipm_binary_cache_conf *c;
+	const char *scheme_end = strstr(url, "://");
+	const char *host = scheme_end ? scheme_end + 3 : url;
+	size_t len = strlen(url);
+	struct ipm_sign_pubkey pk;
+	int rc;
+
+	if (strcspn(host, "@/") < strlen(host) && host[strcspn(host, "@/")] == '@') {
+		rc = ipm_error_set(IPM_EINVAL, "binary cache URL with credentials in it: they would be shown "
+				   "wherever the URL is");
+		ipm_error_hint("put them in a netrc file, or in \"username\" and \"password\" of the cache in '%s'",
+			       cfg->config_path);
+		return rc;
+	}
+	if (key_text && *key_text && ipm_sign_pubkey_parse(&pk, key_text) < 0) {
+		ipm_error_clear();
+		rc = ipm_error_set(IPM_EINVAL, "%s: not a minisign public key", key_what);
+		ipm_error_hint("write it as minisign prints it: RW... (the second line of the .pub file)");
+		return rc;
+	}
+	cfg->binary_caches = xrealloc(cfg->binary_caches, (cfg->nbinary_caches + 1) * sizeof(*cfg->binary_caches));
+	c = &cfg->binary_caches[cfg->nbinary_caches++];
+	memset(c, 0, sizeof(*c));
+	while (len > 1 && url[len - 1] == '/')
+		len--;
+	c->url = xstrndup(url, len);
+	if (key_text && *key_text)
+		c->key = ipm_sign_pubkey_base64(&pk);
+	return 0;
+}
+
+static int binary_caches_apply(struct ipm_config *cfg, const cJSON *root, const char *path)
+{
+	static const char *const strings[] = { "secret_key", "netrc", "username", "password" };
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "binary_caches");
+	const cJSON *el;
+	int rc;
+
+	if (!item)
+		return 0;
+	if (!cJSON_IsArray(item))
+		return bad_field(path, "binary_caches", "an array of {\"url\", \"key\"} objects");
+	cJSON_ArrayForEach(el, item) {
+		const cJSON *url = cJSON_GetObjectItemCaseSensitive(el, "url");
+		const cJSON *key = cJSON_GetObjectItemCaseSensitive(el, "key");
+		const cJSON *push = cJSON_GetObjectItemCaseSensitive(el, "push");
+		struct ipm_binary_cache_conf *c;
+
+		if (!cJSON_IsString(url) || !*url->valuestring)
+			return bad_field(path, "binary_caches", "an array of {\"url\", \"key\"} objects");
+		if (key && !cJSON_IsNull(key) && !cJSON_IsString(key))
+			return bad_field(path, "binary_caches[].key", "a minisign public key \"RW...\"");
+		if (push && !cJSON_IsBool(push))
+			return bad_field(path, "binary_caches[].push", "true or false");
+		for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(el, strings[i]);
+			if (v && !cJSON_IsString(v)) {
+				char *field = xasprintf("binary_caches[].%s", strings[i]);
+				rc = bad_field(path, field, "a string");
+				free(field);
+				return rc;
+			}
+		}
+		if ((rc = binary_cache_push(cfg, url->valuestring, cJSON_IsString(key) ? key->valuestring : NULL,
+					    "binary_caches[].key")) < 0) {
+			ipm_error_prefix("'%s'", path);
+			return rc;
+		}
+		c = &cfg->binary_caches[cfg->nbinary_caches - 1];
+		c->push = cJSON_IsTrue(push);
+		c->secret_key = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(el, "secret_key")));
+		c->netrc = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(el, "netrc")));
+		c->username = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(el, "username")));
+		c->password = xstrdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(el, "password")));
+		if (c->push && (!c->secret_key || !c->key)) {
+			rc = ipm_error_set(IPM_EINVAL, "'%s': binary cache '%s' has \"push\": true, but no %s", path,
+					   c->url, !c->key ? "\"key\"" : "\"secret_key\"");
+			ipm_error_hint("a pushed build is signed with \"secret_key\" (a minisign secret key file), "
+				       "and checked with \"key\", its public key");
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefix_override)
@@ -382,6 +477,9 @@ int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefi
 		}
 	}
 
+	if ((env = env_nonempty("IPM_BINARY_CACHE")) &&
+	    (rc = binary_cache_push(cfg, env, getenv("IPM_BINARY_CACHE_KEY"), "IPM_BINARY_CACHE_KEY")) < 0)
+		goto done;
 	rc = config_file_parse(&root, cfg->config_path);
 	if (rc < 0)
 		goto done;
@@ -418,6 +516,16 @@ void ipm_config_release(struct ipm_config *cfg)
 		free(cfg->mirrors[i].to);
 	}
 	free(cfg->mirrors);
+	for (i = 0; i < cfg->nbinary_caches; i++) {
+		struct ipm_binary_cache_conf *c = &cfg->binary_caches[i];
+		free(c->url);
+		free(c->key);
+		free(c->secret_key);
+		free(c->netrc);
+		free(c->username);
+		free(c->password);
+	}
+	free(cfg->binary_caches);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

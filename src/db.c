@@ -223,6 +223,12 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  version_constraint TEXT NOT NULL) WITHOUT ROWID;"
 	"UPDATE registries SET stamp = NULL;",
+	/* 7: the build key of the installed tree (see bincache.h), NULL for
+	 * packages installed before it was recorded: `info` shows it, and
+	 * the keys of dependents are made from it; kept in generation_rows
+	 * so that a rollback restores it */
+	"ALTER TABLE packages ADD COLUMN build_key TEXT;"
+	"ALTER TABLE generation_rows ADD COLUMN build_key TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -334,7 +340,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VECTORS_ALL] = "SELECT id, dim, count, length(names), length(vecs) FROM name_vectors ORDER BY id",
 	[ST_PACKAGE_GET] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry, entry FROM packages WHERE name = ?1",
+		" explicit, installed_at, guessed_entry, entry, build_key FROM packages WHERE name = ?1",
 	[ST_PACKAGE_FILES] = "SELECT path, type, sha256 FROM files WHERE package = ?1 ORDER BY path",
 	[ST_PACKAGE_DEPS] =
 		"SELECT depends_on, version_constraint FROM deps WHERE package = ?1 ORDER BY depends_on",
@@ -343,15 +349,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PACKAGE_PREFIX] = "SELECT prefix FROM packages ORDER BY name LIMIT 1",
 	[ST_PACKAGE_LIST] =
 		"SELECT name, version, registry, source, resolved, method, store_dir, prefix,"
-		" explicit, installed_at, guessed_entry, entry FROM packages ORDER BY name",
+		" explicit, installed_at, guessed_entry, entry, build_key FROM packages ORDER BY name",
 	[ST_PACKAGE_BRIEF] = "SELECT name, version, installed_at, source,"
 		" CASE WHEN guessed_entry IS NULL THEN NULL ELSE 'guessed' END, explicit FROM packages ORDER BY name",
 	[ST_PACKAGE_WIDTHS] = "SELECT name, version FROM package_widths",
 	[ST_PACKAGE_DELETE] = "DELETE FROM packages WHERE name = ?1",
 	[ST_PACKAGE_INSERT] =
 		"INSERT INTO packages(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at, guessed_entry, entry)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" prefix, explicit, installed_at, guessed_entry, entry, build_key)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_FILE_INSERT] = "INSERT OR REPLACE INTO files(package, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEP_INSERT] = "INSERT OR REPLACE INTO deps(package, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
 	[ST_DEPENDENTS] =
@@ -370,8 +376,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TXN_LAST] = "SELECT coalesce(max(id), 0) FROM transactions",
 	[ST_GEN_INSERT] =
 		"INSERT INTO generation_rows(name, version, registry, source, resolved, method, store_dir,"
-		" prefix, explicit, installed_at, guessed_entry, entry)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" prefix, explicit, installed_at, guessed_entry, entry, build_key)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_GEN_FILE_INSERT] = "INSERT OR REPLACE INTO generation_files(row, path, type, sha256) VALUES (?1, ?2, ?3, ?4)",
 	[ST_GEN_DEP_INSERT] =
 		"INSERT OR REPLACE INTO generation_deps(row, depends_on, version_constraint) VALUES (?1, ?2, ?3)",
@@ -384,7 +390,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* every name's row as of the latest change at or before ?1 */
 	[ST_STATE_ROWS] =
 		"SELECT r.id, r.name, r.version, r.registry, r.source, r.resolved, r.method, r.store_dir, r.prefix,"
-		" r.explicit, r.installed_at, r.guessed_entry, r.entry FROM changes c JOIN generation_rows r ON r.id = c.row"
+		" r.explicit, r.installed_at, r.guessed_entry, r.entry, r.build_key FROM changes c JOIN generation_rows r ON r.id = c.row"
 		" WHERE c.txn = (SELECT max(c2.txn) FROM changes c2 WHERE c2.name = c.name AND c2.txn <= ?1)"
 		" ORDER BY r.name",
 	[ST_GEN_FILES] = "SELECT path, type, sha256 FROM generation_files WHERE row = ?1 ORDER BY path",
@@ -1536,6 +1542,7 @@ void ipm_package_row_release(struct ipm_package_row *p)
 	free(p->prefix);
 	free(p->guessed_entry);
 	free(p->entry);
+	free(p->build_key);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		free(p->files[i].path);
 		free(p->files[i].sha256);
@@ -1563,6 +1570,7 @@ static void package_from_row(struct ipm_package_row *p, sqlite3_stmt *s)
 	p->installed_at = sqlite3_column_int64(s, 9);
 	p->guessed_entry = col_text(s, 10);
 	p->entry = col_text(s, 11);
+	p->build_key = col_text(s, 12);
 }
 
 int ipm_db_package_get(struct ipm_package_row *out, struct ipm_db *db, const char *name, int with_files)
@@ -1709,6 +1717,7 @@ int ipm_db_package_each(struct ipm_db *db, int brief,
 		p.installed_at = sqlite3_column_int64(s, 9);
 		p.guessed_entry = (char *)sqlite3_column_text(s, 10);
 		p.entry = (char *)sqlite3_column_text(s, 11);
+		p.build_key = (char *)sqlite3_column_text(s, 12);
 		if (fn(ctx, &p)) {
 			rc = SQLITE_DONE;
 			break;
@@ -1761,6 +1770,7 @@ static int insert_package(int64_t *out_gen, struct ipm_db *db, const struct ipm_
 	sqlite3_bind_int64(s, 10, p->installed_at ? p->installed_at : (int64_t)time(NULL));
 	bind_text(s, 11, p->guessed_entry);
 	bind_text(s, 12, p->entry);
+	bind_text(s, 13, p->build_key);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc != SQLITE_DONE)
@@ -2153,6 +2163,7 @@ int ipm_db_history_state(struct ipm_package_row **out, size_t *nout, struct ipm_
 		p->installed_at = sqlite3_column_int64(s, 10);
 		p->guessed_entry = col_text(s, 11);
 		p->entry = col_text(s, 12);
+		p->build_key = col_text(s, 13);
 		n++;
 	}
 	done_stmt(s);

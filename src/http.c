@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <curl/curl.h>
 
 #include "ipm/buf.h"
@@ -47,6 +48,11 @@ struct transfer {
 	uint64_t window_bytes;    /* received at its start */
 	enum stop_reason stop;
 	CURL *curl;
+	uint64_t moved;           /* bytes moved either way: what the low-speed rule counts */
+	/* ipm_http_request's method, credentials and upload, or NULL */
+	const struct ipm_http_request *req;
+	FILE *upload_file;
+	size_t uploaded;          /* of req->upload */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
@@ -58,6 +64,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 	if (t->max_bytes && t->received + n > t->max_bytes) {
 		t->stop = STOP_SIZE;
 		return 0;
+	}
+	if (!t->file && !t->body) {   /* the answer to a PUT: not kept */
+		t->received += n;
+		return n;
 	}
 	if (t->file) {
 		t->received += n;
@@ -98,12 +108,12 @@ static int check_limits(struct transfer *t, uint64_t now)
 	}
 	if (l->low_speed_ms > 0 && l->low_speed_bytes > 0 && now - t->window_ms >= (uint64_t)l->low_speed_ms) {
 		uint64_t want = (uint64_t)l->low_speed_bytes * (uint64_t)l->low_speed_ms / 1000;
-		if (t->done - t->window_bytes < (want ? want : 1)) {
+		if (t->moved - t->window_bytes < (want ? want : 1)) {
 			t->stop = STOP_LOW_SPEED;
 			return 1;
 		}
 		t->window_ms = now;
-		t->window_bytes = t->done;
+		t->window_bytes = t->moved;
 	}
 	return 0;
 }
@@ -134,6 +144,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	uint64_t now = ipm_fetch_now_ms();
 	t->done = (uint64_t)dlnow;
 	t->total = (uint64_t)dltotal;
+	t->moved = (uint64_t)dlnow + (uint64_t)ulnow;
 	/* Ctrl-C: the caller turns the aborted transfer into "interrupted" */
 	if (ipm_interrupted() || check_limits(t, now))
 		return 1;
@@ -216,6 +227,48 @@ static int limit_error(int *rc, const struct transfer *t, CURLcode res, CURL *cu
 	return 0;
 }
 
+static size_t on_read(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+
+	if (t->upload_file)
+		return fread(data, 1, n, t->upload_file);
+	if (n > t->req->upload_len - t->uploaded)
+		n = t->req->upload_len - t->uploaded;
+	memcpy(data, (const char *)t->req->upload + t->uploaded, n);
+	t->uploaded += n;
+	return n;
+}
+
+/* The method, credentials and upload of an ipm_http_request. Credentials
+ * go to libcurl only: never into a message. */
+static void request_setup(CURL *curl, struct transfer *t)
+{
+	const struct ipm_http_request *req = t->req;
+	const struct ipm_http_auth *auth = req->auth;
+
+	if (req->method == IPM_HTTP_HEAD)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	if (req->method == IPM_HTTP_PUT) {
+		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(curl, CURLOPT_READDATA, t);
+		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->upload_len);
+		/* a PUT is not followed to another place */
+		curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	}
+	if (auth) {
+		curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+		if (auth->netrc_file)
+			curl_easy_setopt(curl, CURLOPT_NETRC_FILE, auth->netrc_file);
+		if (auth->user)
+			curl_easy_setopt(curl, CURLOPT_USERNAME, auth->user);
+		if (auth->password)
+			curl_easy_setopt(curl, CURLOPT_PASSWORD, auth->password);
+	}
+}
+
 /* Runs one transfer of eff_url; url is the URL before the mirrors. */
 static int perform(struct transfer *t, const char *url, const char *eff_url, struct curl_slist *headers, long *out_code)
 {
@@ -259,6 +312,8 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	if (headers)
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	if (t->req)
+		request_setup(curl, t);
 
 	CURLcode res = curl_easy_perform(curl);
 	long code = 0;
@@ -389,6 +444,69 @@ done:
 	if (t.file)
 		fclose(t.file);
 	if (rc < 0)
+		unlink(part);
+	free(t.etag);
+	free(part);
+	free(eff);
+	return rc;
+}
+
+int ipm_http_request(long *out_code, const struct ipm_fetch_ctx *ctx, const struct ipm_http_request *req)
+{
+	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
+	struct ipm_http_request put = *req;
+	struct transfer t = { .label = req->url, .limits = limits, .body = req->body, .req = &put,
+			      .max_bytes = req->max_bytes, .size_key = "limits.download_bytes" };
+	char *part = req->path ? xasprintf("%s.part", req->path) : NULL;
+	char *eff = NULL;
+	long code = 0;
+	int rc;
+
+	if (out_code)
+		*out_code = 0;
+	if ((rc = ipm_fetch_init()) < 0)
+		goto done;
+	eff = transfer_url(ctx, req->url);
+	if (req->method == IPM_HTTP_PUT && req->upload_path) {
+		struct stat st;
+		t.upload_file = fopen(req->upload_path, "rbe");
+		if (!t.upload_file || fstat(fileno(t.upload_file), &st) < 0) {
+			rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", req->upload_path, strerror(errno));
+			goto done;
+		}
+		put.upload_len = (size_t)st.st_size;
+	}
+	if (part) {
+		t.file = fopen(part, "wbe");
+		if (!t.file) {
+			rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", part, strerror(errno));
+			goto done;
+		}
+	}
+	rc = perform(&t, req->url, eff, NULL, &code);
+	if (out_code)
+		*out_code = code;
+	if (rc < 0 && (code == 404 || code == 410 || (code == 0 && strncmp(eff, "file:", 5) == 0 &&
+						       req->method != IPM_HTTP_PUT))) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "'%s': not found", eff);
+		goto done;
+	}
+	if (rc < 0 || !part)
+		goto done;
+	if (fflush(t.file) != 0 || fsync(fileno(t.file)) != 0 || fclose(t.file) != 0) {
+		t.file = NULL;
+		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", part, strerror(errno));
+		goto done;
+	}
+	t.file = NULL;
+	if (rename(part, req->path) < 0)
+		rc = ipm_error_set(IPM_ERROR, "cannot rename '%s' to '%s': %s", part, req->path, strerror(errno));
+done:
+	if (t.file)
+		fclose(t.file);
+	if (t.upload_file)
+		fclose(t.upload_file);
+	if (part && rc < 0)
 		unlink(part);
 	free(t.etag);
 	free(part);

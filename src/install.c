@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipm/bincache.h"
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fetch.h"
@@ -679,6 +680,88 @@ done:
 	return rc;
 }
 
+/*
+ * The binary cache's way to a store tree (bincache.h): the fetched archive
+ * extracted into the transaction's new store directory (recovery deletes
+ * it, as it does a build's), then the same linkage check a built tree
+ * passes.
+ */
+static int unpack_cached(struct build_result *out, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
+			 const char *store_dir)
+{
+	const char *name = it->entry.name;
+	const struct ipm_bincache_choice *c = it->bincache;
+	char *build_root = xasprintf("%s/build", ctx->cfg.home);
+	char *store_root = xasprintf("%s/store", ctx->cfg.home);
+	const char *forbidden[] = { build_root, store_root };
+	char *prefix = absolute_path(ctx->cfg.prefix);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(c->from, "local") == 0)
+		ipm_log(IPM_LOG_INFO, "installing '%s' %s from the local binary cache ...", name, it->release->version);
+	else
+		ipm_log(IPM_LOG_INFO, "installing '%s' %s from binary cache '%s' ...", name, it->release->version,
+			c->from);
+	if ((rc = ipm_rm_rf(store_dir)) < 0 || (rc = ipm_bincache_extract(ctx, c, store_dir)) < 0 ||
+	    (rc = ipm_linkage_check(&out->linkage, store_dir, prefix, forbidden, 2)) < 0)
+		goto done;
+	if (out->linkage.nproblems) {
+		rc = linkage_error(name, &out->linkage, -1);
+		goto done;
+	}
+	/* the method its build used, for the record */
+	out->method = it->method ? it->method : &it->entry.methods[0];
+	for (size_t m = 0; c->method && m < it->entry.nmethods; m++)
+		if (it->entry.methods[m].name && strcmp(it->entry.methods[m].name, c->method) == 0)
+			out->method = &it->entry.methods[m];
+	out->store_dir = xstrdup(store_dir);
+done:
+	if (rc < 0) {
+		struct ipm_error_saved saved;
+		ipm_error_save(&saved);
+		ipm_linkage_release(&out->linkage);
+		ipm_rm_rf(store_dir);
+		ipm_error_restore(&saved);
+	}
+	free(prefix);
+	free(build_root);
+	free(store_root);
+	return rc;
+}
+
+/* A binary that cannot be used: said in one line, and the item builds. */
+static void drop_binary(const struct ipm_plan_item *it)
+{
+	struct ipm_bincache_choice *c = it->bincache;
+
+	ipm_log(IPM_LOG_WARN, "cannot use the binary of '%s' from %s: %s; building it instead", it->entry.name,
+		strcmp(c->from, "local") == 0 ? "the local binary cache" : c->from, ipm_error_message());
+	ipm_error_clear();
+	free(c->from);
+	c->from = NULL;
+}
+
+/* The item's store tree in store_dir: its binary when it has one (a build
+ * when that fails), else a build, which is then kept in the binary caches. */
+static int obtain_tree(struct build_result *b, struct ipm_ctx *ctx, const struct ipm_plan_item *it,
+		       const char *store_dir)
+{
+	int rc;
+
+	if (it->bincache && it->bincache->from) {
+		rc = unpack_cached(b, ctx, it, store_dir);
+		if (rc == 0 || rc == IPM_ECANCEL)
+			return rc;
+		drop_binary(it);
+		if ((rc = ipm_fetch_source(&ctx->fetch, &it->source)) < 0)
+			return rc;
+	}
+	if ((rc = build_item(b, ctx, it, store_dir)) == 0)
+		ipm_bincache_after_build(ctx, it, b->method->name, b->store_dir);
+	return rc;
+}
+
 /* ---- the package row ---- */
 
 /* The row item it will have once b is linked: files are left to the
@@ -701,6 +784,7 @@ static int make_row(struct ipm_package_row *row, struct ipm_ctx *ctx, const stru
 	row->registry = it->registry;
 	row->guessed_entry = it->guessed_entry;
 	row->entry = ipm_entry_to_json(&it->entry, it->release->version, &it->source);
+	row->build_key = it->bincache ? it->bincache->key : NULL;
 	row->source = ipm_source_describe(&it->source);
 	row->resolved = it->source.kind == IPM_SOURCE_ARCHIVE ? it->source.sha256 : it->source.commit;
 	row->method = b->method->name ? b->method->name : "default";
@@ -866,6 +950,10 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 		out->items[i] = skip[i] ? IPM_ITEM_SKIPPED : IPM_ITEM_PENDING;
 	}
 
+	/* build keys, when the caller did not ask the binary caches */
+	if ((rc = ipm_bincache_keys(ctx, plan)) < 0)
+		goto done;
+
 	/* Everything is fetched before anything is built, so that a network
 	 * failure never leaves half the plan built. */
 	for (i = 0; i < plan->n; i++) {
@@ -874,6 +962,11 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 			continue;
 		if ((rc = ipm_txn_check_unfinished(ctx, it->entry.name)) < 0 || (rc = ipm_interrupt_check()) < 0)
 			goto fail;
+		if (it->bincache && it->bincache->from) {
+			if (ipm_bincache_fetch(ctx, it->bincache) == 0)
+				continue;
+			drop_binary(it);
+		}
 		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
 		rc = ipm_fetch_source(&ctx->fetch, &it->source);
 		if (rc < 0 && ipm_interrupted()) {
@@ -909,7 +1002,7 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 		if ((rc = ipm_interrupt_check()) < 0 ||
 		    (rc = ipm_txn_new_store(&store_dir, txn, it->entry.name, it->release->version)) < 0)
 			goto fail;
-		rc = build_item(&b, ctx, it, store_dir);
+		rc = obtain_tree(&b, ctx, it, store_dir);
 		if (rc == 0)
 			rc = check_sonames(ctx, plan, skip, i, &b);
 		if (rc == 0)

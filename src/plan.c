@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipm/bincache.h"
 #include "ipm/buf.h"
 #include "ipm/error.h"
 #include "ipm/fs.h"
@@ -907,6 +908,7 @@ void ipm_plan_release(struct ipm_plan *plan)
 		free(plan->items[i].guessed_note);
 		free(plan->items[i].old_version);
 		free(plan->items[i].source_note);
+		ipm_bincache_choice_free(plan->items[i].bincache);
 	}
 	free(plan->items);
 	plan->items = NULL;
@@ -1163,7 +1165,8 @@ static int check_requires(const struct ipm_plan *plan, int run)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
-		if (it->installed)
+		/* a binary from a cache runs no step: it needs no build tools */
+		if (it->installed || (it->bincache && it->bincache->from))
 			continue;
 		for (size_t j = 0; j < it->entry.nrequires; j++) {
 			int rc = check_require(it, &it->entry.requires[j], run);

@@ -295,6 +295,8 @@ static struct ipm_package_row *row_dup(const struct ipm_package_row *p)
 	r->explicit_install = p->explicit_install;
 	r->installed_at = p->installed_at;
 	r->guessed_entry = xstrdup(p->guessed_entry);
+	r->entry = xstrdup(p->entry);
+	r->build_key = xstrdup(p->build_key);
 	if (p->nfiles) {
 		r->files = xcalloc(p->nfiles, sizeof(*r->files));
 		for (size_t i = 0; i < p->nfiles; i++) {

@@ -5,7 +5,8 @@
 #include "ctx.h"
 /*
  * What `ipm clean` deletes: cached downloads ($IPM_CACHE/downloads), git
- * mirrors ($IPM_CACHE/git), build logs ($IPM_CACHE/logs), build trees left
+ * mirrors ($IPM_CACHE/git), the local binary cache's builds that no installed
+ * package has ($IPM_CACHE/binary), build logs ($IPM_CACHE/logs), build trees left
  * in $IPM_HOME/build, and the store trees that nothing needs.
  *
  * A store tree is needed when an installed package lives in it, or when the
@@ -19,7 +20,7 @@
 
 struct ipm_clean_item {
 	char *path;
-	const char *kind;    /* "download", "git mirror", "log", "build tree", "store tree" */
+	const char *kind;    /* "download", "git mirror", "binary", "log", "build tree", "store tree" */
 	uint64_t bytes;      /* disk space it takes (allocated blocks) */
 };
 

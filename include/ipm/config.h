@@ -81,6 +81,25 @@ extern const struct ipm_limits ipm_limits_default;
  * 'CONFIG' (...)" for the config key ("timeouts.total", "limits.index_bytes"). */
 void ipm_limits_hint(const struct ipm_limits *limits, const char *key);
 
+/*
+ * A binary cache (see bincache.h): config "binary_caches": [ { "url": URL,
+ * "key": "RW...", "push": false, "secret_key": PATH, "netrc": PATH,
+ * "username": NAME, "password": TEXT } ], and IPM_BINARY_CACHE=URL (with
+ * IPM_BINARY_CACHE_KEY=RW...), a pull-only one asked first. A cache without
+ * a key is never trusted: it is skipped with a warning. "push": true uploads
+ * every build, signed with "secret_key" (a minisign secret key file).
+ * Credentials (netrc, username, password) go to libcurl only.
+ */
+struct ipm_binary_cache_conf {
+	char *url;          /* without a trailing '/' */
+	char *key;          /* "RW...", or NULL: not trusted, not used */
+	int push;
+	char *secret_key;   /* path, for push */
+	char *netrc;
+	char *username;
+	char *password;
+};
+
 struct ipm_config {
 	char *home;
 	char *prefix;
@@ -100,6 +119,9 @@ struct ipm_config {
 	int step_timeout;
 	/* resource limits: "timeouts" and "limits" (struct ipm_limits) */
 	struct ipm_limits limits;
+	/* binary caches: IPM_BINARY_CACHE first, then the config's in order */
+	struct ipm_binary_cache_conf *binary_caches;
+	size_t nbinary_caches;
 };
 
 /*

@@ -14,7 +14,7 @@
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
- *            prefix, explicit, installed_at, guessed_entry, entry)
+ *            prefix, explicit, installed_at, guessed_entry, entry, build_key)
  *   pins(name, version_constraint)          packages held within a constraint
  *   files(package, path, type, sha256)      path relative to the prefix
  *   deps(package, depends_on, version_constraint)
@@ -151,6 +151,7 @@ struct ipm_package_row {
 	char *guessed_entry;      /* the entry JSON ipm guessed (no registry knew the repository), or NULL */
 	char *entry;              /* the entry it was built from: one release, its source resolved
 	                             (ipm_entry_to_json); NULL for rows of an older ipm */
+	char *build_key;          /* the installed tree's build key (bincache.h), or NULL */
 	struct ipm_file_row *files;
 	size_t nfiles;
 	char **depends;           /* names of installed packages it depends on */

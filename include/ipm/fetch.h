@@ -80,6 +80,40 @@ int ipm_http_download(const struct ipm_fetch_ctx *ctx, const char *url, const ch
 int ipm_http_download_sized(const struct ipm_fetch_ctx *ctx, const char *url, const char *path,
 			    unsigned long long size);
 
+/* Credentials of a binary cache (bincache.h): a netrc file (NULL: curl's
+ * default, ~/.netrc, read when it exists) and a user name and password
+ * (NULL: none). They go to libcurl only, never into a message. */
+struct ipm_http_auth {
+	const char *netrc_file;
+	const char *user;
+	const char *password;
+};
+
+enum ipm_http_method { IPM_HTTP_GET, IPM_HTTP_HEAD, IPM_HTTP_PUT };
+struct ipm_buf;
+/* One request of the binary caches: GET into body (at most max_bytes, 0:
+ * no limit) or into the file path (atomically, through path.part), HEAD,
+ * or PUT of upload (upload_len bytes) or of the file upload_path. */
+struct ipm_http_request {
+	enum ipm_http_method method;
+	const char *url;
+	const struct ipm_http_auth *auth;   /* NULL: no credentials */
+	struct ipm_buf *body;
+	const char *path;
+	unsigned long long max_bytes;
+	const void *upload;
+	size_t upload_len;
+	const char *upload_path;
+};
+/*
+ * Runs req through the mirrors, bounded by ctx's limits like every
+ * transfer. *out_code: the HTTP status (0 when none came). HTTP 404 or 410
+ * (and a missing file:// file) is IPM_ENOTFOUND "'<url>': not found",
+ * which callers take for a plain miss; other failures are IPM_ENET as for
+ * ipm_http_get. A PUT is not redirected.
+ */
+int ipm_http_request(long *out_code, const struct ipm_fetch_ctx *ctx, const struct ipm_http_request *req);
+
 /* Extracts archive into dest_dir with the safety rules above; strip: remove a
  * single top-level directory. Bounded by the default limits. */
 int ipm_archive_extract(const char *archive, const char *dest_dir, int strip);

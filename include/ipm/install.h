@@ -27,6 +27,7 @@
  * stay after an upgrade or removal, for rollback; `ipm clean` deletes them.
  */
 
+struct ipm_bincache_choice;
 struct ipm_plan_item {
 	struct ipm_entry entry;
 	const struct ipm_release *release;   /* points into entry */
@@ -40,6 +41,7 @@ struct ipm_plan_item {
 	char *guessed_note;                  /* "recipe guessed from CMakeLists.txt at v1.2 (commit ...)" */
 	char *old_version;                   /* the version installed now, or NULL */
 	char *source_note;                   /* why the entry is not the registry's (import), or NULL */
+	struct ipm_bincache_choice *bincache;   /* build key and binary source (bincache.h), or NULL */
 };
 
 struct ipm_plan {

@@ -139,6 +139,7 @@ int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_update(struct cli *cli, int argc, char **argv);
 int cmd_registry(struct cli *cli, int argc, char **argv);
 int cmd_env(struct cli *cli, int argc, char **argv);
+int cmd_cache(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_rollback(struct cli *cli, int argc, char **argv);
@@ -167,7 +168,7 @@ int cmd_import(struct cli *cli, int argc, char **argv);
  * CLI_EXIT_FAILURE), followed by the installed packages it left as they
  * were. */
 struct ipm_plan;
-int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
+int cli_plan_execute(struct cli *cli, struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
 		     const char *verb);
 /* After packages were removed (src/cli/cmd_autoremove.c): unless quiet,
  * names the packages that installing them as dependencies left unneeded

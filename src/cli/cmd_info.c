@@ -92,6 +92,7 @@ static void print_json(const struct ipm_entry *e, const char *registry,
 		add_string(item, "source", pkg->source);
 		add_string(item, "resolved", pkg->resolved);
 		add_string(item, "method", pkg->method);
+		add_string(item, "build_key", pkg->build_key);
 		add_string(item, "prefix", pkg->prefix);
 		add_string(item, "store_dir", pkg->store_dir);
 		cJSON_AddBoolToObject(item, "explicit", pkg->explicit_install != 0);
@@ -203,6 +204,7 @@ static void print_text(struct cli *cli, const struct ipm_entry *e, const char *r
 		field(cli, "  source:", pkg->source);
 		field(cli, "  resolved:", pkg->resolved);
 		field(cli, "  method:", pkg->method);
+		field(cli, "  build key:", pkg->build_key);
 		if (pkg->guessed_entry)
 			printf("  %-10s yes: no registry entry; the recipe was guessed from the repository\n"
 			       "             (ipm registry new --from-installed %s writes it out)\n",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ipm/bincache.h"
 #include "ipm/error.h"
 #include "ipm/db.h"
 #include "ipm/install.h"
@@ -89,6 +90,18 @@ static void print_plan(struct cli *cli, const struct ipm_plan *plan, size_t todo
 		else
 			printf("    registry: %s\n", it->registry ? it->registry
 							 : it->source_note ? "none (the lock file's entry)" : "?");
+		if (it->bincache && it->bincache->from) {
+			const struct ipm_bincache_choice *c = it->bincache;
+			if (strcmp(c->from, "local") == 0)
+				printf("    from the local binary cache (build %.16s): no recipe step runs\n", c->key);
+			else
+				printf("    from binary cache %s (build %.16s): no recipe step runs\n", c->from, c->key);
+			free(source);
+			continue;
+		}
+		printf("    build%s%s%s\n", it->bincache && it->bincache->why_build ? " (" : "",
+		       it->bincache && it->bincache->why_build ? it->bincache->why_build : "",
+		       it->bincache && it->bincache->why_build ? ")" : "");
 		if (it->method) {
 			print_method(it->method, 0);
 		} else {
@@ -138,7 +151,7 @@ static int mark_named(struct cli *cli, const struct ipm_plan *plan)
 	return 0;
 }
 
-int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
+int cli_plan_execute(struct cli *cli, struct ipm_plan *plan, int yes, int dry_run, int trust_guess,
 		     const char *verb)
 {
 	struct ipm_plan_outcome outcome = { 0 };
@@ -160,6 +173,10 @@ int cli_plan_execute(struct cli *cli, const struct ipm_plan *plan, int yes, int 
 		}
 		return dry_run ? 0 : mark_named(cli, plan);
 	}
+	/* where each tree comes from: a binary cache, or a build */
+	rc = ipm_bincache_plan(&cli->ctx, plan);
+	if (rc < 0)
+		return rc;
 	/* a dry run runs nothing from the entry: not even `TOOL --version` */
 	rc = dry_run ? ipm_plan_find_requires(&cli->ctx, plan) : ipm_plan_check_requires(&cli->ctx, plan);
 	if (rc < 0)

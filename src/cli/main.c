@@ -152,6 +152,14 @@ static const struct cli_command commands[] = {
 	  "ipm verify [--json] [NAME...]",
 	  "      --json         print one JSON document\n"
 	  "  without NAME, every installed package is checked\n" },
+	{ "cache", cmd_cache, IPM_NEED_DB_READ | CLI_NEED_NET,
+	  "list the local binary cache; push builds to a binary cache",
+	  "ipm cache list [--json] | push --to URL --key SECRET_KEY NAME...",
+	  "  list [--json]      the builds in the local binary cache, with their sizes\n"
+	  "  push --to URL --key SECRET_KEY NAME...\n"
+	  "                     upload the builds of the installed packages NAME to the binary\n"
+	  "                     cache at URL (HTTP PUT, or file://), signed with SECRET_KEY (a\n"
+	  "                     minisign secret key file); never overwrites another object\n" },
 	{ "env", cmd_env, 0,
 	  "print shell lines that put the prefix on PATH, MANPATH and more",
 	  "ipm env [--shell sh|bash|zsh|fish]",

@@ -415,11 +415,12 @@ static char *child_failure(const char *log_path, int status)
 }
 
 /* The environment of the children: ours, with the places ipm keeps state
- * replaced by the temporary ones. */
+ * replaced by the temporary ones, and no binary cache: a check builds. */
 static char **child_env(struct builder *b, const char *tmp, const char *registry_dir)
 {
 	static const char *const replaced[] = { "IPM_HOME=", "IPM_PREFIX=", "IPM_CONFIG=", "IPM_REGISTRY=",
-						"IPM_CACHE=", "IPM_MIRRORS=", NULL };
+						"IPM_CACHE=", "IPM_MIRRORS=", "IPM_BINARY_CACHE=",
+						"IPM_BINARY_CACHE_KEY=", NULL };
 	size_t n = 0, k = 0;
 	char **env;
 

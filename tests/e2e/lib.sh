@@ -6,7 +6,7 @@
 #   - $IPM (the binary under test: $BUILD/ipm, BUILD defaults to "build"),
 #     $TOP (the repository), $HTTPD (build/tools/httpd);
 #   - TAP helpers: ok, not_ok, check, expect_ok, expect_fail, done_testing;
-#   - fixtures: make_git_pkg, write_entry, git_entry, start_httpd,
+#   - fixtures: make_git_pkg, write_entry, git_entry, start_httpd, nginx_start,
 #     state_snapshot, same_state.
 set -u
 
@@ -225,4 +225,33 @@ json_valid() {
 # json_get FILE EXPR: evaluates a Python expression on the document `d`.
 json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
+}
+
+# nginx: /usr/sbin is not on an ordinary user's PATH on Debian
+NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+
+# nginx_start ROOT [HTPASSWD]: serves ROOT on 127.0.0.1 with nginx and its
+# WebDAV module accepting PUT (scripts/nginx-dav; with HTPASSWD, ROOT/private/
+# asks for basic authentication), as the user running the test,
+# root or not: configuration, logs, pid and temporary files all live in
+# $work/nginx. Sets $NGINX_PORT, $NGINX (base URL) and $NGINX_LOG (the
+# access log). Stopped when the test exits.
+nginx_start() {
+	NGINX_PORT=$(closed_port)
+	NGINX=http://127.0.0.1:$NGINX_PORT
+	NGINX_LOG=$work/nginx/access.log
+	mkdir -p "$work/nginx"
+	"$TOP/scripts/nginx-dav" "$1" "$work/nginx" "$NGINX_PORT" ${2:+"$2"} 2>>"$work/nginx/stderr" &
+	bg_pids="$bg_pids $!"
+	_i=0
+	until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$NGINX_PORT" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ $_i -gt 100 ]; then
+			echo "# nginx did not start" >&2
+			sed 's/^/# /' "$work/nginx/stderr" "$work/nginx/error.log" >&2 2>/dev/null
+			return 1
+		fi
+		sleep 0.05
+	done
 }

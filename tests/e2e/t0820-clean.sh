@@ -39,8 +39,13 @@ cp "$work/out" "$work/plan.json"
 check "--json is JSON" json_valid "$work/plan.json"
 check "the 1.0 tree (only the state after transaction 1 needs it) would go" \
 	test "$(json_get "$work/plan.json" '[i["path"] for i in d["items"] if i["kind"] == "store tree"]')" = "['$IPM_HOME/store/hello/1.0']"
-check "so would the git mirrors and the logs" \
-	test "$(json_get "$work/plan.json" 'sorted(set(i["kind"] for i in d["items"]))')" = "['git mirror', 'log', 'store tree']"
+check "so would the git mirrors, the logs and hello 1.0's binary" \
+	test "$(json_get "$work/plan.json" 'sorted(set(i["kind"] for i in d["items"]))')" = "['binary', 'git mirror', 'log', 'store tree']"
+key_of() { "$IPM" info --json "$1" >"$work/k.json" && json_get "$work/k.json" 'd["installed"]["build_key"]'; }
+hello_key=$(key_of hello) tool_key=$(key_of tool)
+check "the binaries of installed builds would stay" \
+	test "$(json_get "$work/plan.json" 'sorted(set(i["path"].rsplit("/", 1)[1].split(".")[0] for i in d["items"] if i["kind"] == "binary") & {"'"$hello_key"'", "'"$tool_key"'"})')" = "[]"
+check "hello 1.0's binary would go" test "$(json_get "$work/plan.json" 'len([i for i in d["items"] if i["kind"] == "binary"]) > 0')" = True
 check "the total is the sum of the items" test "$(json_get "$work/plan.json" 'd["total_bytes"] == sum(i["bytes"] for i in d["items"]) > 0')" = True
 store_du=$(du -sB1 "$IPM_HOME/store/hello/1.0" | cut -f1)
 check "a store tree's bytes are its disk usage (du)" \
@@ -57,6 +62,8 @@ n=$(json_get "$work/plan.json" 'len(d["items"])')
 check "the total freed is what the dry run said" grep -q "^freed .* ($total bytes) in $n items$" "$work/out"
 check "the 1.0 tree is gone" test ! -e "$IPM_HOME/store/hello/1.0"
 check "the installed trees stay" test -d "$IPM_HOME/store/hello/2.0" -a -d "$IPM_HOME/store/tool/1.0"
+check "the installed builds' binaries stay" test -e "$IPM_CACHE/binary/$hello_key.tar.zst" -a -e "$IPM_CACHE/binary/$tool_key.tar.zst"
+check "and only those" test "$(ls "$IPM_CACHE/binary" | grep -c '\.tar\.zst$')" = 2
 check "the caches are empty" test -z "$(ls -A "$IPM_CACHE/git" "$IPM_CACHE/logs" 2>/dev/null | grep -v ':$' | grep .)"
 check "hello still runs" test "$("$IPM_PREFIX/bin/hello")" = "hello 2.0"
 check "tool still runs" test "$("$IPM_PREFIX/bin/tool")" = "tool 1.0"

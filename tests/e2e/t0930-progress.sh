@@ -17,6 +17,9 @@ write_entry slow <<EOF
 EOF
 log=$IPM_CACHE/logs/slow-1.0.log
 
+# Between installs of the same build, `clean --keep 1` drops its kept
+# store tree and its local binary, so that the next install builds again.
+
 # ---- not a terminal ----
 expect_ok "$IPM" install -y slow
 check "the build names its log file" grep -q "^building 'slow' 1.0 (log: $log) \.\.\.$" "$work/err"
@@ -28,6 +31,7 @@ check "the step's output is not shown" sh -c '! grep -q -e FIRST -e LAST "$1"' s
 check "it is in the log" sh -c 'grep -qx FIRST "$1" && grep -qx LAST "$1"' sh "$log"
 check "slow is installed and runs" sh -c '[ "$("$1/bin/slow")" = "slow 1.0" ]' sh "$IPM_PREFIX"
 expect_ok "$IPM" remove -y slow
+"$IPM" -q clean --keep 1 >/dev/null
 
 expect_ok "$IPM" -v install -y slow
 check "-v streams the step's output" sh -c 'grep -qx FIRST "$1" && grep -qx LAST "$1"' sh "$work/err"
@@ -37,11 +41,13 @@ check "-v: in order, around the step's progress line" sh -c \
 check "-v: make's own output too" grep -q "^printf " "$work/err"
 check "-v: and the log has it all the same" grep -qx LAST "$log"
 expect_ok "$IPM" remove -y slow
+"$IPM" -q clean --keep 1 >/dev/null
 
 expect_ok "$IPM" -q install -y slow
 check "-q: no progress, no log line, no output" sh -c '! grep -q -e building -e FIRST -e LAST -e "step 1/3" "$1"' sh "$work/err"
 check "-q: installed all the same" sh -c '[ "$("$1/bin/slow")" = "slow 1.0" ]' sh "$IPM_PREFIX"
 expect_ok "$IPM" -q remove -y slow
+"$IPM" -q clean --keep 1 >/dev/null
 
 # a failing step: the log is named in the error as well
 write_entry broken <<EOF
@@ -118,6 +124,7 @@ EOF
 
 	# a narrow terminal: each redrawn line is cut to fit, or \r could not redraw it
 	"$IPM" -q remove -y slow
+	"$IPM" -q clean --keep 1 >/dev/null
 	python3 "$work/on_tty.py" 40 "$work/tty40.out" "$IPM" install -y slow
 	rc=$?
 	check "a 40-column terminal: the install works" test "$rc" -eq 0
