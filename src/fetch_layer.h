@@ -1,0 +1,102 @@
+#ifndef IPM_FETCH_LAYER_H
+#define IPM_FETCH_LAYER_H
+/*
+ * The fetch layer: every part of ipm that needs libcurl, libgit2,
+ * libarchive, libcrypto or libelf (the files IPM_LAYER_SRC names in
+ * mk/ipm.mk). Loading those libraries and the fifty they depend on is most
+ * of the start-up time of a command that only reads the database (list,
+ * info, search, --version), so the ipm program does not link them: the
+ * layer is a shared object, ipm-fetch.so, that ipm loads the first time
+ * one of the functions below is called (src/fetch_lazy.c). The rest of
+ * ipm calls these functions by their usual names, unaware of the loading;
+ * libipm.a (the unit tests, the bench tools) links the same files directly.
+ *
+ * Each function of the layer that the rest of ipm calls is one line here:
+ * INT(name, (params), (args)) for a function returning an int error code,
+ * PTR(type, name, (params), (args)) for one returning a pointer and
+ * VOID(name, (params), (args)) for one returning nothing. A new call into
+ * the layer that is missing here fails the link of ipm (undefined
+ * reference), never silently.
+ *
+ * ipm_fetch_init and ipm_fetch_shutdown are not listed: the layer
+ * initialises itself when it is loaded, and is shut down only if it was.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "ipm/fetch.h"
+#include "ipm/fs.h"
+#include "ipm/linkage.h"
+#include "ipm/publish.h"
+#include "ipm/repo.h"
+#include "ipm/scaffold.h"
+
+#define IPM_FETCH_LAYER(INT, PTR, VOID) \
+	INT(ipm_fetch_source, (const struct ipm_fetch_ctx *ctx, const struct ipm_source *src), (ctx, src)) \
+	INT(ipm_fetch_unpack, (const struct ipm_fetch_ctx *ctx, const struct ipm_source *src, \
+			       const char *dest_dir), (ctx, src, dest_dir)) \
+	INT(ipm_git_mirror, (char **out_dir, char **out_head, const struct ipm_fetch_ctx *ctx, \
+			     const char *url), (out_dir, out_head, ctx, url)) \
+	INT(ipm_git_head, (char **out_commit, char **out_toplevel, const char *path), \
+	    (out_commit, out_toplevel, path)) \
+	INT(ipm_git_checkout, (const char *git_dir, const char *commit, const char *dest_dir), \
+	    (git_dir, commit, dest_dir)) \
+	INT(ipm_git_read, (const char *git_dir, const char *commit, const char *path, int dir, \
+			   ipm_git_file_fn fn, void *opaque), (git_dir, commit, path, dir, fn, opaque)) \
+	INT(ipm_http_get, (struct ipm_http_doc *out, const struct ipm_fetch_ctx *ctx, const char *url, \
+			   const char *etag), (out, ctx, url, etag)) \
+	INT(ipm_http_download, (const struct ipm_fetch_ctx *ctx, const char *url, const char *path), \
+	    (ctx, url, path)) \
+	INT(ipm_http_download_sized, (const struct ipm_fetch_ctx *ctx, const char *url, const char *path, \
+				      unsigned long long size), (ctx, url, path, size)) \
+	VOID(ipm_http_doc_release, (struct ipm_http_doc *d), (d)) \
+	INT(ipm_archive_extract, (const char *archive, const char *dest_dir, int strip), \
+	    (archive, dest_dir, strip)) \
+	INT(ipm_archive_extract_limited, (const char *archive, const char *dest_dir, int strip, \
+					  const struct ipm_limits *limits), (archive, dest_dir, strip, limits)) \
+	INT(ipm_sha256_file, (char out_hex[65], const char *path), (out_hex, path)) \
+	VOID(ipm_sha256_hex, (char out_hex[65], const void *data, size_t len), (out_hex, data, len)) \
+	INT(ipm_linkage_check, (struct ipm_linkage *out, const char *tree_root, const char *prefix, \
+				const char *const *forbidden, size_t nforbidden), \
+	    (out, tree_root, prefix, forbidden, nforbidden)) \
+	VOID(ipm_linkage_release, (struct ipm_linkage *l), (l)) \
+	INT(ipm_repo_spec_parse, (struct ipm_repo_spec *out, const char *spec), (out, spec)) \
+	VOID(ipm_repo_spec_release, (struct ipm_repo_spec *s), (s)) \
+	PTR(char *, ipm_repo_url_normalize, (const char *url), (url)) \
+	INT(ipm_repo_guess, (struct ipm_repo_guess *out, const struct ipm_fetch_ctx *ctx, const char *url, \
+			     const char *name, const char *at), (out, ctx, url, name, at)) \
+	VOID(ipm_repo_guess_release, (struct ipm_repo_guess *g), (g)) \
+	INT(ipm_scaffold_make, (struct ipm_scaffold *out, const struct ipm_fetch_ctx *ctx, \
+				const struct ipm_scaffold_opts *opts), (out, ctx, opts)) \
+	INT(ipm_scaffold_write, (const char *path, const char *json), (path, json)) \
+	INT(ipm_scaffold_registry_dir, (char **out_dir, const char *dir), (out_dir, dir)) \
+	VOID(ipm_scaffold_release, (struct ipm_scaffold *s), (s)) \
+	INT(ipm_publish_check_paths, (const char *dir, const char *out_path), (dir, out_path)) \
+	INT(ipm_publish_index, (struct ipm_index *out, struct ipm_problems *problems, const char *dir, \
+				unsigned flags), (out, problems, dir, flags)) \
+	INT(ipm_publish_stamp, (struct ipm_index *ix, int *out_kept, const char *out_path, int64_t now, \
+				int64_t valid_for), (ix, out_kept, out_path, now, valid_for)) \
+	INT(ipm_publish_sign, (int *out_written, const struct ipm_index *ix, const char *out_path, \
+			       const struct ipm_sign_seckey *sk), (out_written, ix, out_path, sk)) \
+	INT(ipm_publish_write, (int *out_written, const char *path, const char *data, size_t len), \
+	    (out_written, path, data, len)) \
+	VOID(ipm_index_release, (struct ipm_index *ix), (ix))
+
+#define IPM_FETCH_LAYER_INT(name, params, args) int (*name) params;
+#define IPM_FETCH_LAYER_PTR(type, name, params, args) type (*name) params;
+#define IPM_FETCH_LAYER_VOID(name, params, args) void (*name) params;
+
+/* The list above as one string: an ipm-fetch.so built from another list
+ * (another version of ipm) is refused rather than called wrongly. */
+#define IPM_FETCH_LAYER_SIG_INT(name, params, args) #name #params ";"
+#define IPM_FETCH_LAYER_SIG_PTR(type, name, params, args) #type #name #params ";"
+#define IPM_FETCH_LAYER_SIG IPM_FETCH_LAYER(IPM_FETCH_LAYER_SIG_INT, IPM_FETCH_LAYER_SIG_PTR, \
+					    IPM_FETCH_LAYER_SIG_INT)
+
+/* What ipm-fetch.so exports, as the one symbol "ipm_fetch_layer". */
+struct ipm_fetch_layer {
+	const char *sig;         /* IPM_FETCH_LAYER_SIG when built */
+	int (*init)(void);
+	void (*shutdown)(void);
+	IPM_FETCH_LAYER(IPM_FETCH_LAYER_INT, IPM_FETCH_LAYER_PTR, IPM_FETCH_LAYER_VOID)
+};
+#endif
