@@ -1,0 +1,97 @@
+#!/bin/sh
+# Start-up at the floor: the commands that only read (--version, --help,
+# list, info, search, env) do not load libcurl, libgit2, libarchive,
+# libcrypto or libelf (the fetch layer, ipm-fetch.so), as the dynamic linker
+# reports them (LD_DEBUG=libs), not even when info re-imports an edited
+# local registry; install loads it and works. Without
+# ipm-fetch.so, or with one of another build, the reading commands still
+# work and install fails with an error and a hint, changing nothing.
+. "$(dirname "$0")/lib.sh"
+
+HEAVY='libcurl|libgit2|libarchive|libcrypto|libelf|ipm-fetch'
+
+# loads DESC PATTERN CMD...: CMD succeeds, and the shared objects it loads
+# match PATTERN (an extended regular expression) or, with PATTERN "!...",
+# do not match it.
+loads() {
+	_desc=$1 _pat=$2
+	shift 2
+	LD_DEBUG=libs "$@" >"$work/out" 2>"$work/ld" </dev/null
+	_rc=$?
+	grep 'calling init:' "$work/ld" | sed 's/.*calling init: //' >"$work/objs"
+	case $_pat in
+	!*) grep -Eq -- "${_pat#!}" "$work/objs" && _rc=loaded ;;
+	*) grep -Eq -- "$_pat" "$work/objs" || _rc=missing ;;
+	esac
+	if [ "$_rc" = 0 ]; then
+		ok "$_desc"
+	else
+		not_ok "$_desc ($_rc)"
+		diag "$work/objs"
+		grep -v '^ *[0-9]*:' "$work/ld" | sed -n '1,10s/^/# /p'
+	fi
+}
+
+c1=$(make_git_pkg "$work/src/hello" hello 1.0)
+git_entry hello 1.0 "$work/src/hello" "$c1"
+cat >"$REG/packages/jsonfmt.json" <<EOF
+{ "name": "jsonfmt", "description": "formats JSON documents", "keywords": ["json"],
+  "versions": [ { "version": "2.0", "git": "$work/src/hello", "commit": "$c1" } ],
+  "methods": [ { "name": "make", "install": ["make install"] } ] }
+EOF
+
+# installing loads the fetch layer, and the check above sees it: the checks
+# below would fail if the reading commands loaded it too
+loads "ipm install loads the fetch layer (libgit2)" 'ipm-fetch\.so' "$IPM" install --yes hello
+loads "... and libgit2 with it" 'libgit2' "$IPM" install --yes hello
+check "the installed program runs" sh -c '"$IPM_PREFIX/bin/hello" | grep -qx "hello 1.0"'
+
+loads "ipm --version loads none of $HEAVY" "!$HEAVY" "$IPM" --version
+loads "ipm --help loads none of them" "!$HEAVY" "$IPM" --help
+loads "ipm list loads none of them" "!$HEAVY" "$IPM" list
+check "... and lists hello" grep -q '^hello  *1\.0' "$work/out"
+loads "ipm list --json loads none of them" "!$HEAVY" "$IPM" list --json
+loads "ipm info hello loads none of them" "!$HEAVY" "$IPM" info hello
+check "... and shows it" grep -q 'hello' "$work/out"
+loads "ipm search json loads none of them" "!$HEAVY" "$IPM" search json
+check "... and finds jsonfmt" grep -q 'jsonfmt' "$work/out"
+loads "ipm search jsno (did you mean) loads none of them" "!$HEAVY" "$IPM" search jsno
+loads "ipm env loads none of them" "!$HEAVY" "$IPM" env --shell sh
+# an edited entry: info re-imports the local registry first
+sed -i 's/formats JSON documents/formats and checks JSON documents/' "$REG/packages/jsonfmt.json"
+loads "ipm info after an edit of the registry (re-import) loads none of them" "!$HEAVY" "$IPM" info jsonfmt
+check "... and shows the edit" grep -q 'formats and checks JSON' "$work/out"
+rm "$REG/packages/jsonfmt.json"
+# a local registry needs no fetching: update reads it without the layer
+loads "ipm update of a local registry loads none of them" "!$HEAVY" "$IPM" update
+expect_ok "$IPM" remove --yes hello
+check "... and hello is gone" test ! -e "$IPM_PREFIX/bin/hello"
+
+# ---- without the fetch layer ----
+mkdir -p "$work/bin"
+cp "$IPM" "$work/bin/ipm"
+state_snapshot "$work/before"
+expect_ok "$work/bin/ipm" --version
+expect_ok "$work/bin/ipm" list
+expect_ok "$work/bin/ipm" search hello
+check "... and finds hello" grep -q 'hello' "$work/out"
+expect_fail 1 'ipm: error: cannot load the fetch layer: .*ipm-fetch\.so' "$work/bin/ipm" install --yes hello
+check "... with a hint to reinstall" grep -q '^hint: .*reinstall ipm' "$work/err"
+same_state "... and nothing changed" "$work/before"
+
+# ---- a fetch layer of another build ----
+cat >"$work/other.c" <<'EOF'
+struct layer { const char *sig; };
+const struct layer ipm_fetch_layer = { "an older list of functions" };
+EOF
+if ${CC:-cc} -shared -fPIC -o "$work/bin/ipm-fetch.so" "$work/other.c" 2>"$work/cc.err"; then
+	expect_fail 1 'ipm: error: cannot load the fetch layer: .* belongs to another version of ipm' \
+		"$work/bin/ipm" install --yes hello
+	check "... with a hint to reinstall" grep -q '^hint: reinstall ipm' "$work/err"
+	same_state "... and nothing changed" "$work/before"
+else
+	not_ok "cc builds a stand-in ipm-fetch.so"
+	diag "$work/cc.err"
+fi
+
+done_testing
