@@ -29,10 +29,6 @@ unset IPM_MIRRORS IPM_REGISTRY
 
 ms() { date +%s%3N; }
 row() { printf '%-44s %9s %9s %9s\n' "$@"; }
-median_of() { # label runs cmd...: prints "label median min max"
-	_l=$1 _r=$2; shift 2
-	"$T" "$_r" "$_l" -- "$@"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "ipm benchmarks on $(nproc) cores ($(uname -m)); medians of $RUNS runs"
@@ -54,7 +50,7 @@ size=$(wc -c <"$work/www/index.json")
 : >"$work/httpd.log"
 row "registry" "median" "min" "max"
 row "import of $N_ENTRIES entries ($((size / 1048576)) MiB), ms" "$import_ms" "" ""
-WARMUP=0 median_of "update, unchanged HTTP registry, ms" "$RUNS" "$IPM" -q update
+WARMUP=0 "$T" "$RUNS" "update, unchanged HTTP registry, ms" -- "$IPM" -q update
 reqs=$(wc -l <"$work/httpd.log")
 n304=$(grep -c ' 304' "$work/httpd.log" || true)
 echo "  requests during those $RUNS updates: $reqs ($n304 answered 304)"
