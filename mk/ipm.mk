@@ -43,8 +43,11 @@ $(BUILD)/libipm.a: $(IPM_ENGINE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-# The layer's objects go into a shared object as well as into libipm.a.
+# The layer's objects go into a shared object as well as into libipm.a
+# (rebuilt when this file changes: a build directory from before the split
+# holds them without -fPIC).
 $(IPM_LAYER_OBJ): CFLAGS += -fPIC
+$(IPM_LAYER_OBJ): mk/ipm.mk
 
 # ipm exports its symbols (-rdynamic): ipm-fetch.so calls the engine in it
 # (errors, logging, files), never a second copy of it. Every core object is

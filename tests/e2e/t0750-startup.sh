@@ -39,6 +39,7 @@ cat >"$REG/packages/jsonfmt.json" <<EOF
   "versions": [ { "version": "2.0", "git": "$work/src/hello", "commit": "$c1" } ],
   "methods": [ { "name": "make", "install": ["make install"] } ] }
 EOF
+cp "$REG/packages/jsonfmt.json" "$work/jsonfmt.json"
 
 # installing loads the fetch layer, and the check above sees it: the checks
 # below would fail if the reading commands loaded it too
@@ -66,6 +67,28 @@ rm "$REG/packages/jsonfmt.json"
 loads "ipm update of a local registry loads none of them" "!$HEAVY" "$IPM" update
 expect_ok "$IPM" remove --yes hello
 check "... and hello is gone" test ! -e "$IPM_PREFIX/bin/hello"
+
+# ---- a git registry, read through the layer (ipm_git_read) ----
+mkdir -p "$work/gitreg/packages/notes"
+printf '{ "name": "gitreg" }\n' >"$work/gitreg/registry.json"
+sed 's/"jsonfmt"/"gitfmt"/' "$work/jsonfmt.json" >"$work/gitreg/packages/gitfmt.json"
+echo "not an entry" >"$work/gitreg/packages/README"
+echo "{" >"$work/gitreg/packages/notes/skipped.json"
+(cd "$work/gitreg" && git init -q && git add -A && git commit -q -m one)
+expect_ok "$IPM" registry add gitreg "file://$work/gitreg"
+loads "ipm update of a git registry loads the fetch layer" 'libgit2' "$IPM" update
+check "... and imports its one entry (not README, not a subdirectory)" \
+	grep -q '^gitreg: updated, 1 package' "$work/out"
+loads "ipm info of an entry of it loads none of them" "!$HEAVY" "$IPM" info gitfmt
+check "... and shows it" grep -q 'gitfmt' "$work/out"
+mkdir -p "$work/nopkgs"
+printf '{ "name": "nopkgs" }\n' >"$work/nopkgs/registry.json"
+(cd "$work/nopkgs" && git init -q && git add -A && git commit -q -m one)
+expect_ok "$IPM" registry add nopkgs "file://$work/nopkgs"
+expect_fail 1 "is not an ipm registry: it has no packages directory" "$IPM" update
+check "... with a hint" grep -q '^hint: a registry holds one packages/<name>.json' "$work/err"
+expect_ok "$IPM" registry remove nopkgs
+expect_ok "$IPM" registry remove gitreg
 
 # ---- without the fetch layer ----
 mkdir -p "$work/bin"
