@@ -106,7 +106,7 @@ echo
 loads() { # COMMAND...: "objects relocations"
 	_objs=$(LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -c 'calling init:')
 	_rel=$(LD_DEBUG=statistics "$@" 2>&1 >/dev/null |
-		awk '/total number of relocations:/ { s += $NF } END { print s + 0 }')
+		awk '/final number of relocations:/ { n = $NF } END { print n + 0 }')
 	echo "$_objs $_rel"
 }
 echo "start-up, as the dynamic linker counts it          shared objects  relocations"
