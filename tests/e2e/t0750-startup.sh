@@ -1,14 +1,14 @@
 #!/bin/sh
 # Start-up at the floor: the commands that only read (--version, --help,
 # list, info, search, env) do not load libcurl, libgit2, libarchive,
-# libcrypto or libelf (the fetch layer, ipm-fetch.so), as the dynamic linker
-# reports them (LD_DEBUG=libs), not even when info re-imports an edited
-# local registry; install loads it and works. Without
-# ipm-fetch.so, or with one of another build, the reading commands still
-# work and install fails with an error and a hint, changing nothing.
+# libcrypto or libelf (the layers ipm-fetch.so and ipm-digest.so), as the
+# dynamic linker reports them (LD_DEBUG=libs), not even when info
+# re-imports an edited local registry; install loads them and works.
+# Without the layers, or with layers of another build, the reading commands
+# still work and install fails with an error and a hint, changing nothing.
 . "$(dirname "$0")/lib.sh"
 
-HEAVY='libcurl|libgit2|libarchive|libcrypto|libelf|ipm-fetch'
+HEAVY='libcurl|libgit2|libarchive|libcrypto|libelf|ipm-fetch|ipm-digest'
 
 # loads DESC PATTERN CMD...: CMD succeeds, and the shared objects it loads
 # match PATTERN (an extended regular expression) or, with PATTERN "!...",
@@ -43,8 +43,10 @@ cp "$REG/packages/jsonfmt.json" "$work/jsonfmt.json"
 
 # installing loads the fetch layer, and the check above sees it: the checks
 # below would fail if the reading commands loaded it too
-loads "ipm install loads the fetch layer (libgit2)" 'ipm-fetch\.so' "$IPM" install --yes hello
-loads "... and libgit2 with it" 'libgit2' "$IPM" install --yes hello
+loads "ipm install loads the digest layer (the files' sha256)" 'ipm-digest\.so' "$IPM" install --yes hello
+expect_ok "$IPM" remove --yes hello
+loads "ipm install loads the fetch layer" 'ipm-fetch\.so' "$IPM" install --yes hello
+check "... and libgit2 with it" grep -q 'libgit2' "$work/objs"
 check "the installed program runs" sh -c '"$IPM_PREFIX/bin/hello" | grep -qx "hello 1.0"'
 
 loads "ipm --version loads none of $HEAVY" "!$HEAVY" "$IPM" --version
@@ -68,7 +70,7 @@ loads "ipm update of a local registry loads none of them" "!$HEAVY" "$IPM" updat
 expect_ok "$IPM" remove --yes hello
 check "... and hello is gone" test ! -e "$IPM_PREFIX/bin/hello"
 
-# ---- a git registry, read through the layer (ipm_git_read) ----
+# ---- a git registry, read through the fetch layer (ipm_git_read) ----
 mkdir -p "$work/gitreg/packages/notes"
 printf '{ "name": "gitreg" }\n' >"$work/gitreg/registry.json"
 sed 's/"jsonfmt"/"gitfmt"/' "$work/jsonfmt.json" >"$work/gitreg/packages/gitfmt.json"
@@ -90,7 +92,7 @@ check "... with a hint" grep -q '^hint: a registry holds one packages/<name>.jso
 expect_ok "$IPM" registry remove nopkgs
 expect_ok "$IPM" registry remove gitreg
 
-# ---- without the fetch layer ----
+# ---- without the layers ----
 mkdir -p "$work/bin"
 cp "$IPM" "$work/bin/ipm"
 state_snapshot "$work/before"
@@ -98,22 +100,25 @@ expect_ok "$work/bin/ipm" --version
 expect_ok "$work/bin/ipm" list
 expect_ok "$work/bin/ipm" search hello
 check "... and finds hello" grep -q 'hello' "$work/out"
-expect_fail 1 'ipm: error: cannot load the fetch layer: .*ipm-fetch\.so' "$work/bin/ipm" install --yes hello
+expect_fail 1 'ipm: error: cannot load a part of ipm: .*/lib/ipm/ipm-(fetch|digest)\.so' \
+	"$work/bin/ipm" install --yes hello
 check "... with a hint to reinstall" grep -q '^hint: .*reinstall ipm' "$work/err"
 same_state "... and nothing changed" "$work/before"
 
-# ---- a fetch layer of another build ----
+# ---- layers of another build ----
 cat >"$work/other.c" <<'EOF'
 struct layer { const char *sig; };
 const struct layer ipm_fetch_layer = { "an older list of functions" };
+const struct layer ipm_digest_layer = { "an older list of functions" };
 EOF
 if ${CC:-cc} -shared -fPIC -o "$work/bin/ipm-fetch.so" "$work/other.c" 2>"$work/cc.err"; then
-	expect_fail 1 'ipm: error: cannot load the fetch layer: .* belongs to another version of ipm' \
+	cp "$work/bin/ipm-fetch.so" "$work/bin/ipm-digest.so"
+	expect_fail 1 'ipm: error: cannot load a part of ipm: .* belongs to another version of ipm' \
 		"$work/bin/ipm" install --yes hello
 	check "... with a hint to reinstall" grep -q '^hint: reinstall ipm' "$work/err"
 	same_state "... and nothing changed" "$work/before"
 else
-	not_ok "cc builds a stand-in ipm-fetch.so"
+	not_ok "cc builds a stand-in layer"
 	diag "$work/cc.err"
 fi
 

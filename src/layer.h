@@ -1,24 +1,30 @@
-#ifndef IPM_FETCH_LAYER_H
-#define IPM_FETCH_LAYER_H
+#ifndef IPM_LAYER_H
+#define IPM_LAYER_H
 /*
- * The fetch layer: every part of ipm that needs libcurl, libgit2,
- * libarchive, libcrypto or libelf (the files IPM_LAYER_SRC names in
- * mk/ipm.mk). Loading those libraries and the fifty they depend on is most
- * of the start-up time of a command that only reads the database (list,
- * info, search, --version), so the ipm program does not link them: the
- * layer is a shared object, ipm-fetch.so, that ipm loads the first time
- * one of the functions below is called (src/fetch_lazy.c). The rest of
- * ipm calls these functions by their usual names, unaware of the loading;
- * libipm.a (the unit tests, the bench tools) links the same files directly.
+ * The layers: the parts of ipm that need heavy libraries, each a shared
+ * object that the ipm program loads the first time one of its functions is
+ * called (src/layer_load.c). Loading those libraries and the fifty they
+ * depend on was most of the start-up time of a command that only reads the
+ * database (list, info, search, --version), so the ipm program does not
+ * link them (see mk/ipm.mk):
+ *   ipm-fetch.so   downloads, git, archives, linkage checks (libcurl,
+ *                  libgit2, libarchive, libelf): IPM_FETCH_SRC;
+ *   ipm-digest.so  sha256 (libcrypto): IPM_DIGEST_SRC, apart so that a
+ *                  command that hashes files but fetches nothing does not
+ *                  load the fetch layer.
+ * The rest of ipm calls these functions by their usual names, unaware of
+ * the loading; a layer calls the rest of ipm, and the other layer, in the
+ * program. libipm.a (the unit tests, the bench tools) links the same files
+ * directly.
  *
- * Each function of the layer that the rest of ipm calls is one line here:
- * INT(name, (params), (args)) for a function returning an int error code,
- * PTR(type, name, (params), (args)) for one returning a pointer and
- * VOID(name, (params), (args)) for one returning nothing. A new call into
- * the layer that is missing here fails the link of ipm (undefined
+ * Each function of a layer that is called from outside it is one line of
+ * its list: INT(name, (params), (args)) for a function returning an int
+ * error code, PTR(type, name, (params), (args)) for one returning a pointer
+ * and VOID(name, (params), (args)) for one returning nothing. A new call
+ * into a layer that is missing here fails the link of ipm (undefined
  * reference), never silently.
  *
- * ipm_fetch_init and ipm_fetch_shutdown are not listed: the layer
+ * ipm_fetch_init and ipm_fetch_shutdown are not listed: the fetch layer
  * initialises itself when it is loaded, and is shut down only if it was.
  */
 #include <stddef.h>
@@ -53,8 +59,6 @@
 	    (archive, dest_dir, strip)) \
 	INT(ipm_archive_extract_limited, (const char *archive, const char *dest_dir, int strip, \
 					  const struct ipm_limits *limits), (archive, dest_dir, strip, limits)) \
-	INT(ipm_sha256_file, (char out_hex[65], const char *path), (out_hex, path)) \
-	VOID(ipm_sha256_hex, (char out_hex[65], const void *data, size_t len), (out_hex, data, len)) \
 	INT(ipm_linkage_check, (struct ipm_linkage *out, const char *tree_root, const char *prefix, \
 				const char *const *forbidden, size_t nforbidden), \
 	    (out, tree_root, prefix, forbidden, nforbidden)) \
@@ -81,22 +85,32 @@
 	    (out_written, path, data, len)) \
 	VOID(ipm_index_release, (struct ipm_index *ix), (ix))
 
-#define IPM_FETCH_LAYER_INT(name, params, args) int (*name) params;
-#define IPM_FETCH_LAYER_PTR(type, name, params, args) type (*name) params;
-#define IPM_FETCH_LAYER_VOID(name, params, args) void (*name) params;
+#define IPM_DIGEST_LAYER(INT, PTR, VOID) \
+	INT(ipm_sha256_file, (char out_hex[65], const char *path), (out_hex, path)) \
+	VOID(ipm_sha256_hex, (char out_hex[65], const void *data, size_t len), (out_hex, data, len))
 
-/* The list above as one string: an ipm-fetch.so built from another list
- * (another version of ipm) is refused rather than called wrongly. */
-#define IPM_FETCH_LAYER_SIG_INT(name, params, args) #name #params ";"
-#define IPM_FETCH_LAYER_SIG_PTR(type, name, params, args) #type #name #params ";"
-#define IPM_FETCH_LAYER_SIG IPM_FETCH_LAYER(IPM_FETCH_LAYER_SIG_INT, IPM_FETCH_LAYER_SIG_PTR, \
-					    IPM_FETCH_LAYER_SIG_INT)
+#define IPM_LAYER_FIELD_INT(name, params, args) int (*name) params;
+#define IPM_LAYER_FIELD_PTR(type, name, params, args) type (*name) params;
+#define IPM_LAYER_FIELD_VOID(name, params, args) void (*name) params;
+#define IPM_LAYER_FIELDS(LIST) LIST(IPM_LAYER_FIELD_INT, IPM_LAYER_FIELD_PTR, IPM_LAYER_FIELD_VOID)
 
-/* What ipm-fetch.so exports, as the one symbol "ipm_fetch_layer". */
+/* A list as one string: a layer built from another list (another version
+ * of ipm) is refused rather than called wrongly. */
+#define IPM_LAYER_SIG_INT(name, params, args) #name #params ";"
+#define IPM_LAYER_SIG_PTR(type, name, params, args) #type #name #params ";"
+#define IPM_LAYER_SIG(LIST) LIST(IPM_LAYER_SIG_INT, IPM_LAYER_SIG_PTR, IPM_LAYER_SIG_INT)
+
+/* What each shared object exports, as its one symbol ("ipm_fetch_layer",
+ * "ipm_digest_layer"). Each starts with its list's signature. */
 struct ipm_fetch_layer {
-	const char *sig;         /* IPM_FETCH_LAYER_SIG when built */
+	const char *sig;         /* IPM_LAYER_SIG(IPM_FETCH_LAYER) when built */
 	int (*init)(void);
 	void (*shutdown)(void);
-	IPM_FETCH_LAYER(IPM_FETCH_LAYER_INT, IPM_FETCH_LAYER_PTR, IPM_FETCH_LAYER_VOID)
+	IPM_LAYER_FIELDS(IPM_FETCH_LAYER)
+};
+
+struct ipm_digest_layer {
+	const char *sig;         /* IPM_LAYER_SIG(IPM_DIGEST_LAYER) when built */
+	IPM_LAYER_FIELDS(IPM_DIGEST_LAYER)
 };
 #endif
