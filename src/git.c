@@ -584,7 +584,8 @@ int ipm_git_read(const char *git_dir, const char *commit, const char *path, int 
 	if ((rc = ipm_fetch_init()) < 0)
 		return rc;
 	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		rc = git_fail(IPM_ENOTFOUND, git_dir);
+		/* IPM_ENOTFOUND is for path alone */
+		rc = git_fail(IPM_ERROR, git_dir);
 		goto done;
 	}
 	if (git_oid_fromstr(&oid, commit) < 0 || git_commit_lookup(&found, repo, &oid) < 0 ||

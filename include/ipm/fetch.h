@@ -104,7 +104,9 @@ int ipm_archive_extract(const char *archive, const char *dest_dir, int strip);
 int ipm_archive_extract_limited(const char *archive, const char *dest_dir, int strip,
 				const struct ipm_limits *limits);
 
-/* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at exit. */
+/* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at
+ * exit. (In the ipm program the fetch layer does this itself when it is
+ * loaded, and these do nothing: see src/layer.h.) */
 int ipm_fetch_init(void);
 void ipm_fetch_shutdown(void);
 #endif
