@@ -84,7 +84,7 @@ for what in list info search; do
 	search) set -- "$IPM" search "$word"; label="ipm search $word" ;;
 	esac
 	sql_of "$work/$what.sql" "$@"
-	"$T" "$RUNS" "$what" -- "$@" --vs sqlite3 "$db" "$(cat "$work/$what.sql")" |
+	"$T" "$RUNS" "$what" -- "$@" --vs sqlite3 "$db" ".read $work/$what.sql" |
 		awk -v l="$label" '{ printf "  %-58s %8s %9s %9s\n", l, $2, $3, $4 }'
 done
 # the floor under those ratios: starting a program that links SQLite and
