@@ -21,6 +21,7 @@ PKG_CONFIG ?= pkg-config
 UNIT_TESTS :=
 E2E_TESTS   = $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 
+.DELETE_ON_ERROR:
 .PHONY: all deps demo check check-asan check-registry check-registry-build bench clean install
 all:
 

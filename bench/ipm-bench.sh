@@ -1,7 +1,9 @@
 #!/bin/sh
-# ipm's speed targets (issue 2), measured on this machine and printed as tables:
+# ipm's speed targets (issues 2 and 12), measured on this machine and printed as tables:
 #   - list / info / search on a 100,000-entry registry and 10,000 installed
-#     packages: median ms, against the same queries run by the sqlite3 tool;
+#     packages: median ms, against the same queries run by the sqlite3 tool,
+#     in alternation, with the median ratio; start-up against a program
+#     that links only SQLite and cJSON, and what each command loads;
 #   - update of an unchanged HTTP registry (one conditional request) and the
 #     import of the 100,000-entry index;
 #   - install of a local git package with a trivial recipe against
@@ -27,10 +29,6 @@ unset IPM_MIRRORS IPM_REGISTRY
 
 ms() { date +%s%3N; }
 row() { printf '%-44s %9s %9s %9s\n' "$@"; }
-median_of() { # label runs cmd...: prints "label median min max"
-	_l=$1 _r=$2; shift 2
-	"$T" "$_r" "$_l" -- "$@"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "ipm benchmarks on $(nproc) cores ($(uname -m)); medians of $RUNS runs"
@@ -52,44 +50,73 @@ size=$(wc -c <"$work/www/index.json")
 : >"$work/httpd.log"
 row "registry" "median" "min" "max"
 row "import of $N_ENTRIES entries ($((size / 1048576)) MiB), ms" "$import_ms" "" ""
-median_of "update, unchanged HTTP registry, ms" "$RUNS" "$IPM" -q update
+WARMUP=0 "$T" "$RUNS" "update, unchanged HTTP registry, ms" -- "$IPM" -q update
 reqs=$(wc -l <"$work/httpd.log")
 n304=$(grep -c ' 304' "$work/httpd.log" || true)
 echo "  requests during those $RUNS updates: $reqs ($n304 answered 304)"
 echo
 
 # ---- queries: ipm against the sqlite3 tool on the same database ----
+# The sqlite3 tool runs exactly the statements ipm ran (the SQL of src/db.c,
+# with ipm's parameters written in, its PRAGMAs and checks included): ipm
+# runs once under ipm_sqltrace.so, which writes them down. ipm and sqlite3
+# run in alternation (ipm_timeit --vs); ratio is the median of the ratios
+# of runs taken side by side.
 "$BUILD/bench/ipm_populate" "$IPM_HOME/ipm.db" "$N_INSTALLED"
 db=$IPM_HOME/ipm.db
 pkg=installed-05000
 word=json
-q_list="SELECT name, version, registry, source, resolved, method, store_dir, prefix, explicit, installed_at FROM packages ORDER BY name"
-q_info="SELECT registry, json, repo FROM entries WHERE name = '$pkg';
-SELECT name, version, registry, source, resolved, method, store_dir, prefix, explicit, installed_at FROM packages WHERE name = '$pkg';
-SELECT path, type, sha256 FROM files WHERE package = '$pkg' ORDER BY path;
-SELECT depends_on FROM deps WHERE package = '$pkg';
-SELECT d.package FROM deps d JOIN packages p ON p.name = d.package WHERE d.depends_on = '$pkg'"
-q_search="SELECT e.name, e.registry, e.description FROM (SELECT rowid, bm25(entries_fts, 10.0, 5.0, 1.0, 3.0) AS s FROM entries_fts WHERE entries_fts MATCH '\"$word\"*' ORDER BY s LIMIT 20) f JOIN entries e ON e.id = f.rowid ORDER BY f.s"
+sql_of() { # FILE COMMAND...: the SQL COMMAND runs, into FILE
+	_f=$1; shift
+	"$@" >/dev/null 2>&1 # settle anything a first run does (re-importing a local registry)
+	rm -f "$_f"
+	IPM_SQLTRACE=$_f LD_PRELOAD=$BUILD/bench/ipm_sqltrace.so "$@" >/dev/null 2>&1
+	if [ ! -s "$_f" ] || grep -qiE '^(INSERT|UPDATE|DELETE|BEGIN)' "$_f"; then
+		echo "ipm-bench: '$*' did not run read-only SQL: $_f" >&2
+		exit 1
+	fi
+}
 echo "queries ($N_INSTALLED installed, $N_ENTRIES registry entries), ms      ipm   sqlite3     ratio"
 for what in list info search; do
 	case $what in
-	list) set -- "$IPM" list; q=$q_list ;;
-	info) set -- "$IPM" info "$pkg"; q=$q_info ;;
-	search) set -- "$IPM" search "$word"; q=$q_search ;;
+	list) set -- "$IPM" list; label="ipm list" ;;
+	info) set -- "$IPM" info "$pkg"; label="ipm info $pkg" ;;
+	search) set -- "$IPM" search "$word"; label="ipm search $word" ;;
 	esac
-	a=$("$T" "$RUNS" "$what" -- "$@" | awk '{ print $2 }')
-	b=$("$T" "$RUNS" "sqlite3" -- sqlite3 "$db" "$q" | awk '{ print $2 }')
-	printf '  %-58s %8s %9s %9s\n' "ipm $what" "$a" "$b" "$(ratio "$a" "$b")"
+	sql_of "$work/$what.sql" "$@"
+	"$T" "$RUNS" "$what" -- "$@" --vs sqlite3 "$db" ".read $work/$what.sql" |
+		awk -v l="$label" '{ printf "  %-58s %8s %9s %9s\n", l, $2, $3, $4 }'
 done
-# the floor under those ratios: starting each program, with nothing to do
-a=$("$T" "$RUNS" x -- "$IPM" --version | awk '{ print $2 }')
-b=$("$T" "$RUNS" x -- sqlite3 -version | awk '{ print $2 }')
-printf '  %-58s %8s %9s %9s\n' "start-up alone (ipm --version, sqlite3 -version)" "$a" "$b" "$(ratio "$a" "$b")"
+# the floor under those ratios: starting a program that links SQLite and
+# cJSON and does nothing (the target: ipm --version within 1.5x of it)
+"$T" "$RUNS" x -- "$IPM" --version --vs "$BUILD/bench/ipm_floor" |
+	awk '{ printf "  %-58s %8s %9s %9s\n", "start-up (ipm --version, ipm_floor: SQLite + cJSON)", $2, $3, $4 }'
+"$T" "$RUNS" x -- "$IPM" --version --vs sqlite3 -version |
+	awk '{ printf "  %-58s %8s %9s %9s\n", "start-up (ipm --version, sqlite3 -version)", $2, $3, $4 }'
 # typo-tolerant lookups score every name of the registry (no sqlite3 twin)
 a=$("$T" "$RUNS" x -- "$IPM" search jsno | awk '{ print $2 }')
 printf '  %-58s %8s %9s\n' "ipm search jsno (typo: every name scored)" "$a" "-"
 a=$("$T" "$RUNS" x -- sh -c '"$0" info unknwon 2>/dev/null; [ $? = 1 ]' "$IPM" | awk '{ print $2 }')
 printf '  %-58s %8s %9s\n' "ipm info unknwon (did you mean; through sh)" "$a" "-"
+echo
+
+# ---- what starting a command costs: shared objects and relocations ----
+# (the dynamic linker's own count, LD_DEBUG=statistics; the commands that
+# only read must not load libcurl, libgit2 or libarchive)
+loads() { # COMMAND...: "objects relocations"
+	_objs=$(LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -c 'calling init:')
+	_rel=$(LD_DEBUG=statistics "$@" 2>&1 >/dev/null |
+		awk '/final number of relocations:/ { n = $NF } END { print n + 0 }')
+	echo "$_objs $_rel"
+}
+echo "start-up, as the dynamic linker counts it          shared objects  relocations"
+for c in "--version" "list" "info $pkg" "search $word"; do
+	# shellcheck disable=SC2086 # c is words
+	set -- $(loads "$IPM" $c)
+	printf '  %-52s %12s %12s\n' "ipm $c" "$1" "$2"
+done
+set -- $(loads "$BUILD/bench/ipm_floor")
+printf '  %-52s %12s %12s\n' "ipm_floor (SQLite + cJSON)" "$1" "$2"
 echo
 
 # ---- install: ipm against git clone + the recipe by hand ----
@@ -129,11 +156,10 @@ rm -rf "\$d"
 SH
 mkdir -p "$work/emptyreg/packages"
 echo '{ "name": "empty", "description": "no packages" }' >"$work/emptyreg/registry.json"
-a=$("$T" "$RUNS" x -- sh "$work/install-cold.sh" | awk '{ print $2 }')
-b=$("$T" "$RUNS" x -- sh "$work/by-hand.sh" | awk '{ print $2 }')
 echo "install of a local git package, trivial recipe, ms                 ipm   by hand     ratio"
-printf '  %-58s %8s %9s %9s\n' "cold (new home and cache: clone, build, link, record)" "$a" "$b" "$(ratio "$a" "$b")"
+"$T" "$RUNS" x -- sh "$work/install-cold.sh" --vs sh "$work/by-hand.sh" |
+	awk '{ printf "  %-58s %8s %9s %9s\n", "cold (new home and cache: clone, build, link, record)", $2, $3, $4 }'
 IPM_REGISTRY=$work/emptyreg "$IPM" -q install --yes "$work/hello.json"
 IPM_REGISTRY=$work/emptyreg "$IPM" -q remove --yes hello
-c=$(IPM_REGISTRY=$work/emptyreg "$T" "$RUNS" x -- sh "$work/install-warm.sh" | awk '{ print $2 }')
-printf '  %-58s %8s %9s %9s\n' "warm (cached mirror) install + remove" "$c" "$b" "$(ratio "$c" "$b")"
+IPM_REGISTRY=$work/emptyreg "$T" "$RUNS" x -- sh "$work/install-warm.sh" --vs sh "$work/by-hand.sh" |
+	awk '{ printf "  %-58s %8s %9s %9s\n", "warm (cached mirror) install + remove", $2, $3, $4 }'

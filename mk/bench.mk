@@ -1,5 +1,6 @@
 # Benchmarks of ipm itself (the attention library has its own: bench-attention).
-IPM_BENCH_BIN = $(BUILD)/bench/ipm_timeit $(BUILD)/bench/ipm_populate
+IPM_BENCH_BIN = $(BUILD)/bench/ipm_timeit $(BUILD)/bench/ipm_populate $(BUILD)/bench/ipm_floor \
+		$(BUILD)/bench/ipm_sqltrace.so
 
 .PHONY: bench-ipm
 bench: bench-ipm
@@ -22,6 +23,18 @@ bench-outdated: deps all $(IPM_BENCH_BIN)
 $(BUILD)/bench/ipm_timeit: bench/ipm_timeit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+# the floor ipm --version is measured against: SQLite and cJSON, nothing else
+$(BUILD)/bench/ipm_floor: bench/ipm_floor.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags sqlite3 libcjson) -o $@ $< $(LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sqlite3 libcjson)
+
+# preloaded into ipm once, to hand the sqlite3 tool the very SQL ipm ran
+$(BUILD)/bench/ipm_sqltrace.so: bench/ipm_sqltrace.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared $(shell $(PKG_CONFIG) --cflags sqlite3) -o $@ $< $(LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sqlite3)
 
 $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_LIB)
 	@mkdir -p $(@D)

@@ -569,3 +569,66 @@ done:
 	git_repository_free(repo);
 	return rc;
 }
+
+int ipm_git_read(const char *git_dir, const char *commit, const char *path, int dir,
+		 ipm_git_file_fn fn, void *opaque)
+{
+	git_repository *repo = NULL;
+	git_commit *found = NULL;
+	git_tree *tree = NULL, *sub = NULL;
+	git_tree_entry *te = NULL;
+	git_blob *blob = NULL;
+	git_oid oid;
+	const char *name;
+	char *text = NULL;
+	int rc = 0;
+
+	if ((rc = ipm_fetch_init()) < 0)
+		return rc;
+	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		/* IPM_ENOTFOUND is for path alone */
+		rc = git_fail(IPM_ERROR, git_dir);
+		goto done;
+	}
+	if (git_oid_fromstr(&oid, commit) < 0 || git_commit_lookup(&found, repo, &oid) < 0 ||
+	    git_commit_tree(&tree, found) < 0) {
+		rc = git_fail(IPM_ERROR, git_dir);
+		goto done;
+	}
+	if (git_tree_entry_bypath(&te, tree, path) < 0 ||
+	    git_tree_entry_type(te) != (dir ? GIT_OBJECT_TREE : GIT_OBJECT_BLOB)) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "'%s' has no %s '%s' at commit '%s'", git_dir,
+				   dir ? "directory" : "file", path, commit);
+		goto done;
+	}
+	if (dir && git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0) {
+		rc = git_fail(IPM_ERROR, git_dir);
+		goto done;
+	}
+	for (size_t i = 0; rc == 0 && i < (dir ? git_tree_entrycount(sub) : 1); i++) {
+		const git_tree_entry *e = dir ? git_tree_entry_byindex(sub, i) : te;
+
+		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+			continue;
+		name = git_tree_entry_name(e);
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+			rc = git_fail(IPM_ERROR, git_dir);
+			goto done;
+		}
+		/* blobs are not NUL-terminated: hand on a copy that is */
+		text = xstrndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+		rc = fn(opaque, name, text, (size_t)git_blob_rawsize(blob));
+		free(text);
+		text = NULL;
+		git_blob_free(blob);
+		blob = NULL;
+	}
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(te);
+	git_tree_free(sub);
+	git_tree_free(tree);
+	git_commit_free(found);
+	git_repository_free(repo);
+	return rc;
+}

@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <git2.h>
 
 #include "ipm/buf.h"
 #include "ipm/db.h"
@@ -361,12 +360,6 @@ done:
 
 /* ---- GIT: the HEAD tree of a bare mirror ---- */
 
-static int git_fail(const char *what, const char *url)
-{
-	const git_error *e = git_error_last();
-	return ipm_error_set(IPM_ERROR, "registry '%s': %s: %s", url, what, e && e->message ? e->message : "unknown error");
-}
-
 /* A registry's URL must not travel in plain text unless the user said so. */
 static int check_transport(struct ipm_ctx *ctx, const struct ipm_registry_conf *r)
 {
@@ -380,18 +373,45 @@ static int check_transport(struct ipm_ctx *ctx, const struct ipm_registry_conf *
 	return rc;
 }
 
+/* ipm_git_read callbacks: registry.json, then each packages/<name>.json. */
+struct git_import {
+	const char *url;
+	struct registry_meta *meta;
+	struct importer *im;
+};
+
+static int git_meta(void *opaque, const char *name, const char *text, size_t len)
+{
+	struct git_import *g = opaque;
+	char *origin = xasprintf("%s:%s", g->url, name);
+	int rc = meta_parse(g->meta, text, len, origin);
+
+	free(origin);
+	return rc;
+}
+
+static int git_entry(void *opaque, const char *name, const char *text, size_t len)
+{
+	struct git_import *g = opaque;
+	size_t n = strlen(name);
+	char *origin;
+	int rc;
+
+	if (n <= 5 || strcmp(name + n - 5, ".json"))
+		return 0;
+	origin = xasprintf("%s:packages/%s", g->url, name);
+	rc = import_text(g->im, text, len, origin, origin);
+	free(origin);
+	return rc;
+}
+
 static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct registry_meta meta = { 0 };
 	struct importer im = { .keywords = IPM_BUF_INIT, .versions = IPM_BUF_INIT };
-	char *mirror = NULL, *head = NULL, *origin = NULL;
-	git_repository *repo = NULL;
-	git_commit *commit = NULL;
-	git_tree *tree = NULL, *packages = NULL;
-	git_tree_entry *te = NULL;
-	git_blob *blob = NULL;
-	git_oid oid;
+	struct git_import g = { r->url, &meta, &im };
+	char *mirror = NULL, *head = NULL;
 	int rc, have_old;
 
 	if ((rc = check_transport(ctx, r)) < 0 || (rc = ipm_git_mirror(&mirror, &head, &ctx->fetch, r->url)) < 0)
@@ -403,79 +423,33 @@ static int sync_git(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsi
 		rc = 0;
 		goto done;
 	}
-	if (git_repository_open_bare(&repo, mirror) < 0 && git_repository_open(&repo, mirror) < 0) {
-		rc = git_fail("cannot open mirror", r->url);
+	rc = ipm_git_read(mirror, head, "registry.json", 0, git_meta, &g);
+	if (rc == IPM_ENOTFOUND) {
+		ipm_error_clear();
+		rc = 0;
+	}
+	if (rc < 0)
 		goto done;
-	}
-	if (git_oid_fromstr(&oid, head) < 0 || git_commit_lookup(&commit, repo, &oid) < 0 ||
-	    git_commit_tree(&tree, commit) < 0) {
-		rc = git_fail("cannot read HEAD", r->url);
-		goto done;
-	}
-	if (git_tree_entry_bypath(&te, tree, "registry.json") == 0) {
-		if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0) {
-			rc = git_fail("cannot read registry.json", r->url);
-			goto done;
-		}
-		origin = xasprintf("%s:registry.json", r->url);
-		rc = meta_parse(&meta, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), origin);
-		free(origin);
-		origin = NULL;
-		git_blob_free(blob);
-		blob = NULL;
-		if (rc < 0)
-			goto done;
-	}
-	git_tree_entry_free(te);
-	te = NULL;
-	if (git_tree_entry_bypath(&te, tree, "packages") < 0 || git_tree_entry_type(te) != GIT_OBJECT_TREE ||
-	    git_tree_lookup(&packages, repo, git_tree_entry_id(te)) < 0) {
-		rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory", r->url);
-		ipm_error_hint("a registry holds one packages/<name>.json per package");
-		goto done;
-	}
 	/* the git registry is its own home: "self" sources come from this commit */
 	row = row_for(r, head, r->url, head);
 	if ((rc = importer_begin(&im, ctx->db, &row)) < 0)
 		goto done;
-	for (size_t i = 0; i < git_tree_entrycount(packages); i++) {
-		const git_tree_entry *pe = git_tree_entry_byindex(packages, i);
-		const char *name = git_tree_entry_name(pe);
-		size_t len = strlen(name);
-		if (git_tree_entry_type(pe) != GIT_OBJECT_BLOB || len <= 5 || strcmp(name + len - 5, ".json"))
-			continue;
-		if (git_blob_lookup(&blob, repo, git_tree_entry_id(pe)) < 0) {
-			rc = git_fail("cannot read an entry", r->url);
-			goto done;
-		}
-		origin = xasprintf("%s:packages/%s", r->url, name);
-		/* blobs are not NUL-terminated: parse a copy */
-		char *text = xstrndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
-		rc = import_text(&im, text, (size_t)git_blob_rawsize(blob), origin, origin);
-		free(text);
-		free(origin);
-		origin = NULL;
-		git_blob_free(blob);
-		blob = NULL;
-		if (rc < 0)
-			goto done;
+	rc = ipm_git_read(mirror, head, "packages", 1, git_entry, &g);
+	if (rc == IPM_ENOTFOUND) {
+		rc = ipm_error_set(IPM_EINVAL, "'%s' is not an ipm registry: it has no packages directory", r->url);
+		ipm_error_hint("a registry holds one packages/<name>.json per package");
 	}
+	if (rc < 0)
+		goto done;
 	rc = importer_finish(&im, 0);
 	if (rc == 0)
 		*changed = 1;
 done:
 	rc = importer_finish(&im, rc);
-	git_blob_free(blob);
-	git_tree_entry_free(te);
-	git_tree_free(packages);
-	git_tree_free(tree);
-	git_commit_free(commit);
-	git_repository_free(repo);
 	ipm_registry_row_release(&old);
 	meta_release(&meta);
 	free(mirror);
 	free(head);
-	free(origin);
 	return rc;
 }
 

@@ -49,6 +49,17 @@ int ipm_git_mirror(char **out_dir, char **out_head, const struct ipm_fetch_ctx *
 int ipm_git_head(char **out_commit, char **out_toplevel, const char *path);
 /* Checks out commit of the bare repository git_dir into dest_dir. */
 int ipm_git_checkout(const char *git_dir, const char *commit, const char *dest_dir);
+/*
+ * Reads files of commit in the (bare or non-bare) repository git_dir without
+ * a checkout: with dir 0, path names one file and fn gets it; with dir 1,
+ * path names a directory and fn gets each file directly in it, in name
+ * order. fn receives the file's name (last component), its contents
+ * NUL-terminated and their length; a negative return stops the walk and is
+ * returned. path absent or not of that kind: IPM_ENOTFOUND.
+ */
+typedef int (*ipm_git_file_fn)(void *opaque, const char *name, const char *text, size_t len);
+int ipm_git_read(const char *git_dir, const char *commit, const char *path, int dir,
+		 ipm_git_file_fn fn, void *opaque);
 
 struct ipm_http_doc {
 	char *body;
@@ -127,7 +138,9 @@ int ipm_archive_extract(const char *archive, const char *dest_dir, int strip);
 int ipm_archive_extract_limited(const char *archive, const char *dest_dir, int strip,
 				const struct ipm_limits *limits);
 
-/* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at exit. */
+/* Initialises libgit2 and libcurl once per process; ipm_fetch_shutdown at
+ * exit. (In the ipm program the fetch layer does this itself when it is
+ * loaded, and these do nothing: see src/layer.h.) */
 int ipm_fetch_init(void);
 void ipm_fetch_shutdown(void);
 #endif

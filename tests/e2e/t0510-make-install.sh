@@ -13,7 +13,7 @@ else
 	not_ok "make install PREFIX=... succeeds"
 	diag "$work/make.out"
 fi
-for f in bin/ipm share/man/man1/ipm.1 share/man/man1/ipm-install.1 share/man/man5/ipm-registry.5 \
+for f in bin/ipm lib/ipm/ipm-fetch.so lib/ipm/ipm-digest.so share/man/man1/ipm.1 share/man/man1/ipm-install.1 share/man/man5/ipm-registry.5 \
 	share/ipm/registry/packages/attention.json share/ipm/registry/schema.json; do
 	check "installed $f" test -f "$usr/$f"
 done

@@ -405,6 +405,72 @@ static void test_git_fetch_checkout_offline(void **state)
 	free(work);
 }
 
+/* ipm_git_read: what it hands the callback, in order, and its errors. */
+struct read_seen {
+	char names[256];
+	char texts[256];
+	int stop_at;   /* > 0: the callback fails on its stop_at-th call */
+	int calls;
+};
+
+static int on_file(void *opaque, const char *name, const char *text, size_t len)
+{
+	struct read_seen *r = opaque;
+
+	assert_int_equal(strlen(text), len);  /* NUL-terminated, no more */
+	if (++r->calls == r->stop_at)
+		return ipm_error_set(IPM_EINVAL, "stop at '%s'", name);
+	strncat(r->names, name, sizeof(r->names) - strlen(r->names) - 2);
+	strcat(r->names, " ");
+	strncat(r->texts, text, sizeof(r->texts) - strlen(r->texts) - 1);
+	return 0;
+}
+
+static void test_git_read(void **state)
+{
+	char *work = fresh_dir("gitread");
+	char *origin = xasprintf("%s/origin", work);
+	char *commit = make_repo(origin, "hello\n");
+	struct read_seen r;
+
+	/* one file */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(ipm_git_read(origin, commit, "hello.txt", 0, on_file, &r), 0);
+	assert_string_equal(r.names, "hello.txt ");
+	assert_string_equal(r.texts, "hello\n");
+	/* a directory: its files, not its subdirectories */
+	assert_int_equal(run("cd '%s' && mkdir -p d/e && printf b > d/b && printf a > d/a && "
+			     "printf z > d/e/z && git add -A && "
+			     "git -c user.name=t -c user.email=t@example.org commit -qm two", origin), 0);
+	char *two = NULL, *top = NULL;
+	assert_int_equal(ipm_git_head(&two, &top, origin), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(ipm_git_read(origin, two, "d", 1, on_file, &r), 0);
+	assert_string_equal(r.names, "a b ");
+	assert_string_equal(r.texts, "ab");
+	/* the commit, not the work tree, is read */
+	assert_int_equal(ipm_git_read(origin, commit, "d", 1, on_file, &r), IPM_ENOTFOUND);
+	/* absent, or not of the kind asked for */
+	assert_int_equal(ipm_git_read(origin, two, "nothing", 0, on_file, &r), IPM_ENOTFOUND);
+	assert_int_equal(ipm_git_read(origin, two, "d", 0, on_file, &r), IPM_ENOTFOUND);
+	assert_int_equal(ipm_git_read(origin, two, "hello.txt", 1, on_file, &r), IPM_ENOTFOUND);
+	assert_non_null(strstr(ipm_error_message(), "hello.txt"));
+	/* the callback's error stops the walk and is returned */
+	memset(&r, 0, sizeof(r));
+	r.stop_at = 1;
+	assert_int_equal(ipm_git_read(origin, two, "d", 1, on_file, &r), IPM_EINVAL);
+	assert_int_equal(r.calls, 1);
+	assert_string_equal(ipm_error_message(), "stop at 'a'");
+	/* no repository there: an error, but not "not found" (that is path's) */
+	assert_int_equal(ipm_git_read(work, two, "d", 1, on_file, &r), IPM_ERROR);
+
+	free(top);
+	free(two);
+	free(commit);
+	free(origin);
+	free(work);
+}
+
 static void test_git_missing_commit(void **state)
 {
 	char *work = fresh_dir("git");
@@ -896,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_archive_two_tops_not_stripped),
 		cmocka_unit_test(test_archive_not_an_archive),
 		cmocka_unit_test(test_git_fetch_checkout_offline),
+		cmocka_unit_test(test_git_read),
 		cmocka_unit_test(test_git_missing_commit),
 		cmocka_unit_test(test_git_new_commit_fetched),
 		cmocka_unit_test(test_git_mirror_rewrite_and_broken_cache),
