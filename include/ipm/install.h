@@ -111,6 +111,7 @@ enum ipm_item_outcome {
 	IPM_ITEM_INSTALLED,   /* committed */
 	IPM_ITEM_FAILED,      /* this one failed (or was interrupted) */
 	IPM_ITEM_UNDONE,      /* built and linked, then undone with the plan */
+	IPM_ITEM_CANCELLED,   /* its build was running when another failed, and was stopped */
 };
 #define IPM_PLAN_NONE_FAILED ((size_t)-1)
 struct ipm_plan_outcome {
