@@ -286,6 +286,50 @@ static int open_mirror(git_repository **out, const char *dir)
 	return ipm_rm_rf(dir);
 }
 
+static int on_interrupt(const git_indexer_progress *stats, void *payload);
+
+/* 1 for a repository on this machine: a file:// URL or a path. */
+static int is_local(const char *url)
+{
+	return strncmp(url, "file://", 7) == 0 || (!strstr(url, "://") && ipm_is_dir(url));
+}
+
+/*
+ * A new mirror of a repository on this machine, as git clone makes it: its
+ * object files hard-linked (copied across file systems) rather than
+ * fetched. A fetch through libgit2's local transport packs every object
+ * again, deltas and all, in one thread: 2.5-4x the time of git clone.
+ * Objects never change, so sharing their files is safe. The clone's remote
+ * goes again: fetch_all, run next, sets the mirror's refs from the source
+ * (with the objects already there, it transfers none).
+ */
+static int clone_local(git_repository **out, const char *url, const char *tmp)
+{
+	git_clone_options opts;
+
+	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
+	opts.bare = 1;
+	opts.local = GIT_CLONE_LOCAL;
+	opts.fetch_opts.callbacks.transfer_progress = on_interrupt;
+	opts.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+	if (git_clone(out, url, tmp, &opts) < 0) {
+		*out = NULL;
+		if (ipm_interrupted())
+			return ipm_interrupt_check();
+		return git_fail(IPM_ENET, url);
+	}
+	if (git_remote_delete(*out, "origin") < 0)
+		return git_fail(IPM_ERROR, tmp);
+	return 0;
+}
+
+static int on_interrupt(const git_indexer_progress *stats, void *payload)
+{
+	(void)stats;
+	(void)payload;
+	return ipm_interrupted() ? -1 : 0;
+}
+
 /* Creates or updates the mirror of url at dir. A new mirror is built in
  * <dir>.tmp-<pid> and renamed into place, so a killed clone never leaves a
  * directory that looks like a mirror. */
@@ -311,7 +355,10 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 		goto done;
 	remove_stale_clones(dir);
 	tmp = xasprintf("%s.tmp-%ld", dir, (long)getpid());
-	if (git_repository_init(&repo, tmp, 1) < 0) {
+	if (is_local(fetch_url)) {
+		if ((rc = clone_local(&repo, fetch_url, tmp)) < 0)
+			goto done;
+	} else if (git_repository_init(&repo, tmp, 1) < 0) {
 		rc = git_fail(IPM_ERROR, tmp);
 		goto done;
 	}
