@@ -62,3 +62,9 @@ bench-verify: all
 .PHONY: bench-bincache
 bench-bincache: all
 	@BUILD=$(BUILD) bench/bincache-bench.sh
+
+# Plans in parallel (issue 12): 3 CPU-bound builds in one plan against
+# their single installs, and a local mirror's fetch against git clone.
+.PHONY: bench-parallel
+bench-parallel: all
+	@BUILD=$(BUILD) bench/parallel-bench.sh
