@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -412,6 +413,37 @@ static int inside_dir(const char *prefix, const char *rel, const char *dir)
 	return strncmp(rel, dir, d) == 0 && (rel[d] == '\0' || rel[d] == '/');
 }
 
+/*
+ * While a plan's builds run, ipm links the finished ones into the prefix,
+ * which each running build watches for its recipe's own writes there
+ * (undo_prefix_writes). The two take this lock, a file of the build root
+ * (each process its own open file: flock is per open file), so that a
+ * build never sees a link half made (a directory made for links not yet
+ * there). Returns the descriptor to pass to prefix_unlock; -1 (no lock)
+ * when the file cannot be made, which only loses that guard.
+ */
+static int prefix_lock(struct ipm_ctx *ctx)
+{
+	char *dir = xasprintf("%s/build", ctx->cfg.home);
+	char *path = xasprintf("%s/.prefix.lock", dir);
+	int fd = -1;
+
+	if (ipm_mkdir_p(dir, 0755) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ipm_error_clear();
+	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	free(path);
+	free(dir);
+	return fd;
+}
+
+static void prefix_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 /* 1 when prefix/rel is a link of ipm's: a symbolic link into the store.
  * Other builds of the plan run meanwhile, and ipm links each into the
  * prefix as it ends: those links are no recipe's writes. */
@@ -420,7 +452,7 @@ static int ipm_link(const char *prefix, const char *rel, const char *home)
 	char *path = xasprintf("%s/%s", prefix, rel), *store = xasprintf("%s/store/", home);
 	char target[4096];
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	int ours = 0;
+	int ours = n < 0 && errno == ENOENT;   /* gone: nothing to take away */
 
 	if (n > 0) {
 		target[n] = '\0';
@@ -571,9 +603,12 @@ static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char
 	const char *forbidden[] = { build_root, store_root };
 	char **leaks = NULL;
 	size_t nleaks = 0;
-	int rc;
+	int rc, lock;
 
-	if ((rc = undo_prefix_writes(before, prefix, name, own_home, own_cache)) < 0)
+	lock = prefix_lock(ctx);
+	rc = undo_prefix_writes(before, prefix, name, own_home, own_cache);
+	prefix_unlock(lock);
+	if (rc < 0)
 		goto done;
 	if ((rc = ipm_rm_rf(store_dir)) < 0)
 		goto done;
@@ -695,8 +730,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
 			char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
+			int lock = prefix_lock(ctx);
 			if (undo_prefix_writes(&before, prefix, name, own_home, own_cache) < 0)
 				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			prefix_unlock(lock);
 			free(own_home);
 			free(own_cache);
 			ipm_error_restore(&saved);
@@ -1199,8 +1236,11 @@ static int link_built(struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm
 		rc = check_sonames(ctx, plan, skip, i, &b);
 	if (rc == 0)
 		rc = make_row(&row, ctx, it, &b);
-	if (rc == 0)
+	if (rc == 0) {
+		int lock = prefix_lock(ctx);
 		rc = ipm_txn_switch(txn, it->entry.name, &row);
+		prefix_unlock(lock);
+	}
 	if (rc == 0)
 		ipm_log(IPM_LOG_DEBUG, "linked '%s' %s", it->entry.name, it->release->version);
 	release_row(&row);
