@@ -89,6 +89,40 @@ check "y's recipe was stopped, z never started" test ! -e "$M/y.end" -a ! -e "$M
 check "y's recipe is not running any more" sh -c '! pgrep -f "[s]leep 60; touch" >/dev/null'
 same_state "nothing of w, x, y, z stays" "$work/before"
 
+# ---- Ctrl-C while two builds run ----
+rm -f "$M"/*
+pkg i1 '[]' "touch $M/i1.start; sleep 61"
+pkg i2 '[]' "touch $M/i2.start; sleep 61"
+sync_registry
+state_snapshot "$work/before"
+"$IPM" install -y i1 i2 >"$work/int.out" 2>&1 </dev/null &
+pid=$!
+i=0
+while { [ ! -e "$M/i1.start" ] || [ ! -e "$M/i2.start" ]; } && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+check "both builds are running" test -e "$M/i1.start" -a -e "$M/i2.start"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "Ctrl-C: exit status 130" test "$rc" -eq 130
+check "Ctrl-C: said so" grep -q "interrupted" "$work/int.out"
+check "Ctrl-C: no recipe keeps running" sh -c '! pgrep -f "[s]leep 61" >/dev/null'
+same_state "Ctrl-C: nothing of i1, i2 stays" "$work/before"
+
+# ---- many quick builds linked while others run ----
+# each plan links some packages while others still build and watch the
+# prefix for their recipe's own writes: ipm's links are not such writes;
+# a recipe's stray file still is
+for p in q1 q2 q3 q4 q5; do pkg "$p" '[]' "true"; done
+pkg stray '[]' "sleep 1; mkdir -p \$IPM_PREFIX/share/stray && touch \$IPM_PREFIX/share/stray/file"
+runs_ok=0
+for r in 1 2 3 4; do
+	"$IPM" -q install -y q1 q2 q3 q4 q5 >"$work/q.out" 2>&1 && "$IPM" -q remove -y q1 q2 q3 q4 q5 >>"$work/q.out" 2>&1 &&
+		runs_ok=$((runs_ok + 1))
+done
+check "4 plans of 5 quick packages, linked while others build: all succeed" test "$runs_ok" -eq 4
+expect_fail 1 "the recipe of 'stray' wrote into the prefix instead of \\\$DESTDIR: '$IPM_PREFIX/share/stray'$" \
+	"$IPM" install -y q1 q2 q3 stray
+
 # ---- concurrent fetches ----
 # meet.py ROOT PORTFILE EXPECT TIMEOUT: serves ROOT over HTTP (files, and git
 # repositories through git http-backend); the first request for each of
