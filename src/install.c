@@ -3,7 +3,10 @@
  *
  * A plan is one transaction (src/txn.c): every item is built into a fresh
  * store tree (ipm_txn_new_store), checked, and linked into the prefix at
- * once, so that its dependents build against it (ipm_txn_switch); the rows
+ * once, so that its dependents build against it (ipm_txn_switch). Fetches,
+ * and builds whose dependencies are linked, run at the same time, each in
+ * a worker process (ipm/worker.h); this process alone links, writes the
+ * database and reports. The rows
  * of all of them and the history entry are committed together at the end
  * (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
  * link and deletes what was built; recovery (ipm_recover) does it for a
