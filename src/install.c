@@ -6,9 +6,8 @@
  * once, so that its dependents build against it (ipm_txn_switch). Fetches,
  * and builds whose dependencies are linked, run at the same time, each in
  * a worker process (ipm/worker.h); this process alone links, writes the
- * database and reports. The rows
- * of all of them and the history entry are committed together at the end
- * (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
+ * database and reports. The rows of all of them and the history entry
+ * are committed together at the end (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
  * link and deletes what was built; recovery (ipm_recover) does it for a
  * killed run. Removal is the same without builds (ipm_remove_set).
  */
