@@ -129,3 +129,41 @@ printf '%-44s %8s ms\n' "ipm install, mirror cached" "$warm"
 printf '%-44s %8s ms\n' "ipm's fetch (the difference)" "$fetch"
 printf '%-44s %8s ms   ratio %s (target <= 1.30)\n' "git clone --bare file://MIRROR" "$gf" "$(ratio "$fetch" "$gf")"
 printf '%-44s %8s ms   ratio %s\n' "git clone --bare MIRROR (hard links)" "$gp" "$(ratio "$fetch" "$gp")"
+
+# ---- 3. the issue's 5-package plan (optional) ----
+# FIVE=1 with IPM_MIRRORS pointing at local mirrors of the bundled
+# registry's upstreams (e.g. https://github.com/=file:///srv/mirrors/):
+# cjson, zlib, lz4, inih and libyaml in one plan against the longest of
+# their single installs (the target is 1.5x), interleaved.
+[ "${FIVE:-0}" = 1 ] || exit 0
+[ -n "${BENCH_MIRRORS:-}" ] || fail "FIVE=1 needs BENCH_MIRRORS (the mirror rule for the bundled registry)"
+export IPM_MIRRORS=$BENCH_MIRRORS IPM_CACHE=$work/five-cache
+unset IPM_REGISTRY
+five="cjson zlib lz4 inih libyaml"
+echo
+echo "the 5-package plan ($five) against its longest single install; $RUNS interleaved runs"
+fresh five-warm
+"$IPM" -q install -y $five >"$work/run.log" 2>&1 || { cat "$work/run.log" >&2; fail "the first 5-package install failed"; }
+: >"$work/five.ms"
+: >"$work/longest.ms"
+for r in $(seq "$RUNS"); do
+	fresh "five-$r"
+	t0=$(ms)
+	"$IPM" -q install -y $five >"$work/run.log" 2>&1 || { cat "$work/run.log" >&2; fail "5-package run $r failed"; }
+	t1=$(ms)
+	echo $((t1 - t0)) >>"$work/five.ms"
+	longest=0
+	for p in $five; do
+		fresh "five-$r-$p"
+		t0=$(ms)
+		"$IPM" -q install -y "$p" >"$work/run.log" 2>&1 || { cat "$work/run.log" >&2; fail "single $p run $r failed"; }
+		t1=$(ms)
+		[ $((t1 - t0)) -gt "$longest" ] && longest=$((t1 - t0))
+	done
+	echo "$longest" >>"$work/longest.ms"
+done
+a=$(median "$work/five.ms")
+b=$(median "$work/longest.ms")
+printf '%-44s %8s ms\n' "one plan of the 5" "$a"
+printf '%-44s %8s ms\n' "the longest single install" "$b"
+printf '%-44s %8s      (target <= 1.50)\n' "ratio" "$(ratio "$a" "$b")"
