@@ -11,6 +11,9 @@
 #     links do not count; the target is 1.3x. git clone of a file:// URL
 #     packs the objects; of a plain path it hard-links them: both shown.
 #
+#  3. (FIVE=1, with BENCH_MIRRORS) the 5-package plan against its
+#     longest single install; the target is 1.5x.
+#
 # RUNS (default 5) runs of each; MIRROR (default: this repository's own
 # git directory) the repository fetched.
 set -eu
