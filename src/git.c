@@ -376,9 +376,10 @@ static int link_local_objects(git_repository *repo, const char *url)
 		git_error_clear();
 		return 0;
 	}
-	from = xasprintf("%sobjects", git_repository_path(src));
+	/* a linked work tree's objects are in its main repository's */
+	from = xasprintf("%sobjects", git_repository_commondir(src));
 	to = xasprintf("%sobjects", git_repository_path(repo));
-	rc = link_objects(from, to, 1);
+	rc = ipm_is_dir(from) ? link_objects(from, to, 1) : 0;
 	free(from);
 	free(to);
 	git_repository_free(src);

@@ -123,6 +123,16 @@ check "4 plans of 5 quick packages, linked while others build: all succeed" test
 expect_fail 1 "the recipe of 'stray' wrote into the prefix instead of \\\$DESTDIR: '$IPM_PREFIX/share/stray'$" \
 	"$IPM" install -y q1 q2 q3 stray
 
+# ---- a local repository's first mirror links its objects ----
+# as git clone does; a linked work tree keeps them in its main repository
+c=$(make_git_pkg "$work/src/wt-main" wtpkg 1.0)
+git -C "$work/src/wt-main" worktree add -q "$work/src/wt-linked" 2>/dev/null
+git_entry wtpkg 1.0 "$work/src/wt-linked" "$c"
+expect_ok "$IPM" install -y wtpkg
+check "from a linked work tree: installed and runs" sh -c '[ "$("$1/bin/wtpkg")" = "wtpkg 1.0" ]' sh "$IPM_PREFIX"
+check "the mirror's object files are the source's own (hard links)" sh -c \
+	'f=$(find "$1"/git/wt-linked-*/objects -type f | head -n 1) && [ -n "$f" ] && [ "$(stat -c %h "$f")" -ge 2 ]' sh "$IPM_CACHE"
+
 # ---- concurrent fetches ----
 # meet.py ROOT PORTFILE EXPECT TIMEOUT: serves ROOT over HTTP (files, and git
 # repositories through git http-backend); the first request for each of
