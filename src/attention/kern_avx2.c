@@ -8,6 +8,7 @@ typedef __m256 VEC;
 #define W 8
 #define NV_QK 2 /* 6 x 2 accumulators + 2 keys + 1 broadcast <= 16 ymm */
 #define NV_PV 2
+#define VKEEP(x) __asm__("" : "+x"(x))
 #define KNAME(x) avx2_##x
 
 static inline VEC vload(const float *p) { return _mm256_loadu_ps(p); }

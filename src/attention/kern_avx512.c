@@ -9,6 +9,7 @@ typedef __m512 VEC;
 #define W 16
 #define NV_QK 4 /* 6 x 4 accumulators: a 6 x 64 score block in registers */
 #define NV_PV 4
+#define VKEEP(x) __asm__("" : "+v"(x))
 #define KNAME(x) avx512_##x
 
 static inline VEC vload(const float *p) { return _mm512_loadu_ps(p); }

@@ -18,6 +18,12 @@
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
+/* VKEEP(x) pins a loaded vector in a register: without it the compiler
+ * folds a load used by several FMAs into each of them, which costs a load
+ * per FMA (the includer defines it; a no-op by default). */
+#ifndef VKEEP
+#define VKEEP(x) ((void)0)
+#endif
 /* The register blocks below only stay in registers when their loops are
  * unrolled completely; -O2 alone leaves the accumulators on the stack. */
 
@@ -255,44 +261,126 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
     return vsum_lanes(acc);
 }
 
-/* The same from cache (keys already read for an earlier row): d by d, one
- * query load serving W keys, W independent chains. */
-INLINE VEC dot_keys_cached(const float *qr, const float *k, const size_t *off,
-                           size_t dfull, size_t dtail)
+/* Part i of n of the rows of pf, towards the cache. */
+INLINE void prefetch_part(const attn_prefetch *pf, size_t i, size_t n)
 {
-    VEC acc[W];
+    if (!pf)
+        return;
+    size_t r0 = pf->rows * i / n, r1 = pf->rows * (i + 1) / n;
+    for (size_t r = r0; r < r1; r++) {
+        const char *row = (const char *)(pf->p + r * pf->ld);
+        for (size_t b = 0; b < pf->len * sizeof(float); b += 64)
+            __builtin_prefetch(row + b, 0, 2);
+        __builtin_prefetch(row + pf->len * sizeof(float) - 1, 0, 2);
+    }
+}
+
+/* Grouped decode (several query rows per key: the heads of a GQA group
+ * times the query positions): a GR x GJ register block of dot products,
+ * GR rows against GJ keys, one vector accumulator per pair along dim.
+ * Each step loads GR query vectors and GJ key vectors for GR * GJ FMAs, so
+ * the FMA units, not the loads, set the pace (the row-by-row loop needs a
+ * load per FMA), and each key vector is read from L1 once per GR rows.
+ * GR * GJ == W: the W sums fold into one vector by vsum_lanes. */
+#if W >= 16
+#define GR 4
+#define GJ 4
+#elif W >= 8
+#define GR 2
+#define GJ 4
+#else
+#define GR 1
+#define GJ 1
+#endif
+
+INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
+                            const float *k, const size_t *off, size_t dfull,
+                            size_t dtail, int nr)
+{
+    VEC acc[GR * GJ];
     _Pragma("GCC unroll 16")
-    for (int j = 0; j < W; j++)
-        acc[j] = vzero();
+    for (int i = 0; i < GR * GJ; i++)
+        acc[i] = vzero();
     for (size_t d = 0; d < dfull; d += W) {
-        VEC qv = vload(qr + d);
+        VEC kv[GJ];
         _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
-            acc[j] = vfma(qv, vload(k + off[j] + d), acc[j]);
+        for (int j = 0; j < GJ; j++) {
+            kv[j] = vload(k + off[j] + d);
+            VKEEP(kv[j]);
+        }
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < nr; r++) {
+            VEC qv = vload(q + r * ldq + d);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < GJ; j++)
+                acc[r * GJ + j] = vfma(qv, kv[j], acc[r * GJ + j]);
+        }
     }
     if (dtail) {
-        VEC qv = vload_part(qr + dfull, dtail);
+        VEC kv[GJ];
         _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
-            acc[j] = vfma(qv, vload_part(k + off[j] + dfull, dtail), acc[j]);
+        for (int j = 0; j < GJ; j++)
+            kv[j] = vload_part(k + off[j] + dfull, dtail);
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < nr; r++) {
+            VEC qv = vload_part(q + r * ldq + dfull, dtail);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < GJ; j++)
+                acc[r * GJ + j] = vfma(qv, kv[j], acc[r * GJ + j]);
+        }
     }
-    return vsum_lanes(acc);
+    float sums[W];
+    vstore(sums, vsum_lanes(acc));
+    for (int r = 0; r < nr; r++)
+        for (int j = 0; j < GJ; j++)
+            s[r * lds + j] = sums[r * GJ + j];
 }
 
 static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
                             size_t rows, const float *k, size_t ldk,
-                            size_t nk, size_t dim)
+                            size_t nk, size_t dim, const attn_prefetch *pf)
 {
     size_t dfull = dim / W * W, dtail = dim - dfull;
-    for (size_t j0 = 0; j0 < nk; j0 += W) {
-        /* Keys past nk repeat key j0: valid memory, junk columns. */
-        size_t off[W];
+    if (rows == 1) {
+        for (size_t j0 = 0; j0 < nk; j0 += W) {
+            /* Keys past nk repeat key j0: valid memory, junk columns. */
+            size_t off[W];
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < W; j++)
+                off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+            vstore(s + j0, dot_keys_stream(q, k, off, dfull, dtail));
+        }
+        return;
+    }
+    size_t groups = (nk + GJ - 1) / GJ;
+    for (size_t j0 = 0; j0 < nk; j0 += GJ) {
+        size_t off[GJ];
+        prefetch_part(pf, j0 / GJ, groups);
         _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
+        for (int j = 0; j < GJ; j++)
             off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
-        vstore(s + j0, dot_keys_stream(q, k, off, dfull, dtail));
-        for (size_t r = 1; r < rows; r++)
-            vstore(s + r * lds + j0, dot_keys_cached(q + r * ldq, k, off, dfull, dtail));
+        size_t r = 0;
+        for (; r + GR <= rows; r += GR)
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR);
+#if GR > 1
+        switch (rows - r) {
+        case 0:
+            break;
+#if GR > 3
+        case 3:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3);
+            break;
+#endif
+#if GR > 2
+        case 2:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2);
+            break;
+#endif
+        default:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1);
+            break;
+        }
+#endif
     }
 }
 
@@ -300,8 +388,8 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
  * last vector holds only `part` columns when part != 0.  With nv = PV_NA a
  * value row of up to PV_NA * W floats is read from start to end (one
  * sequential stream, as in dot_keys_stream). */
-#define PVR_R 2
-#define PV_NA (2 * NV_PV)
+#define PVR_R 4
+#define PV_NA NV_PV
 INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
                       const float *v, size_t ldv, size_t nk, size_t d0,
                       int nr, int nv, size_t part)
@@ -334,29 +422,48 @@ INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
             vstore(o + i * ldo + d0 + c * W, acc[i][c]);
 }
 
-INLINE void pv_rows_nr(float *o, size_t ldo, const float *p, size_t ldp,
-                       const float *v, size_t ldv, size_t nk, size_t dv, int nr)
+/* Value columns [d0, d0 + nv * W) (the last vector `part` wide when part
+ * != 0) for every row, PVR_R rows at a time: the slice of the value block
+ * they read (nk rows of at most PV_NA vectors) stays in L1 for all rows. */
+INLINE void pv_cols(float *o, size_t ldo, const float *p, size_t ldp,
+                    size_t rows, const float *v, size_t ldv, size_t nk,
+                    size_t d0, int nv, size_t part)
 {
-    size_t d = 0;
-    for (; d + PV_NA * W <= dv; d += PV_NA * W)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, PV_NA, 0);
-    for (; d + W <= dv; d += W)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, 0);
-    if (d < dv)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, dv - d);
+    size_t r = 0;
+    for (; r + PVR_R <= rows; r += PVR_R)
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, PVR_R, nv, part);
+    switch (rows - r) {
+    case 0:
+        break;
+    case 3:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 3, nv, part);
+        break;
+    case 2:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 2, nv, part);
+        break;
+    default:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 1, nv, part);
+        break;
+    }
 }
 
 static void KNAME(pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
                            size_t rows, const float *v, size_t ldv, size_t nk,
-                           size_t dv)
+                           size_t dv, const attn_prefetch *pf)
 {
     if (rows == 1) {
         KNAME(axpy_rows)(o, p, v, ldv, nk, dv);
         return;
     }
-    size_t r = 0;
-    for (; r + PVR_R <= rows; r += PVR_R)
-        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, PVR_R);
-    if (r < rows)
-        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, 1);
+    size_t d = 0, parts = (dv + PV_NA * W - 1) / (PV_NA * W);
+    for (; d + PV_NA * W <= dv; d += PV_NA * W) {
+        prefetch_part(pf, d / (PV_NA * W), parts);
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, PV_NA, 0);
+    }
+    if (d < dv)
+        prefetch_part(pf, parts - 1, parts);
+    for (; d + W <= dv; d += W)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, 0);
+    if (d < dv)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, dv - d);
 }

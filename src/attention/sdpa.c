@@ -7,13 +7,14 @@
  *    tile, an online softmax step and the P V update, so the S x S score
  *    matrix never exists;
  *  - the decode driver (q_len <= ATTN_DECODE_ROWS): one task per (batch, kv
- *    head, chunk of ATTN_DECODE_CHUNK keys); it walks blocks of ATTN_BK keys
+ *    head, chunk of keys: see decode_chunk_keys); it walks blocks of ATTN_BK keys
  *    and puts every query row of the group (GQA heads x query positions)
  *    through each block while it is in cache, so K and V are read from
  *    memory once per call.  The first row streams each key and value row
  *    from start to end (the access order the hardware prefetchers follow);
- *    the others reuse the block from L1/L2.  The chunk states are merged in
- *    chunk order afterwards.
+ *    the others reuse the block from L1/L2.  The chunk states (running max,
+ *    sum and output of each row) are merged in chunk order afterwards by the
+ *    log-sum-exp rule, which gives the softmax over all keys.
  * Both split work by shape only, so the thread count never changes a bit of
  * the result.  Scores stay in natural-log units (a mask value near FLT_MAX
  * must not overflow by a change of base); the kernels' exp multiplies by
@@ -43,6 +44,7 @@ typedef struct sdpa_job {
     size_t group;    /* query heads per kv head */
     size_t q_blocks; /* tile driver: blocks of ATTN_BQ rows per head */
     size_t chunks;   /* decode driver: key chunks per kv head */
+    size_t chunk_keys; /* decode driver: keys per chunk */
     size_t rows;     /* decode driver: query rows per kv head */
     size_t dv_pad;
     float qscale;    /* the softmax scale, folded into the packed queries */
@@ -264,8 +266,8 @@ static void decode_task(void *ctx, size_t task, int worker)
     size_t chunk = task % job->chunks;
     size_t hk = task / job->chunks % desc->kv_heads;
     size_t b = task / job->chunks / desc->kv_heads;
-    size_t j_begin = chunk * ATTN_DECODE_CHUNK;
-    size_t j_end = min_size(desc->kv_len, j_begin + ATTN_DECODE_CHUNK);
+    size_t j_begin = chunk * job->chunk_keys;
+    size_t j_end = min_size(desc->kv_len, j_begin + job->chunk_keys);
 
     float *qs = job->scratch + (size_t)worker * job->scratch_floats;
     float *s = qs + rows * dim;
@@ -308,7 +310,12 @@ static void decode_task(void *ctx, size_t task, int worker)
         }
         if (ncut == 0)
             break; /* limits are prefixes: no later key survives either */
-        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim);
+        /* Values of this block come in while the scores are computed, keys
+         * of the next one while the values are summed. */
+        attn_prefetch pf_v = { vbase + j0 * ldv, ldv, ncut, dv };
+        size_t next = j0 + ATTN_BK < j_end ? min_size(ATTN_BK, j_end - j0 - ATTN_BK) : 0;
+        attn_prefetch pf_k = { kbase + (j0 + ATTN_BK) * ldk, ldk, next, dim };
+        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
         for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
             mask_row(job, s + r * ATTN_BK, b, h, i, j0, nk);
@@ -320,7 +327,8 @@ static void decode_task(void *ctx, size_t task, int worker)
             uniform = m[r] != -INFINITY;
         const float *vblock = vbase + j0 * ldv;
         if (uniform) {
-            kern->pv_rows(acc, dv_pad, s, ATTN_BK, rows, vblock, ldv, ncut, dv);
+            kern->pv_rows(acc, dv_pad, s, ATTN_BK, rows, vblock, ldv, ncut, dv,
+                          next ? &pf_k : NULL);
             continue;
         }
         for (size_t r = 0; r < rows; r++) {
@@ -328,13 +336,25 @@ static void decode_task(void *ctx, size_t task, int worker)
             size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
             if (m[r] != -INFINITY && cut > 0)
                 kern->pv_rows(acc + r * dv_pad, dv_pad, s + r * ATTN_BK, ATTN_BK, 1,
-                              vblock, ldv, cut, dv);
+                              vblock, ldv, cut, dv, NULL);
         }
     }
 }
 
-/* Combines the chunk states of each row in chunk order and writes it. */
-static void decode_merge(sdpa_job *job, float *row_acc)
+/* Keys per decode task for `heads` (batch x kv heads) of kv_len keys. */
+static size_t decode_chunk_keys(size_t heads, size_t kv_len)
+{
+    size_t chunk = ATTN_DECODE_CHUNK;
+    while (chunk > ATTN_DECODE_MIN_CHUNK &&
+           heads * ((kv_len + chunk - 1) / chunk) < ATTN_DECODE_TASKS)
+        chunk /= 2;
+    return chunk;
+}
+
+/* Combines the chunk states of each row in chunk order and writes it:
+ * with M the largest chunk max, l = sum_c l_c e^(m_c - M) and
+ * acc = sum_c acc_c e^(m_c - M), summed in binary64. */
+static void decode_merge(sdpa_job *job, double *row_acc)
 {
     const attn_sdpa_desc *desc = job->desc;
     size_t dv = desc->value_dim, dv_pad = job->dv_pad;
@@ -342,29 +362,37 @@ static void decode_merge(sdpa_job *job, float *row_acc)
         for (size_t hk = 0; hk < desc->kv_heads; hk++)
             for (size_t r = 0; r < job->rows; r++) {
                 size_t first = (b * desc->kv_heads + hk) * job->chunks;
+                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
                 float mx = -INFINITY;
                 for (size_t c = 0; c < job->chunks; c++) {
                     float mc = job->part_m[(first + c) * job->rows + r];
                     if (mc > mx || isnan(mc))
                         mx = mc;
                 }
-                float l = 0.0f;
-                memset(row_acc, 0, dv * sizeof(float));
-                if (mx != -INFINITY) {
-                    for (size_t c = 0; c < job->chunks; c++) {
-                        size_t idx = (first + c) * job->rows + r;
-                        float mc = job->part_m[idx];
-                        if (mc == -INFINITY)
-                            continue;
-                        float w = expf(mc - mx);
-                        l += job->part_l[idx] * w;
-                        const float *a = job->part_acc + idx * dv_pad;
-                        for (size_t d = 0; d < dv; d++)
-                            row_acc[d] += a[d] * w;
-                    }
+                if (mx == -INFINITY) {
+                    write_row(job, b, h, i, NULL, mx, 0.0f);
+                    continue;
                 }
-                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
-                write_row(job, b, h, i, row_acc, mx, l);
+                double l = 0.0;
+                memset(row_acc, 0, dv * sizeof(*row_acc));
+                for (size_t c = 0; c < job->chunks; c++) {
+                    size_t idx = (first + c) * job->rows + r;
+                    float mc = job->part_m[idx];
+                    if (mc == -INFINITY)
+                        continue;
+                    double w = exp((double)mc - (double)mx);
+                    l += job->part_l[idx] * w;
+                    const float *a = job->part_acc + idx * dv_pad;
+                    for (size_t d = 0; d < dv; d++)
+                        row_acc[d] += a[d] * w;
+                }
+                float *dst = job->out + b * job->out_st.batch + h * job->out_st.head +
+                             i * job->out_st.seq;
+                for (size_t d = 0; d < dv; d++)
+                    dst[d] = (float)(row_acc[d] / l);
+                if (job->lse)
+                    job->lse[b * job->lse_st.batch + h * job->lse_st.head +
+                             i * job->lse_st.seq] = (float)(mx + log(l));
             }
 }
 
@@ -388,7 +416,7 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
 {
     sdpa_job job;
     int rc = ATTN_OK;
-    float *row_acc = NULL;
+    double *row_acc = NULL;
 
     memset(&job, 0, sizeof(job));
     if (!desc)
@@ -470,14 +498,15 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
 
     if (desc->q_len <= ATTN_DECODE_ROWS) {
         job.rows = job.group * desc->q_len;
-        job.chunks = desc->kv_len == 0 ? 1 : (desc->kv_len + ATTN_DECODE_CHUNK - 1) / ATTN_DECODE_CHUNK;
+        job.chunk_keys = decode_chunk_keys(desc->batch * desc->kv_heads, desc->kv_len);
+        job.chunks = (desc->kv_len + job.chunk_keys - 1) / job.chunk_keys;
         n_tasks = desc->batch * desc->kv_heads * job.chunks;
         job.scratch_floats = job.rows * (dim + ATTN_BK);
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_acc = malloc(attn__mul(attn__mul(states, job.dv_pad, &ok), sizeof(float), &ok));
-        row_acc = malloc(dv * sizeof(float));
+        row_acc = malloc(dv * sizeof(*row_acc));
         if (!ok) {
             rc = ATTN_EOVERFLOW;
             goto done;
