@@ -42,7 +42,8 @@ typedef struct sdpa_job {
     const float *q, *k, *v;
     attn_strides q_st, k_st, v_st;
     size_t group;    /* query heads per kv head */
-    size_t q_blocks; /* tile driver: blocks of ATTN_BQ rows per head */
+    size_t q_blocks; /* tile driver: blocks of query rows per head */
+    size_t bq;       /* tile driver: rows per block (at most ATTN_BQ) */
     size_t chunks;   /* decode driver: key chunks per kv head */
     size_t chunk_keys; /* decode driver: keys per chunk */
     size_t rows;     /* decode driver: query rows per kv head */
@@ -118,18 +119,17 @@ static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
     size_t dv = job->desc->value_dim;
     float *dst = job->out + b * job->out_st.batch + h * job->out_st.head +
                  i * job->out_st.seq;
-    float lse;
     if (m == -INFINITY) {
         memset(dst, 0, dv * sizeof(*dst));
-        lse = -INFINITY;
     } else {
         float inv = 1.0f / l;
         for (size_t d = 0; d < dv; d++)
             dst[d] = acc[d] * inv;
-        lse = (float)(m + log((double)l));
     }
+    /* log costs as much as a row of a small tile: only when asked for */
     if (job->lse)
-        job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] = lse;
+        job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] =
+            m == -INFINITY ? -INFINITY : (float)(m + log((double)l));
 }
 
 /* Writes keys [j0, j0 + nk) transposed into kt (dim x ATTN_BK, zero padded). */
@@ -189,8 +189,8 @@ static void tile_task(void *ctx, size_t task, int worker)
     size_t h = task / job->q_blocks % desc->q_heads;
     size_t b = task / job->q_blocks / desc->q_heads;
     size_t hk = h / job->group;
-    size_t i0 = qb * ATTN_BQ;
-    size_t rows = min_size(ATTN_BQ, desc->q_len - i0);
+    size_t i0 = qb * job->bq;
+    size_t rows = min_size(job->bq, desc->q_len - i0);
     size_t rows_pad = round_up(rows, ATTN_MR);
 
     float *qp = job->scratch + (size_t)worker * job->scratch_floats;
@@ -517,7 +517,10 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         }
         task_fn = decode_task;
     } else {
+        /* Blocks of equal size (L = 128 makes two of 64 rows, not 96 and
+         * 32), so that no task is much longer than the others. */
         job.q_blocks = (desc->q_len + ATTN_BQ - 1) / ATTN_BQ;
+        job.bq = round_up((desc->q_len + job.q_blocks - 1) / job.q_blocks, ATTN_MR);
         n_tasks = desc->batch * desc->q_heads * job.q_blocks;
         job.scratch_floats = ATTN_BQ * dim + dim * ATTN_BK + ATTN_BK * job.dv_pad +
                              ATTN_BQ * ATTN_BK + ATTN_BQ * job.dv_pad + 2 * ATTN_BQ;
