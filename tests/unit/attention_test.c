@@ -1044,10 +1044,14 @@ static void test_pool_many_calls(void **unused)
         skip();
     problem_make(&p, 1, 4, 2, 64, 64, 64, 64, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
     assert_int_equal(attn_set_num_threads(3), ATTN_OK);
+    attn_release_threads();
+    /* the process's own threads (a sanitizer may start one of its own) */
+    int base = count_threads();
+    memset(p.out, 0, p.o_n * sizeof(float)); /* gaps of strided layouts too */
     assert_int_equal(run_sdpa(&p), ATTN_OK);
     float *first = copy_floats(p.out, p.o_n);
     int before = count_threads();
-    assert_true(before >= 3);
+    assert_true(before >= base + 2);
     for (int i = 0; i < 1001; i++) {
         memset(p.out, 0, p.o_n * sizeof(float));
         assert_int_equal(run_sdpa(&p), ATTN_OK);
@@ -1055,11 +1059,11 @@ static void test_pool_many_calls(void **unused)
     }
     assert_int_equal(count_threads(), before);
     attn_release_threads();
-    assert_int_equal(count_threads(), 1);
+    assert_int_equal(count_threads(), before - 2);
     attn_release_threads(); /* twice is fine */
     assert_int_equal(run_sdpa(&p), ATTN_OK);
     assert_memory_equal(first, p.out, p.o_n * sizeof(float));
-    assert_int_equal(count_threads(), 3);
+    assert_int_equal(count_threads(), before);
     attn_set_num_threads(0);
     check_problem(&p, "pool many calls");
     free(first);
@@ -1167,6 +1171,11 @@ static void test_pool_fork(void **unused)
     host_caller c[N];
     pthread_t th;
     volatile int stop = 0;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot follow a child of a threaded process that
+     * starts threads ("dup thread with used id"): not a finding. */
+    skip();
+#endif
     make_host_callers(c, N);
     assert_int_equal(attn_set_num_threads(3), ATTN_OK);
     c[0].stop = &stop;
@@ -1230,5 +1239,9 @@ int main(void)
         cmocka_unit_test(test_pool_concurrent_callers),
         cmocka_unit_test(test_pool_fork),
     };
+    /* ATTN_TEST_FILTER=test_pool_* runs some tests only (the sanitizer
+     * runs of make check-attention-tsan). */
+    if (getenv("ATTN_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("ATTN_TEST_FILTER"));
     return cmocka_run_group_tests_name("attention", tests, NULL, NULL);
 }
