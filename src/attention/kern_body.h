@@ -281,25 +281,29 @@ INLINE void prefetch_part(const attn_prefetch *pf, size_t i, size_t n)
  * Each step loads GR query vectors and GJ key vectors for GR * GJ FMAs, so
  * the FMA units, not the loads, set the pace (the row-by-row loop needs a
  * load per FMA), and each key vector is read from L1 once per GR rows.
- * GR * GJ == W: the W sums fold into one vector by vsum_lanes. */
+ * The GR * GJ sums fold into vectors by vsum_lanes, W at a time. */
 #if W >= 16
 #define GR 4
 #define GJ 4
 #elif W >= 8
-#define GR 2
-#define GJ 4
+/* 12 accumulators: each gets an FMA every 6 cycles at full rate, more than
+ * the 5-cycle latency of Zen 2 (8 would leave the units idle 1 cycle in 5);
+ * 12 + 3 keys + 1 query = the 16 ymm registers. */
+#define GR 4
+#define GJ 3
 #else
 #define GR 1
 #define GJ 1
 #endif
 
+#define GACC ((GR * GJ + W - 1) / W * W)
 INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
                             const float *k, const size_t *off, size_t dfull,
-                            size_t dtail, int nr)
+                            size_t dtail, int nr, size_t nj)
 {
-    VEC acc[GR * GJ];
+    VEC acc[GACC];
     _Pragma("GCC unroll 16")
-    for (int i = 0; i < GR * GJ; i++)
+    for (int i = 0; i < GACC; i++)
         acc[i] = vzero();
     for (size_t d = 0; d < dfull; d += W) {
         VEC kv[GJ];
@@ -329,10 +333,12 @@ INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
                 acc[r * GJ + j] = vfma(qv, kv[j], acc[r * GJ + j]);
         }
     }
-    float sums[W];
-    vstore(sums, vsum_lanes(acc));
+    float sums[GACC];
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < GACC; i += W)
+        vstore(sums + i, vsum_lanes(acc + i));
     for (int r = 0; r < nr; r++)
-        for (int j = 0; j < GJ; j++)
+        for (size_t j = 0; j < nj; j++)
             s[r * lds + j] = sums[r * GJ + j];
 }
 
@@ -354,30 +360,30 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
     }
     size_t groups = (nk + GJ - 1) / GJ;
     for (size_t j0 = 0; j0 < nk; j0 += GJ) {
-        size_t off[GJ];
+        size_t off[GJ], nj = nk - j0 < GJ ? nk - j0 : GJ;
         prefetch_part(pf, j0 / GJ, groups);
         _Pragma("GCC unroll 16")
         for (int j = 0; j < GJ; j++)
             off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
         size_t r = 0;
         for (; r + GR <= rows; r += GR)
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR, nj);
 #if GR > 1
         switch (rows - r) {
         case 0:
             break;
 #if GR > 3
         case 3:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3, nj);
             break;
 #endif
 #if GR > 2
         case 2:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2, nj);
             break;
 #endif
         default:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1, nj);
             break;
         }
 #endif
@@ -389,7 +395,11 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
  * value row of up to PV_NA * W floats is read from start to end (one
  * sequential stream, as in dot_keys_stream). */
 #define PVR_R 4
+#if W == 8
+#define PV_NA 3 /* 4 x 3 accumulators, as GR x GJ above */
+#else
 #define PV_NA NV_PV
+#endif
 INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
                       const float *v, size_t ldv, size_t nk, size_t d0,
                       int nr, int nv, size_t part)
