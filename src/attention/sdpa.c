@@ -29,6 +29,8 @@
 #include <string.h>
 
 #define ATTN_DECODE_ROWS 4
+/* Key blocks between a decode block and the one it prefetches. */
+#define ATTN_DECODE_AHEAD 4
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -310,11 +312,16 @@ static void decode_task(void *ctx, size_t task, int worker)
         }
         if (ncut == 0)
             break; /* limits are prefixes: no later key survives either */
-        /* Values of this block come in while the scores are computed, keys
-         * of the next one while the values are summed. */
-        attn_prefetch pf_v = { vbase + j0 * ldv, ldv, ncut, dv };
-        size_t next = j0 + ATTN_BK < j_end ? min_size(ATTN_BK, j_end - j0 - ATTN_BK) : 0;
-        attn_prefetch pf_k = { kbase + (j0 + ATTN_BK) * ldk, ldk, next, dim };
+        /* Software prefetch, ATTN_DECODE_AHEAD blocks ahead: values while
+         * the scores are computed, keys while the values are summed.  With
+         * a whole group of query rows per key the compute takes as long as
+         * the memory; one block ahead leaves them one after the other,
+         * four overlap them (about 10% faster with 8 rows per key). */
+        size_t jv = j0 + (ATTN_DECODE_AHEAD - 1) * ATTN_BK, jk = j0 + ATTN_DECODE_AHEAD * ATTN_BK;
+        size_t nv = jv < j_end ? min_size(ATTN_BK, j_end - jv) : 0;
+        attn_prefetch pf_v = { vbase + jv * ldv, ldv, nv, dv };
+        size_t next = jk < j_end ? min_size(ATTN_BK, j_end - jk) : 0;
+        attn_prefetch pf_k = { kbase + jk * ldk, ldk, next, dim };
         kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
         for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
