@@ -90,7 +90,11 @@ static void KNAME(softmax_tile)(float *s, size_t rows, float *m, float *l,
             }
             new_max = NAN;
         }
-        float alpha = new_max == m[r] ? 1.0f : expf(m[r] - new_max);
+        /* The first keys a row sees: alpha would be e^-Inf = 0 against an
+         * output and sum that are still 0 (or NaN, which 0 keeps): the same
+         * bits without the scalar expf and the rescaling pass. */
+        int first = m[r] == -INFINITY && !isnan(new_max);
+        float alpha = new_max == m[r] || first ? 1.0f : expf(m[r] - new_max);
         VEC vmax_b = vset1(new_max), vsum = vzero();
         for (size_t c = 0; c < ATTN_BK; c += W) {
             VEC p = vexp(vsub(vload(row + c), vmax_b));
