@@ -81,6 +81,13 @@ typedef struct attn_kernels {
     void (*pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
                     size_t rows, const float *v, size_t ldv, size_t nk,
                     size_t dv, const attn_prefetch *pf);
+    /* The same scores from the rows transposed: qt is dim x lanes with
+     * row r in lane r (rows <= lanes, lanes past rows zero).  The faster
+     * choice when more than half the lanes hold rows.  Writes columns j <
+     * nk only. */
+    void (*dot_tile_t)(float *s, size_t lds, const float *qt, size_t rows,
+                       const float *k, size_t ldk, size_t nk, size_t dim,
+                       const attn_prefetch *pf);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

@@ -394,6 +394,66 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
     }
 }
 
+/* Grouped decode scores with the query rows in the lanes: qt holds the
+ * queries transposed (dim x W, rows past `rows` zero), and each element of
+ * a key is broadcast against all rows at once, so a block of tj keys keeps
+ * tj accumulators and needs no horizontal sum.  With W/2 < rows <= W this
+ * wastes few lanes and runs the FMA units at the rate of the loads (one
+ * query vector and tj broadcasts per step), against a third less in the
+ * row-blocked kernel above, whose short dot products end in reductions. */
+#if W >= 16
+#define TJ 24
+#else
+#define TJ 12
+#endif
+INLINE void dot_t_block(float *s, size_t lds, const float *qt, const float *k,
+                        const size_t *off, size_t dim, size_t rows, size_t nj,
+                        int tj)
+{
+    VEC acc[TJ];
+    _Pragma("GCC unroll 32")
+    for (int j = 0; j < tj; j++)
+        acc[j] = vzero();
+    for (size_t d = 0; d < dim; d++) {
+        VEC qv = vload(qt + d * W);
+        _Pragma("GCC unroll 32")
+        for (int j = 0; j < tj; j++)
+            acc[j] = vfma(vset1(k[off[j] + d]), qv, acc[j]);
+    }
+    float tmp[TJ * W];
+    _Pragma("GCC unroll 32")
+    for (int j = 0; j < tj; j++)
+        vstore(tmp + j * W, acc[j]);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < nj; j++)
+            s[r * lds + j] = tmp[j * W + r];
+}
+
+static void KNAME(dot_tile_t)(float *s, size_t lds, const float *qt,
+                              size_t rows, const float *k, size_t ldk,
+                              size_t nk, size_t dim, const attn_prefetch *pf)
+{
+    size_t j0 = 0, parts = (nk + TJ - 1) / TJ;
+    for (; j0 + TJ <= nk; j0 += TJ) {
+        size_t off[TJ];
+        prefetch_part(pf, j0 / TJ, parts);
+        _Pragma("GCC unroll 32")
+        for (int j = 0; j < TJ; j++)
+            off[j] = (j0 + j) * ldk;
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, TJ, TJ);
+    }
+    if (j0 < nk)
+        prefetch_part(pf, parts - 1, parts);
+    /* The rest four keys at a time; keys past nk repeat key j0: valid
+     * memory, columns not stored. */
+    for (; j0 < nk; j0 += 4) {
+        size_t off[TJ], nj = nk - j0 < 4 ? nk - j0 : 4;
+        for (int j = 0; j < 4; j++)
+            off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, nj, 4);
+    }
+}
+
 /* nr x nv register block of o += p v over nk keys at value column d0; the
  * last vector holds only `part` columns when part != 0.  With nv = PV_NA a
  * value row of up to PV_NA * W floats is read from start to end (one

@@ -48,6 +48,7 @@ typedef struct sdpa_job {
     size_t bq;       /* tile driver: rows per block (at most ATTN_BQ) */
     size_t chunks;   /* decode driver: key chunks per kv head */
     size_t chunk_keys; /* decode driver: keys per chunk */
+    int transposed;    /* decode driver: scores by dot_tile_t */
     size_t rows;     /* decode driver: query rows per kv head */
     size_t dv_pad;
     float qscale;    /* the softmax scale, folded into the packed queries */
@@ -273,6 +274,7 @@ static void decode_task(void *ctx, size_t task, int worker)
 
     float *qs = job->scratch + (size_t)worker * job->scratch_floats;
     float *s = qs + rows * dim;
+    float *qt = s + rows * ATTN_BK; /* dim x lanes, when job->transposed */
     float *m = job->part_m + task * rows;
     float *l = job->part_l + task * rows;
     float *acc = job->part_acc + task * rows * dv_pad;
@@ -288,6 +290,13 @@ static void decode_task(void *ctx, size_t task, int worker)
         l[r] = 0.0f;
     }
     memset(acc, 0, rows * dv_pad * sizeof(float));
+    if (job->transposed) {
+        size_t lanes = kern->lanes;
+        memset(qt, 0, dim * lanes * sizeof(float));
+        for (size_t r = 0; r < rows; r++)
+            for (size_t d = 0; d < dim; d++)
+                qt[d * lanes + r] = qs[r * dim + d];
+    }
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
     const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
@@ -322,7 +331,10 @@ static void decode_task(void *ctx, size_t task, int worker)
         attn_prefetch pf_v = { vbase + jv * ldv, ldv, nv, dv };
         size_t next = jk < j_end ? min_size(ATTN_BK, j_end - jk) : 0;
         attn_prefetch pf_k = { kbase + jk * ldk, ldk, next, dim };
-        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
+        if (job->transposed)
+            kern->dot_tile_t(s, ATTN_BK, qt, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
+        else
+            kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
         for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
             mask_row(job, s + r * ATTN_BK, b, h, i, j0, nk);
@@ -508,7 +520,11 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         job.chunk_keys = decode_chunk_keys(desc->batch * desc->kv_heads, desc->kv_len);
         job.chunks = (desc->kv_len + job.chunk_keys - 1) / job.chunk_keys;
         n_tasks = desc->batch * desc->kv_heads * job.chunks;
-        job.scratch_floats = job.rows * (dim + ATTN_BK);
+        /* Rows in the lanes when they fill more than half of them. */
+        job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
+                         2 * job.rows > job.kern->lanes;
+        job.scratch_floats = job.rows * (dim + ATTN_BK) +
+                             (job.transposed ? dim * job.kern->lanes : 0);
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
