@@ -68,9 +68,9 @@ extern "C" {
 #endif
 
 #define ATTN_VERSION_MAJOR 1
-#define ATTN_VERSION_MINOR 0
+#define ATTN_VERSION_MINOR 1
 #define ATTN_VERSION_PATCH 0
-#define ATTN_VERSION_STRING "1.0.0"
+#define ATTN_VERSION_STRING "1.1.0"
 
 /* ATTN_API marks the exported symbols; everything else stays hidden. */
 #if defined(_WIN32)
