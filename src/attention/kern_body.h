@@ -265,6 +265,37 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
     return vsum_lanes(acc);
 }
 
+/* A prefetch cursor: one line per step, so that the prefetches are spread
+ * over a kernel's inner loop instead of issued in bursts (a burst fills the
+ * miss buffers and stalls the FMAs behind it until memory answers). */
+typedef struct pf_cursor {
+    const char *p;
+    size_t r, rows, ld, len, b;
+} pf_cursor;
+
+INLINE void pf_init(pf_cursor *c, const attn_prefetch *pf)
+{
+    c->r = 0;
+    c->b = 0;
+    c->rows = pf ? pf->rows : 0;
+    c->p = pf ? (const char *)pf->p : NULL;
+    c->ld = pf ? pf->ld * sizeof(float) : 0;
+    c->len = pf ? pf->len * sizeof(float) : 0;
+}
+
+INLINE void pf_step(pf_cursor *c)
+{
+    if (c->r >= c->rows)
+        return;
+    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, 2);
+    c->b += 64;
+    if (c->b >= c->len) {
+        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, 2);
+        c->b = 0;
+        c->r++;
+    }
+}
+
 /* Part i of n of the rows of pf, towards the cache. */
 INLINE void prefetch_part(const attn_prefetch *pf, size_t i, size_t n)
 {
@@ -408,7 +439,7 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
 #endif
 INLINE void dot_t_block(float *s, size_t lds, const float *qt, const float *k,
                         const size_t *off, size_t dim, size_t rows, size_t nj,
-                        int tj)
+                        int tj, pf_cursor *cur)
 {
     VEC acc[TJ];
     _Pragma("GCC unroll 32")
@@ -416,6 +447,7 @@ INLINE void dot_t_block(float *s, size_t lds, const float *qt, const float *k,
         acc[j] = vzero();
     for (size_t d = 0; d < dim; d++) {
         VEC qv = vload(qt + d * W);
+        pf_step(cur);
         _Pragma("GCC unroll 32")
         for (int j = 0; j < tj; j++)
             acc[j] = vfma(vset1(k[off[j] + d]), qv, acc[j]);
@@ -433,25 +465,26 @@ static void KNAME(dot_tile_t)(float *s, size_t lds, const float *qt,
                               size_t rows, const float *k, size_t ldk,
                               size_t nk, size_t dim, const attn_prefetch *pf)
 {
-    size_t j0 = 0, parts = (nk + TJ - 1) / TJ;
+    size_t j0 = 0;
+    pf_cursor cur;
+    pf_init(&cur, pf);
     for (; j0 + TJ <= nk; j0 += TJ) {
         size_t off[TJ];
-        prefetch_part(pf, j0 / TJ, parts);
         _Pragma("GCC unroll 32")
         for (int j = 0; j < TJ; j++)
             off[j] = (j0 + j) * ldk;
-        dot_t_block(s + j0, lds, qt, k, off, dim, rows, TJ, TJ);
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, TJ, TJ, &cur);
     }
-    if (j0 < nk)
-        prefetch_part(pf, parts - 1, parts);
     /* The rest four keys at a time; keys past nk repeat key j0: valid
      * memory, columns not stored. */
     for (; j0 < nk; j0 += 4) {
         size_t off[TJ], nj = nk - j0 < 4 ? nk - j0 : 4;
         for (int j = 0; j < 4; j++)
             off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
-        dot_t_block(s + j0, lds, qt, k, off, dim, rows, nj, 4);
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, nj, 4, &cur);
     }
+    while (cur.r < cur.rows)
+        pf_step(&cur);
 }
 
 /* nr x nv register block of o += p v over nk keys at value column d0; the
@@ -466,7 +499,7 @@ static void KNAME(dot_tile_t)(float *s, size_t lds, const float *qt,
 #endif
 INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
                       const float *v, size_t ldv, size_t nk, size_t d0,
-                      int nr, int nv, size_t part)
+                      int nr, int nv, size_t part, pf_cursor *cur)
 {
     VEC acc[PVR_R][PV_NA];
     _Pragma("GCC unroll 16")
@@ -477,6 +510,8 @@ INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
     for (size_t j = 0; j < nk; j++) {
         VEC vv[PV_NA];
         const float *vrow = v + j * ldv + d0;
+        if (cur && j % 2 == 0)
+            pf_step(cur);
         _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++)
             vv[c] = part && c == nv - 1 ? vload_part(vrow + c * W, part)
@@ -501,22 +536,22 @@ INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
  * they read (nk rows of at most PV_NA vectors) stays in L1 for all rows. */
 INLINE void pv_cols(float *o, size_t ldo, const float *p, size_t ldp,
                     size_t rows, const float *v, size_t ldv, size_t nk,
-                    size_t d0, int nv, size_t part)
+                    size_t d0, int nv, size_t part, pf_cursor *cur)
 {
     size_t r = 0;
     for (; r + PVR_R <= rows; r += PVR_R)
-        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, PVR_R, nv, part);
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, PVR_R, nv, part, cur);
     switch (rows - r) {
     case 0:
         break;
     case 3:
-        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 3, nv, part);
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 3, nv, part, cur);
         break;
     case 2:
-        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 2, nv, part);
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 2, nv, part, cur);
         break;
     default:
-        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 1, nv, part);
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 1, nv, part, cur);
         break;
     }
 }
@@ -529,15 +564,15 @@ static void KNAME(pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
         KNAME(axpy_rows)(o, p, v, ldv, nk, dv);
         return;
     }
-    size_t d = 0, parts = (dv + PV_NA * W - 1) / (PV_NA * W);
-    for (; d + PV_NA * W <= dv; d += PV_NA * W) {
-        prefetch_part(pf, d / (PV_NA * W), parts);
-        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, PV_NA, 0);
-    }
-    if (d < dv)
-        prefetch_part(pf, parts - 1, parts);
+    size_t d = 0;
+    pf_cursor cur;
+    pf_init(&cur, pf);
+    for (; d + PV_NA * W <= dv; d += PV_NA * W)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, PV_NA, 0, &cur);
     for (; d + W <= dv; d += W)
-        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, 0);
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, 0, &cur);
     if (d < dv)
-        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, dv - d);
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, dv - d, &cur);
+    while (cur.r < cur.rows)
+        pf_step(&cur);
 }
