@@ -296,20 +296,6 @@ INLINE void pf_step(pf_cursor *c)
     }
 }
 
-/* Part i of n of the rows of pf, towards the cache. */
-INLINE void prefetch_part(const attn_prefetch *pf, size_t i, size_t n)
-{
-    if (!pf)
-        return;
-    size_t r0 = pf->rows * i / n, r1 = pf->rows * (i + 1) / n;
-    for (size_t r = r0; r < r1; r++) {
-        const char *row = (const char *)(pf->p + r * pf->ld);
-        for (size_t b = 0; b < pf->len * sizeof(float); b += 64)
-            __builtin_prefetch(row + b, 0, 2);
-        __builtin_prefetch(row + pf->len * sizeof(float) - 1, 0, 2);
-    }
-}
-
 /* Grouped decode (several query rows per key: the heads of a GQA group
  * times the query positions): a GR x GJ register block of dot products,
  * GR rows against GJ keys, one vector accumulator per pair along dim.
@@ -334,7 +320,7 @@ INLINE void prefetch_part(const attn_prefetch *pf, size_t i, size_t n)
 #define GACC ((GR * GJ + W - 1) / W * W)
 INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
                             const float *k, const size_t *off, size_t dfull,
-                            size_t dtail, int nr, size_t nj)
+                            size_t dtail, int nr, size_t nj, pf_cursor *cur)
 {
     VEC acc[GACC];
     _Pragma("GCC unroll 16")
@@ -342,6 +328,9 @@ INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
         acc[i] = vzero();
     for (size_t d = 0; d < dfull; d += W) {
         VEC kv[GJ];
+        /* two lines a step: this loop has W times fewer steps per key */
+        pf_step(cur);
+        pf_step(cur);
         _Pragma("GCC unroll 16")
         for (int j = 0; j < GJ; j++) {
             kv[j] = vload(k + off[j] + d);
@@ -393,36 +382,38 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
         }
         return;
     }
-    size_t groups = (nk + GJ - 1) / GJ;
+    pf_cursor cur;
+    pf_init(&cur, pf);
     for (size_t j0 = 0; j0 < nk; j0 += GJ) {
         size_t off[GJ], nj = nk - j0 < GJ ? nk - j0 : GJ;
-        prefetch_part(pf, j0 / GJ, groups);
         _Pragma("GCC unroll 16")
         for (int j = 0; j < GJ; j++)
             off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
         size_t r = 0;
         for (; r + GR <= rows; r += GR)
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR, nj);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR, nj, &cur);
 #if GR > 1
         switch (rows - r) {
         case 0:
             break;
 #if GR > 3
         case 3:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3, nj);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3, nj, &cur);
             break;
 #endif
 #if GR > 2
         case 2:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2, nj);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2, nj, &cur);
             break;
 #endif
         default:
-            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1, nj);
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1, nj, &cur);
             break;
         }
 #endif
     }
+    while (cur.r < cur.rows)
+        pf_step(&cur);
 }
 
 /* Grouped decode scores with the query rows in the lanes: qt holds the
