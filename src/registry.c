@@ -29,6 +29,7 @@
 #include "ipm/registry.h"
 #include "ipm/sign.h"
 #include "ipm/similar.h"
+#include "ipm/sparse.h"
 #include "ipm/xalloc.h"
 
 /* Below this cosine similarity a "did you mean" would be noise. */
@@ -914,16 +915,90 @@ done:
 	return rc;
 }
 
+/* 1 when an index document is a sparse registry's root (sparse.h): it has
+ * a top-level "shards" member. Found by the structure scan, so a large
+ * single document is not parsed for it. */
+static int is_sparse_root(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *key, *v_end;
+
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return 0;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		key = p;
+		if (!(p = skip_string(p, end)))
+			return 0;
+		if (p - key == 8 && !memcmp(key, "\"shards\"", 8))
+			return 1;
+		p = skip_ws(p, end);
+		if (p == end || *p != ':')
+			return 0;
+		if (!(v_end = skip_value(skip_ws(p + 1, end), end)))
+			return 0;
+		p = skip_ws(v_end, end);
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else
+			break;
+	}
+	return 0;
+}
+
+/* The "registry" member of a sparse root: its home and commit. */
+static int sparse_meta(struct registry_meta *m, const char *text, size_t len, const char *origin)
+{
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	char *where = xasprintf("%s: registry", origin);
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (!root)
+		rc = malformed(text, NULL, len, origin);
+	else
+		rc = meta_from_cjson(m, cJSON_GetObjectItemCaseSensitive(root, "registry"), where);
+	cJSON_Delete(root);
+	free(where);
+	return rc;
+}
+
+/* The root's validators when the registry was imported as sparse before:
+ * asked with both (If-None-Match, If-Modified-Since). */
+static int sparse_root_validators(char **etag, char **modified, struct ipm_db *db, const char *registry)
+{
+	struct ipm_registry_file *files = NULL;
+	size_t n = 0;
+	int found = 0;
+
+	*etag = *modified = NULL;
+	if (ipm_db_registry_files(&files, &n, db, registry) < 0) {
+		ipm_error_clear();
+		return 0;
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		if (strcmp(files[i].path, "index.json"))
+			continue;
+		found = 1;
+		*etag = files[i].etag ? xstrdup(files[i].etag) : NULL;
+		*modified = files[i].modified ? xstrdup(files[i].modified) : NULL;
+	}
+	ipm_registry_files_free(files, n);
+	return found;
+}
+
 static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct ipm_http_doc doc = { 0 };
+	struct ipm_http_req req = { 0 };
+	struct registry_meta meta = { 0 };
 	const char *etag = NULL;
-	char *stamp = NULL;
+	char *stamp = NULL, *root_etag = NULL, *root_modified = NULL, *modified = NULL;
 	char hex[65];
 	size_t count = 0;
 	int64_t version = 0, expires = 0;
-	int rc, have_old, refetch;
+	int rc, have_old, refetch, was_sparse;
 
 	if ((rc = check_transport(ctx, r)) < 0)
 		return rc;
@@ -939,8 +1014,24 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	if (!refetch && have_old && old.stamp && strncmp(old.stamp, "sha256:", 7) && old.location &&
 	    !strcmp(old.location, r->url))
 		etag = old.stamp;
-	if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0)
+	was_sparse = have_old && old.location && !strcmp(old.location, r->url) &&
+		     sparse_root_validators(&root_etag, &modified, ctx->db, r->name);
+	if (was_sparse) {
+		/* a sparse root is small: asked with both validators, through
+		 * the transfers that fetch its files */
+		req.url = r->url;
+		req.etag = refetch ? NULL : etag;
+		req.modified = refetch ? NULL : modified;
+		if ((rc = ipm_http_get_many(&ctx->fetch, &req, 1, 1)) < 0)
+			goto done;
+		doc.not_modified = req.not_modified;
+		doc.body = req.body;
+		doc.len = req.len;
+		doc.etag = req.out_etag;
+		req.body = req.out_etag = NULL;
+	} else if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0) {
 		goto done;
+	}
 	if (doc.not_modified) {
 		rc = 0;
 		goto done;
@@ -964,6 +1055,18 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	row = row_for(r, stamp, NULL, NULL);
 	row.serial = version;
 	row.expires = expires;
+	if (is_sparse_root(doc.body ? doc.body : "", doc.len)) {
+		size_t fetched = 0;
+		if ((rc = sparse_meta(&meta, doc.body, doc.len, r->url)) < 0)
+			goto done;
+		row.home = meta.home;
+		row.home_commit = meta.commit;
+		rc = ipm_sparse_import(ctx, r, &row, doc.body, doc.len, doc.etag, req.out_modified,
+				       (flags & IPM_SYNC_FORCE) != 0, &fetched);
+		if (rc == 0)
+			*changed = 1;
+		goto done;
+	}
 	rc = ipm_registry_import_index(ctx->db, &row, doc.body ? doc.body : "", doc.len, r->url, &count);
 	if (rc == 0) {
 		*changed = 1;
@@ -971,8 +1074,13 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	}
 done:
 	ipm_http_doc_release(&doc);
+	ipm_http_reqs_release(&req, 1);
 	ipm_registry_row_release(&old);
+	meta_release(&meta);
 	free(stamp);
+	free(root_etag);
+	free(root_modified);
+	free(modified);
 	return rc;
 }
 
@@ -1071,13 +1179,22 @@ static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ct
 		       const char *prefer)
 {
 	const char **names = lookup_order(ctx, prefer);
-	char *json = NULL, *registry = NULL, *origin = NULL;
+	char *json = NULL, *registry = NULL, *origin = NULL, *name = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (out_registry)
 		*out_registry = NULL;
-	rc = ipm_db_entry_find(&json, &registry, ctx->db, spec, names, ctx->cfg.nregistries);
+	rc = ipm_db_entry_find_named(&json, &registry, &name, ctx->db, spec, names, ctx->cfg.nregistries);
+	/* a sparse registry's entry whose package file was never fetched */
+	if (rc == 0 && !json[0]) {
+		const struct ipm_registry_conf *r = conf_of(ctx, registry);
+		free(json);
+		json = NULL;
+		if (r && (rc = check_transport(ctx, r)) < 0)
+			goto done;
+		rc = ipm_sparse_fetch_entry(&json, ctx, registry, name);
+	}
 	if (rc == 0) {
 		origin = xasprintf("%s (registry '%s')", spec, registry);
 		if ((rc = ipm_entry_parse(out, json, strlen(json), origin)) == 0 && out_registry) {
@@ -1085,6 +1202,8 @@ static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ct
 			registry = NULL;
 		}
 	}
+done:
+	free(name);
 	free(names);
 	free(json);
 	free(registry);

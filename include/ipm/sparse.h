@@ -69,9 +69,6 @@ int ipm_sparse_publish(struct ipm_sparse_stats *out, const struct ipm_index *ix,
 
 /* ---- fetching ---- */
 
-/* 1 when text (a document fetched from a registry's URL) is a sparse root. */
-int ipm_sparse_is_root(const char *text, size_t len);
-
 /*
  * Imports the sparse root text (already verified, for a registry with a
  * key, and its freshness read into row) of registry r: fetches the shards
