@@ -152,7 +152,12 @@ static void finish(struct one *o, CURLcode res, const struct ipm_limits *l)
 	req->wire_bytes = (unsigned long long)wire;
 	if (o->too_big || res == CURLE_FILESIZE_EXCEEDED) {
 		req->rc = IPM_EVERIFY;
-		req->error = xasprintf("'%s': larger than the limit of %llu bytes", o->url, o->max_bytes);
+		if (req->size_what && req->max_bytes)
+			req->error = xasprintf("'%s': larger than the %llu bytes %s lists", o->url, o->max_bytes,
+					       req->size_what);
+		else
+			req->error = xasprintf("'%s': larger than the limit of %llu bytes (limits.index_bytes)",
+					       o->url, o->max_bytes);
 	} else if (res == CURLE_OPERATION_TIMEDOUT) {
 		req->rc = IPM_ENET;
 		req->error = xasprintf("'%s': %s (limits: connect %g s, total %g s)", o->url,
@@ -238,7 +243,10 @@ int ipm_http_get_many(const struct ipm_fetch_ctx *ctx, struct ipm_http_req *reqs
 	for (size_t i = 0; i < n; i++) {
 		if (reqs[i].rc < 0) {
 			rc = ipm_error_set(reqs[i].rc, "%s", reqs[i].error);
-			if (strcmp(reqs[i].url, all[i].url))
+			if (reqs[i].rc == IPM_EVERIFY && reqs[i].size_what)
+				ipm_error_hint("the file was changed after it was listed, or it is being published "
+					       "right now (try again); nothing was imported");
+			else if (strcmp(reqs[i].url, all[i].url))
 				ipm_error_hint("'%s' is rewritten by a mirror to '%s'", reqs[i].url, all[i].url);
 			goto done;
 		}

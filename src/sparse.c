@@ -276,6 +276,15 @@ static int check_digest(const struct ipm_http_req *req, const char *sha256, cons
 	return 0;
 }
 
+/* The hint of a file that could not be fetched. */
+static void fetch_failed(const struct ipm_registry_conf *r)
+{
+	ipm_error_prefix("registry '%s'", r->name);
+	if (!ipm_error_hint_text() || !*ipm_error_hint_text())
+		ipm_error_hint("the registry is incomplete, or being published right now (run 'ipm update' "
+			       "again); the previous index is kept");
+}
+
 int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, const struct ipm_registry_row *row,
 		      const char *text, size_t len, const char *root_etag, const char *root_modified, int full,
 		      size_t *out_fetched)
@@ -288,6 +297,8 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 	struct ipm_db_import *imp = NULL;
 	struct ipm_buf url = IPM_BUF_INIT;
 	char **removed = NULL, **dropped_paths = NULL, *base = base_url(r->url), root_sha[65];
+	char *root_what = xasprintf("the root of registry '%s'", r->name);
+	char *shard_what = xasprintf("its shard in registry '%s'", r->name);
 	size_t nfiles = 0, nshards = 0, nfetch = 0, nchanges = 0, changes_alloc = 0, nremoved = 0,
 	       removed_alloc = 0, ndropped = 0, dropped_alloc = 0, nrows = 0, npkg_reqs = 0;
 	float vec[IPM_SIMILAR_DIM];
@@ -317,6 +328,7 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 			req->modified = was->modified;
 		}
 		req->max_bytes = shards[i].ref.size ? shards[i].ref.size : 1;
+		req->size_what = root_what;
 		shards[i].req = req;
 		nfetch++;
 	}
@@ -324,15 +336,13 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 	if (out_fetched)
 		*out_fetched += nfetch;
 	if (rc < 0) {
-		ipm_error_prefix("registry '%s'", r->name);
+		fetch_failed(r);
 		goto done;
 	}
 	for (size_t i = 0; i < nshards; i++) {
 		if (!shards[i].req)
 			continue;
-		ipm_buf_reset(&url);
-		ipm_buf_addf(&url, "the root of registry '%s'", r->name);
-		if ((rc = check_digest(shards[i].req, shards[i].ref.sha256, url.ptr)) < 0 ||
+		if ((rc = check_digest(shards[i].req, shards[i].ref.sha256, root_what)) < 0 ||
 		    (rc = parse_shard(&shards[i], shards[i].req->body, shards[i].req->len, shards[i].req->url)) < 0)
 			goto done;
 	}
@@ -410,22 +420,21 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		pkg_reqs[npkg_reqs].etag = was ? was->etag : NULL;
 		pkg_reqs[npkg_reqs].modified = was ? was->modified : NULL;
 		pkg_reqs[npkg_reqs].max_bytes = changes[i].pkg->size ? changes[i].pkg->size : 1;
+		pkg_reqs[npkg_reqs].size_what = shard_what;
 		changes[i].req = &pkg_reqs[npkg_reqs++];
 	}
 	rc = ipm_http_get_many(&ctx->fetch, pkg_reqs, npkg_reqs, SPARSE_PARALLEL);
 	if (out_fetched)
 		*out_fetched += npkg_reqs;
 	if (rc < 0) {
-		ipm_error_prefix("registry '%s'", r->name);
+		fetch_failed(r);
 		goto done;
 	}
 	for (size_t i = 0; i < nchanges; i++) {
 		struct ipm_entry e;
 		if (!changes[i].req)
 			continue;
-		ipm_buf_reset(&url);
-		ipm_buf_addf(&url, "its shard in registry '%s'", r->name);
-		if ((rc = check_digest(changes[i].req, changes[i].pkg->sha256, url.ptr)) < 0)
+		if ((rc = check_digest(changes[i].req, changes[i].pkg->sha256, shard_what)) < 0)
 			goto done;
 		if ((rc = ipm_entry_parse(&e, changes[i].req->body, changes[i].req->len, changes[i].req->url)) < 0)
 			goto done;
@@ -514,6 +523,8 @@ done:
 	xfree_strv(dropped_paths, ndropped);
 	ipm_buf_release(&url);
 	free(base);
+	free(root_what);
+	free(shard_what);
 	return rc;
 }
 

@@ -95,6 +95,8 @@ struct ipm_http_req {
 	const char *etag;             /* validators to send, or NULL */
 	const char *modified;
 	unsigned long long max_bytes;
+	const char *size_what;        /* max_bytes is the size this lists (for
+				       * the message), or NULL: a config limit */
 	/* the outcome */
 	long status;                  /* 200, 304, ... (0: no answer) */
 	int rc;                       /* 0, or the error code */
