@@ -927,7 +927,8 @@ static int flush_vectors(struct ipm_db_import *imp)
 }
 
 /* Binds an entry row's ten columns (ST_ENTRY_INSERT, ST_ENTRY_UPDATE). */
-static void bind_entry(sqlite3_stmt *s, struct ipm_db_import *imp, const struct ipm_import_item *item)
+static void bind_entry(sqlite3_stmt *s, struct ipm_db_import *imp, const struct ipm_import_item *item,
+		       const char *shard, const char *sha256)
 {
 	const char *tail = item->repo ? strchr(item->repo, '/') : NULL;
 
@@ -942,8 +943,8 @@ static void bind_entry(sqlite3_stmt *s, struct ipm_db_import *imp, const struct 
 	bind_text(s, 6, item->description ? item->description : "");
 	bind_text(s, 7, item->keywords ? item->keywords : "");
 	bind_text(s, 8, item->json ? item->json : "");
-	bind_text(s, 9, item->shard);
-	bind_text(s, 10, item->sha256);
+	bind_text(s, 9, shard);
+	bind_text(s, 10, sha256);
 }
 
 /* Runs a statement whose parameters are (registry, name). */
@@ -963,7 +964,8 @@ static int run2(struct ipm_db *db, enum stmt_id id, const char *registry, const 
 
 /* KEEP: replaces the row of item's name, and its FTS row, in place. 1 when
  * there was one, 0 when there was none (nothing written). */
-static int replace_entry(struct ipm_db_import *imp, const struct ipm_import_item *item)
+static int replace_entry(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			 const char *sha256)
 {
 	struct ipm_db *db = imp->db;
 	sqlite3_stmt *s = NULL;
@@ -972,7 +974,7 @@ static int replace_entry(struct ipm_db_import *imp, const struct ipm_import_item
 	if ((rc = run2(db, ST_FTS_DELETE_ONE, imp->registry, item->name, "writing the search index")) < 0 ||
 	    (rc = stmt(&s, db, ST_ENTRY_UPDATE)) < 0)
 		return rc;
-	bind_entry(s, imp, item);
+	bind_entry(s, imp, item, shard, sha256);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc != SQLITE_DONE)
@@ -986,18 +988,24 @@ static int replace_entry(struct ipm_db_import *imp, const struct ipm_import_item
 
 int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item)
 {
+	return ipm_db_import_add_sparse(imp, item, NULL, NULL);
+}
+
+int ipm_db_import_add_sparse(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			     const char *sha256)
+{
 	struct ipm_db *db = imp->db;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
 	if (imp->flags & IPM_DB_IMPORT_KEEP) {
 		/* a changed entry: its rows only, its name vector stays */
-		if ((rc = replace_entry(imp, item)) != 0)
+		if ((rc = replace_entry(imp, item, shard, sha256)) != 0)
 			return rc < 0 ? rc : 0;
 	}
 	if ((rc = stmt(&s, db, ST_ENTRY_INSERT)) < 0)
 		return rc;
-	bind_entry(s, imp, item);
+	bind_entry(s, imp, item, shard, sha256);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc == SQLITE_CONSTRAINT)

@@ -472,9 +472,7 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		item.json = changes[i].json ? changes[i].json : "";
 		item.vec = vec;
 		item.vec_len = IPM_SIMILAR_DIM;
-		item.shard = changes[i].shard;
-		item.sha256 = l->sha256;
-		if ((rc = ipm_db_import_add(imp, &item)) < 0)
+		if ((rc = ipm_db_import_add_sparse(imp, &item, changes[i].shard, l->sha256)) < 0)
 			goto done;
 		if (changes[i].req)
 			rc = ipm_db_import_file(imp, changes[i].path, l->sha256, changes[i].req->out_etag,

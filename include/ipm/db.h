@@ -67,8 +67,6 @@ struct ipm_import_item {
 	const char *json;          /* the entry as stored (re-parsed on use) */
 	const float *vec;          /* name vector for typo search, or NULL */
 	size_t vec_len;
-	const char *shard;         /* sparse registries: the entry's shard, or NULL */
-	const char *sha256;        /* sparse registries: its package file's sha256, or NULL */
 };
 
 /* Replaces every entry of registry `row->name` with items and stores row's
@@ -90,6 +88,10 @@ enum { IPM_DB_IMPORT_KEEP = 1 };
 int ipm_db_import_begin_flags(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row,
 			      unsigned flags);
 int ipm_db_import_remove(struct ipm_db_import *imp, const char *name);
+/* ipm_db_import_add for a sparse registry's entry: with its shard and the
+ * sha256 of its package file (item->json "" until that file is fetched). */
+int ipm_db_import_add_sparse(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			     const char *sha256);
 /* Records (replaces) or forgets one file fetched from a sparse registry:
  * path relative to the root document's directory, its sha256 and its
  * validators (each may be NULL). A full import forgets them all first. */
