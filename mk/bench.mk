@@ -22,3 +22,10 @@ $(BUILD)/bench/ipm_populate: bench/ipm_populate.c $(BUILD)/libipm.a $(IPM_ATTN_L
 .PHONY: bench-guess
 bench-guess: all
 	@BUILD=$(BUILD) bench/guess-bench.sh
+
+# The sparse registry protocol against the single index document, over
+# nginx on 127.0.0.1 (a few minutes; not part of `make bench`):
+# bench/sparse-bench.sh (RUNS, N_ENTRIES).
+.PHONY: bench-sparse
+bench-sparse: all
+	@BUILD=$(BUILD) bench/sparse-bench.sh
