@@ -195,6 +195,7 @@ enum stmt_id {
 	ST_DEPENDENTS,
 	ST_FILE_OWNER,
 	ST_ENTRY_SHARED,
+	ST_REGISTRY_LARGEST,
 	ST_FILES_DELETE_REGISTRY,
 	ST_FTS_DELETE_ONE,
 	ST_FTS_INSERT_ONE,
@@ -287,11 +288,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* a file or link wins over a directory row: directories can be shared */
 	[ST_FILE_OWNER] =
 		"SELECT package FROM files WHERE path = ?1 ORDER BY type = 'd', package LIMIT 1",
-	/* names offered by more than one registry (UNIQUE(name, registry) is
-	 * the index this walks) */
+	/* names offered by more than one registry: each has a row outside the
+	 * largest registry (?1), so only the other registries' names are
+	 * walked (a 100,000-entry registry is not scanned on every update),
+	 * then looked up by UNIQUE(name, registry) */
 	[ST_ENTRY_SHARED] =
-		"SELECT name, group_concat(registry, char(10)) FROM entries GROUP BY name"
+		"SELECT name, group_concat(registry, char(10)) FROM entries"
+		" WHERE name IN (SELECT name FROM entries WHERE registry IS NOT ?1) GROUP BY name"
 		" HAVING count(*) > 1 ORDER BY name",
+	[ST_REGISTRY_LARGEST] = "SELECT name FROM registries ORDER BY entries DESC, name LIMIT 1",
 	[ST_FILES_DELETE_REGISTRY] = "DELETE FROM registry_files WHERE registry = ?1",
 	/* one entry's FTS row, by its old values (external content) */
 	[ST_FTS_DELETE_ONE] =
@@ -1395,13 +1400,26 @@ int ipm_db_entry_shared(struct ipm_db *db, int (*fn)(void *ctx, const char *name
 			void *ctx)
 {
 	sqlite3_stmt *s = NULL;
+	char *largest = NULL;
 	int rc, stop = 0;
 
-	if ((rc = stmt(&s, db, ST_ENTRY_SHARED)) < 0)
+	if ((rc = stmt(&s, db, ST_REGISTRY_LARGEST)) < 0)
 		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		largest = col_text(s, 0);
+	done_stmt(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(db, "reading registries");
+	if ((rc = stmt(&s, db, ST_ENTRY_SHARED)) < 0) {
+		free(largest);
+		return rc;
+	}
+	bind_text(s, 1, largest);
 	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		stop = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
 	done_stmt(s);
+	free(largest);
 	if (!stop && rc != SQLITE_DONE)
 		return sql_error(db, "reading entries");
 	return 0;

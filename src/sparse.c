@@ -234,8 +234,9 @@ static int parse_shard(struct shard *s, const char *text, size_t len, const char
 		s->npkgs++;
 		l->name = xstrdup(name->valuestring);
 		memcpy(l->sha256, sha->valuestring, 65);
-		if (get_size(&l->size, item) < 0) {
-			rc = bad_doc(origin, "a package needs a \"size\" in bytes");
+		/* "size" is optional: the file is checked by its digest */
+		if (cJSON_GetObjectItemCaseSensitive(item, "size") && get_size(&l->size, item) < 0) {
+			rc = bad_doc(origin, "a package's \"size\" must be a number of bytes");
 			goto done;
 		}
 		l->repo = cJSON_IsString(repo) ? xstrdup(repo->valuestring) : NULL;
@@ -419,8 +420,9 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		pkg_reqs[npkg_reqs].url = xasprintf("%s%s", base, changes[i].path);
 		pkg_reqs[npkg_reqs].etag = was ? was->etag : NULL;
 		pkg_reqs[npkg_reqs].modified = was ? was->modified : NULL;
-		pkg_reqs[npkg_reqs].max_bytes = changes[i].pkg->size ? changes[i].pkg->size : 1;
-		pkg_reqs[npkg_reqs].size_what = shard_what;
+		/* a shard may say its size; else limits.index_bytes bounds it */
+		pkg_reqs[npkg_reqs].max_bytes = changes[i].pkg->size;
+		pkg_reqs[npkg_reqs].size_what = changes[i].pkg->size ? shard_what : NULL;
 		changes[i].req = &pkg_reqs[npkg_reqs++];
 	}
 	rc = ipm_http_get_many(&ctx->fetch, pkg_reqs, npkg_reqs, SPARSE_PARALLEL);

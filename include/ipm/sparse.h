@@ -18,7 +18,7 @@
  *   index.json.minisig       its signature, when signed
  *   shards/<id>.json         one per shard that has packages:
  *     {"shard":"3f","packages":[
- *     {"name":"zlib","sha256":"<sha256 of its package file>","size":BYTES,
+ *     {"name":"zlib","sha256":"<sha256 of its package file>",
  *      "repo":"madler/zlib","description":"...","keywords":["..."]},
  *     ...]}
  *   packages/<path>          one entry per file (ipm_sparse_package_path)
