@@ -178,9 +178,10 @@ start_httpd() {
 # server does: ETag and Last-Modified validators (304 to If-None-Match and
 # If-Modified-Since), gzip for JSON, keep-alive connections. Sets $PORT,
 # $HTTP (base URL) and $NGINX_LOG, one line per request:
-#   METHOD PATH STATUS BYTES_SENT "CONTENT_ENCODING" "IF_NONE_MATCH" "IF_MODIFIED_SINCE" PROTOCOL
-# BYTES_SENT counts what went on the wire (headers and body). Returns 1
-# when nginx is missing (scripts/install-deps --tests installs it).
+#   METHOD PATH STATUS BYTES_SENT "CONTENT_ENCODING" "IF_NONE_MATCH" "IF_MODIFIED_SINCE" PROTOCOL CONNECTION
+# BYTES_SENT counts what went on the wire (headers and body), CONNECTION
+# is nginx's serial number of the connection. Returns 1 when nginx is
+# missing (scripts/install-deps --tests installs it).
 nginx_static_start() {
 	_nginx=$(command -v nginx || echo /usr/sbin/nginx)
 	[ -x "$_nginx" ] || return 1
@@ -206,7 +207,7 @@ http {
 	scgi_temp_path $_nd/tmp;
 	types { application/json json; application/octet-stream minisig; }
 	default_type application/octet-stream;
-	log_format ipm '\$request_method \$uri \$status \$bytes_sent "\$sent_http_content_encoding" "\$http_if_none_match" "\$http_if_modified_since" \$server_protocol';
+	log_format ipm '\$request_method \$uri \$status \$bytes_sent "\$sent_http_content_encoding" "\$http_if_none_match" "\$http_if_modified_since" \$server_protocol \$connection';
 	access_log $NGINX_LOG ipm;
 	gzip on;
 	gzip_min_length 0;
