@@ -963,15 +963,16 @@ static int sparse_meta(struct registry_meta *m, const char *text, size_t len, co
 	return rc;
 }
 
-/* The root's validators when the registry was imported as sparse before:
- * asked with both (If-None-Match, If-Modified-Since). */
-static int sparse_root_validators(char **etag, char **modified, struct ipm_db *db, const char *registry)
+/* 1 when the registry was imported as sparse before, with the root's
+ * Last-Modified in *modified (its ETag is the registry's stamp): the root
+ * is then asked with both (If-None-Match, If-Modified-Since). */
+static int sparse_root_modified(char **modified, struct ipm_db *db, const char *registry)
 {
 	struct ipm_registry_file *files = NULL;
 	size_t n = 0;
 	int found = 0;
 
-	*etag = *modified = NULL;
+	*modified = NULL;
 	if (ipm_db_registry_files(&files, &n, db, registry) < 0) {
 		ipm_error_clear();
 		return 0;
@@ -980,7 +981,6 @@ static int sparse_root_validators(char **etag, char **modified, struct ipm_db *d
 		if (strcmp(files[i].path, "index.json"))
 			continue;
 		found = 1;
-		*etag = files[i].etag ? xstrdup(files[i].etag) : NULL;
 		*modified = files[i].modified ? xstrdup(files[i].modified) : NULL;
 	}
 	ipm_registry_files_free(files, n);
@@ -994,7 +994,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	struct ipm_http_req req = { 0 };
 	struct registry_meta meta = { 0 };
 	const char *etag = NULL;
-	char *stamp = NULL, *root_etag = NULL, *root_modified = NULL, *modified = NULL;
+	char *stamp = NULL, *modified = NULL;
 	char hex[65];
 	size_t count = 0;
 	int64_t version = 0, expires = 0;
@@ -1015,7 +1015,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	    !strcmp(old.location, r->url))
 		etag = old.stamp;
 	was_sparse = have_old && old.location && !strcmp(old.location, r->url) &&
-		     sparse_root_validators(&root_etag, &modified, ctx->db, r->name);
+		     sparse_root_modified(&modified, ctx->db, r->name);
 	if (was_sparse) {
 		/* a sparse root is small: asked with both validators, through
 		 * the transfers that fetch its files */
@@ -1078,8 +1078,6 @@ done:
 	ipm_registry_row_release(&old);
 	meta_release(&meta);
 	free(stamp);
-	free(root_etag);
-	free(root_modified);
 	free(modified);
 	return rc;
 }
