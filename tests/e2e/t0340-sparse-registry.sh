@@ -103,6 +103,8 @@ check "several shards a connection (keep-alive, at most 8 at once)" \
 	test "$(awk '{ print $NF }' "$log" | sort -u | wc -l)" -le 9 -a "$nshards" -gt 9
 expect_ok "$IPM" search "filler package"
 check "search reads the shards' descriptions" grep -q "filler17" "$work/out"
+expect_ok "$IPM" search fillr17
+check "a name found by similarity shows its shard's description" grep -q "filler17.*filler package number 17" "$work/out"
 
 # ---- install fetches its own file and its dependencies' ----
 : >"$log"
