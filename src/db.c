@@ -155,6 +155,9 @@ static const char *const migrations[] = {
 	"  sha256 TEXT,"
 	"  etag TEXT,"
 	"  modified TEXT,"
+	/* the root's text (index.json only): the digests of the shards not
+	 * fetched yet, which a lookup fetches one by one */
+	"  body TEXT,"
 	"  PRIMARY KEY(registry, path)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -211,6 +214,8 @@ enum stmt_id {
 	ST_SHARD_ROWS,
 	ST_SPARSE_ENTRY,
 	ST_SPARSE_STORE,
+	ST_ROOT_SET,
+	ST_ROOT_GET,
 	ST_COUNT
 };
 
@@ -326,6 +331,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* only the package file the entry's digest names: an update may have
 	 * moved it on since it was fetched */
 	[ST_SPARSE_STORE] = "UPDATE entries SET json = ?3 WHERE registry = ?1 AND name = ?2 AND sha256 = ?4",
+	[ST_ROOT_SET] =
+		"INSERT OR REPLACE INTO registry_files(registry, path, sha256, etag, modified, body)"
+		" VALUES (?1, 'index.json', ?2, ?3, ?4, ?5)",
+	[ST_ROOT_GET] = "SELECT body FROM registry_files WHERE registry = ?1 AND path = 'index.json'",
 };
 
 struct ipm_db {
@@ -1063,6 +1072,24 @@ int ipm_db_import_file(struct ipm_db_import *imp, const char *path, const char *
 	bind_text(s, 3, sha256);
 	bind_text(s, 4, etag);
 	bind_text(s, 5, modified);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(imp->db, "writing registry files");
+}
+
+int ipm_db_import_root(struct ipm_db_import *imp, const char *sha256, const char *etag, const char *modified,
+		       const char *body, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, imp->db, ST_ROOT_SET)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	bind_text(s, 2, sha256);
+	bind_text(s, 3, etag);
+	bind_text(s, 4, modified);
+	sqlite3_bind_text(s, 5, body, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	return rc == SQLITE_DONE ? 0 : sql_error(imp->db, "writing registry files");
@@ -2180,5 +2207,29 @@ int ipm_db_sparse_store(struct ipm_db *db, const char *registry, const char *nam
 done:
 	if (rc < 0)
 		rollback(db);
+	return rc;
+}
+
+int ipm_db_sparse_root(char **out_body, size_t *out_len, struct ipm_db *db, const char *registry)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out_body = NULL;
+	*out_len = 0;
+	if ((rc = stmt(&s, db, ST_ROOT_GET)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*out_len = (size_t)sqlite3_column_bytes(s, 0);
+		*out_body = xstrndup((const char *)sqlite3_column_text(s, 0), *out_len);
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' was never imported as a sparse registry", registry);
+	} else {
+		rc = sql_error(db, "reading registry files");
+	}
+	done_stmt(s);
 	return rc;
 }

@@ -987,7 +987,10 @@ static int sparse_root_modified(char **modified, struct ipm_db *db, const char *
 	return found;
 }
 
-static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
+/* only_name: a lookup's sync, of the shard that name is in (a sparse
+ * registry; a single document is imported whole); NULL: everything. */
+static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, const char *only_name,
+		     int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct ipm_http_doc doc = { 0 };
@@ -1033,7 +1036,11 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 		goto done;
 	}
 	if (doc.not_modified) {
-		rc = 0;
+		size_t fetched = 0;
+		/* the root did not change, but shards a lookup skipped may be
+		 * missing here: fetched now */
+		rc = was_sparse ? ipm_sparse_complete(ctx, r, only_name, &fetched) : 0;
+		*changed = fetched > 0;
 		goto done;
 	}
 	if (doc.etag && doc.etag[0]) {
@@ -1062,7 +1069,7 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 		row.home = meta.home;
 		row.home_commit = meta.commit;
 		rc = ipm_sparse_import(ctx, r, &row, doc.body, doc.len, doc.etag, req.out_modified,
-				       (flags & IPM_SYNC_FORCE) != 0, &fetched);
+				       (flags & IPM_SYNC_FORCE) != 0, only_name, &fetched);
 		if (rc == 0)
 			*changed = 1;
 		goto done;
@@ -1090,7 +1097,7 @@ int ipm_registry_sync_flags(struct ipm_ctx *ctx, const struct ipm_registry_conf 
 	switch (r->kind) {
 	case IPM_REGISTRY_LOCAL: rc = sync_local(ctx, r, flags, &changed); break;
 	case IPM_REGISTRY_GIT: rc = sync_git(ctx, r, flags, &changed); break;
-	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, flags, &changed); break;
+	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, flags, NULL, &changed); break;
 	}
 	if (out_changed)
 		*out_changed = changed;
@@ -1219,6 +1226,47 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
 	return ipm_registry_find_from(out, out_registry, ctx, spec, NULL);
 }
 
+/*
+ * For a lookup that found nothing: the shard that name `spec` is in, from
+ * every HTTP registry that could have it without having fetched it (a
+ * sparse registry imported by lookups only, or one never fetched, whose
+ * root is fetched first: so an install on a fresh machine fetches the root,
+ * the shards of the package and of its dependencies, and their files).
+ * Only for a writer (the lock held): readers say "run 'ipm update'".
+ * Returns the number of registries synced, or an error.
+ */
+static int fetch_shards_for(struct ipm_ctx *ctx, const char *spec)
+{
+	int synced = 0, rc;
+
+	if (!ctx->lock || !ipm_entry_name_valid(spec))
+		return 0;
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+		struct ipm_registry_row row;
+		int changed = 0, held;
+		size_t fetched = 0;
+
+		if (r->kind != IPM_REGISTRY_HTTP)
+			continue;
+		if (ipm_db_registry_get(&row, ctx->db, r->name) == IPM_ENOTFOUND) {
+			ipm_error_clear();
+			if ((rc = sync_http(ctx, r, 0, spec, &changed)) < 0)
+				return rc;
+			synced++;
+			continue;
+		}
+		ipm_registry_row_release(&row);
+		ipm_error_clear();
+		if ((held = ipm_sparse_shard_held(ctx, r->name, spec)) != 0)
+			continue;
+		if ((rc = check_transport(ctx, r)) < 0 || (rc = ipm_sparse_complete(ctx, r, spec, &fetched)) < 0)
+			return rc;
+		synced += fetched > 0;
+	}
+	return synced;
+}
+
 int ipm_registry_find_from(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec,
 			   const char *prefer)
 {
@@ -1229,6 +1277,16 @@ int ipm_registry_find_from(struct ipm_entry *out, char **out_registry, struct ip
 	rc = lookup_from(out, out_registry, ctx, spec, prefer);
 	if (rc != IPM_ENOTFOUND)
 		return rc;
+	/* a sparse registry holds only the shards fetched so far: the one
+	 * this name is in is fetched now, and the lookup tried again */
+	if ((rc = fetch_shards_for(ctx, spec)) < 0)
+		return rc;
+	if (rc > 0) {
+		ipm_error_clear();
+		rc = lookup_from(out, out_registry, ctx, spec, prefer);
+		if (rc != IPM_ENOTFOUND)
+			return rc;
+	}
 
 	/* a remote registry never fetched is the likeliest reason */
 	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {

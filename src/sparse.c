@@ -288,7 +288,7 @@ static void fetch_failed(const struct ipm_registry_conf *r)
 
 int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, const struct ipm_registry_row *row,
 		      const char *text, size_t len, const char *root_etag, const char *root_modified, int full,
-		      size_t *out_fetched)
+		      const char *only_name, size_t *out_fetched)
 {
 	struct ipm_registry_file *files = NULL;
 	struct shard *shards = NULL;
@@ -303,10 +303,14 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 	size_t nfiles = 0, nshards = 0, nfetch = 0, nchanges = 0, changes_alloc = 0, nremoved = 0,
 	       removed_alloc = 0, ndropped = 0, dropped_alloc = 0, nrows = 0, npkg_reqs = 0;
 	float vec[IPM_SIMILAR_DIM];
+	char only_shard[3] = "";
+	const struct ipm_registry_file *was_root;
 	int rc, fresh;
 
 	if (out_fetched)
 		*out_fetched = 0;
+	if (only_name)
+		ipm_sparse_shard_of(only_shard, only_name);
 	if ((rc = parse_root(&shards, &nshards, text, len, r->url)) < 0)
 		goto done;
 	if ((rc = ipm_db_registry_files(&files, &nfiles, ctx->db, r->name)) < 0)
@@ -314,7 +318,8 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 	if (nfiles)
 		qsort(files, nfiles, sizeof(*files), cmp_file_path);
 	/* never imported as sparse: every row is written afresh */
-	fresh = !file_find(files, nfiles, "index.json");
+	was_root = file_find(files, nfiles, "index.json");
+	fresh = !was_root;
 
 	/* the shards whose digest changed, each conditional on what it was */
 	shard_reqs = xcalloc(nshards + 1, sizeof(*shard_reqs));
@@ -322,6 +327,9 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		const struct ipm_registry_file *was = file_find(files, nfiles, shards[i].path);
 		struct ipm_http_req *req = &shard_reqs[nfetch];
 		if (!fresh && !full && was && was->sha256 && !strcmp(was->sha256, shards[i].ref.sha256))
+			continue;
+		/* a lookup: the one shard its name is in */
+		if (only_name && strcmp(shards[i].ref.id, only_shard))
 			continue;
 		req->url = xasprintf("%s%s", base, shards[i].path);
 		if (was && !full) {
@@ -386,7 +394,7 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		nrows = 0;
 	}
 	/* shards no longer in the root: all their packages are gone */
-	for (size_t i = 0; !fresh && i < nfiles; i++) {
+	for (size_t i = 0; !fresh && !only_name && i < nfiles; i++) {
 		const char *p = files[i].path, *id;
 		int listed = 0;
 		if (strncmp(p, "shards/", 7) || strlen(p) != strlen("shards/xx.json"))
@@ -451,6 +459,12 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		changes[i].json = changes[i].req->body;
 	}
 
+	ipm_sha256_hex(root_sha, text, len);
+	/* the same root, and nothing it names is missing here: no write */
+	if (!nfetch && !ndropped && was_root && was_root->sha256 && !strcmp(was_root->sha256, root_sha)) {
+		rc = 0;
+		goto done;
+	}
 	/* everything fetched and verified: one transaction */
 	if ((rc = ipm_db_import_begin_flags(&imp, ctx->db, row, fresh ? 0 : IPM_DB_IMPORT_KEEP)) < 0)
 		goto done;
@@ -493,8 +507,7 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 	for (size_t i = 0; i < ndropped; i++)
 		if ((rc = ipm_db_import_file_drop(imp, dropped_paths[i])) < 0)
 			goto done;
-	ipm_sha256_hex(root_sha, text, len);
-	if ((rc = ipm_db_import_file(imp, "index.json", root_sha, root_etag, root_modified)) < 0)
+	if ((rc = ipm_db_import_root(imp, root_sha, root_etag, root_modified, text, len)) < 0)
 		goto done;
 	rc = ipm_db_import_commit(imp);
 	imp = NULL;
@@ -526,6 +539,58 @@ done:
 	free(root_what);
 	free(shard_what);
 	return rc;
+}
+
+int ipm_sparse_complete(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, const char *only_name,
+			size_t *out_fetched)
+{
+	struct ipm_registry_row row = { 0 };
+	struct ipm_registry_file *files = NULL;
+	const struct ipm_registry_file *root;
+	char *body = NULL;
+	size_t len = 0, nfiles = 0;
+	int rc;
+
+	if (out_fetched)
+		*out_fetched = 0;
+	if ((rc = ipm_db_registry_get(&row, ctx->db, r->name)) < 0 ||
+	    (rc = ipm_db_sparse_root(&body, &len, ctx->db, r->name)) < 0 ||
+	    (rc = ipm_db_registry_files(&files, &nfiles, ctx->db, r->name)) < 0)
+		goto done;
+	if (nfiles)
+		qsort(files, nfiles, sizeof(*files), cmp_file_path);
+	root = file_find(files, nfiles, "index.json");
+	/* the row as it is: the root was verified when it was imported */
+	row.imported_at = 0;
+	rc = ipm_sparse_import(ctx, r, &row, body, len, root ? root->etag : NULL, root ? root->modified : NULL, 0,
+			       only_name, out_fetched);
+done:
+	ipm_registry_row_release(&row);
+	ipm_registry_files_free(files, nfiles);
+	free(body);
+	return rc;
+}
+
+int ipm_sparse_shard_held(struct ipm_ctx *ctx, const char *registry, const char *name)
+{
+	struct ipm_registry_file *files = NULL;
+	char shard[3], *path;
+	size_t nfiles = 0;
+	int held = 0, sparse = 0;
+
+	if (ipm_db_registry_files(&files, &nfiles, ctx->db, registry) < 0) {
+		ipm_error_clear();
+		return -1;
+	}
+	ipm_sparse_shard_of(shard, name);
+	path = xasprintf("shards/%s.json", shard);
+	for (size_t i = 0; i < nfiles; i++) {
+		sparse |= !strcmp(files[i].path, "index.json");
+		held |= !strcmp(files[i].path, path);
+	}
+	free(path);
+	ipm_registry_files_free(files, nfiles);
+	return !sparse ? -1 : held;
 }
 
 int ipm_sparse_fetch_entry(char **out_json, struct ipm_ctx *ctx, const char *registry, const char *name)

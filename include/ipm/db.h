@@ -98,6 +98,9 @@ int ipm_db_import_add_sparse(struct ipm_db_import *imp, const struct ipm_import_
 int ipm_db_import_file(struct ipm_db_import *imp, const char *path, const char *sha256, const char *etag,
 		       const char *modified);
 int ipm_db_import_file_drop(struct ipm_db_import *imp, const char *path);
+/* Records the root of a sparse registry (path "index.json") with its text. */
+int ipm_db_import_root(struct ipm_db_import *imp, const char *sha256, const char *etag, const char *modified,
+		       const char *body, size_t len);
 int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item);
 int ipm_db_import_commit(struct ipm_db_import *imp);
 void ipm_db_import_abort(struct ipm_db_import *imp);
@@ -140,6 +143,9 @@ int ipm_db_shard_rows(struct ipm_shard_row **out, size_t *nout, struct ipm_db *d
 /* The sha256 of the package file of entry name in registry; IPM_ENOTFOUND
  * when it has none (not a sparse registry's entry). */
 int ipm_db_sparse_entry(char **out_sha256, struct ipm_db *db, const char *registry, const char *name);
+/* The text of the root last imported for sparse registry `registry`;
+ * IPM_ENOTFOUND when there is none. Caller frees. */
+int ipm_db_sparse_root(char **out_body, size_t *out_len, struct ipm_db *db, const char *registry);
 /* Stores the package file fetched for entry name (json), if the entry still
  * names that file (sha256), and the file's validators, in one transaction. */
 int ipm_db_sparse_store(struct ipm_db *db, const char *registry, const char *name, const char *sha256,

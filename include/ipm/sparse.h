@@ -77,11 +77,22 @@ int ipm_sparse_publish(struct ipm_sparse_stats *out, const struct ipm_index *ix,
  * verifies every file against the digest that names it; then, in one
  * transaction, writes the rows of the changed entries only (or all rows
  * when full, or the first time). Nothing changes when anything fails.
- * root_etag and root_modified are the root's validators.
+ * root_etag and root_modified are the root's validators; the root's text
+ * is kept. only_name (NULL: all) limits the shards to the one that name
+ * is in: what a lookup needs (the other shards wait for the next update).
+ * *out_fetched (may be NULL): the files fetched.
  */
 int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, const struct ipm_registry_row *row,
 		      const char *text, size_t len, const char *root_etag, const char *root_modified, int full,
-		      size_t *out_fetched);
+		      const char *only_name, size_t *out_fetched);
+/* ipm_sparse_import of the root kept in the database (an unchanged root,
+ * answered 304): fetches the shards not fetched yet (only_name: the one
+ * that name is in). */
+int ipm_sparse_complete(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, const char *only_name,
+			size_t *out_fetched);
+/* 1 when the shard of name was fetched from sparse registry `registry`, 0
+ * when not, -1 when the registry was never imported as sparse. */
+int ipm_sparse_shard_held(struct ipm_ctx *ctx, const char *registry, const char *name);
 
 /*
  * The entry of package name of sparse registry `registry`, whose package

@@ -118,6 +118,29 @@ check "its dependency runs" sh -c '"$1/bin/teamlib" | grep -qx "teamlib 1.0"' sh
 expect_ok "$IPM" info teamtool
 check "a fetched package file is kept" test ! -s "$log"
 
+# ---- install on a fresh machine without an update: only what it needs ----
+home1=$IPM_HOME prefix1=$IPM_PREFIX
+export IPM_HOME=$work/home2 IPM_PREFIX=$work/prefix2
+: >"$log"
+expect_ok "$IPM" install --yes teamtool
+check "a fresh install runs the installed program" sh -c '"$1/bin/teamtool" | grep -qx "teamtool 1.0"' sh "$IPM_PREFIX"
+shard_of() { python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest()[:2])' "$1"; }
+check "it fetched the root once" test "$(grep -c '^GET /plain/index.json ' "$log")" -eq 1
+check "the shard of the package" grep -q "^GET /plain/shards/$(shard_of teamtool).json 200 " "$log"
+check "the shard of its dependency" grep -q "^GET /plain/shards/$(shard_of teamlib).json 200 " "$log"
+check "no other shard" test "$(grep -c '^GET /plain/shards/' "$log")" -eq "$(printf '%s\n' "$(shard_of teamtool)" "$(shard_of teamlib)" | sort -u | wc -l)"
+check "and the two package files only" test "$(grep -c '^GET /plain/packages/' "$log")" -eq 2
+: >"$log"
+expect_ok "$IPM" update
+check "the next update: the root answered 304" grep -q '^GET /plain/index.json 304 ' "$log"
+check "and the shards not fetched yet" test "$(grep -c '^GET /plain/shards/.* 200 ' "$log")" -eq "$((nshards - $(printf '%s\n' "$(shard_of teamtool)" "$(shard_of teamlib)" | sort -u | wc -l)))"
+check "then every package is there" grep -q "^team: updated, 42 packages" "$work/out"
+: >"$log"
+expect_ok "$IPM" update
+check "and an update after that is one 304" test "$(grep -c . "$log")" -eq 1
+expect_ok "$IPM" info filler5
+export IPM_HOME=$home1 IPM_PREFIX=$prefix1
+
 # ---- one entry changed: the root, its shard, its file ----
 team_entry teamtool "the team's tool, now faster" '[{"name": "teamlib"}]'
 build "$team" "$srv/plain"
