@@ -27,7 +27,8 @@
  * told from an index by its "shards": the same conditional GET (with
  * If-Modified-Since too), the same signature and freshness checks of the
  * root, then ipm_sparse_import fetches what changed. Its entries' package
- * files are fetched when a lookup first needs them.
+ * files are fetched when a lookup first needs them, and a writer's lookup
+ * that finds nothing fetches the shard the name is in (ipm_registry_find).
  *
  * Transport: a registry's URL and the sources of its packages must not be
  * plain http:// (ftp://, git://) unless its config says "insecure": true or
