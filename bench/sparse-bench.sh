@@ -9,6 +9,8 @@
 #             holds the changed package's file: the root, one shard, one file
 #   first     `ipm update` of a fresh home from the same sparse layout (the
 #             root and every shard)
+#   install   `ipm install --dry-run NAME` on a fresh home, without an update:
+#             the root, one shard, the package's file
 #   today     `ipm update` of the single document, uncompressed
 #   today+gz  the same document from the compressing port
 # Bytes on the wire are nginx's $bytes_sent (headers and bodies) of the
@@ -121,6 +123,7 @@ home() { # NAME URL: a home whose only registry is URL
 sparse_url=http://127.0.0.1:$port_gz/sparse/index.json
 home changed "$sparse_url"
 home first "$sparse_url"
+home install "$sparse_url"
 home today "http://127.0.0.1:$port_plain/single/index.json"
 home todaygz "http://127.0.0.1:$port_gz/single/index.json"
 serve A
@@ -134,9 +137,13 @@ IPM_HOME=$work/todaygz/home IPM_CONFIG=$work/todaygz/config.json "$IPM" -q updat
 run() {
 	_log=$work/nginx/$2.log
 	_before=$(wc -l <"$_log")
-	[ "$1" = first ] && rm -rf "$work/first/home"
+	[ "$1" = first ] || [ "$1" = install ] && rm -rf "$work/$1/home"
 	_t0=$(ms)
-	IPM_HOME=$work/$1/home IPM_CONFIG=$work/$1/config.json "$IPM" -q update >/dev/null
+	if [ "$1" = install ]; then
+		IPM_HOME=$work/$1/home IPM_CONFIG=$work/$1/config.json "$IPM" -q install --dry-run "$name" >/dev/null
+	else
+		IPM_HOME=$work/$1/home IPM_CONFIG=$work/$1/config.json "$IPM" -q update >/dev/null
+	fi
 	_t1=$(ms)
 	sleep 0.1   # nginx writes its log line after the response
 	tail -n "+$((_before + 1))" "$_log" |
@@ -150,6 +157,7 @@ while [ $i -lt "$RUNS" ]; do
 	serve $version
 	run changed gz
 	run first gz
+	run install gz
 	run today plain
 	run todaygz gz
 	printf '  run %d of %d done\n' "$i" "$RUNS"
@@ -160,10 +168,11 @@ median() { # FILE COLUMN
 }
 echo
 printf '%-44s %10s %14s %9s\n' "update (median of $RUNS)" "ms" "bytes on wire" "requests"
-for s in changed first today todaygz; do
+for s in changed first install today todaygz; do
 	case $s in
 	changed) label="sparse, one entry changed" ;;
 	first) label="sparse, first update (fresh home), gzip" ;;
+	install) label="sparse, install on a fresh home, no update" ;;
 	today) label="single document (today), no compression" ;;
 	todaygz) label="single document, gzip" ;;
 	esac
@@ -173,12 +182,13 @@ done
 echo
 # shellcheck disable=SC2154 # set by the eval above
 awk -v cb="$changed_bytes" -v fb="$first_bytes" -v tb="$today_bytes" -v cm="$changed_ms" -v tm="$today_ms" \
-    -v gb="$todaygz_bytes" 'BEGIN {
+    -v gb="$todaygz_bytes" -v ib="$install_bytes" 'BEGIN {
 	r1 = cb / fb; r2 = cm / tm; r3 = fb / tb
 	printf "%-60s %10s %8s %s\n", "target", "measured", "goal", ""
 	printf "%-60s %9.3f%% %7s%% %s\n", "bytes, one entry changed / first update of the layout", 100 * r1, "1", r1 <= 0.01 ? "met" : "MISSED"
 	printf "%-60s %10s %8s %s\n", "time, one entry changed / today'\''s full update", sprintf("1/%.0f", 1 / r2), "1/20", r2 <= 0.05 ? "met" : "MISSED"
 	printf "%-60s %10s %8s %s\n", "bytes, first sparse update (gzip) / today'\''s full update", sprintf("1/%.1f", 1 / r3), "1/5", r3 <= 0.2 ? "met" : "MISSED"
 	printf "%-60s %10s\n", "bytes, one entry changed / today'\''s full update", sprintf("1/%.0f", tb / cb)
+	printf "%-60s %10s\n", "bytes, install on a fresh home / today'\''s full update", sprintf("1/%.0f", tb / ib)
 	printf "%-60s %10s\n", "bytes, single document with gzip / without", sprintf("1/%.1f", tb / gb)
 }'
