@@ -332,7 +332,11 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 		if (only_name && strcmp(shards[i].ref.id, only_shard))
 			continue;
 		req->url = xasprintf("%s%s", base, shards[i].path);
-		if (was && !full) {
+		/* Validators only for a copy that is what the root lists: for one
+		 * the root says changed, a 304 could only be wrong (nginx's ETag is
+		 * the mtime in seconds and the size, which a file rewritten within
+		 * the same second at the same size keeps). */
+		if (was && !full && was->sha256 && !strcmp(was->sha256, shards[i].ref.sha256)) {
 			req->etag = was->etag;
 			req->modified = was->modified;
 		}
@@ -426,6 +430,9 @@ int ipm_sparse_import(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, co
 			continue;
 		was = full ? NULL : file_find(files, nfiles, changes[i].path);
 		pkg_reqs[npkg_reqs].url = xasprintf("%s%s", base, changes[i].path);
+		/* as for shards: validators only for a copy of the listed digest */
+		if (was && (!was->sha256 || strcmp(was->sha256, changes[i].pkg->sha256)))
+			was = NULL;
 		pkg_reqs[npkg_reqs].etag = was ? was->etag : NULL;
 		pkg_reqs[npkg_reqs].modified = was ? was->modified : NULL;
 		/* a shard may say its size; else limits.index_bytes bounds it */

@@ -169,8 +169,17 @@ cat >"$team/packages/teamlib.json" <<EOF
   "depends": [],
   "methods": [ { "name": "make", "build": ["make"], "install": ["make install"] } ] }
 EOF
+libshard=$srv/plain/shards/$(shard_of teamlib).json
+shard_mtime=$(stat -c %Y "$libshard") shard_size=$(stat -c %s "$libshard")
 build "$team" "$srv/plain"
+# the shard changed (a new digest for teamlib's file) at the same size: with
+# its old mtime too, nginx gives it the ETag it had, and only a request
+# without validators gets the new one
+check "the shard kept its size" test "$(stat -c %s "$libshard")" = "$shard_size"
+touch -d "@$shard_mtime" "$libshard"
+: >"$log"
 expect_ok "$IPM" update
+check "the changed shard was asked for without validators" grep -q "^GET /plain/shards/$(shard_of teamlib).json 200 " "$log"
 check "update says one installed package is outdated" grep -q "^1 installed package is outdated" "$work/out"
 expect_ok "$IPM" outdated
 check "outdated names it with both versions" grep -Eq "^teamlib +1\.0 +1\.1" "$work/out"

@@ -85,7 +85,8 @@ expect_ok "$IPM" -q install -y slowarc
 check "-q: no download lines" sh -c '! grep -q "/slow/" "$1"' sh "$work/err"
 
 # ---- a terminal ----
-# a package fetched for the first time (slow's repository is cached already)
+# a package fetched for the first time (slow's repository is cached already);
+# TERM set, since TERM=dumb (as CI may have) asks for plain lines
 c=$(make_git_pkg "$work/git/fresh" fresh 1.0)
 git_entry fresh 1.0 "$work/git/fresh" "$c"
 if python3 -c 'import pty' 2>/dev/null; then
@@ -111,7 +112,7 @@ _, status = os.waitpid(pid, 0)
 open(out_path, "wb").write(out)
 sys.exit(os.waitstatus_to_exitcode(status))
 EOF
-	python3 "$work/on_tty.py" 200 "$work/tty.out" "$IPM" install -y fresh slow
+	TERM=xterm python3 "$work/on_tty.py" 200 "$work/tty.out" "$IPM" install -y fresh slow
 	rc=$?
 	check "on a terminal: the install works" test "$rc" -eq 0
 	check "on a terminal: the step's line is redrawn in place with its time" \
@@ -125,7 +126,7 @@ EOF
 	# a narrow terminal: each redrawn line is cut to fit, or \r could not redraw it
 	"$IPM" -q remove -y slow
 	"$IPM" -q clean --keep 1 >/dev/null
-	python3 "$work/on_tty.py" 40 "$work/tty40.out" "$IPM" install -y slow
+	TERM=xterm python3 "$work/on_tty.py" 40 "$work/tty40.out" "$IPM" install -y slow
 	rc=$?
 	check "a 40-column terminal: the install works" test "$rc" -eq 0
 	check "a 40-column terminal: the step's line is cut to 39 columns" python3 -c '
