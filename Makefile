@@ -49,4 +49,4 @@ check-asan:
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -47,8 +47,8 @@ EOF
 	i=$((i + 1))
 done
 
-one() { # prints the wall ms of one run of the command
-	"$T" 1 x -- "$@" | awk '{ print $2 }'
+one() { # prints the wall ms of one run of the command (no warm-up runs: each changes the state)
+	WARMUP=0 "$T" 1 x -- "$@" | awk '{ print $2 }'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s %s", lo, hi }'; }

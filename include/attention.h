@@ -21,9 +21,11 @@
  *
  * Numerics (the accumulation policy):
  *  - Inputs and outputs are IEEE binary32.  Dot products inside the fused
- *    kernels accumulate in binary32 in several SIMD lanes (blocked summation,
- *    which is at least as accurate as a sequential float loop).  attn_dot,
- *    attn_cosine and attn_scaled_dot accumulate in binary64.
+ *    kernels accumulate in binary32, in several SIMD lanes (blocked
+ *    summation) or, when decoding with the query rows of a GQA group in the
+ *    lanes, in order: either way at least as accurate as a sequential float
+ *    loop.  Decode chunks are merged in binary64.  attn_dot, attn_cosine
+ *    and attn_scaled_dot accumulate in binary64.
  *  - Softmax is always computed with max subtraction: finite logits of any
  *    magnitude never produce Inf or NaN.  The fused attention kernels use the
  *    online (streaming) formulation: a running maximum, a binary32 running
@@ -37,12 +39,26 @@
  *    need to detect bad input check the outputs with isnan().
  *
  * Threads: fused attention splits work over batch, heads and blocks of query
- * rows (and, for decoding, fixed blocks of keys) on a pool of threads whose
- * size attn_set_num_threads() sets.  The split never depends on the thread
- * count, so results are bitwise identical for any number of threads.  All
- * functions are safe to call concurrently from several threads on distinct
- * outputs; attn_set_num_threads() and attn_set_isa() change process-wide
- * settings and should be called before starting work.
+ * rows (and, for decoding, blocks of keys whose size depends on the shape
+ * only) and runs it on a persistent pool of worker threads: the first call
+ * that wants N threads starts N - 1 workers (the calling thread is the
+ * N-th), later calls reuse them.  The split never depends on the thread
+ * count, so results are bitwise identical for any number of threads.
+ * The contract with the host:
+ *  - All functions are safe to call concurrently from several threads on
+ *    distinct outputs.  Concurrent calls share the pool: each caller works
+ *    on its own call and idle workers help the oldest call, so a call is
+ *    never blocked by another one's work.
+ *  - attn_set_num_threads() and attn_set_isa() change process-wide settings
+ *    and should be called before starting work.
+ *  - Workers block every signal (the host's handlers run on its own
+ *    threads), and sleep after a short spin (about 0.1 ms) when idle.
+ *  - fork() is safe at any time: the child starts with an empty pool and
+ *    creates its own workers on its first call; the parent's are untouched.
+ *  - The workers are joined when the process exits (or the shared library is
+ *    unloaded), or at once by attn_release_threads(); a later call starts
+ *    new ones.  If threads cannot be created, calls run on the calling
+ *    thread: slower, same results, no error.
  */
 #ifndef ATTENTION_H
 #define ATTENTION_H
@@ -54,9 +70,9 @@ extern "C" {
 #endif
 
 #define ATTN_VERSION_MAJOR 1
-#define ATTN_VERSION_MINOR 0
+#define ATTN_VERSION_MINOR 1
 #define ATTN_VERSION_PATCH 0
-#define ATTN_VERSION_STRING "1.0.0"
+#define ATTN_VERSION_STRING "1.1.0"
 
 /* ATTN_API marks the exported symbols; everything else stays hidden. */
 #if defined(_WIN32)
@@ -93,6 +109,13 @@ ATTN_API const char *attn_version(void);
 ATTN_API int attn_set_num_threads(int num_threads);
 /* The thread count in use (resolved, so never 0). */
 ATTN_API int attn_get_num_threads(void);
+
+/* Joins the worker threads of the pool and frees them, for hosts that want
+ * no idle threads left (before a long pause, before unloading the library,
+ * in leak checkers).  Calls running meanwhile finish on their own threads;
+ * the next call that wants threads starts new workers.  Safe to call at any
+ * time from any host thread, and more than once. */
+ATTN_API void attn_release_threads(void);
 
 enum attn_isa {
     ATTN_ISA_AUTO = 0,   /* best available: AVX-512, then AVX2+FMA, then scalar */

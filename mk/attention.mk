@@ -2,6 +2,8 @@
 #   make attention                  static + shared library in $(BUILD)/attention
 #   make install-attention PREFIX=  header, libraries, attention.pc, man pages
 #   make bench-attention            benchmark against naive C and OpenBLAS
+#   make check-attention-tsan       the thread pool's tests (and the threaded
+#                                   sdpa ones) under ThreadSanitizer, in build-tsan/
 #     ATTN_BENCH_ARGS=--decode        only the decode table (--quick: smaller,
 #                                     shorter; --rounds N: decode rounds)
 # Kernels for AVX2 and AVX-512 get their own target flags; the library picks
@@ -22,7 +24,7 @@ ATTN_CMOCKA  = $(shell $(PKG_CONFIG) --cflags --libs cmocka)
 ATTN_BLAS    = $(shell $(PKG_CONFIG) --cflags --libs openblas)
 ATTN_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/unit/attention_*.c)))
 
-.PHONY: attention install-attention bench-attention
+.PHONY: attention install-attention bench-attention check-attention-tsan
 all: attention
 bench: bench-attention
 attention: $(ATTN_A) $(ATTN_SO)
@@ -59,6 +61,15 @@ UNIT_TESTS += $(ATTN_TESTS)
 $(BUILD)/tests/attention_%: tests/unit/attention_%.c $(ATTN_A) include/attention.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iinclude -pthread -o $@ $< $(ATTN_A) $(ATTN_CMOCKA) $(LDFLAGS) $(ATTN_LIBS)
+
+# ThreadSanitizer is not part of check-asan (it cannot be combined with
+# ASan); the pool and the threaded sdpa tests take seconds under it.
+check-attention-tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread" \
+	    build-tsan/tests/attention_test
+	ATTN_TEST_FILTER='test_pool_*' TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/attention_test
+	ATTN_TEST_FILTER='test_sdpa_threads_identical' TSAN_OPTIONS=halt_on_error=1 \
+	    build-tsan/tests/attention_test
 
 # The benchmark is tuned for the machine it runs on (-march=native); the
 # OpenBLAS overrides this machine exports for old builds are dropped for

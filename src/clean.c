@@ -175,23 +175,11 @@ done:
 	return rc;
 }
 
-static char *absolute(const char *path)
-{
-	char *cwd, *abs;
-
-	if (path[0] == '/')
-		return xstrdup(path);
-	cwd = getcwd(NULL, 0);
-	abs = cwd ? xasprintf("%s/%s", cwd, path) : xstrdup(path);
-	free(cwd);
-	return abs;
-}
-
 int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned keep)
 {
 	struct ipm_store_keep k;
 	char *dir = NULL;
-	char *home = absolute(ctx->cfg.home);
+	char *home = ipm_path_absolute(ctx->cfg.home);
 	char *store = xasprintf("%s/store", home);
 	DIR *d = NULL;
 	struct dirent *de;

@@ -30,27 +30,6 @@ static const char *env_nonempty(const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* Recipes and the lock run with other working directories, so every path the
- * configuration hands out is absolute; symlinks are left alone on purpose. */
-static char *absolute_path(const char *path)
-{
-	struct ipm_buf b = IPM_BUF_INIT;
-	char *cwd = NULL;
-
-	if (path[0] == '/')
-		return xstrdup(path);
-	cwd = getcwd(NULL, 0);
-	if (!cwd)
-		return xstrdup(path);
-	ipm_buf_add(&b, cwd);
-	free(cwd);
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	if (strcmp(path, ".") != 0)
-		ipm_buf_addpath(&b, path);
-	return ipm_buf_detach(&b);
-}
-
 static char *home_dir(void)
 {
 	const char *h = env_nonempty("HOME");
@@ -64,7 +43,7 @@ static char *xdg_path(const char *env, const char *xdg, const char *fallback, co
 	char *home = NULL, *out;
 
 	if (v)
-		return absolute_path(v);
+		return ipm_path_absolute(v);
 	v = env_nonempty(xdg);
 	if (v && v[0] == '/')
 		return xasprintf("%s/%s", v, suffix);
@@ -112,7 +91,7 @@ static char *find_bundled_registry(const char *argv0)
 	char *exe = NULL, *slash, *candidate = NULL, *out = NULL;
 
 	if (over)
-		return absolute_path(over);
+		return ipm_path_absolute(over);
 	exe = exe_path(argv0);
 	if (!exe)
 		goto done;
@@ -255,7 +234,7 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 			return bad_field(path, "prefix", "a non-empty string");
 		if (!prefix_fixed) {
 			free(cfg->prefix);
-			cfg->prefix = absolute_path(item->valuestring);
+			cfg->prefix = ipm_path_absolute(item->valuestring);
 		}
 	}
 	item = cJSON_GetObjectItemCaseSensitive(root, "jobs");
@@ -451,10 +430,10 @@ int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefi
 
 	/* --prefix wins over IPM_PREFIX, which wins over the config file. */
 	if (prefix_override && *prefix_override) {
-		cfg->prefix = absolute_path(prefix_override);
+		cfg->prefix = ipm_path_absolute(prefix_override);
 		prefix_fixed = 1;
 	} else if ((env = env_nonempty("IPM_PREFIX"))) {
-		cfg->prefix = absolute_path(env);
+		cfg->prefix = ipm_path_absolute(env);
 		prefix_fixed = 1;
 	} else {
 		home = home_dir();

@@ -229,6 +229,25 @@ static const char *const migrations[] = {
 	 * so that a rollback restores it */
 	"ALTER TABLE packages ADD COLUMN build_key TEXT;"
 	"ALTER TABLE generation_rows ADD COLUMN build_key TEXT;",
+	/* 8: sparse registries (registry.h). An entry's shard and the sha256
+	 * of its package file, which the shard lists; its json is '' until the
+	 * package file is fetched. registry_files: what each file fetched from
+	 * a sparse registry was (its sha256) and its validators (ETag,
+	 * Last-Modified), so that an update asks only for what changed, and
+	 * asks conditionally. Rows of single-document registries have none. */
+	"ALTER TABLE entries ADD COLUMN shard TEXT;"
+	"ALTER TABLE entries ADD COLUMN sha256 TEXT;"
+	"CREATE INDEX entries_shard ON entries(registry, shard) WHERE shard IS NOT NULL;"
+	"CREATE TABLE registry_files("
+	"  registry TEXT NOT NULL REFERENCES registries(name) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"                   /* relative to the root's directory */
+	"  sha256 TEXT,"
+	"  etag TEXT,"
+	"  modified TEXT,"
+	/* the root's text (index.json only): the digests of the shards not
+	 * fetched yet, which a lookup fetches one by one */
+	"  body TEXT,"
+	"  PRIMARY KEY(registry, path)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -290,6 +309,24 @@ enum stmt_id {
 	ST_UNNEEDED,
 	ST_ENTRY_STATE,
 	ST_PACKAGE_MARK_EXPLICIT,
+	ST_REGISTRY_LARGEST,
+	ST_FILES_DELETE_REGISTRY,
+	ST_FTS_DELETE_ONE,
+	ST_FTS_INSERT_ONE,
+	ST_ENTRY_UPDATE,
+	ST_ENTRY_DELETE_ONE,
+	ST_REGISTRY_RECOUNT,
+	ST_VECTORS_OF_REGISTRY,
+	ST_VECTOR_UPDATE,
+	ST_VECTOR_DELETE,
+	ST_FILES_GET,
+	ST_FILE_SET,
+	ST_FILE_DROP,
+	ST_SHARD_ROWS,
+	ST_SPARSE_ENTRY,
+	ST_SPARSE_STORE,
+	ST_ROOT_SET,
+	ST_ROOT_GET,
 	ST_COUNT
 };
 
@@ -318,12 +355,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ENTRIES_DELETE_REGISTRY] = "DELETE FROM entries WHERE registry = ?1",
 	[ST_ENTRY_INSERT] =
 		"INSERT INTO entries(registry, name, repo, repo_key, repo_tail, description, keywords, json,"
-		" latest, versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		" shard, sha256, latest, versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_VECTOR_INSERT] =
 		"INSERT INTO name_vectors(registry, dim, count, names, vecs) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo FROM entries WHERE name = ?1",
-	[ST_ENTRY_BY_REPO] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?2 AND repo_key = ?1",
-	[ST_ENTRY_BY_TAIL] = "SELECT registry, json, repo FROM entries WHERE repo_tail = ?1",
+	[ST_ENTRY_BY_NAME] = "SELECT registry, json, repo, name FROM entries WHERE name = ?1",
+	[ST_ENTRY_BY_REPO] =
+		"SELECT registry, json, repo, name FROM entries WHERE repo_tail = ?2 AND repo_key = ?1",
+	[ST_ENTRY_BY_TAIL] = "SELECT registry, json, repo, name FROM entries WHERE repo_tail = ?1",
 	/* name weighs most, then repo, keywords, description. The top rows are
 	 * picked inside FTS5 before the join, so a word matching thousands of
 	 * entries joins only `limit` of them. */
@@ -366,10 +404,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* a file or link wins over a directory row: directories can be shared */
 	[ST_FILE_OWNER] =
 		"SELECT package FROM files WHERE path = ?1 ORDER BY type = 'd', package LIMIT 1",
-	/* names offered by more than one registry (UNIQUE(name, registry) is
-	 * the index this walks) */
+	/* names offered by more than one registry: each has a row outside the
+	 * largest registry (?1), so only the other registries' names are
+	 * walked (a 100,000-entry registry is not scanned on every update),
+	 * then looked up by UNIQUE(name, registry) */
 	[ST_ENTRY_SHARED] =
-		"SELECT name, group_concat(registry, char(10)) FROM entries GROUP BY name"
+		"SELECT name, group_concat(registry, char(10)) FROM entries"
+		" WHERE name IN (SELECT name FROM entries WHERE registry IS NOT ?1) GROUP BY name"
 		" HAVING count(*) > 1 ORDER BY name",
 	[ST_TXN_INSERT] = "INSERT INTO transactions(uuid, at, command) VALUES (?1, ?2, ?3)",
 	[ST_TXN_BY_UUID] = "SELECT id FROM transactions WHERE uuid = ?1",
@@ -438,6 +479,40 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"  SELECT name FROM packages WHERE explicit = 1"
 		"  UNION SELECT d.depends_on FROM deps d JOIN needed n ON d.package = n.name)"
 		" SELECT name FROM packages WHERE name NOT IN (SELECT name FROM needed) ORDER BY name",
+	[ST_REGISTRY_LARGEST] = "SELECT name FROM registries ORDER BY entries DESC, name LIMIT 1",
+	[ST_FILES_DELETE_REGISTRY] = "DELETE FROM registry_files WHERE registry = ?1",
+	/* one entry's FTS row, by its old values (external content) */
+	[ST_FTS_DELETE_ONE] =
+		"INSERT INTO entries_fts(entries_fts, rowid, name, repo, description, keywords)"
+		" SELECT 'delete', id, name, repo, description, keywords FROM entries"
+		" WHERE registry = ?1 AND name = ?2",
+	[ST_FTS_INSERT_ONE] =
+		"INSERT INTO entries_fts(rowid, name, repo, description, keywords)"
+		" SELECT id, name, repo, description, keywords FROM entries WHERE registry = ?1 AND name = ?2",
+	[ST_ENTRY_UPDATE] =
+		"UPDATE entries SET repo = ?3, repo_key = ?4, repo_tail = ?5, description = ?6, keywords = ?7,"
+		" json = ?8, shard = ?9, sha256 = ?10, latest = ?11, versions = ?12 WHERE registry = ?1 AND name = ?2",
+	[ST_ENTRY_DELETE_ONE] = "DELETE FROM entries WHERE registry = ?1 AND name = ?2",
+	[ST_REGISTRY_RECOUNT] =
+		"UPDATE registries SET entries = (SELECT count(*) FROM entries WHERE registry = ?1) WHERE name = ?1",
+	[ST_VECTORS_OF_REGISTRY] = "SELECT id, count, names, vecs FROM name_vectors WHERE registry = ?1",
+	[ST_VECTOR_UPDATE] = "UPDATE name_vectors SET count = ?2, names = ?3, vecs = ?4 WHERE id = ?1",
+	[ST_VECTOR_DELETE] = "DELETE FROM name_vectors WHERE id = ?1",
+	[ST_FILES_GET] = "SELECT path, sha256, etag, modified FROM registry_files WHERE registry = ?1",
+	[ST_FILE_SET] =
+		"INSERT OR REPLACE INTO registry_files(registry, path, sha256, etag, modified)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_FILE_DROP] = "DELETE FROM registry_files WHERE registry = ?1 AND path = ?2",
+	[ST_SHARD_ROWS] =
+		"SELECT name, sha256, json <> '' FROM entries WHERE registry = ?1 AND shard = ?2",
+	[ST_SPARSE_ENTRY] = "SELECT sha256 FROM entries WHERE registry = ?1 AND name = ?2",
+	/* only the package file the entry's digest names: an update may have
+	 * moved it on since it was fetched */
+	[ST_SPARSE_STORE] = "UPDATE entries SET json = ?3 WHERE registry = ?1 AND name = ?2 AND sha256 = ?4",
+	[ST_ROOT_SET] =
+		"INSERT OR REPLACE INTO registry_files(registry, path, sha256, etag, modified, body)"
+		" VALUES (?1, 'index.json', ?2, ?3, ?4, ?5)",
+	[ST_ROOT_GET] = "SELECT body FROM registry_files WHERE registry = ?1 AND path = 'index.json'",
 };
 
 struct ipm_db {
@@ -810,6 +885,9 @@ struct ipm_db_import {
 	size_t count;
 	size_t dim;
 	int64_t nentries;   /* entries added */
+	unsigned flags;     /* IPM_DB_IMPORT_KEEP */
+	struct ipm_buf removed;   /* KEEP: names removed, NUL-terminated one after another */
+	size_t nremoved;
 };
 
 static void add_lower(struct ipm_buf *b, const char *s)
@@ -824,11 +902,18 @@ static void delete_registry_rows(struct ipm_db *db, const char *name, int *rc)
 		return;
 	if ((*rc = run(db, ST_FTS_DELETE_REGISTRY, name)) < 0 ||
 	    (*rc = run(db, ST_VECTORS_DELETE_REGISTRY, name)) < 0 ||
+	    (*rc = run(db, ST_FILES_DELETE_REGISTRY, name)) < 0 ||
 	    (*rc = run(db, ST_ENTRIES_DELETE_REGISTRY, name)) < 0)
 		return;
 }
 
 int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row)
+{
+	return ipm_db_import_begin_flags(out, db, row, 0);
+}
+
+int ipm_db_import_begin_flags(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row,
+			      unsigned flags)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -856,7 +941,8 @@ int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const str
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	rc = rc == SQLITE_DONE ? 0 : sql_error(db, "writing registries");
-	delete_registry_rows(db, row->name, &rc);
+	if (!(flags & IPM_DB_IMPORT_KEEP))
+		delete_registry_rows(db, row->name, &rc);
 done:
 	if (rc < 0) {
 		rollback(db);
@@ -864,6 +950,8 @@ done:
 	}
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->db = db;
+	(*out)->flags = flags;
+	ipm_buf_init(&(*out)->removed);
 	(*out)->registry = xstrdup(row->name);
 	ipm_buf_init(&(*out)->key);
 	ipm_buf_init(&(*out)->names);
@@ -1030,15 +1118,12 @@ static int flush_vectors(struct ipm_db_import *imp)
 	return 0;
 }
 
-int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item)
+/* Binds an entry row's ten columns (ST_ENTRY_INSERT, ST_ENTRY_UPDATE). */
+static void bind_entry(sqlite3_stmt *s, struct ipm_db_import *imp, const struct ipm_import_item *item,
+		       const char *shard, const char *sha256)
 {
-	struct ipm_db *db = imp->db;
 	const char *tail = item->repo ? strchr(item->repo, '/') : NULL;
-	sqlite3_stmt *s = NULL;
-	int rc;
 
-	if ((rc = stmt(&s, db, ST_ENTRY_INSERT)) < 0)
-		return rc;
 	ipm_buf_reset(&imp->key);
 	if (item->repo)
 		add_lower(&imp->key, item->repo);
@@ -1049,9 +1134,72 @@ int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *i
 	bind_text(s, 5, tail ? imp->key.ptr + (tail + 1 - item->repo) : NULL);
 	bind_text(s, 6, item->description ? item->description : "");
 	bind_text(s, 7, item->keywords ? item->keywords : "");
-	bind_text(s, 8, item->json);
-	bind_text(s, 9, item->latest);
-	bind_text(s, 10, item->versions);
+	bind_text(s, 8, item->json ? item->json : "");
+	bind_text(s, 9, shard);
+	bind_text(s, 10, sha256);
+	bind_text(s, 11, item->latest);
+	bind_text(s, 12, item->versions);
+}
+
+/* Runs a statement whose parameters are (registry, name). */
+static int run2(struct ipm_db *db, enum stmt_id id, const char *registry, const char *name, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, db, id)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	bind_text(s, 2, name);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(db, what);
+}
+
+/* KEEP: replaces the row of item's name, and its FTS row, in place. 1 when
+ * there was one, 0 when there was none (nothing written). */
+static int replace_entry(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			 const char *sha256)
+{
+	struct ipm_db *db = imp->db;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = run2(db, ST_FTS_DELETE_ONE, imp->registry, item->name, "writing the search index")) < 0 ||
+	    (rc = stmt(&s, db, ST_ENTRY_UPDATE)) < 0)
+		return rc;
+	bind_entry(s, imp, item, shard, sha256);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "writing entries");
+	if (sqlite3_changes(db->sql) == 0)
+		return 0;
+	if ((rc = run2(db, ST_FTS_INSERT_ONE, imp->registry, item->name, "writing the search index")) < 0)
+		return rc;
+	return 1;
+}
+
+int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item)
+{
+	return ipm_db_import_add_sparse(imp, item, NULL, NULL);
+}
+
+int ipm_db_import_add_sparse(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			     const char *sha256)
+{
+	struct ipm_db *db = imp->db;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (imp->flags & IPM_DB_IMPORT_KEEP) {
+		/* a changed entry: its rows only, its name vector stays */
+		if ((rc = replace_entry(imp, item, shard, sha256)) != 0)
+			return rc < 0 ? rc : 0;
+	}
+	if ((rc = stmt(&s, db, ST_ENTRY_INSERT)) < 0)
+		return rc;
+	bind_entry(s, imp, item, shard, sha256);
 	rc = sqlite3_step(s);
 	done_stmt(s);
 	if (rc == SQLITE_CONSTRAINT)
@@ -1059,6 +1207,9 @@ int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *i
 				     item->name, imp->registry);
 	if (rc != SQLITE_DONE)
 		return sql_error(db, "writing entries");
+	if ((imp->flags & IPM_DB_IMPORT_KEEP) &&
+	    (rc = run2(db, ST_FTS_INSERT_ONE, imp->registry, item->name, "writing the search index")) < 0)
+		return rc;
 	imp->nentries++;
 	if (item->vec && item->vec_len && item->vec_len <= UINT16_MAX) {
 		if (imp->count && (imp->dim != item->vec_len || imp->count == VEC_CHUNK) &&
@@ -1072,8 +1223,152 @@ int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *i
 	return 0;
 }
 
+int ipm_db_import_remove(struct ipm_db_import *imp, const char *name)
+{
+	int rc;
+
+	if (!(imp->flags & IPM_DB_IMPORT_KEEP))
+		return ipm_error_set(IPM_EINVAL, "removing an entry from an import that replaces them all");
+	if ((rc = run2(imp->db, ST_FTS_DELETE_ONE, imp->registry, name, "writing the search index")) < 0 ||
+	    (rc = run2(imp->db, ST_ENTRY_DELETE_ONE, imp->registry, name, "writing entries")) < 0)
+		return rc;
+	if (sqlite3_changes(imp->db->sql) > 0) {
+		ipm_buf_addn(&imp->removed, name, strlen(name) + 1);
+		imp->nremoved++;
+	}
+	return 0;
+}
+
+int ipm_db_import_file(struct ipm_db_import *imp, const char *path, const char *sha256, const char *etag,
+		       const char *modified)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, imp->db, ST_FILE_SET)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	bind_text(s, 2, path);
+	bind_text(s, 3, sha256);
+	bind_text(s, 4, etag);
+	bind_text(s, 5, modified);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(imp->db, "writing registry files");
+}
+
+int ipm_db_import_root(struct ipm_db_import *imp, const char *sha256, const char *etag, const char *modified,
+		       const char *body, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = stmt(&s, imp->db, ST_ROOT_SET)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	bind_text(s, 2, sha256);
+	bind_text(s, 3, etag);
+	bind_text(s, 4, modified);
+	sqlite3_bind_text(s, 5, body, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	done_stmt(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(imp->db, "writing registry files");
+}
+
+int ipm_db_import_file_drop(struct ipm_db_import *imp, const char *path)
+{
+	return run2(imp->db, ST_FILE_DROP, imp->registry, path, "writing registry files");
+}
+
+/* 1 when name is one of the n NUL-terminated names in list. */
+static int in_names(const char *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++, list += strlen(list) + 1)
+		if (!strcmp(list, name))
+			return 1;
+	return 0;
+}
+
+/* Length of the encoded vector at p (encode_vec's forms), 0 when damaged. */
+static size_t encoded_len(const unsigned char *p, const unsigned char *end)
+{
+	uint16_t n;
+
+	if (p < end && p[0] == 'q' && end - p >= 2)
+		return 6 + 2 * (size_t)p[1];
+	if (p < end && p[0] == 'f' && end - p >= 3) {
+		memcpy(&n, p + 1, sizeof(n));
+		return 3 + 6 * (size_t)n;
+	}
+	return 0;
+}
+
+/* KEEP: takes the removed names out of the registry's chunks of name
+ * vectors, rewriting only the chunks that held one. */
+static int remove_vectors(struct ipm_db_import *imp)
+{
+	struct ipm_db *db = imp->db;
+	struct ipm_buf names = IPM_BUF_INIT, vecs = IPM_BUF_INIT;
+	sqlite3_stmt *s = NULL, *w = NULL;
+	int rc;
+
+	if (!imp->nremoved)
+		return 0;
+	if ((rc = stmt(&s, db, ST_VECTORS_OF_REGISTRY)) < 0)
+		return rc;
+	bind_text(s, 1, imp->registry);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0), count = sqlite3_column_int64(s, 1), kept = 0;
+		const char *n = sqlite3_column_blob(s, 2), *nend = n + sqlite3_column_bytes(s, 2);
+		const unsigned char *v = sqlite3_column_blob(s, 3), *vend = v + sqlite3_column_bytes(s, 3);
+		int hit = 0;
+
+		ipm_buf_reset(&names);
+		ipm_buf_reset(&vecs);
+		for (int64_t i = 0; i < count && n && n < nend; i++) {
+			size_t nlen = strnlen(n, (size_t)(nend - n)), vlen = encoded_len(v, vend);
+			if (nlen == (size_t)(nend - n) || !vlen || vlen > (size_t)(vend - v)) {
+				rc = ipm_error_set(IPM_ERROR, "database '%s': damaged name vectors", db->path);
+				goto done;
+			}
+			if (in_names(imp->removed.ptr, imp->nremoved, n)) {
+				hit = 1;
+			} else {
+				ipm_buf_addn(&names, n, nlen + 1);
+				ipm_buf_addn(&vecs, v, vlen);
+				kept++;
+			}
+			n += nlen + 1;
+			v += vlen;
+		}
+		if (!hit)
+			continue;
+		if ((rc = stmt(&w, db, kept ? ST_VECTOR_UPDATE : ST_VECTOR_DELETE)) < 0)
+			goto done;
+		sqlite3_bind_int64(w, 1, id);
+		if (kept) {
+			sqlite3_bind_int64(w, 2, kept);
+			sqlite3_bind_blob(w, 3, names.ptr, (int)names.len, SQLITE_STATIC);
+			sqlite3_bind_blob(w, 4, vecs.ptr, (int)vecs.len, SQLITE_STATIC);
+		}
+		rc = sqlite3_step(w);
+		done_stmt(w);
+		if (rc != SQLITE_DONE) {
+			rc = sql_error(db, "writing name vectors");
+			goto done;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : sql_error(db, "reading name vectors");
+done:
+	done_stmt(s);
+	ipm_buf_release(&names);
+	ipm_buf_release(&vecs);
+	return rc;
+}
+
 static void import_free(struct ipm_db_import *imp)
 {
+	ipm_buf_release(&imp->removed);
 	ipm_buf_release(&imp->key);
 	ipm_buf_release(&imp->names);
 	ipm_buf_release(&imp->vecs);
@@ -1087,6 +1382,19 @@ int ipm_db_import_commit(struct ipm_db_import *imp)
 	sqlite3_stmt *s = NULL;
 	int rc = flush_vectors(imp);
 
+	if (imp->flags & IPM_DB_IMPORT_KEEP) {
+		/* FTS rows were written one by one; the count is the table's */
+		if (rc == 0)
+			rc = remove_vectors(imp);
+		if (rc == 0)
+			rc = run(db, ST_REGISTRY_RECOUNT, imp->registry);
+		if (rc == 0)
+			rc = commit(db);
+		if (rc < 0)
+			rollback(db);
+		import_free(imp);
+		return rc;
+	}
 	if (rc == 0 && (rc = stmt(&s, db, ST_REGISTRY_SET_COUNT)) == 0) {
 		bind_text(s, 1, imp->registry);
 		sqlite3_bind_int64(s, 2, imp->nentries);
@@ -1163,7 +1471,7 @@ static size_t registry_rank(const char *registry, const char *const *registries,
 /* Runs one lookup; keeps the row of the first registry in order. With
  * several rows in that registry (only possible by repo tail) the spec is
  * ambiguous. Returns 1 found, 0 none, <0 error. */
-static int lookup(char **out_json, char **out_registry, struct ipm_db *db, enum stmt_id id,
+static int lookup(char **out_json, char **out_registry, char **out_name, struct ipm_db *db, enum stmt_id id,
 		  const char *key, const char *const *registries, size_t nregistries, const char *spec)
 {
 	sqlite3_stmt *s = NULL;
@@ -1192,6 +1500,10 @@ static int lookup(char **out_json, char **out_registry, struct ipm_db *db, enum 
 			free(best_repo);
 			*out_json = col_text(s, 1);
 			*out_registry = xstrdup(registry);
+			if (out_name) {
+				free(*out_name);
+				*out_name = col_text(s, 3);
+			}
 			best_repo = xstrdup(repo);
 			best = rank;
 			nsame = 1;
@@ -1228,19 +1540,33 @@ fail:
 int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
 		      const char *spec, const char *const *registries, size_t nregistries)
 {
+	return ipm_db_entry_find_named(out_json, out_registry, NULL, db, spec, registries, nregistries);
+}
+
+int ipm_db_entry_find_named(char **out_json, char **out_registry, char **out_name, struct ipm_db *db,
+			    const char *spec, const char *const *registries, size_t nregistries)
+{
 	int rc;
 
 	struct ipm_buf key = IPM_BUF_INIT;
 
 	*out_json = NULL;
 	*out_registry = NULL;
+	if (out_name)
+		*out_name = NULL;
 	add_lower(&key, spec);
-	rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_NAME, key.ptr, registries, nregistries, spec);
+	rc = lookup(out_json, out_registry, out_name, db, ST_ENTRY_BY_NAME, key.ptr, registries, nregistries, spec);
 	if (rc == 0 && strchr(spec, '/'))
-		rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_REPO, key.ptr, registries, nregistries, spec);
+		rc = lookup(out_json, out_registry, out_name, db, ST_ENTRY_BY_REPO, key.ptr, registries,
+			    nregistries, spec);
 	else if (rc == 0)
-		rc = lookup(out_json, out_registry, db, ST_ENTRY_BY_TAIL, key.ptr, registries, nregistries, spec);
+		rc = lookup(out_json, out_registry, out_name, db, ST_ENTRY_BY_TAIL, key.ptr, registries,
+			    nregistries, spec);
 	ipm_buf_release(&key);
+	if (rc <= 0 && out_name) {
+		free(*out_name);
+		*out_name = NULL;
+	}
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -1281,13 +1607,26 @@ int ipm_db_entry_shared(struct ipm_db *db, int (*fn)(void *ctx, const char *name
 			void *ctx)
 {
 	sqlite3_stmt *s = NULL;
+	char *largest = NULL;
 	int rc, stop = 0;
 
-	if ((rc = stmt(&s, db, ST_ENTRY_SHARED)) < 0)
+	if ((rc = stmt(&s, db, ST_REGISTRY_LARGEST)) < 0)
 		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		largest = col_text(s, 0);
+	done_stmt(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(db, "reading registries");
+	if ((rc = stmt(&s, db, ST_ENTRY_SHARED)) < 0) {
+		free(largest);
+		return rc;
+	}
+	bind_text(s, 1, largest);
 	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		stop = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
 	done_stmt(s);
+	free(largest);
 	if (!stop && rc != SQLITE_DONE)
 		return sql_error(db, "reading entries");
 	return 0;
@@ -2332,4 +2671,167 @@ int ipm_db_package_mark_explicit(struct ipm_db *db, const char *name)
 {
 	int rc = run(db, ST_PACKAGE_MARK_EXPLICIT, name);
 	return rc < 0 ? rc : sqlite3_changes(db->sql) > 0;
+}
+
+/* ---- sparse registries ---- */
+
+void ipm_registry_files_free(struct ipm_registry_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(files[i].path);
+		free(files[i].sha256);
+		free(files[i].etag);
+		free(files[i].modified);
+	}
+	free(files);
+}
+
+int ipm_db_registry_files(struct ipm_registry_file **out, size_t *nout, struct ipm_db *db, const char *registry)
+{
+	struct ipm_registry_file *files = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_FILES_GET)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(files, alloc, n + 1);
+		files[n].path = col_text(s, 0);
+		files[n].sha256 = col_text(s, 1);
+		files[n].etag = col_text(s, 2);
+		files[n].modified = col_text(s, 3);
+		n++;
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		ipm_registry_files_free(files, n);
+		return sql_error(db, "reading registry files");
+	}
+	*out = files;
+	*nout = n;
+	return 0;
+}
+
+void ipm_shard_rows_free(struct ipm_shard_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].name);
+		free(rows[i].sha256);
+	}
+	free(rows);
+}
+
+int ipm_db_shard_rows(struct ipm_shard_row **out, size_t *nout, struct ipm_db *db, const char *registry,
+		      const char *shard)
+{
+	struct ipm_shard_row *rows = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = stmt(&s, db, ST_SHARD_ROWS)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	bind_text(s, 2, shard);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(rows, alloc, n + 1);
+		rows[n].name = col_text(s, 0);
+		rows[n].sha256 = col_text(s, 1);
+		rows[n].held = sqlite3_column_int(s, 2);
+		n++;
+	}
+	done_stmt(s);
+	if (rc != SQLITE_DONE) {
+		ipm_shard_rows_free(rows, n);
+		return sql_error(db, "reading entries");
+	}
+	*out = rows;
+	*nout = n;
+	return 0;
+}
+
+int ipm_db_sparse_entry(char **out_sha256, struct ipm_db *db, const char *registry, const char *name)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out_sha256 = NULL;
+	if ((rc = stmt(&s, db, ST_SPARSE_ENTRY)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	bind_text(s, 2, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*out_sha256 = col_text(s, 0);
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' lists no package file for '%s'", registry, name);
+	} else {
+		rc = sql_error(db, "reading entries");
+	}
+	done_stmt(s);
+	return rc;
+}
+
+int ipm_db_sparse_store(struct ipm_db *db, const char *registry, const char *name, const char *sha256,
+			const char *json, const char *path, const char *etag, const char *modified)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = begin(db)) < 0)
+		return rc;
+	if ((rc = stmt(&s, db, ST_SPARSE_STORE)) < 0)
+		goto done;
+	bind_text(s, 1, registry);
+	bind_text(s, 2, name);
+	bind_text(s, 3, json);
+	bind_text(s, 4, sha256);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sql_error(db, "writing entries");
+	done_stmt(s);
+	if (rc < 0 || (rc = stmt(&s, db, ST_FILE_SET)) < 0)
+		goto done;
+	bind_text(s, 1, registry);
+	bind_text(s, 2, path);
+	bind_text(s, 3, sha256);
+	bind_text(s, 4, etag);
+	bind_text(s, 5, modified);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sql_error(db, "writing registry files");
+	done_stmt(s);
+	if (rc == 0)
+		rc = commit(db);
+done:
+	if (rc < 0)
+		rollback(db);
+	return rc;
+}
+
+int ipm_db_sparse_root(char **out_body, size_t *out_len, struct ipm_db *db, const char *registry)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out_body = NULL;
+	*out_len = 0;
+	if ((rc = stmt(&s, db, ST_ROOT_GET)) < 0)
+		return rc;
+	bind_text(s, 1, registry);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*out_len = (size_t)sqlite3_column_bytes(s, 0);
+		*out_body = xstrndup((const char *)sqlite3_column_text(s, 0), *out_len);
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = ipm_error_set(IPM_ENOTFOUND, "registry '%s' was never imported as a sparse registry", registry);
+	} else {
+		rc = sql_error(db, "reading registry files");
+	}
+	done_stmt(s);
+	return rc;
 }

@@ -262,6 +262,11 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+int ipm_entry_name_valid(const char *name)
+{
+	return valid_name(name);
+}
+
 static int valid_repo_part(const char *s, size_t n)
 {
 	if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))

@@ -206,3 +206,44 @@ int ipm_is_hex(const char *s, size_t n)
 	}
 	return s[n] == '\0';
 }
+
+char *ipm_path_absolute(const char *path)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	char *cwd = NULL;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrdup(path);
+	ipm_buf_add(&b, cwd);
+	free(cwd);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (strcmp(path, ".") != 0)
+		ipm_buf_addpath(&b, path);
+	return ipm_buf_detach(&b);
+}
+
+char *ipm_link_read(const char *path)
+{
+	struct ipm_buf b = IPM_BUF_INIT;
+	size_t size = 256;
+
+	for (;;) {
+		ssize_t n;
+		ipm_buf_grow(&b, size);
+		n = readlink(path, b.ptr, size);
+		if (n < 0) {
+			ipm_buf_release(&b);
+			return NULL;
+		}
+		if ((size_t)n < size) {
+			b.ptr[n] = '\0';
+			b.len = (size_t)n;
+			return ipm_buf_detach(&b);
+		}
+		size *= 2;
+	}
+}

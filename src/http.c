@@ -303,6 +303,9 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	t->start_ms = t->window_ms = ipm_fetch_now_ms();
 	t->curl = curl;
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "ipm/" IPM_VERSION);
+	/* every encoding this libcurl decodes (gzip, zstd, ...): a registry
+	 * index compresses about tenfold */
+	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);

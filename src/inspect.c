@@ -88,34 +88,11 @@ static const char *below(const char *path, const char *dir)
 	return path[n] == '/' ? path + n + 1 : NULL;
 }
 
-/* The target of symlink path, or NULL when it is none. */
-static char *link_target(const char *path)
-{
-	struct ipm_buf b = IPM_BUF_INIT;
-	size_t size = 256;
-
-	for (;;) {
-		ssize_t n;
-		ipm_buf_grow(&b, size);
-		n = readlink(path, b.ptr, size);
-		if (n < 0) {
-			ipm_buf_release(&b);
-			return NULL;
-		}
-		if ((size_t)n < size) {
-			b.ptr[n] = '\0';
-			b.len = (size_t)n;
-			return ipm_buf_detach(&b);
-		}
-		size *= 2;
-	}
-}
-
 /* Where the symlink at path (normalised) leads, normalised; NULL when path
  * is no symlink. */
 static char *link_destination(const char *path)
 {
-	char *target = link_target(path), *dir, *slash, *dest;
+	char *target = ipm_link_read(path), *dir, *slash, *dest;
 
 	if (!target)
 		return NULL;
@@ -433,7 +410,7 @@ static int check_link(struct verifier *v, const char *link, const char *expected
 		free(b);
 	}
 	if (!right) {
-		char *target = link_target(link);
+		char *target = ipm_link_read(link);
 		report(v, IPM_VERIFY_LINK_WRONG, link, target, "link points to '%s', not into the store of '%s'",
 		       target ? target : "?", v->package);
 		free(target);
@@ -460,7 +437,7 @@ static void check_store_entry(struct verifier *v, const struct ipm_file_row *f, 
 		if (!S_ISLNK(st.st_mode)) {
 			report(v, IPM_VERIFY_MODIFIED, link, NULL, "modified (no longer a symlink)");
 		} else if (stat(stored, &st) < 0) {
-			char *target = link_target(stored);
+			char *target = ipm_link_read(stored);
 			report(v, IPM_VERIFY_BROKEN, link, target, "broken symlink ('%s' does not exist)",
 			       target ? target : "?");
 			free(target);

@@ -45,27 +45,10 @@
 
 /* ---- small helpers ---- */
 
-/* path made absolute against the working directory (symlink targets must not
- * depend on where ipm ran). */
-static char *absolute_path(const char *path)
-{
-	char *cwd;
-	char *abs;
-
-	if (path[0] == '/')
-		return xstrdup(path);
-	cwd = getcwd(NULL, 0);
-	if (!cwd)
-		return xstrdup(path);
-	abs = xasprintf("%s/%s", cwd, path);
-	free(cwd);
-	return abs;
-}
-
 static char *store_dir_of(struct ipm_ctx *ctx, const char *name, const char *version)
 {
 	char *rel = xasprintf("%s/store/%s/%s", ctx->cfg.home, name, version);
-	char *abs = absolute_path(rel);
+	char *abs = ipm_path_absolute(rel);
 	free(rel);
 	return abs;
 }
@@ -601,7 +584,7 @@ static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char
 {
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *store_root = xasprintf("%s/store", ctx->cfg.home);
-	char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
+	char *own_home = ipm_path_absolute(ctx->cfg.home), *own_cache = ipm_path_absolute(ctx->cfg.cache);
 	const char *forbidden[] = { build_root, store_root };
 	char **leaks = NULL;
 	size_t nleaks = 0;
@@ -661,7 +644,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 	const char *real_home = getenv("HOME");
 	char *log_dir = xasprintf("%s/logs", ctx->cfg.cache);
 	char *log_path = xasprintf("%s/%s-%s.log", log_dir, name, version);
-	char *prefix = absolute_path(ctx->cfg.prefix);
+	char *prefix = ipm_path_absolute(ctx->cfg.prefix);
 	char *workdir = NULL;
 	struct ipm_snapshot before = { 0 };
 	struct step_env env = { 0 };
@@ -731,7 +714,7 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			 * prefix is taken away and reported beside it */
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
-			char *own_home = absolute_path(ctx->cfg.home), *own_cache = absolute_path(ctx->cfg.cache);
+			char *own_home = ipm_path_absolute(ctx->cfg.home), *own_cache = ipm_path_absolute(ctx->cfg.cache);
 			int lock = prefix_lock(ctx);
 			if (undo_prefix_writes(&before, prefix, name, own_home, own_cache) < 0)
 				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
@@ -789,7 +772,7 @@ static int unpack_cached(struct build_result *out, struct ipm_ctx *ctx, const st
 	char *build_root = xasprintf("%s/build", ctx->cfg.home);
 	char *store_root = xasprintf("%s/store", ctx->cfg.home);
 	const char *forbidden[] = { build_root, store_root };
-	char *prefix = absolute_path(ctx->cfg.prefix);
+	char *prefix = ipm_path_absolute(ctx->cfg.prefix);
 	int rc;
 
 	memset(out, 0, sizeof(*out));

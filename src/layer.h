@@ -57,6 +57,9 @@
 	INT(ipm_http_download_sized, (const struct ipm_fetch_ctx *ctx, const char *url, const char *path, \
 				      unsigned long long size), (ctx, url, path, size)) \
 	VOID(ipm_http_doc_release, (struct ipm_http_doc *d), (d)) \
+	INT(ipm_http_get_many, (const struct ipm_fetch_ctx *ctx, struct ipm_http_req *reqs, size_t n, \
+				unsigned max_parallel), (ctx, reqs, n, max_parallel)) \
+	VOID(ipm_http_reqs_release, (struct ipm_http_req *reqs, size_t n), (reqs, n)) \
 	INT(ipm_archive_extract, (const char *archive, const char *dest_dir, int strip), \
 	    (archive, dest_dir, strip)) \
 	INT(ipm_archive_extract_limited, (const char *archive, const char *dest_dir, int strip, \

@@ -28,6 +28,7 @@
 #include "ipm/registry.h"
 #include "ipm/sign.h"
 #include "ipm/similar.h"
+#include "ipm/sparse.h"
 #include "ipm/xalloc.h"
 
 /* Below this cosine similarity a "did you mean" would be noise. */
@@ -899,16 +900,93 @@ done:
 	return rc;
 }
 
-static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, int *changed)
+/* 1 when an index document is a sparse registry's root (sparse.h): it has
+ * a top-level "shards" member. Found by the structure scan, so a large
+ * single document is not parsed for it. */
+static int is_sparse_root(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *key, *v_end;
+
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return 0;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p == '"') {
+		key = p;
+		if (!(p = skip_string(p, end)))
+			return 0;
+		if (p - key == 8 && !memcmp(key, "\"shards\"", 8))
+			return 1;
+		p = skip_ws(p, end);
+		if (p == end || *p != ':')
+			return 0;
+		if (!(v_end = skip_value(skip_ws(p + 1, end), end)))
+			return 0;
+		p = skip_ws(v_end, end);
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else
+			break;
+	}
+	return 0;
+}
+
+/* The "registry" member of a sparse root: its home and commit. */
+static int sparse_meta(struct registry_meta *m, const char *text, size_t len, const char *origin)
+{
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	char *where = xasprintf("%s: registry", origin);
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (!root)
+		rc = malformed(text, NULL, len, origin);
+	else
+		rc = meta_from_cjson(m, cJSON_GetObjectItemCaseSensitive(root, "registry"), where);
+	cJSON_Delete(root);
+	free(where);
+	return rc;
+}
+
+/* 1 when the registry was imported as sparse before, with the root's
+ * Last-Modified in *modified (its ETag is the registry's stamp): the root
+ * is then asked with both (If-None-Match, If-Modified-Since). */
+static int sparse_root_modified(char **modified, struct ipm_db *db, const char *registry)
+{
+	struct ipm_registry_file *files = NULL;
+	size_t n = 0;
+	int found = 0;
+
+	*modified = NULL;
+	if (ipm_db_registry_files(&files, &n, db, registry) < 0) {
+		ipm_error_clear();
+		return 0;
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		if (strcmp(files[i].path, "index.json"))
+			continue;
+		found = 1;
+		*modified = files[i].modified ? xstrdup(files[i].modified) : NULL;
+	}
+	ipm_registry_files_free(files, n);
+	return found;
+}
+
+/* only_name: a lookup's sync, of the shard that name is in (a sparse
+ * registry; a single document is imported whole); NULL: everything. */
+static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, const char *only_name,
+		     int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct ipm_http_doc doc = { 0 };
+	struct ipm_http_req req = { 0 };
+	struct registry_meta meta = { 0 };
 	const char *etag = NULL;
-	char *stamp = NULL;
+	char *stamp = NULL, *modified = NULL;
 	char hex[65];
 	size_t count = 0;
 	int64_t version = 0, expires = 0;
-	int rc, have_old, refetch;
+	int rc, have_old, refetch, was_sparse;
 
 	if ((rc = check_transport(ctx, r)) < 0)
 		return rc;
@@ -924,10 +1002,30 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	if (!refetch && have_old && old.stamp && strncmp(old.stamp, "sha256:", 7) && old.location &&
 	    !strcmp(old.location, r->url))
 		etag = old.stamp;
-	if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0)
+	was_sparse = have_old && old.location && !strcmp(old.location, r->url) &&
+		     sparse_root_modified(&modified, ctx->db, r->name);
+	if (was_sparse) {
+		/* a sparse root is small: asked with both validators, through
+		 * the transfers that fetch its files */
+		req.url = r->url;
+		req.etag = refetch ? NULL : etag;
+		req.modified = refetch ? NULL : modified;
+		if ((rc = ipm_http_get_many(&ctx->fetch, &req, 1, 1)) < 0)
+			goto done;
+		doc.not_modified = req.not_modified;
+		doc.body = req.body;
+		doc.len = req.len;
+		doc.etag = req.out_etag;
+		req.body = req.out_etag = NULL;
+	} else if ((rc = ipm_http_get(&doc, &ctx->fetch, r->url, etag)) < 0) {
 		goto done;
+	}
 	if (doc.not_modified) {
-		rc = 0;
+		size_t fetched = 0;
+		/* the root did not change, but shards a lookup skipped may be
+		 * missing here: fetched now */
+		rc = was_sparse ? ipm_sparse_complete(ctx, r, only_name, &fetched) : 0;
+		*changed = fetched > 0;
 		goto done;
 	}
 	if (doc.etag && doc.etag[0]) {
@@ -949,6 +1047,18 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	row = row_for(r, stamp, NULL, NULL);
 	row.serial = version;
 	row.expires = expires;
+	if (is_sparse_root(doc.body ? doc.body : "", doc.len)) {
+		size_t fetched = 0;
+		if ((rc = sparse_meta(&meta, doc.body, doc.len, r->url)) < 0)
+			goto done;
+		row.home = meta.home;
+		row.home_commit = meta.commit;
+		rc = ipm_sparse_import(ctx, r, &row, doc.body, doc.len, doc.etag, req.out_modified,
+				       (flags & IPM_SYNC_FORCE) != 0, only_name, &fetched);
+		if (rc == 0)
+			*changed = 1;
+		goto done;
+	}
 	rc = ipm_registry_import_index(ctx->db, &row, doc.body ? doc.body : "", doc.len, r->url, &count);
 	if (rc == 0) {
 		*changed = 1;
@@ -956,8 +1066,11 @@ static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, uns
 	}
 done:
 	ipm_http_doc_release(&doc);
+	ipm_http_reqs_release(&req, 1);
 	ipm_registry_row_release(&old);
+	meta_release(&meta);
 	free(stamp);
+	free(modified);
 	return rc;
 }
 
@@ -969,7 +1082,7 @@ int ipm_registry_sync_flags(struct ipm_ctx *ctx, const struct ipm_registry_conf 
 	switch (r->kind) {
 	case IPM_REGISTRY_LOCAL: rc = sync_local(ctx, r, flags, &changed); break;
 	case IPM_REGISTRY_GIT: rc = sync_git(ctx, r, flags, &changed); break;
-	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, flags, &changed); break;
+	case IPM_REGISTRY_HTTP: rc = sync_http(ctx, r, flags, NULL, &changed); break;
 	}
 	if (out_changed)
 		*out_changed = changed;
@@ -1056,13 +1169,22 @@ static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ct
 		       const char *prefer)
 {
 	const char **names = lookup_order(ctx, prefer);
-	char *json = NULL, *registry = NULL, *origin = NULL;
+	char *json = NULL, *registry = NULL, *origin = NULL, *name = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (out_registry)
 		*out_registry = NULL;
-	rc = ipm_db_entry_find(&json, &registry, ctx->db, spec, names, ctx->cfg.nregistries);
+	rc = ipm_db_entry_find_named(&json, &registry, &name, ctx->db, spec, names, ctx->cfg.nregistries);
+	/* a sparse registry's entry whose package file was never fetched */
+	if (rc == 0 && !json[0]) {
+		const struct ipm_registry_conf *r = conf_of(ctx, registry);
+		free(json);
+		json = NULL;
+		if (r && (rc = check_transport(ctx, r)) < 0)
+			goto done;
+		rc = ipm_sparse_fetch_entry(&json, ctx, registry, name);
+	}
 	if (rc == 0) {
 		origin = xasprintf("%s (registry '%s')", spec, registry);
 		if ((rc = ipm_entry_parse(out, json, strlen(json), origin)) == 0 && out_registry) {
@@ -1070,6 +1192,8 @@ static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ct
 			registry = NULL;
 		}
 	}
+done:
+	free(name);
 	free(names);
 	free(json);
 	free(registry);
@@ -1087,6 +1211,47 @@ int ipm_registry_find(struct ipm_entry *out, char **out_registry, struct ipm_ctx
 	return ipm_registry_find_from(out, out_registry, ctx, spec, NULL);
 }
 
+/*
+ * For a lookup that found nothing: the shard that name `spec` is in, from
+ * every HTTP registry that could have it without having fetched it (a
+ * sparse registry imported by lookups only, or one never fetched, whose
+ * root is fetched first: so an install on a fresh machine fetches the root,
+ * the shards of the package and of its dependencies, and their files).
+ * Only for a writer (the lock held): readers say "run 'ipm update'".
+ * Returns the number of registries synced, or an error.
+ */
+static int fetch_shards_for(struct ipm_ctx *ctx, const char *spec)
+{
+	int synced = 0, rc;
+
+	if (!ctx->lock || !ipm_entry_name_valid(spec))
+		return 0;
+	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {
+		const struct ipm_registry_conf *r = &ctx->cfg.registries[i];
+		struct ipm_registry_row row;
+		int changed = 0, held;
+		size_t fetched = 0;
+
+		if (r->kind != IPM_REGISTRY_HTTP)
+			continue;
+		if (ipm_db_registry_get(&row, ctx->db, r->name) == IPM_ENOTFOUND) {
+			ipm_error_clear();
+			if ((rc = sync_http(ctx, r, 0, spec, &changed)) < 0)
+				return rc;
+			synced++;
+			continue;
+		}
+		ipm_registry_row_release(&row);
+		ipm_error_clear();
+		if ((held = ipm_sparse_shard_held(ctx, r->name, spec)) != 0)
+			continue;
+		if ((rc = check_transport(ctx, r)) < 0 || (rc = ipm_sparse_complete(ctx, r, spec, &fetched)) < 0)
+			return rc;
+		synced += fetched > 0;
+	}
+	return synced;
+}
+
 int ipm_registry_find_from(struct ipm_entry *out, char **out_registry, struct ipm_ctx *ctx, const char *spec,
 			   const char *prefer)
 {
@@ -1097,6 +1262,16 @@ int ipm_registry_find_from(struct ipm_entry *out, char **out_registry, struct ip
 	rc = lookup_from(out, out_registry, ctx, spec, prefer);
 	if (rc != IPM_ENOTFOUND)
 		return rc;
+	/* a sparse registry holds only the shards fetched so far: the one
+	 * this name is in is fetched now, and the lookup tried again */
+	if ((rc = fetch_shards_for(ctx, spec)) < 0)
+		return rc;
+	if (rc > 0) {
+		ipm_error_clear();
+		rc = lookup_from(out, out_registry, ctx, spec, prefer);
+		if (rc != IPM_ENOTFOUND)
+			return rc;
+	}
 
 	/* a remote registry never fetched is the likeliest reason */
 	for (size_t i = 0; i < ctx->cfg.nregistries; i++) {

@@ -32,46 +32,6 @@
 
 /* ---- small helpers ---- */
 
-/* path made absolute against the working directory (symlink targets must not
- * depend on where ipm ran). */
-static char *absolute_path(const char *path)
-{
-	char *cwd;
-	char *abs;
-
-	if (path[0] == '/')
-		return xstrdup(path);
-	cwd = getcwd(NULL, 0);
-	if (!cwd)
-		return xstrdup(path);
-	abs = xasprintf("%s/%s", cwd, path);
-	free(cwd);
-	return abs;
-}
-
-/* The target of symlink path, or NULL when path is not a symlink. */
-static char *read_link(const char *path)
-{
-	struct ipm_buf b = IPM_BUF_INIT;
-	size_t size = 256;
-
-	for (;;) {
-		ssize_t n;
-		ipm_buf_grow(&b, size);
-		n = readlink(path, b.ptr, size);
-		if (n < 0) {
-			ipm_buf_release(&b);
-			return NULL;
-		}
-		if ((size_t)n < size) {
-			b.ptr[n] = '\0';
-			b.len = (size_t)n;
-			return ipm_buf_detach(&b);
-		}
-		size *= 2;
-	}
-}
-
 /* 1 when target lies inside dir. */
 static int inside(const char *target, const char *dir)
 {
@@ -82,7 +42,7 @@ static int inside(const char *target, const char *dir)
 /* 1 when path is a symlink whose target lies inside dir. */
 static int links_into(const char *path, const char *dir)
 {
-	char *target = read_link(path);
+	char *target = ipm_link_read(path);
 	int in = inside(target, dir);
 	free(target);
 	return in;
@@ -600,7 +560,7 @@ int ipm_txn_begin(struct ipm_txn **out, struct ipm_ctx *ctx)
 
 	t->ctx = ctx;
 	t->uuid = xasprintf("%s%s", a, b);
-	t->prefix = absolute_path(ctx->cfg.prefix);
+	t->prefix = ipm_path_absolute(ctx->cfg.prefix);
 	t->journal = xasprintf("%s/journal/txn-%s.json", ctx->cfg.home, t->uuid);
 	free(a);
 	free(b);
@@ -616,7 +576,7 @@ size_t ipm_txn_size(const struct ipm_txn *t)
 int ipm_txn_new_store(char **out, struct ipm_txn *t, const char *name, const char *version)
 {
 	char *rel = xasprintf("%s/store/%s/%s", t->ctx->cfg.home, name, version);
-	char *base = absolute_path(rel);
+	char *base = ipm_path_absolute(rel);
 	char *dir = NULL;
 	struct txn_op *op;
 	int rc = 0;
@@ -889,12 +849,12 @@ static int plan_switch(struct ipm_txn *t, struct txn_op *op, struct switch_plan 
 				if ((rc = check_writable(path, &writable, 0)) == 0)
 					op_add_link(op, f->path, NULL, target);
 			} else if (S_ISLNK(st.st_mode) && old && links_into(path, old->store_dir)) {
-				char *was = read_link(path);
+				char *was = ipm_link_read(path);
 				if ((rc = check_writable(path, &writable, 0)) == 0)
 					op_add_link(op, f->path, was, target);
 				free(was);
 			} else {
-				char *was = S_ISLNK(st.st_mode) ? read_link(path) : NULL;
+				char *was = S_ISLNK(st.st_mode) ? ipm_link_read(path) : NULL;
 				const char *other = was ? txn_owner(t, was, op) : NULL;
 				if (other) {
 					rc = ipm_error_set(IPM_ECONFLICT, "'%s' is owned by '%s'", path, other);
@@ -937,7 +897,7 @@ next:
 				continue;
 			path = xasprintf("%s/%s", t->prefix, f->path);
 			if (links_into(path, old->store_dir)) {
-				char *was = read_link(path);
+				char *was = ipm_link_read(path);
 				if ((rc = check_writable(path, &writable, 1)) == 0)
 					op_add_link(op, f->path, was, NULL);
 				free(was);
@@ -999,7 +959,7 @@ static int undo_op(const char *prefix, const struct txn_op *op)
 		const struct txn_link *l = &op->links[n];
 		char *path = xasprintf("%s/%s", prefix, l->path);
 		char *tmp = link_tmp_path(path, op->tag, n);
-		char *now = read_link(tmp);
+		char *now = ipm_link_read(tmp);
 		int step = 0;
 
 		/* a kill between link_atomic's symlink and rename */
@@ -1007,7 +967,7 @@ static int undo_op(const char *prefix, const struct txn_op *op)
 		    unlink(tmp) == 0)
 			dir_set_add_parent(&changed, tmp);
 		free(now);
-		now = read_link(path);
+		now = ipm_link_read(path);
 		if (l->new && now && strcmp(now, l->new) == 0) {
 			if (l->old)
 				step = link_atomic(l->old, path, tmp);

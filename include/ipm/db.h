@@ -10,7 +10,10 @@
  *
  * Tables (see db.c for the exact schema):
  *   registries(name, kind, location, stamp, home, home_commit, imported_at, serial, expires)
- *   entries(registry, name, repo, description, keywords, json)  + FTS5 entries_fts
+ *   entries(registry, name, repo, description, keywords, json, shard, sha256)  + FTS5 entries_fts
+ *                (sparse registries: shard and package-file sha256; json '' until fetched)
+ *   registry_files(registry, path, sha256, etag, modified)  what was fetched
+ *                from a sparse registry, with its validators
  *   name_vectors(registry, dim, count, names, vecs)  typo-tolerant search
  *                (hashed n-gram vectors, a chunk of names a row)
  *   packages(name, version, registry, source, resolved, method, store_dir,
@@ -83,6 +86,28 @@ int ipm_db_registry_import(struct ipm_db *db, const struct ipm_registry_row *row
  * (and frees imp either way), abort rolls everything back. */
 struct ipm_db_import;
 int ipm_db_import_begin(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row);
+/* IPM_DB_IMPORT_KEEP: an import that changes a few rows of the registry
+ * (a sparse registry's update) instead of replacing them all: add replaces
+ * the row of an entry of the same name and its FTS row (or adds one, with
+ * its name vector), ipm_db_import_remove deletes one (and its FTS row and
+ * name vector), and commit recounts the registry's entries. */
+enum { IPM_DB_IMPORT_KEEP = 1 };
+int ipm_db_import_begin_flags(struct ipm_db_import **out, struct ipm_db *db, const struct ipm_registry_row *row,
+			      unsigned flags);
+int ipm_db_import_remove(struct ipm_db_import *imp, const char *name);
+/* ipm_db_import_add for a sparse registry's entry: with its shard and the
+ * sha256 of its package file (item->json "" until that file is fetched). */
+int ipm_db_import_add_sparse(struct ipm_db_import *imp, const struct ipm_import_item *item, const char *shard,
+			     const char *sha256);
+/* Records (replaces) or forgets one file fetched from a sparse registry:
+ * path relative to the root document's directory, its sha256 and its
+ * validators (each may be NULL). A full import forgets them all first. */
+int ipm_db_import_file(struct ipm_db_import *imp, const char *path, const char *sha256, const char *etag,
+		       const char *modified);
+int ipm_db_import_file_drop(struct ipm_db_import *imp, const char *path);
+/* Records the root of a sparse registry (path "index.json") with its text. */
+int ipm_db_import_root(struct ipm_db_import *imp, const char *sha256, const char *etag, const char *modified,
+		       const char *body, size_t len);
 int ipm_db_import_add(struct ipm_db_import *imp, const struct ipm_import_item *item);
 int ipm_db_import_commit(struct ipm_db_import *imp);
 void ipm_db_import_abort(struct ipm_db_import *imp);
@@ -96,6 +121,42 @@ int ipm_db_registry_drop(struct ipm_db *db, const char *name);
  */
 int ipm_db_entry_find(char **out_json, char **out_registry, struct ipm_db *db,
 		      const char *spec, const char *const *registries, size_t nregistries);
+
+/* ipm_db_entry_find that also gives the entry's name (*out_name, may be
+ * NULL): the json of a sparse registry's entry is "" until its package
+ * file is fetched, and that file is named by the name. */
+int ipm_db_entry_find_named(char **out_json, char **out_registry, char **out_name, struct ipm_db *db,
+			    const char *spec, const char *const *registries, size_t nregistries);
+
+/* ---- sparse registries (registry.h) ---- */
+struct ipm_registry_file {
+	char *path;
+	char *sha256;
+	char *etag;
+	char *modified;   /* Last-Modified as the server sent it */
+};
+void ipm_registry_files_free(struct ipm_registry_file *files, size_t n);
+/* The files recorded for registry (ipm_db_import_file), in no order. */
+int ipm_db_registry_files(struct ipm_registry_file **out, size_t *nout, struct ipm_db *db, const char *registry);
+struct ipm_shard_row {
+	char *name;
+	char *sha256;     /* of its package file */
+	int held;         /* 1 when its package file was fetched (json not "") */
+};
+void ipm_shard_rows_free(struct ipm_shard_row *rows, size_t n);
+/* The entries of registry in shard, in no order. */
+int ipm_db_shard_rows(struct ipm_shard_row **out, size_t *nout, struct ipm_db *db, const char *registry,
+		      const char *shard);
+/* The sha256 of the package file of entry name in registry; IPM_ENOTFOUND
+ * when it has none (not a sparse registry's entry). */
+int ipm_db_sparse_entry(char **out_sha256, struct ipm_db *db, const char *registry, const char *name);
+/* The text of the root last imported for sparse registry `registry`;
+ * IPM_ENOTFOUND when there is none. Caller frees. */
+int ipm_db_sparse_root(char **out_body, size_t *out_len, struct ipm_db *db, const char *registry);
+/* Stores the package file fetched for entry name (json), if the entry still
+ * names that file (sha256), and the file's validators, in one transaction. */
+int ipm_db_sparse_store(struct ipm_db *db, const char *registry, const char *name, const char *sha256,
+			const char *json, const char *path, const char *etag, const char *modified);
 
 /* The registries holding an entry named exactly name, in no particular
  * order (several: registries offer the same name). Free with xfree_strv. */

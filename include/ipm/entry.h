@@ -85,6 +85,9 @@ void ipm_entry_release(struct ipm_entry *e);
  * index holds many): root is a cJSON object. */
 struct cJSON;
 int ipm_entry_from_cjson(struct ipm_entry *out, const struct cJSON *root, const char *origin);
+/* 1 when name follows the rules of a package name (lower-case letters,
+ * digits and . _ + -, at most 64 characters, not ending in .json). */
+int ipm_entry_name_valid(const char *name);
 /* A registry's entry file must be named <name>.json (IPM_EINVAL otherwise). */
 int ipm_entry_check_filename(const struct ipm_entry *e, const char *path);
 /* 1-based line and column (in characters) of byte offset in text, for

@@ -124,6 +124,36 @@ struct ipm_http_request {
  * ipm_http_get. A PUT is not redirected.
  */
 int ipm_http_request(long *out_code, const struct ipm_fetch_ctx *ctx, const struct ipm_http_request *req);
+/*
+ * Several documents at once (a sparse registry's files), at most
+ * max_parallel transfers in flight, multiplexed over HTTP/2 where the
+ * server offers it. Each request is conditional on the validators given
+ * (etag: If-None-Match, modified: If-Modified-Since) and bounded by
+ * max_bytes (0: limits.index_bytes) and ctx's time limits. Every request
+ * gets its own outcome (status, rc and error); the call returns 0 when all
+ * succeeded, else the first failure in reqs' order, in the error slot.
+ * Release the outcomes with ipm_http_reqs_release.
+ */
+struct ipm_http_req {
+	const char *url;              /* before the mirrors */
+	const char *etag;             /* validators to send, or NULL */
+	const char *modified;
+	unsigned long long max_bytes;
+	const char *size_what;        /* max_bytes is the size this lists (for
+				       * the message), or NULL: a config limit */
+	/* the outcome */
+	long status;                  /* 200, 304, ... (0: no answer) */
+	int rc;                       /* 0, or the error code */
+	char *error;                  /* the message when rc < 0 */
+	int not_modified;             /* 304: body NULL */
+	char *body;                   /* NUL-terminated */
+	size_t len;
+	char *out_etag;               /* the answer's validators, or NULL */
+	char *out_modified;
+	unsigned long long wire_bytes;
+};
+int ipm_http_get_many(const struct ipm_fetch_ctx *ctx, struct ipm_http_req *reqs, size_t n, unsigned max_parallel);
+void ipm_http_reqs_release(struct ipm_http_req *reqs, size_t n);
 
 /* Extracts archive into dest_dir with the safety rules above; strip: remove a
  * single top-level directory. Bounded by the default limits. */

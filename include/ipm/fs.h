@@ -24,6 +24,12 @@ int ipm_file_write_atomic(const char *path, const void *data, size_t len);
  * become durable. A missing directory is fine (nothing left to sync). */
 int ipm_dir_sync(const char *dir);
 /* 1 if path exists (lstat), 0 if not. */
+/* path made absolute against the current directory (leading "./" dropped);
+ * an absolute path is copied as it is. */
+char *ipm_path_absolute(const char *path);
+/* The target of the symbolic link at path, or NULL (errno set) when it is
+ * none or cannot be read. */
+char *ipm_link_read(const char *path);
 int ipm_path_exists(const char *path);
 int ipm_is_dir(const char *path);
 /* sha256 of a file / of bytes as 64 lowercase hex chars + NUL (OpenSSL libcrypto). */

@@ -23,6 +23,13 @@
  * last (a replay); otherwise the previous index stays, and the error says
  * which of these failed.
  *
+ * A sparse HTTP registry (sparse.h) serves a small root at its URL instead,
+ * told from an index by its "shards": the same conditional GET (with
+ * If-Modified-Since too), the same signature and freshness checks of the
+ * root, then ipm_sparse_import fetches what changed. Its entries' package
+ * files are fetched when a lookup first needs them, and a writer's lookup
+ * that finds nothing fetches the shard the name is in (ipm_registry_find).
+ *
  * Transport: a registry's URL and the sources of its packages must not be
  * plain http:// (ftp://, git://) unless its config says "insecure": true or
  * one of the user's mirror rules matches the URL (ipm_url_check_transport).

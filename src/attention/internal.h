@@ -16,9 +16,14 @@
 #define ATTN_MR 6
 /* Query rows per task of the fused kernel (a multiple of ATTN_MR). */
 #define ATTN_BQ 96
-/* Keys per task when decoding (few query rows): fixed, so the split and the
- * merge order are independent of the thread count. */
+/* Keys per task when decoding (few query rows): at most ATTN_DECODE_CHUNK,
+ * halved (down to ATTN_DECODE_MIN_CHUNK) until the call has at least
+ * ATTN_DECODE_TASKS tasks, so that one query against 4096 keys is not one
+ * task on one core.  The split depends on the shape only, so the merge
+ * order, and every bit of the result, is independent of the thread count. */
 #define ATTN_DECODE_CHUNK 4096
+#define ATTN_DECODE_MIN_CHUNK 256
+#define ATTN_DECODE_TASKS 32
 
 #define ATTN_LOG2E 1.44269504088896340736
 #define ATTN_LN2 0.69314718055994530942
@@ -30,6 +35,15 @@
  *   s   rows_pad x ATTN_BK  scores, then probabilities
  *   o   rows_pad x ldo      output accumulator (dv_pad columns used)
  */
+/* Rows of a matrix that a kernel fetches towards the cache while it
+ * computes (software prefetch), spread over its loop: the grouped decode
+ * is compute-heavy enough that without it the loads of the next block
+ * would wait for memory after the compute instead of overlapping it. */
+typedef struct attn_prefetch {
+    const float *p; /* rows at p + i * ld, len floats each */
+    size_t ld, rows, len;
+} attn_prefetch;
+
 typedef struct attn_kernels {
     const char *name;
     size_t lanes; /* floats per vector: value dims are padded to it */
@@ -54,17 +68,26 @@ typedef struct attn_kernels {
      * s[r * lds + j] = q_r . k_j for rows r < rows (q_r at q + r * ldq) and
      * keys j < nk (k_j at k + j * ldk), any dim.  Columns from nk up to the
      * next multiple of lanes are written with junk (the caller masks them).
-     * Each key block is loaded once per row from L1, so every query head of
-     * a GQA group is served while the keys are in cache. */
+     * With several rows (a GQA group) the rows are served in register
+     * blocks while the keys are in L1.  pf (or NULL) is prefetched along
+     * the way when rows > 1. */
     void (*dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
                      size_t rows, const float *k, size_t ldk, size_t nk,
-                     size_t dim);
+                     size_t dim, const attn_prefetch *pf);
     /* Decode P V: o_r += sum_{j<nk} p[r * ldp + j] v_j for rows r < rows
      * (o_r at o + r * ldo, padded to a multiple of lanes and zero past dv),
-     * v_j at v + j * ldv with dv floats (any dv; nothing past it is read). */
+     * v_j at v + j * ldv with dv floats (any dv; nothing past it is read).
+     * pf (or NULL) is prefetched along the way when rows > 1. */
     void (*pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
                     size_t rows, const float *v, size_t ldv, size_t nk,
-                    size_t dv);
+                    size_t dv, const attn_prefetch *pf);
+    /* The same scores from the rows transposed: qt is dim x lanes with
+     * row r in lane r (rows <= lanes, lanes past rows zero).  The faster
+     * choice when more than half the lanes hold rows.  Writes columns j <
+     * nk only. */
+    void (*dot_tile_t)(float *s, size_t lds, const float *qt, size_t rows,
+                       const float *k, size_t ldk, size_t nk, size_t dim,
+                       const attn_prefetch *pf);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

@@ -8,6 +8,7 @@ typedef __m256 VEC;
 #define W 8
 #define NV_QK 2 /* 6 x 2 accumulators + 2 keys + 1 broadcast <= 16 ymm */
 #define NV_PV 2
+#define VKEEP(x) __asm__("" : "+x"(x))
 #define KNAME(x) avx2_##x
 
 static inline VEC vload(const float *p) { return _mm256_loadu_ps(p); }
@@ -96,5 +97,5 @@ static inline VEC vsum_lanes(const VEC *a)
 
 const attn_kernels attn__kernels_avx2 = {
     "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
-    avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows,
+    avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows, avx2_dot_tile_t,
 };

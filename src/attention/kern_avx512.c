@@ -9,6 +9,7 @@ typedef __m512 VEC;
 #define W 16
 #define NV_QK 4 /* 6 x 4 accumulators: a 6 x 64 score block in registers */
 #define NV_PV 4
+#define VKEEP(x) __asm__("" : "+v"(x))
 #define KNAME(x) avx512_##x
 
 static inline VEC vload(const float *p) { return _mm512_loadu_ps(p); }
@@ -81,5 +82,5 @@ static inline VEC vsum_lanes(const VEC *a)
 
 const attn_kernels attn__kernels_avx512 = {
     "avx512", W, avx512_qk_tile, avx512_softmax_tile, avx512_pv_tile,
-    avx512_dot_rows, avx512_axpy_rows, avx512_dot_tile, avx512_pv_rows,
+    avx512_dot_rows, avx512_axpy_rows, avx512_dot_tile, avx512_pv_rows, avx512_dot_tile_t,
 };

@@ -18,6 +18,12 @@
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
+/* VKEEP(x) pins a loaded vector in a register: without it the compiler
+ * folds a load used by several FMAs into each of them, which costs a load
+ * per FMA (the includer defines it; a no-op by default). */
+#ifndef VKEEP
+#define VKEEP(x) ((void)0)
+#endif
 /* The register blocks below only stay in registers when their loops are
  * unrolled completely; -O2 alone leaves the accumulators on the stack. */
 
@@ -84,7 +90,11 @@ static void KNAME(softmax_tile)(float *s, size_t rows, float *m, float *l,
             }
             new_max = NAN;
         }
-        float alpha = new_max == m[r] ? 1.0f : expf(m[r] - new_max);
+        /* The first keys a row sees: alpha would be e^-Inf = 0 against an
+         * output and sum that are still 0 (or NaN, which 0 keeps): the same
+         * bits without the scalar expf and the rescaling pass. */
+        int first = m[r] == -INFINITY && !isnan(new_max);
+        float alpha = new_max == m[r] || first ? 1.0f : expf(m[r] - new_max);
         VEC vmax_b = vset1(new_max), vsum = vzero();
         for (size_t c = 0; c < ATTN_BK; c += W) {
             VEC p = vexp(vsub(vload(row + c), vmax_b));
@@ -255,56 +265,232 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
     return vsum_lanes(acc);
 }
 
-/* The same from cache (keys already read for an earlier row): d by d, one
- * query load serving W keys, W independent chains. */
-INLINE VEC dot_keys_cached(const float *qr, const float *k, const size_t *off,
-                           size_t dfull, size_t dtail)
+/* A prefetch cursor: one line per step, so that the prefetches are spread
+ * over a kernel's inner loop instead of issued in bursts (a burst fills the
+ * miss buffers and stalls the FMAs behind it until memory answers). */
+typedef struct pf_cursor {
+    const char *p;
+    size_t r, rows, ld, len, b;
+} pf_cursor;
+
+INLINE void pf_init(pf_cursor *c, const attn_prefetch *pf)
 {
-    VEC acc[W];
+    c->r = 0;
+    c->b = 0;
+    c->rows = pf ? pf->rows : 0;
+    c->p = pf ? (const char *)pf->p : NULL;
+    c->ld = pf ? pf->ld * sizeof(float) : 0;
+    c->len = pf ? pf->len * sizeof(float) : 0;
+}
+
+INLINE void pf_step(pf_cursor *c)
+{
+    if (c->r >= c->rows)
+        return;
+    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, 2);
+    c->b += 64;
+    if (c->b >= c->len) {
+        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, 2);
+        c->b = 0;
+        c->r++;
+    }
+}
+
+/* Grouped decode (several query rows per key: the heads of a GQA group
+ * times the query positions): a GR x GJ register block of dot products,
+ * GR rows against GJ keys, one vector accumulator per pair along dim.
+ * Each step loads GR query vectors and GJ key vectors for GR * GJ FMAs, so
+ * the FMA units, not the loads, set the pace (the row-by-row loop needs a
+ * load per FMA), and each key vector is read from L1 once per GR rows.
+ * The GR * GJ sums fold into vectors by vsum_lanes, W at a time. */
+#if W >= 16
+#define GR 4
+#define GJ 4
+#elif W >= 8
+/* 12 accumulators: each gets an FMA every 6 cycles at full rate, more than
+ * the 5-cycle latency of Zen 2 (8 would leave the units idle 1 cycle in 5);
+ * 12 + 3 keys + 1 query = the 16 ymm registers. */
+#define GR 4
+#define GJ 3
+#else
+#define GR 1
+#define GJ 1
+#endif
+
+#define GACC ((GR * GJ + W - 1) / W * W)
+INLINE void dot_group_block(float *s, size_t lds, const float *q, size_t ldq,
+                            const float *k, const size_t *off, size_t dfull,
+                            size_t dtail, int nr, size_t nj, pf_cursor *cur)
+{
+    VEC acc[GACC];
     _Pragma("GCC unroll 16")
-    for (int j = 0; j < W; j++)
-        acc[j] = vzero();
+    for (int i = 0; i < GACC; i++)
+        acc[i] = vzero();
     for (size_t d = 0; d < dfull; d += W) {
-        VEC qv = vload(qr + d);
+        VEC kv[GJ];
+        /* two lines a step: this loop has W times fewer steps per key */
+        pf_step(cur);
+        pf_step(cur);
         _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
-            acc[j] = vfma(qv, vload(k + off[j] + d), acc[j]);
+        for (int j = 0; j < GJ; j++) {
+            kv[j] = vload(k + off[j] + d);
+            VKEEP(kv[j]);
+        }
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < nr; r++) {
+            VEC qv = vload(q + r * ldq + d);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < GJ; j++)
+                acc[r * GJ + j] = vfma(qv, kv[j], acc[r * GJ + j]);
+        }
     }
     if (dtail) {
-        VEC qv = vload_part(qr + dfull, dtail);
+        VEC kv[GJ];
         _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
-            acc[j] = vfma(qv, vload_part(k + off[j] + dfull, dtail), acc[j]);
+        for (int j = 0; j < GJ; j++)
+            kv[j] = vload_part(k + off[j] + dfull, dtail);
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < nr; r++) {
+            VEC qv = vload_part(q + r * ldq + dfull, dtail);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < GJ; j++)
+                acc[r * GJ + j] = vfma(qv, kv[j], acc[r * GJ + j]);
+        }
     }
-    return vsum_lanes(acc);
+    float sums[GACC];
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < GACC; i += W)
+        vstore(sums + i, vsum_lanes(acc + i));
+    for (int r = 0; r < nr; r++)
+        for (size_t j = 0; j < nj; j++)
+            s[r * lds + j] = sums[r * GJ + j];
 }
 
 static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
                             size_t rows, const float *k, size_t ldk,
-                            size_t nk, size_t dim)
+                            size_t nk, size_t dim, const attn_prefetch *pf)
 {
     size_t dfull = dim / W * W, dtail = dim - dfull;
-    for (size_t j0 = 0; j0 < nk; j0 += W) {
-        /* Keys past nk repeat key j0: valid memory, junk columns. */
-        size_t off[W];
-        _Pragma("GCC unroll 16")
-        for (int j = 0; j < W; j++)
-            off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
-        vstore(s + j0, dot_keys_stream(q, k, off, dfull, dtail));
-        for (size_t r = 1; r < rows; r++)
-            vstore(s + r * lds + j0, dot_keys_cached(q + r * ldq, k, off, dfull, dtail));
+    if (rows == 1) {
+        for (size_t j0 = 0; j0 < nk; j0 += W) {
+            /* Keys past nk repeat key j0: valid memory, junk columns. */
+            size_t off[W];
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < W; j++)
+                off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+            vstore(s + j0, dot_keys_stream(q, k, off, dfull, dtail));
+        }
+        return;
     }
+    pf_cursor cur;
+    pf_init(&cur, pf);
+    for (size_t j0 = 0; j0 < nk; j0 += GJ) {
+        size_t off[GJ], nj = nk - j0 < GJ ? nk - j0 : GJ;
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < GJ; j++)
+            off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+        size_t r = 0;
+        for (; r + GR <= rows; r += GR)
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, GR, nj, &cur);
+#if GR > 1
+        switch (rows - r) {
+        case 0:
+            break;
+#if GR > 3
+        case 3:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 3, nj, &cur);
+            break;
+#endif
+#if GR > 2
+        case 2:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 2, nj, &cur);
+            break;
+#endif
+        default:
+            dot_group_block(s + r * lds + j0, lds, q + r * ldq, ldq, k, off, dfull, dtail, 1, nj, &cur);
+            break;
+        }
+#endif
+    }
+    while (cur.r < cur.rows)
+        pf_step(&cur);
+}
+
+/* Grouped decode scores with the query rows in the lanes: qt holds the
+ * queries transposed (dim x W, rows past `rows` zero), and each element of
+ * a key is broadcast against all rows at once, so a block of tj keys keeps
+ * tj accumulators and needs no horizontal sum.  With W/2 < rows <= W this
+ * wastes few lanes and runs the FMA units at the rate of the loads (one
+ * query vector and tj broadcasts per step), against a third less in the
+ * row-blocked kernel above, whose short dot products end in reductions. */
+#if W >= 16
+#define TJ 24
+#else
+#define TJ 12
+#endif
+INLINE void dot_t_block(float *s, size_t lds, const float *qt, const float *k,
+                        const size_t *off, size_t dim, size_t rows, size_t nj,
+                        int tj, pf_cursor *cur)
+{
+    VEC acc[TJ];
+    _Pragma("GCC unroll 32")
+    for (int j = 0; j < tj; j++)
+        acc[j] = vzero();
+    for (size_t d = 0; d < dim; d++) {
+        VEC qv = vload(qt + d * W);
+        pf_step(cur);
+        _Pragma("GCC unroll 32")
+        for (int j = 0; j < tj; j++)
+            acc[j] = vfma(vset1(k[off[j] + d]), qv, acc[j]);
+    }
+    float tmp[TJ * W];
+    _Pragma("GCC unroll 32")
+    for (int j = 0; j < tj; j++)
+        vstore(tmp + j * W, acc[j]);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < nj; j++)
+            s[r * lds + j] = tmp[j * W + r];
+}
+
+static void KNAME(dot_tile_t)(float *s, size_t lds, const float *qt,
+                              size_t rows, const float *k, size_t ldk,
+                              size_t nk, size_t dim, const attn_prefetch *pf)
+{
+    size_t j0 = 0;
+    pf_cursor cur;
+    pf_init(&cur, pf);
+    for (; j0 + TJ <= nk; j0 += TJ) {
+        size_t off[TJ];
+        _Pragma("GCC unroll 32")
+        for (int j = 0; j < TJ; j++)
+            off[j] = (j0 + j) * ldk;
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, TJ, TJ, &cur);
+    }
+    /* The rest four keys at a time; keys past nk repeat key j0: valid
+     * memory, columns not stored. */
+    for (; j0 < nk; j0 += 4) {
+        size_t off[TJ], nj = nk - j0 < 4 ? nk - j0 : 4;
+        for (int j = 0; j < 4; j++)
+            off[j] = (j0 + j < nk ? j0 + j : j0) * ldk;
+        dot_t_block(s + j0, lds, qt, k, off, dim, rows, nj, 4, &cur);
+    }
+    while (cur.r < cur.rows)
+        pf_step(&cur);
 }
 
 /* nr x nv register block of o += p v over nk keys at value column d0; the
  * last vector holds only `part` columns when part != 0.  With nv = PV_NA a
  * value row of up to PV_NA * W floats is read from start to end (one
  * sequential stream, as in dot_keys_stream). */
-#define PVR_R 2
-#define PV_NA (2 * NV_PV)
+#define PVR_R 4
+#if W == 8
+#define PV_NA 3 /* 4 x 3 accumulators, as GR x GJ above */
+#else
+#define PV_NA NV_PV
+#endif
 INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
                       const float *v, size_t ldv, size_t nk, size_t d0,
-                      int nr, int nv, size_t part)
+                      int nr, int nv, size_t part, pf_cursor *cur)
 {
     VEC acc[PVR_R][PV_NA];
     _Pragma("GCC unroll 16")
@@ -315,6 +501,8 @@ INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
     for (size_t j = 0; j < nk; j++) {
         VEC vv[PV_NA];
         const float *vrow = v + j * ldv + d0;
+        if (cur && j % 2 == 0)
+            pf_step(cur);
         _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++)
             vv[c] = part && c == nv - 1 ? vload_part(vrow + c * W, part)
@@ -334,29 +522,48 @@ INLINE void pvr_block(float *o, size_t ldo, const float *p, size_t ldp,
             vstore(o + i * ldo + d0 + c * W, acc[i][c]);
 }
 
-INLINE void pv_rows_nr(float *o, size_t ldo, const float *p, size_t ldp,
-                       const float *v, size_t ldv, size_t nk, size_t dv, int nr)
+/* Value columns [d0, d0 + nv * W) (the last vector `part` wide when part
+ * != 0) for every row, PVR_R rows at a time: the slice of the value block
+ * they read (nk rows of at most PV_NA vectors) stays in L1 for all rows. */
+INLINE void pv_cols(float *o, size_t ldo, const float *p, size_t ldp,
+                    size_t rows, const float *v, size_t ldv, size_t nk,
+                    size_t d0, int nv, size_t part, pf_cursor *cur)
 {
-    size_t d = 0;
-    for (; d + PV_NA * W <= dv; d += PV_NA * W)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, PV_NA, 0);
-    for (; d + W <= dv; d += W)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, 0);
-    if (d < dv)
-        pvr_block(o, ldo, p, ldp, v, ldv, nk, d, nr, 1, dv - d);
+    size_t r = 0;
+    for (; r + PVR_R <= rows; r += PVR_R)
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, PVR_R, nv, part, cur);
+    switch (rows - r) {
+    case 0:
+        break;
+    case 3:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 3, nv, part, cur);
+        break;
+    case 2:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 2, nv, part, cur);
+        break;
+    default:
+        pvr_block(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, d0, 1, nv, part, cur);
+        break;
+    }
 }
 
 static void KNAME(pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
                            size_t rows, const float *v, size_t ldv, size_t nk,
-                           size_t dv)
+                           size_t dv, const attn_prefetch *pf)
 {
     if (rows == 1) {
         KNAME(axpy_rows)(o, p, v, ldv, nk, dv);
         return;
     }
-    size_t r = 0;
-    for (; r + PVR_R <= rows; r += PVR_R)
-        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, PVR_R);
-    if (r < rows)
-        pv_rows_nr(o + r * ldo, ldo, p + r * ldp, ldp, v, ldv, nk, dv, 1);
+    size_t d = 0;
+    pf_cursor cur;
+    pf_init(&cur, pf);
+    for (; d + PV_NA * W <= dv; d += PV_NA * W)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, PV_NA, 0, &cur);
+    for (; d + W <= dv; d += W)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, 0, &cur);
+    if (d < dv)
+        pv_cols(o, ldo, p, ldp, rows, v, ldv, nk, d, 1, dv - d, &cur);
+    while (cur.r < cur.rows)
+        pf_step(&cur);
 }

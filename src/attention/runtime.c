@@ -1,7 +1,7 @@
-/* Status strings, version, process-wide settings, ISA dispatch, threads. */
+/* Status strings, version, process-wide settings, ISA dispatch, scratch.
+ * The thread pool is in pool.c. */
 #include "internal.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -158,69 +158,4 @@ void attn__scratch_put(void *block)
                 return;
         }
     free(p);
-}
-
-struct parallel_run {
-    atomic_size_t next;
-    size_t n_tasks;
-    void (*fn)(void *ctx, size_t task, int worker);
-    void *ctx;
-};
-
-struct worker_arg {
-    struct parallel_run *run;
-    int worker;
-};
-
-static void run_tasks(struct parallel_run *run, int worker)
-{
-    for (;;) {
-        size_t t = atomic_fetch_add(&run->next, 1);
-        if (t >= run->n_tasks)
-            break;
-        run->fn(run->ctx, t, worker);
-    }
-}
-
-static void *worker_main(void *p)
-{
-    struct worker_arg *arg = p;
-    run_tasks(arg->run, arg->worker);
-    return NULL;
-}
-
-void attn__parallel(size_t n_tasks, int n_workers,
-                    void (*fn)(void *ctx, size_t task, int worker), void *ctx)
-{
-    struct parallel_run run;
-    pthread_t *threads = NULL;
-    struct worker_arg *args = NULL;
-    int started = 0;
-
-    atomic_init(&run.next, 0);
-    run.n_tasks = n_tasks;
-    run.fn = fn;
-    run.ctx = ctx;
-    if ((size_t)n_workers > n_tasks)
-        n_workers = (int)n_tasks;
-    if (n_workers > 1) {
-        threads = malloc(sizeof(*threads) * (size_t)(n_workers - 1));
-        args = malloc(sizeof(*args) * (size_t)(n_workers - 1));
-    }
-    /* Without memory or threads the calling thread does all the work: the
-     * results are the same, only slower. */
-    if (threads && args) {
-        for (int w = 1; w < n_workers; w++) {
-            args[started].run = &run;
-            args[started].worker = w;
-            if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0)
-                break;
-            started++;
-        }
-    }
-    run_tasks(&run, 0);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    free(args);
 }

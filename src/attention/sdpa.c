@@ -7,13 +7,14 @@
  *    tile, an online softmax step and the P V update, so the S x S score
  *    matrix never exists;
  *  - the decode driver (q_len <= ATTN_DECODE_ROWS): one task per (batch, kv
- *    head, chunk of ATTN_DECODE_CHUNK keys); it walks blocks of ATTN_BK keys
+ *    head, chunk of keys: see decode_chunk_keys); it walks blocks of ATTN_BK keys
  *    and puts every query row of the group (GQA heads x query positions)
  *    through each block while it is in cache, so K and V are read from
  *    memory once per call.  The first row streams each key and value row
  *    from start to end (the access order the hardware prefetchers follow);
- *    the others reuse the block from L1/L2.  The chunk states are merged in
- *    chunk order afterwards.
+ *    the others reuse the block from L1/L2.  The chunk states (running max,
+ *    sum and output of each row) are merged in chunk order afterwards by the
+ *    log-sum-exp rule, which gives the softmax over all keys.
  * Both split work by shape only, so the thread count never changes a bit of
  * the result.  Scores stay in natural-log units (a mask value near FLT_MAX
  * must not overflow by a change of base); the kernels' exp multiplies by
@@ -28,6 +29,8 @@
 #include <string.h>
 
 #define ATTN_DECODE_ROWS 4
+/* Key blocks between a decode block and the one it prefetches. */
+#define ATTN_DECODE_AHEAD 2
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -41,8 +44,11 @@ typedef struct sdpa_job {
     const float *q, *k, *v;
     attn_strides q_st, k_st, v_st;
     size_t group;    /* query heads per kv head */
-    size_t q_blocks; /* tile driver: blocks of ATTN_BQ rows per head */
+    size_t q_blocks; /* tile driver: blocks of query rows per head */
+    size_t bq;       /* tile driver: rows per block (at most ATTN_BQ) */
     size_t chunks;   /* decode driver: key chunks per kv head */
+    size_t chunk_keys; /* decode driver: keys per chunk */
+    int transposed;    /* decode driver: scores by dot_tile_t */
     size_t rows;     /* decode driver: query rows per kv head */
     size_t dv_pad;
     float qscale;    /* the softmax scale, folded into the packed queries */
@@ -116,18 +122,17 @@ static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
     size_t dv = job->desc->value_dim;
     float *dst = job->out + b * job->out_st.batch + h * job->out_st.head +
                  i * job->out_st.seq;
-    float lse;
     if (m == -INFINITY) {
         memset(dst, 0, dv * sizeof(*dst));
-        lse = -INFINITY;
     } else {
         float inv = 1.0f / l;
         for (size_t d = 0; d < dv; d++)
             dst[d] = acc[d] * inv;
-        lse = (float)(m + log((double)l));
     }
+    /* log costs as much as a row of a small tile: only when asked for */
     if (job->lse)
-        job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] = lse;
+        job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] =
+            m == -INFINITY ? -INFINITY : (float)(m + log((double)l));
 }
 
 /* Writes keys [j0, j0 + nk) transposed into kt (dim x ATTN_BK, zero padded). */
@@ -187,8 +192,8 @@ static void tile_task(void *ctx, size_t task, int worker)
     size_t h = task / job->q_blocks % desc->q_heads;
     size_t b = task / job->q_blocks / desc->q_heads;
     size_t hk = h / job->group;
-    size_t i0 = qb * ATTN_BQ;
-    size_t rows = min_size(ATTN_BQ, desc->q_len - i0);
+    size_t i0 = qb * job->bq;
+    size_t rows = min_size(job->bq, desc->q_len - i0);
     size_t rows_pad = round_up(rows, ATTN_MR);
 
     float *qp = job->scratch + (size_t)worker * job->scratch_floats;
@@ -264,11 +269,12 @@ static void decode_task(void *ctx, size_t task, int worker)
     size_t chunk = task % job->chunks;
     size_t hk = task / job->chunks % desc->kv_heads;
     size_t b = task / job->chunks / desc->kv_heads;
-    size_t j_begin = chunk * ATTN_DECODE_CHUNK;
-    size_t j_end = min_size(desc->kv_len, j_begin + ATTN_DECODE_CHUNK);
+    size_t j_begin = chunk * job->chunk_keys;
+    size_t j_end = min_size(desc->kv_len, j_begin + job->chunk_keys);
 
     float *qs = job->scratch + (size_t)worker * job->scratch_floats;
     float *s = qs + rows * dim;
+    float *qt = s + rows * ATTN_BK; /* dim x lanes, when job->transposed */
     float *m = job->part_m + task * rows;
     float *l = job->part_l + task * rows;
     float *acc = job->part_acc + task * rows * dv_pad;
@@ -284,6 +290,13 @@ static void decode_task(void *ctx, size_t task, int worker)
         l[r] = 0.0f;
     }
     memset(acc, 0, rows * dv_pad * sizeof(float));
+    if (job->transposed) {
+        size_t lanes = kern->lanes;
+        memset(qt, 0, dim * lanes * sizeof(float));
+        for (size_t r = 0; r < rows; r++)
+            for (size_t d = 0; d < dim; d++)
+                qt[d * lanes + r] = qs[r * dim + d];
+    }
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
     const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
@@ -308,7 +321,22 @@ static void decode_task(void *ctx, size_t task, int worker)
         }
         if (ncut == 0)
             break; /* limits are prefixes: no later key survives either */
-        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim);
+        /* Software prefetch ahead of the hardware's: the values of the
+         * next block while the scores are computed, the keys of the block
+         * after it while the values are summed, one line per step of the
+         * kernels' inner loops.  With a whole group of query rows per key
+         * the compute takes as long as the memory, and only prefetches
+         * spread over it let the two overlap (8:1 GQA from memory: 1.4x
+         * against bursts per key group; 2 blocks ahead beat 1, 3, 4, 8). */
+        size_t jv = j0 + (ATTN_DECODE_AHEAD - 1) * ATTN_BK, jk = j0 + ATTN_DECODE_AHEAD * ATTN_BK;
+        size_t nv = jv < j_end ? min_size(ATTN_BK, j_end - jv) : 0;
+        attn_prefetch pf_v = { vbase + jv * ldv, ldv, nv, dv };
+        size_t next = jk < j_end ? min_size(ATTN_BK, j_end - jk) : 0;
+        attn_prefetch pf_k = { kbase + jk * ldk, ldk, next, dim };
+        if (job->transposed)
+            kern->dot_tile_t(s, ATTN_BK, qt, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
+        else
+            kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
         for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
             mask_row(job, s + r * ATTN_BK, b, h, i, j0, nk);
@@ -320,7 +348,8 @@ static void decode_task(void *ctx, size_t task, int worker)
             uniform = m[r] != -INFINITY;
         const float *vblock = vbase + j0 * ldv;
         if (uniform) {
-            kern->pv_rows(acc, dv_pad, s, ATTN_BK, rows, vblock, ldv, ncut, dv);
+            kern->pv_rows(acc, dv_pad, s, ATTN_BK, rows, vblock, ldv, ncut, dv,
+                          next ? &pf_k : NULL);
             continue;
         }
         for (size_t r = 0; r < rows; r++) {
@@ -328,13 +357,25 @@ static void decode_task(void *ctx, size_t task, int worker)
             size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
             if (m[r] != -INFINITY && cut > 0)
                 kern->pv_rows(acc + r * dv_pad, dv_pad, s + r * ATTN_BK, ATTN_BK, 1,
-                              vblock, ldv, cut, dv);
+                              vblock, ldv, cut, dv, NULL);
         }
     }
 }
 
-/* Combines the chunk states of each row in chunk order and writes it. */
-static void decode_merge(sdpa_job *job, float *row_acc)
+/* Keys per decode task for `heads` (batch x kv heads) of kv_len keys. */
+static size_t decode_chunk_keys(size_t heads, size_t kv_len)
+{
+    size_t chunk = ATTN_DECODE_CHUNK;
+    while (chunk > ATTN_DECODE_MIN_CHUNK &&
+           heads * ((kv_len + chunk - 1) / chunk) < ATTN_DECODE_TASKS)
+        chunk /= 2;
+    return chunk;
+}
+
+/* Combines the chunk states of each row in chunk order and writes it:
+ * with M the largest chunk max, l = sum_c l_c e^(m_c - M) and
+ * acc = sum_c acc_c e^(m_c - M), summed in binary64. */
+static void decode_merge(sdpa_job *job, double *row_acc)
 {
     const attn_sdpa_desc *desc = job->desc;
     size_t dv = desc->value_dim, dv_pad = job->dv_pad;
@@ -342,29 +383,37 @@ static void decode_merge(sdpa_job *job, float *row_acc)
         for (size_t hk = 0; hk < desc->kv_heads; hk++)
             for (size_t r = 0; r < job->rows; r++) {
                 size_t first = (b * desc->kv_heads + hk) * job->chunks;
+                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
                 float mx = -INFINITY;
                 for (size_t c = 0; c < job->chunks; c++) {
                     float mc = job->part_m[(first + c) * job->rows + r];
                     if (mc > mx || isnan(mc))
                         mx = mc;
                 }
-                float l = 0.0f;
-                memset(row_acc, 0, dv * sizeof(float));
-                if (mx != -INFINITY) {
-                    for (size_t c = 0; c < job->chunks; c++) {
-                        size_t idx = (first + c) * job->rows + r;
-                        float mc = job->part_m[idx];
-                        if (mc == -INFINITY)
-                            continue;
-                        float w = expf(mc - mx);
-                        l += job->part_l[idx] * w;
-                        const float *a = job->part_acc + idx * dv_pad;
-                        for (size_t d = 0; d < dv; d++)
-                            row_acc[d] += a[d] * w;
-                    }
+                if (mx == -INFINITY) {
+                    write_row(job, b, h, i, NULL, mx, 0.0f);
+                    continue;
                 }
-                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
-                write_row(job, b, h, i, row_acc, mx, l);
+                double l = 0.0;
+                memset(row_acc, 0, dv * sizeof(*row_acc));
+                for (size_t c = 0; c < job->chunks; c++) {
+                    size_t idx = (first + c) * job->rows + r;
+                    float mc = job->part_m[idx];
+                    if (mc == -INFINITY)
+                        continue;
+                    double w = exp((double)mc - (double)mx);
+                    l += job->part_l[idx] * w;
+                    const float *a = job->part_acc + idx * dv_pad;
+                    for (size_t d = 0; d < dv; d++)
+                        row_acc[d] += a[d] * w;
+                }
+                float *dst = job->out + b * job->out_st.batch + h * job->out_st.head +
+                             i * job->out_st.seq;
+                for (size_t d = 0; d < dv; d++)
+                    dst[d] = (float)(row_acc[d] / l);
+                if (job->lse)
+                    job->lse[b * job->lse_st.batch + h * job->lse_st.head +
+                             i * job->lse_st.seq] = (float)(mx + log(l));
             }
 }
 
@@ -388,7 +437,7 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
 {
     sdpa_job job;
     int rc = ATTN_OK;
-    float *row_acc = NULL;
+    double *row_acc = NULL;
 
     memset(&job, 0, sizeof(job));
     if (!desc)
@@ -470,14 +519,19 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
 
     if (desc->q_len <= ATTN_DECODE_ROWS) {
         job.rows = job.group * desc->q_len;
-        job.chunks = desc->kv_len == 0 ? 1 : (desc->kv_len + ATTN_DECODE_CHUNK - 1) / ATTN_DECODE_CHUNK;
+        job.chunk_keys = decode_chunk_keys(desc->batch * desc->kv_heads, desc->kv_len);
+        job.chunks = (desc->kv_len + job.chunk_keys - 1) / job.chunk_keys;
         n_tasks = desc->batch * desc->kv_heads * job.chunks;
-        job.scratch_floats = job.rows * (dim + ATTN_BK);
+        /* Rows in the lanes when they fill more than half of them. */
+        job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
+                         2 * job.rows > job.kern->lanes;
+        job.scratch_floats = job.rows * (dim + ATTN_BK) +
+                             (job.transposed ? dim * job.kern->lanes : 0);
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_acc = malloc(attn__mul(attn__mul(states, job.dv_pad, &ok), sizeof(float), &ok));
-        row_acc = malloc(dv * sizeof(float));
+        row_acc = malloc(dv * sizeof(*row_acc));
         if (!ok) {
             rc = ATTN_EOVERFLOW;
             goto done;
@@ -488,7 +542,10 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         }
         task_fn = decode_task;
     } else {
+        /* Blocks of equal size (L = 128 makes two of 64 rows, not 96 and
+         * 32), so that no task is much longer than the others. */
         job.q_blocks = (desc->q_len + ATTN_BQ - 1) / ATTN_BQ;
+        job.bq = round_up((desc->q_len + job.q_blocks - 1) / job.q_blocks, ATTN_MR);
         n_tasks = desc->batch * desc->q_heads * job.q_blocks;
         job.scratch_floats = ATTN_BQ * dim + dim * ATTN_BK + ATTN_BK * job.dv_pad +
                              ATTN_BQ * ATTN_BK + ATTN_BQ * job.dv_pad + 2 * ATTN_BQ;

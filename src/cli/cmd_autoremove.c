@@ -96,7 +96,7 @@ int cmd_autoremove(struct cli *cli, int argc, char **argv)
 		goto done;
 	if ((rc = ipm_remove_set(&cli->ctx, (const char *const *)names, n)) < 0)
 		goto done;
-	for (size_t i = 0; i < n && !cli->quiet; i++)
+	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "removed %s\n", names[i]);
 done:
 	xfree_strv(names, n);

@@ -227,7 +227,8 @@ int cli_plan_execute(struct cli *cli, struct ipm_plan *plan, int yes, int dry_ru
 		return CLI_EXIT_FAILURE;
 	}
 	ipm_plan_outcome_release(&outcome);
-	for (i = 0; i < plan->n && !cli->quiet; i++) {
+	/* the result lines: -q keeps them (it drops progress and notes) */
+	for (i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		if (it->installed)
 			continue;
@@ -240,7 +241,7 @@ int cli_plan_execute(struct cli *cli, struct ipm_plan *plan, int yes, int dry_ru
 			fprintf(stderr, "%s %s %s\n", it->rebuild ? "rebuilt" : "installed", it->entry.name,
 				it->release->version);
 	}
-	if (done > 1)
+	if (done > 1 && !cli->quiet)
 		fprintf(stderr, "%s%s %zu packages\n", verb, verb[strlen(verb) - 1] == 'e' ? "d" : "ed", done);
 	cli_env_note(cli);
 	return mark_named(cli, plan);

@@ -101,7 +101,7 @@ int cmd_remove(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "nothing was changed: the removal was rolled back\n");
 		goto done;
 	}
-	for (i = 0; i < nnames && !cli->quiet; i++)
+	for (i = 0; i < nnames; i++)
 		fprintf(stderr, "removed %s\n", names[i]);
 	cli_note_unneeded(cli, unneeded_before, nunneeded_before);
 done:

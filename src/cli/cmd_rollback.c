@@ -95,8 +95,7 @@ int cmd_rollback(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "nothing was changed: the rollback was undone\n");
 		goto done;
 	}
-	if (!cli->quiet)
-		fprintf(stderr, "rolled back to transaction %lld (recorded as transaction %lld)\n",
+	fprintf(stderr, "rolled back to transaction %lld (recorded as transaction %lld)\n",
 			(long long)plan.target, (long long)id);
 done:
 	ipm_rollback_plan_release(&plan);

@@ -64,6 +64,18 @@ static int describe(struct hit *h, struct cli *cli)
 			       cli->ctx.cfg.nregistries);
 	if (rc < 0)
 		goto done;
+	/* a sparse registry's entry not fetched yet: its row has the
+	 * description its shard listed, which a search by its name gives */
+	if (!json[0]) {
+		struct ipm_search_hit *hits = NULL;
+		size_t n = 0;
+		if (ipm_db_entry_search(&hits, &n, cli->ctx.db, h->name, 1) == 0 && n &&
+		    !strcmp(hits[0].name, h->name))
+			h->description = xstrdup(hits[0].description);
+		ipm_search_hits_free(hits, n);
+		ipm_error_clear();
+		goto done;
+	}
 	root = cJSON_Parse(json);
 	d = root ? cJSON_GetObjectItemCaseSensitive(root, "description") : NULL;
 	if (cJSON_IsString(d))

@@ -134,7 +134,9 @@ static const struct cli_command commands[] = {
 	  "                     installs each into a temporary home and removes it\n"
 	  "  build [--sign KEYFILE] [--expires DAYS] DIR OUT\n"
 	  "                     compile registry DIR into the index document an HTTP registry serves;\n"
-	  "                     --sign also writes OUT.minisig, the index valid for DAYS (default 30)\n"
+	  "                     an OUT not ending in .json is a directory for the sparse layout\n"
+	  "                     (OUT/index.json is the URL); --sign also writes OUT.minisig (sparse:\n"
+	  "                     OUT/index.json.minisig), the index valid for DAYS (default 30)\n"
 	  "  keygen [--dir DIR] write a key pair for --sign, DIR/registry.key and DIR/registry.pub\n"
 	  "                     (default: the configuration's directory); print the public key\n" },
 	{ "which", cmd_which, IPM_NEED_DB_READ,

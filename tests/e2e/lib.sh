@@ -7,6 +7,7 @@
 #     $TOP (the repository), $HTTPD (build/tools/httpd);
 #   - TAP helpers: ok, not_ok, check, expect_ok, expect_fail, done_testing;
 #   - fixtures: make_git_pkg, write_entry, git_entry, start_httpd, nginx_start,
+#     nginx_static_start,
 #     state_snapshot, same_state.
 set -u
 
@@ -171,6 +172,71 @@ start_httpd() {
 	done
 	PORT=$(cat "$work/httpd.port")
 	HTTP=http://127.0.0.1:$PORT
+}
+
+# nginx_static_start ROOT: serves ROOT on 127.0.0.1 with nginx, as a real
+# server does: ETag and Last-Modified validators (304 to If-None-Match and
+# If-Modified-Since), gzip for JSON, keep-alive connections. Sets $PORT,
+# $HTTP (base URL) and $NGINX_LOG, one line per request:
+#   METHOD PATH STATUS BYTES_SENT "CONTENT_ENCODING" "IF_NONE_MATCH" "IF_MODIFIED_SINCE" PROTOCOL CONNECTION
+# BYTES_SENT counts what went on the wire (headers and body), CONNECTION
+# is nginx's serial number of the connection. Returns 1 when nginx is
+# missing (scripts/install-deps --tests installs it).
+nginx_static_start() {
+	_nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	[ -x "$_nginx" ] || return 1
+	_nd=$work/nginx-static
+	mkdir -p "$_nd/tmp"
+	NGINX_LOG=$_nd/access.log
+	: >"$NGINX_LOG"
+	_try=0
+	while [ $_try -lt 5 ]; do
+		_try=$((_try + 1))
+		PORT=$(closed_port)
+		cat >"$_nd/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $_nd/nginx.pid;
+error_log $_nd/error.log;
+events { worker_connections 256; }
+http {
+	client_body_temp_path $_nd/tmp;
+	proxy_temp_path $_nd/tmp;
+	fastcgi_temp_path $_nd/tmp;
+	uwsgi_temp_path $_nd/tmp;
+	scgi_temp_path $_nd/tmp;
+	types { application/json json; application/octet-stream minisig; }
+	default_type application/octet-stream;
+	log_format ipm '\$request_method \$uri \$status \$bytes_sent "\$sent_http_content_encoding" "\$http_if_none_match" "\$http_if_modified_since" \$server_protocol \$connection';
+	access_log $NGINX_LOG ipm;
+	gzip on;
+	gzip_min_length 0;
+	gzip_types application/json;
+	server {
+		listen 127.0.0.1:$PORT;
+		root $1;
+	}
+}
+EOF
+		"$_nginx" -e "$_nd/error.log" -c "$_nd/nginx.conf" 2>>"$_nd/error.log" &
+		_pid=$!
+		bg_pids="$bg_pids $_pid"
+		_i=0
+		while [ $_i -lt 100 ]; do
+			if ! kill -0 "$_pid" 2>/dev/null; then
+				break
+			fi
+			if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null; then
+				HTTP=http://127.0.0.1:$PORT
+				return 0
+			fi
+			_i=$((_i + 1))
+			sleep 0.05
+		done
+	done
+	echo "# nginx did not start:" >&2
+	sed 's/^/# /' "$_nd/error.log" >&2
+	return 1
 }
 
 # A TCP port on 127.0.0.1 that nothing listens on (for "unreachable URL").

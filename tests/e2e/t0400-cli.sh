@@ -17,12 +17,14 @@ expect_ok "$IPM" -q install --dry-run tty
 check "-q: nothing on stderr" test ! -s "$work/err"
 check "-q: the plan is still on stdout" grep -q "tty 1.0" "$work/out"
 
-# -q with --yes: approved already, so nothing to show; the work is done.
+# -q with --yes: approved already, so no plan to show; the work is done and
+# only its result line is said.
 expect_ok "$IPM" -q install --yes tty
-check "-q --yes install: silent" sh -c '! test -s "$1/out" && ! test -s "$1/err"' sh "$work"
+check "-q --yes install: nothing on stdout" test ! -s "$work/out"
+check "-q --yes install: the result line only" test "$(cat "$work/err")" = "installed tty 1.0"
 check "-q --yes install: installed" test -x "$IPM_PREFIX/bin/tty"
 expect_ok "$IPM" -q remove --yes tty
-check "-q --yes remove: silent" sh -c '! test -s "$1/out" && ! test -s "$1/err"' sh "$work"
+check "-q --yes remove: the result line only" sh -c '! test -s "$1/out" && test "$(cat "$1/err")" = "removed tty"' sh "$work"
 check "-q --yes remove: removed" test ! -e "$IPM_PREFIX/bin/tty"
 
 # --prefix after the command name.

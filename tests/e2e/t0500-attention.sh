@@ -2,7 +2,9 @@
 # The attention library as a first-class package: `ipm install attention`
 # builds it from this repository (offline, through the same git path as any
 # package), a program compiles against what it installed through pkg-config
-# and prints the article's numbers, and `ipm remove` takes every file back.
+# and prints the article's numbers, a grouped-query decoding example runs
+# right from several threads and a fork, and `ipm remove` takes every file
+# back.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -45,6 +47,23 @@ lib_version=$(pkg-config --modversion attention)
 check "the entry's version ($lib_version) is the library's" grep -q "\"version\":[[:space:]]*\"$lib_version\"" "$work/list.json"
 check "prints cosine similarity -0.39" grep -qx 'cosine similarity: -0.39' "$work/article.out"
 check "prints dot product -0.41" grep -qx 'dot product: -0.41' "$work/article.out"
+
+# Grouped-query decoding through the installed shared library: right
+# against a double loop, the same bits from four threads at once and from a
+# forked child, worker threads started once (not per call) and joined by
+# attn_release_threads.
+if cc -o "$work/gqa" "$top/examples/gqa_decode.c" $(pkg-config --cflags --libs attention) -pthread -lm 2>"$work/cc2.err"; then
+	ok "gqa example compiles against the installed library"
+else
+	not_ok "gqa example compiles against the installed library"
+	sed 's/^/# /' "$work/cc2.err"
+fi
+env -u LD_LIBRARY_PATH "$work/gqa" >"$work/gqa.out" 2>&1
+check "gqa decode matches the double-precision loop" grep -qx 'gqa 8:1 decode: max error below 1e-5' "$work/gqa.out"
+check "concurrent calls give the same results" grep -qx '400 calls from 4 threads: same results' "$work/gqa.out"
+check "calls start no new threads" grep -qx 'threads after them: unchanged' "$work/gqa.out"
+check "a forked child gets the same results" grep -qx 'forked child: same results' "$work/gqa.out"
+check "attn_release_threads leaves one thread" grep -qx 'threads after attn_release_threads: 1' "$work/gqa.out"
 
 check "a second install is a no-op" "$IPM" install --yes attention
 check "ipm remove --yes attention succeeds" "$IPM" remove --yes attention

@@ -208,8 +208,10 @@ expect_fail 1 "output '$team/index.json' is inside the registry directory '$team
 	"$IPM" registry build "$team" "$team/index.json"
 expect_fail 1 "is inside the registry directory" sh -c 'cd "$1" && "$2" registry build . packages/../index.json' sh "$team" "$IPM"
 check "nothing written inside the registry" test ! -e "$team/index.json" -a ! -e "$team/packages/index.json"
-expect_fail 1 "output '$work/www' is a directory" "$IPM" registry build "$team" "$work/www"
-check "with a hint" grep -qx "hint: name the file to write, e.g. '$work/www/index.json'" "$work/err"
+# an OUT not ending in .json is a sparse registry's directory (t0340)
+mkdir -p "$work/dir.json"
+expect_fail 1 "output '$work/dir.json' is a directory" "$IPM" registry build "$team" "$work/dir.json"
+check "with a hint" grep -qx "hint: name the file to write, e.g. '$work/dir.json/index.json'" "$work/err"
 expect_fail 2 "'registry build' needs DIR and OUT" "$IPM" registry build "$team"
 expect_fail 2 "'registry build' needs DIR and OUT" "$IPM" registry build
 expect_fail 2 "unexpected argument 'extra'" "$IPM" registry build "$team" "$work/x.json" extra

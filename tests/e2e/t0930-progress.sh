@@ -87,7 +87,8 @@ check "-q: no download lines" sh -c '! grep -q "/slow/" "$1"' sh "$work/err"
 # ---- a terminal ----
 # a package whose repository has a commit its mirror lacks (slow's is
 # cached already); the mirror is made first: a local repository's first
-# mirror links its objects, as git clone does, and transfers nothing
+# mirror links its objects, as git clone does, and transfers nothing;
+# TERM set, since TERM=dumb (as CI may have) asks for plain lines
 c=$(make_git_pkg "$work/git/fresh" fresh 1.0)
 git_entry fresh 1.0 "$work/git/fresh" "$c"
 "$IPM" -q install -y fresh >/dev/null 2>&1
@@ -117,7 +118,7 @@ _, status = os.waitpid(pid, 0)
 open(out_path, "wb").write(out)
 sys.exit(os.waitstatus_to_exitcode(status))
 EOF
-	python3 "$work/on_tty.py" 200 "$work/tty.out" "$IPM" install -y fresh slow
+	TERM=xterm python3 "$work/on_tty.py" 200 "$work/tty.out" "$IPM" install -y fresh slow
 	rc=$?
 	check "on a terminal: the install works" test "$rc" -eq 0
 	check "on a terminal: the step's line is redrawn in place with its time" \
@@ -131,7 +132,7 @@ EOF
 	# a narrow terminal: each redrawn line is cut to fit, or \r could not redraw it
 	"$IPM" -q remove -y slow
 	"$IPM" -q clean --keep 1 >/dev/null
-	python3 "$work/on_tty.py" 40 "$work/tty40.out" "$IPM" install -y slow
+	TERM=xterm python3 "$work/on_tty.py" 40 "$work/tty40.out" "$IPM" install -y slow
 	rc=$?
 	check "a 40-column terminal: the install works" test "$rc" -eq 0
 	check "a 40-column terminal: the step's line is cut to 39 columns" python3 -c '

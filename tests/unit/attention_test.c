@@ -2,7 +2,8 @@
  * Unit tests of the attention library: every kernel against a float64
  * reference (error bound: max(1e-5, 4x the error of a naive float32
  * computation)), on every instruction set this CPU runs, plus the article's
- * numbers, edge cases, argument errors and thread-count determinism.
+ * numbers, edge cases, argument errors and thread-count determinism; the
+ * thread pool (many calls, concurrent callers, release, fork).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -13,6 +14,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "attention.h"
 
@@ -971,6 +977,238 @@ static void test_sdpa_argument_errors(void **unused)
     problem_free(&p);
 }
 
+/* ------------------------------------------- grouped-query attention */
+
+/* Grouped-query heads with ratios 1, 2 and 8 (8 query heads over 8, 4 and
+ * 1 kv heads) against the float64 reference: single-query decoding over a
+ * key count that is no multiple of the decode chunk (4097: 16 chunks and
+ * one key), a few query positions with odd dims, causality and padding,
+ * prefill, and a long 8:1 decode over many chunks (33 of 1024 keys, the
+ * last one 233 keys). */
+static void test_sdpa_gqa_ratios(void **unused)
+{
+    static const size_t kv_heads[] = { 8, 4, 1 };
+    FOR_EACH_ISA({
+        problem p;
+        for (size_t g = 0; g < 3; g++) {
+            problem_make(&p, 1, 8, kv_heads[g], 1, 4097, 64, 64, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+            check_problem(&p, "gqa decode S=4097");
+            problem_free(&p);
+            problem_make(&p, 2, 8, kv_heads[g], 3, 1000, 17, 33, ATTN_CAUSAL_BOTTOM_RIGHT, 0, 1,
+                         1.0f);
+            check_problem(&p, "gqa decode odd sizes");
+            problem_free(&p);
+            problem_make(&p, 1, 8, kv_heads[g], 70, 130, 40, 24, ATTN_CAUSAL_TOP_LEFT, 1, 0,
+                         1.0f);
+            check_problem(&p, "gqa prefill");
+            problem_free(&p);
+        }
+        problem_make(&p, 1, 8, 1, 1, 33001, 64, 64, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+        check_problem(&p, "gqa decode S=33001");
+        problem_free(&p);
+    });
+}
+
+/* ------------------------------------------------------ the thread pool */
+
+/* Threads of this process (cmocka starts none). */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static float *copy_floats(const float *x, size_t n)
+{
+    float *c = malloc(n * sizeof(float));
+    assert_non_null(c);
+    memcpy(c, x, n * sizeof(float));
+    return c;
+}
+
+/* 1,001 calls start the workers once: the thread count after them is the
+ * one before, results are the same bits every time, attn_release_threads
+ * leaves the process with its own thread only, and the next call starts
+ * the workers again. */
+static void test_pool_many_calls(void **unused)
+{
+    problem p;
+    if (count_threads() < 0)
+        skip();
+    problem_make(&p, 1, 4, 2, 64, 64, 64, 64, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+    assert_int_equal(attn_set_num_threads(3), ATTN_OK);
+    attn_release_threads();
+    /* the process's own threads (a sanitizer may start one of its own) */
+    int base = count_threads();
+    memset(p.out, 0, p.o_n * sizeof(float)); /* gaps of strided layouts too */
+    assert_int_equal(run_sdpa(&p), ATTN_OK);
+    float *first = copy_floats(p.out, p.o_n);
+    int before = count_threads();
+    assert_true(before >= base + 2);
+    for (int i = 0; i < 1001; i++) {
+        memset(p.out, 0, p.o_n * sizeof(float));
+        assert_int_equal(run_sdpa(&p), ATTN_OK);
+        assert_memory_equal(first, p.out, p.o_n * sizeof(float));
+    }
+    assert_int_equal(count_threads(), before);
+    attn_release_threads();
+    assert_int_equal(count_threads(), before - 2);
+    attn_release_threads(); /* twice is fine */
+    assert_int_equal(run_sdpa(&p), ATTN_OK);
+    assert_memory_equal(first, p.out, p.o_n * sizeof(float));
+    assert_int_equal(count_threads(), before);
+    attn_set_num_threads(0);
+    check_problem(&p, "pool many calls");
+    free(first);
+    problem_free(&p);
+}
+
+typedef struct host_caller {
+    problem p;
+    float *expect, *expect_lse;
+    int calls, failures;
+    volatile int *stop; /* NULL: run `calls` times */
+} host_caller;
+
+static void *host_caller_main(void *arg)
+{
+    host_caller *c = arg;
+    for (int i = 0; c->stop ? !*c->stop : i < c->calls; i++) {
+        memset(c->p.out, 0, c->p.o_n * sizeof(float));
+        if (run_sdpa(&c->p) != ATTN_OK ||
+            memcmp(c->expect, c->p.out, c->p.o_n * sizeof(float)) != 0 ||
+            memcmp(c->expect_lse, c->p.lse, c->p.l_n * sizeof(float)) != 0)
+            c->failures++;
+    }
+    return NULL;
+}
+
+static void *releaser_main(void *arg)
+{
+    for (int i = 0; i < 20; i++) {
+        attn_release_threads();
+        usleep(500);
+    }
+    return arg;
+}
+
+/* The callers' shapes: prefill, a GQA decode over several chunks, a
+ * decode with padding, a small call that stays on its thread. */
+static void make_host_callers(host_caller *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        switch (i % 4) {
+        case 0:
+            problem_make(&c[i].p, 1, 4, 2, 100, 100, 32, 32, ATTN_CAUSAL_TOP_LEFT, 0, 0, 1.0f);
+            break;
+        case 1:
+            problem_make(&c[i].p, 1, 8, 1, 1, 5000, 64, 64, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+            break;
+        case 2:
+            problem_make(&c[i].p, 2, 4, 4, 2, 3000, 24, 40, ATTN_CAUSAL_BOTTOM_RIGHT, 0, 1, 1.0f);
+            break;
+        default:
+            problem_make(&c[i].p, 1, 1, 1, 2, 30, 8, 8, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+            break;
+        }
+        assert_int_equal(attn_set_num_threads(1), ATTN_OK);
+        /* the callers clear out (gaps of strided layouts included) */
+        memset(c[i].p.out, 0, c[i].p.o_n * sizeof(float));
+        assert_int_equal(run_sdpa(&c[i].p), ATTN_OK);
+        c[i].expect = copy_floats(c[i].p.out, c[i].p.o_n);
+        c[i].expect_lse = copy_floats(c[i].p.lse, c[i].p.l_n);
+    }
+}
+
+static void free_host_callers(host_caller *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].expect);
+        free(c[i].expect_lse);
+        problem_free(&c[i].p);
+    }
+}
+
+/* Four host threads call at once, while a fifth releases the pool again
+ * and again: every result is the one a single thread computes. */
+static void test_pool_concurrent_callers(void **unused)
+{
+    enum { N = 4 };
+    host_caller c[N];
+    pthread_t th[N], releaser;
+    make_host_callers(c, N);
+    assert_int_equal(attn_set_num_threads(3), ATTN_OK);
+    for (int i = 0; i < N; i++) {
+        c[i].calls = 40;
+        assert_int_equal(pthread_create(&th[i], NULL, host_caller_main, &c[i]), 0);
+    }
+    assert_int_equal(pthread_create(&releaser, NULL, releaser_main, NULL), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(pthread_join(releaser, NULL), 0);
+    for (int i = 0; i < N; i++)
+        if (c[i].failures)
+            fail_msg("caller %d (shape %d): %d of %d calls differ from one thread's", i, i % 4,
+                     c[i].failures, c[i].calls);
+    attn_set_num_threads(0);
+    free_host_callers(c, N);
+}
+
+/* A fork while another thread is calling: the child, which has none of
+ * the workers, gets correct results from a pool of its own, and so does
+ * the parent afterwards. */
+static void test_pool_fork(void **unused)
+{
+    enum { N = 2 };
+    host_caller c[N];
+    pthread_t th;
+    volatile int stop = 0;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot follow a child of a threaded process that
+     * starts threads ("dup thread with used id"): not a finding. */
+    skip();
+#endif
+    make_host_callers(c, N);
+    assert_int_equal(attn_set_num_threads(3), ATTN_OK);
+    c[0].stop = &stop;
+    assert_int_equal(pthread_create(&th, NULL, host_caller_main, &c[0]), 0);
+    for (int f = 0; f < 3; f++) {
+        usleep(2000);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int bad = 0;
+            for (int i = 0; i < 5; i++) {
+                memset(c[1].p.out, 0, c[1].p.o_n * sizeof(float));
+                bad |= run_sdpa(&c[1].p) != ATTN_OK ||
+                       memcmp(c[1].expect, c[1].p.out, c[1].p.o_n * sizeof(float)) != 0;
+            }
+            attn_release_threads();
+            _exit(bad);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(c[0].failures, 0);
+    c[1].calls = 3;
+    host_caller_main(&c[1]);
+    assert_int_equal(c[1].failures, 0);
+    attn_set_num_threads(0);
+    free_host_callers(c, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -996,6 +1234,14 @@ int main(void)
          * rounding dominates and the naive loop is sometimes lucky). */
         cmocka_unit_test(test_sdpa_decode_gqa),
         cmocka_unit_test(test_sdpa_causal_skip),
+        cmocka_unit_test(test_sdpa_gqa_ratios),
+        cmocka_unit_test(test_pool_many_calls),
+        cmocka_unit_test(test_pool_concurrent_callers),
+        cmocka_unit_test(test_pool_fork),
     };
+    /* ATTN_TEST_FILTER=test_pool_* runs some tests only (the sanitizer
+     * runs of make check-attention-tsan). */
+    if (getenv("ATTN_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("ATTN_TEST_FILTER"));
     return cmocka_run_group_tests_name("attention", tests, NULL, NULL);
 }

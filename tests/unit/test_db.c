@@ -595,6 +595,117 @@ static void test_search(void **state)
 	ipm_search_hits_free(hits, n);
 }
 
+static int count_names(void *ctx, const char *name, const float *vec, size_t len)
+{
+	struct ipm_buf *names = ctx;
+	ipm_buf_addf(names, "%s ", name);
+	return 0;
+}
+
+/* A sparse registry's update: changed rows, their FTS rows and the name
+ * vectors of names added and removed, and nothing else. */
+static void test_import_keep(void **state)
+{
+	struct fixture *f = *state;
+	float vec[4] = { 1, 0, 0.5f, 0 };
+	struct ipm_import_item first[] = {
+		{ "alpha", "o/alpha", "the first letter", "greek", "", vec, 4, NULL, NULL },
+		{ "beta", "o/beta", "the second letter", "greek", "{\"beta\":1}", vec, 4, NULL, NULL },
+		{ "gamma", NULL, "the third letter", "greek", "", vec, 4, NULL, NULL },
+	};
+	const char *shards[] = { "aa", "bb", "aa" }, *digests[] = { "1111", "2222", "3333" };
+	struct ipm_registry_row row = { "sp", "http", "http://x/index.json", "e1", NULL, NULL, 0, 0, 0, 0 };
+	const char *order[] = { "sp" };
+	struct ipm_db_import *imp = NULL;
+	struct ipm_shard_row *rows = NULL;
+	struct ipm_registry_file *files = NULL;
+	struct ipm_search_hit *hits;
+	struct ipm_buf names = IPM_BUF_INIT;
+	char *json, *reg, *name, *sha;
+	size_t n;
+
+	assert_int_equal(ipm_db_import_begin(&imp, f->db, &row), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(ipm_db_import_add_sparse(imp, &first[i], shards[i], digests[i]), 0);
+	assert_int_equal(ipm_db_import_file(imp, "shards/aa.json", "aaaa", "\"e-aa\"", "Mon, 01 Jan 2024 00:00:00 GMT"), 0);
+	assert_int_equal(ipm_db_import_commit(imp), 0);
+	/* an entry whose package file was never fetched: json "", and its name */
+	assert_int_equal(ipm_db_entry_find_named(&json, &reg, &name, f->db, "o/alpha", order, 1), 0);
+	assert_string_equal(json, "");
+	assert_string_equal(name, "alpha");
+	free(json), free(reg), free(name);
+	assert_int_equal(ipm_db_sparse_entry(&sha, f->db, "sp", "alpha"), 0);
+	assert_string_equal(sha, "1111");
+	free(sha);
+	assert_int_equal(ipm_db_shard_rows(&rows, &n, f->db, "sp", "aa"), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].held + rows[1].held, 0);
+	ipm_shard_rows_free(rows, n);
+	assert_int_equal(ipm_db_shard_rows(&rows, &n, f->db, "sp", "bb"), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].held, 1);
+	ipm_shard_rows_free(rows, n);
+
+	/* keep: beta changes, gamma goes, delta comes */
+	struct ipm_import_item changed = { "beta", "o/beta", "the second letter, revised", "greek", "{\"beta\":2}",
+					   vec, 4, NULL, NULL };
+	struct ipm_import_item added = { "delta", NULL, "the fourth letter", "greek", "", vec, 4, NULL, NULL };
+	row.stamp = "e2";
+	assert_int_equal(ipm_db_import_begin_flags(&imp, f->db, &row, IPM_DB_IMPORT_KEEP), 0);
+	assert_int_equal(ipm_db_import_add_sparse(imp, &changed, "bb", "2223"), 0);
+	assert_int_equal(ipm_db_import_add_sparse(imp, &added, "cc", "4444"), 0);
+	assert_int_equal(ipm_db_import_remove(imp, "gamma"), 0);
+	assert_int_equal(ipm_db_import_file_drop(imp, "shards/aa.json"), 0);
+	assert_int_equal(ipm_db_import_file(imp, "index.json", "rrrr", "\"e2\"", NULL), 0);
+	assert_int_equal(ipm_db_import_commit(imp), 0);
+	assert_int_equal(ipm_db_registry_get(&row, f->db, "sp"), 0);
+	assert_int_equal(row.nentries, 3);
+	assert_string_equal(row.stamp, "e2");
+	ipm_registry_row_release(&row);
+	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "beta", order, 1), 0);
+	assert_string_equal(json, "{\"beta\":2}");
+	free(json), free(reg);
+	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "gamma", order, 1), IPM_ENOTFOUND);
+	/* the search index follows: the old text is gone, the new found */
+	assert_int_equal(ipm_db_entry_search(&hits, &n, f->db, "revised", 10), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(hits[0].name, "beta");
+	ipm_search_hits_free(hits, n);
+	assert_int_equal(ipm_db_entry_search(&hits, &n, f->db, "third", 10), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ipm_db_entry_search(&hits, &n, f->db, "greek", 10), 0);
+	assert_int_equal(n, 3);
+	ipm_search_hits_free(hits, n);
+	/* every name has one vector: the removed one gone, the added one there */
+	assert_int_equal(ipm_db_name_vectors(f->db, count_names, &names), 0);
+	assert_string_equal(names.ptr, "alpha beta delta ");
+	ipm_buf_release(&names);
+	assert_int_equal(ipm_db_registry_files(&files, &n, f->db, "sp"), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(files[0].path, "index.json");
+	assert_string_equal(files[0].etag, "\"e2\"");
+	assert_null(files[0].modified);
+	ipm_registry_files_free(files, n);
+
+	/* a lazily fetched file is kept only while the entry still names it */
+	assert_int_equal(ipm_db_sparse_store(f->db, "sp", "alpha", "1111", "{\"alpha\":1}", "packages/al/ph/alpha.json",
+					     NULL, NULL), 0);
+	assert_int_equal(ipm_db_sparse_store(f->db, "sp", "delta", "0000", "{\"delta\":1}", "packages/de/lt/delta.json",
+					     NULL, NULL), 0);
+	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "alpha", order, 1), 0);
+	assert_string_equal(json, "{\"alpha\":1}");
+	free(json), free(reg);
+	assert_int_equal(ipm_db_entry_find(&json, &reg, f->db, "delta", order, 1), 0);
+	assert_string_equal(json, "");
+	free(json), free(reg);
+	/* a full import forgets the files recorded */
+	struct ipm_import_item one[] = { { "alpha", NULL, "a", "", "{}", NULL, 0, NULL, NULL } };
+	import(f->db, "sp", one, 1);
+	assert_int_equal(ipm_db_registry_files(&files, &n, f->db, "sp"), 0);
+	assert_int_equal(n, 0);
+	ipm_registry_files_free(files, n);
+}
+
 static void test_large_registry(void **state)
 {
 	struct fixture *f = *state;
@@ -715,6 +826,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_name_vectors_dense, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_keep, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
