@@ -62,9 +62,16 @@ bench-verify: all
 .PHONY: bench-bincache
 bench-bincache: all
 	@BUILD=$(BUILD) bench/bincache-bench.sh
+
 # The sparse registry protocol against the single index document, over
 # nginx on 127.0.0.1 (a few minutes; not part of `make bench`):
 # bench/sparse-bench.sh (RUNS, N_ENTRIES).
 .PHONY: bench-sparse
 bench-sparse: all
 	@BUILD=$(BUILD) bench/sparse-bench.sh
+
+# Plans in parallel (issue 12): 3 CPU-bound builds in one plan against
+# their single installs, and a local mirror's fetch against git clone.
+.PHONY: bench-parallel
+bench-parallel: all
+	@BUILD=$(BUILD) bench/parallel-bench.sh

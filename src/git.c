@@ -1,6 +1,7 @@
 /* Git sources through libgit2: bare mirrors in the cache, pinned checkouts. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,105 @@ static int open_mirror(git_repository **out, const char *dir)
 	return ipm_rm_rf(dir);
 }
 
+/* 1 for a repository on this machine: a file:// URL or a path. */
+static int is_local(const char *url)
+{
+	return strncmp(url, "file://", 7) == 0 || (!strstr(url, "://") && ipm_is_dir(url));
+}
+
+/* Puts a hard link to (or, across file systems, a copy of) the file from
+ * at to. */
+static int link_or_copy(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, rc = 0;
+
+	if (link(from, to) == 0 || errno == EEXIST)
+		return 0;
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return ipm_error_set(IPM_ERROR, "cannot read '%s': %s", from, strerror(errno));
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) {
+		close(in);
+		return ipm_error_set(IPM_ERROR, "cannot write '%s': %s", to, strerror(errno));
+	}
+	while (rc == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, (size_t)n) != n)
+			rc = ipm_error_set(IPM_ERROR, "cannot copy '%s': %s", from, strerror(errno));
+	}
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = ipm_error_set(IPM_ERROR, "cannot write '%s': %s", to, strerror(errno));
+	return rc;
+}
+
+/* Links every object file (loose objects and packs) of the objects
+ * directory from into to, keeping the layout; info/ is left out (its
+ * alternates are the source's business). */
+static int link_objects(const char *from, const char *to, int top)
+{
+	DIR *d = opendir(from);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return ipm_error_set(IPM_ERROR, "cannot read '%s': %s", from, strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		char *src, *dst;
+		struct stat st;
+
+		if (de->d_name[0] == '.' || (top && strcmp(de->d_name, "info") == 0))
+			continue;
+		src = xasprintf("%s/%s", from, de->d_name);
+		dst = xasprintf("%s/%s", to, de->d_name);
+		if (lstat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+				rc = ipm_error_set(IPM_ERROR, "cannot create directory '%s': %s", dst, strerror(errno));
+			else
+				rc = link_objects(src, dst, 0);
+		} else if (S_ISREG(st.st_mode)) {
+			rc = link_or_copy(src, dst);
+		}
+		free(src);
+		free(dst);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Fills the new mirror repo (at tmp) with the objects of the repository on
+ * this machine at url, as git clone does: their files hard-linked (copied
+ * across file systems) rather than fetched. A fetch through libgit2's local
+ * transport packs every object again, deltas and all, in one thread: 2.5-4x
+ * the time of git clone. Objects never change, so sharing their files is
+ * safe. fetch_all, run next, then sets the mirror's refs from the source
+ * and transfers only what is still missing (nothing, usually). 0 also when
+ * the source cannot be opened: the fetch then says why.
+ */
+static int link_local_objects(git_repository *repo, const char *url)
+{
+	git_repository *src = NULL;
+	const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+	char *from, *to;
+	int rc;
+
+	if (git_repository_open_ext(&src, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		git_error_clear();
+		return 0;
+	}
+	/* a linked work tree's objects are in its main repository's */
+	from = xasprintf("%sobjects", git_repository_commondir(src));
+	to = xasprintf("%sobjects", git_repository_path(repo));
+	rc = ipm_is_dir(from) ? link_objects(from, to, 1) : 0;
+	free(from);
+	free(to);
+	git_repository_free(src);
+	return rc;
+}
+
 /* Creates or updates the mirror of url at dir. A new mirror is built in
  * <dir>.tmp-<pid> and renamed into place, so a killed clone never leaves a
  * directory that looks like a mirror. */
@@ -315,6 +415,8 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 		rc = git_fail(IPM_ERROR, tmp);
 		goto done;
 	}
+	if (is_local(fetch_url) && (rc = link_local_objects(repo, fetch_url)) < 0)
+		goto done;
 	if ((rc = fetch_all(out_head, repo, fetch_url, url, ipm_fetch_limits(ctx))) < 0)
 		goto done;
 	git_repository_free(repo);

@@ -21,7 +21,9 @@
  * (which wakes libssh2's poll) when one is broken. It watches the other
  * transports too, as a second line.
  *
- * Fetches run one at a time in ipm, so the clock is one static state,
+ * Fetches run one at a time in a process (a plan's concurrent fetches
+ * each run in a worker process of their own, see ipm/worker.h), so the
+ * clock is one static state,
  * armed by ipm_git_limits_begin for each fetch and guarded by a mutex
  * against the watchdog.
  */

@@ -3,18 +3,22 @@
  *
  * A plan is one transaction (src/txn.c): every item is built into a fresh
  * store tree (ipm_txn_new_store), checked, and linked into the prefix at
- * once, so that its dependents build against it (ipm_txn_switch); the rows
- * of all of them and the history entry are committed together at the end
- * (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
+ * once, so that its dependents build against it (ipm_txn_switch). Fetches,
+ * and builds whose dependencies are linked, run at the same time, each in
+ * a worker process (ipm/worker.h); this process alone links, writes the
+ * database and reports. The rows of all of them and the history entry
+ * are committed together at the end (ipm_txn_commit). A failure, Ctrl-C or a kill before that undoes every
  * link and deletes what was built; recovery (ipm_recover) does it for a
  * killed run. Removal is the same without builds (ipm_remove_set).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -34,6 +38,7 @@
 #include "ipm/log.h"
 #include "ipm/stage.h"
 #include "ipm/txn.h"
+#include "ipm/worker.h"
 #include "ipm/xalloc.h"
 
 #define TAIL_LINES 10
@@ -393,6 +398,81 @@ static int inside_dir(const char *prefix, const char *rel, const char *dir)
 	return strncmp(rel, dir, d) == 0 && (rel[d] == '\0' || rel[d] == '/');
 }
 
+/*
+ * While a plan's builds run, ipm links the finished ones into the prefix,
+ * which each running build watches for its recipe's own writes there
+ * (undo_prefix_writes). The two take this lock, a file of the build root
+ * (each process its own open file: flock is per open file), so that a
+ * build never sees a link half made (a directory made for links not yet
+ * there). Returns the descriptor to pass to prefix_unlock; -1 (no lock)
+ * when the file cannot be made, which only loses that guard.
+ */
+static int prefix_lock(struct ipm_ctx *ctx)
+{
+	char *dir = xasprintf("%s/build", ctx->cfg.home);
+	char *path = xasprintf("%s/.prefix.lock", dir);
+	int fd = -1;
+
+	if (ipm_mkdir_p(dir, 0755) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ipm_error_clear();
+	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	free(path);
+	free(dir);
+	return fd;
+}
+
+static void prefix_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* 1 when prefix/rel is a link of ipm's: a symbolic link into the store.
+ * Other builds of the plan run meanwhile, and ipm links each into the
+ * prefix as it ends: those links are no recipe's writes. */
+static int ipm_link(const char *prefix, const char *rel, const char *home)
+{
+	char *path = xasprintf("%s/%s", prefix, rel), *store = xasprintf("%s/store/", home);
+	char target[4096];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	int ours = n < 0 && errno == ENOENT;   /* gone: nothing to take away */
+
+	if (n > 0) {
+		target[n] = '\0';
+		ours = strncmp(target, store, strlen(store)) == 0;
+	}
+	free(path);
+	free(store);
+	return ours;
+}
+
+/* 1 when the directory prefix/rel holds a link of ipm's, at any depth. */
+static int holds_ipm_link(const char *prefix, const char *rel, const char *home)
+{
+	char *path = strcmp(rel, ".") == 0 ? xstrdup(prefix) : xasprintf("%s/%s", prefix, rel);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		char *sub;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = strcmp(rel, ".") == 0 ? xstrdup(de->d_name) : xasprintf("%s/%s", rel, de->d_name);
+		if (de->d_type == DT_LNK)
+			found = ipm_link(prefix, sub, home);
+		else if (de->d_type == DT_DIR)
+			found = holds_ipm_link(prefix, sub, home);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+	free(path);
+	return found;
+}
+
 /* Takes away what a recipe wrote into the prefix itself: IPM_EBUILD naming
  * it, or 0 when it wrote nothing there. What ipm itself made meanwhile in
  * its home or cache is no recipe's doing: by default the home,
@@ -408,7 +488,17 @@ static int undo_prefix_writes(const struct ipm_snapshot *before, const char *pre
 	if ((rc = ipm_snapshot_new_entries(&fresh, &nfresh, before, prefix)) < 0 || nfresh == 0)
 		return rc;
 	for (size_t i = 0; i < nfresh; i++) {
-		if (inside_dir(prefix, fresh[i], home) || inside_dir(prefix, fresh[i], cache))
+		if (inside_dir(prefix, fresh[i], home) || inside_dir(prefix, fresh[i], cache) ||
+		    ipm_link(prefix, fresh[i], home))
+			free(fresh[i]);
+		else
+			fresh[kept++] = fresh[i];
+	}
+	nfresh = kept;
+	/* a directory that holds ipm's links is ipm's too (made by a link) */
+	kept = 0;
+	for (size_t i = 0; i < nfresh; i++) {
+		if (holds_ipm_link(prefix, fresh[i], home))
 			free(fresh[i]);
 		else
 			fresh[kept++] = fresh[i];
@@ -498,9 +588,12 @@ static int adopt_stage(struct build_result *out, struct ipm_ctx *ctx, const char
 	const char *forbidden[] = { build_root, store_root };
 	char **leaks = NULL;
 	size_t nleaks = 0;
-	int rc;
+	int rc, lock;
 
-	if ((rc = undo_prefix_writes(before, prefix, name, own_home, own_cache)) < 0)
+	lock = prefix_lock(ctx);
+	rc = undo_prefix_writes(before, prefix, name, own_home, own_cache);
+	prefix_unlock(lock);
+	if (rc < 0)
 		goto done;
 	if ((rc = ipm_rm_rf(store_dir)) < 0)
 		goto done;
@@ -622,8 +715,10 @@ static int build_item(struct build_result *out, struct ipm_ctx *ctx, const struc
 			struct ipm_error_saved saved;
 			ipm_error_save(&saved);
 			char *own_home = ipm_path_absolute(ctx->cfg.home), *own_cache = ipm_path_absolute(ctx->cfg.cache);
+			int lock = prefix_lock(ctx);
 			if (undo_prefix_writes(&before, prefix, name, own_home, own_cache) < 0)
 				ipm_log(IPM_LOG_WARN, "%s", ipm_error_message());
+			prefix_unlock(lock);
 			free(own_home);
 			free(own_cache);
 			ipm_error_restore(&saved);
@@ -910,12 +1005,388 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	return ipm_plan_execute(ctx, plan, NULL);
 }
 
+/* ---- running a plan: fetches and builds at the same time ---- */
+
+/* Transfers in flight at once unless IPM_FETCH_JOBS says otherwise: enough
+ * to hide each one's latency, few enough not to hammer one server. */
+#define FETCH_JOBS 4
+
+static size_t fetch_jobs(void)
+{
+	const char *v = getenv("IPM_FETCH_JOBS");
+	long n = v && *v ? strtol(v, NULL, 10) : FETCH_JOBS;
+
+	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
+/* Items whose sources are the same mirror or download: fetched one after
+ * the other by one worker, since they share a cache entry. */
+struct fetch_job {
+	struct ipm_ctx *ctx;
+	const struct ipm_plan *plan;
+	size_t *items;
+	size_t nitems;
+};
+
+static const char *fetch_key(const struct ipm_source *s)
+{
+	if (s->kind == IPM_SOURCE_ARCHIVE)
+		return s->sha256 && *s->sha256 ? s->sha256 : s->url ? s->url : "";
+	return s->git ? s->git : "";
+}
+
+/* In a worker: hands back the failing item's index. */
+static int fetch_job_run(void *opaque)
+{
+	struct fetch_job *j = opaque;
+	char idx[32];
+	int rc = 0;
+
+	for (size_t k = 0; k < j->nitems && rc == 0; k++) {
+		const struct ipm_plan_item *it = &j->plan->items[j->items[k]];
+
+		snprintf(idx, sizeof(idx), "%zu", j->items[k]);
+		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
+		rc = ipm_fetch_source(&j->ctx->fetch, &it->source);
+		if (rc < 0 && ipm_interrupted())
+			rc = ipm_interrupt_check();   /* the transfer stopped because of Ctrl-C */
+		else if (rc < 0)
+			ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
+	}
+	if (rc < 0)
+		ipm_worker_return(idx);
+	return rc;
+}
+
+/*
+ * Fetches the sources of the items marked in need, at most fetch_jobs() at
+ * a time. The first failure is the error (*failed: its item); the fetches
+ * still running are stopped then (what they leave in the cache is
+ * temporary names that the next fetch removes). Ctrl-C stops them all.
+ */
+static int fetch_sources(size_t *failed, struct ipm_ctx *ctx, const struct ipm_plan *plan, const char *need)
+{
+	struct fetch_job *jobs = xcalloc(plan->n ? plan->n : 1, sizeof(*jobs));
+	struct ipm_worker *ws = xcalloc(plan->n ? plan->n : 1, sizeof(*ws));
+	char *handled = xcalloc(plan->n ? plan->n : 1, 1);
+	size_t njobs = 0, next = 0, running = 0, limit = fetch_jobs();
+	int rc = 0, stop = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		size_t j;
+		if (!need[i])
+			continue;
+		for (j = 0; j < njobs; j++)
+			if (plan->items[jobs[j].items[0]].source.kind == plan->items[i].source.kind &&
+			    strcmp(fetch_key(&plan->items[jobs[j].items[0]].source),
+				   fetch_key(&plan->items[i].source)) == 0)
+				break;
+		if (j == njobs) {
+			jobs[njobs].ctx = ctx;
+			jobs[njobs].plan = plan;
+			jobs[njobs].items = xcalloc(plan->n, sizeof(size_t));
+			njobs++;
+		}
+		jobs[j].items[jobs[j].nitems++] = i;
+	}
+	for (size_t j = 0; j < njobs; j++)
+		ws[j].fd = -1;
+
+	for (;;) {
+		while (!stop && next < njobs && running < limit) {
+			if ((rc = ipm_interrupt_check()) < 0 ||
+			    (rc = ipm_worker_start(&ws[next], fetch_job_run, &jobs[next])) < 0) {
+				*failed = jobs[next].items[0];
+				stop = 1;
+				break;
+			}
+			next++;
+			running++;
+		}
+		if (!running)
+			break;
+		ipm_worker_wait(ws, next, 100);
+		if (ipm_interrupted() && !stop) {
+			stop = 1;
+			for (size_t j = 0; j < next; j++)
+				ipm_worker_cancel(&ws[j]);
+		}
+		for (size_t j = 0; j < next; j++) {
+			if (!ws[j].done || handled[j])
+				continue;
+			handled[j] = 1;
+			running--;
+			if (ws[j].rc >= 0 || rc < 0)
+				continue;
+			rc = ipm_worker_error(&ws[j]);
+			*failed = ws[j].nvalues ? (size_t)strtoul(ws[j].values[0], NULL, 10) : jobs[j].items[0];
+			if (!stop) {
+				for (size_t k = 0; k < next; k++) {
+					if (ws[k].done)
+						continue;
+					ipm_log(IPM_LOG_INFO, "stopped fetching '%s' %s: the plan failed",
+						plan->items[jobs[k].items[0]].entry.name,
+						plan->items[jobs[k].items[0]].release->version);
+					ipm_worker_cancel(&ws[k]);
+				}
+			}
+			stop = 1;
+		}
+	}
+	/* Ctrl-C is the error, whatever it made fail */
+	if (ipm_interrupted()) {
+		rc = ipm_interrupt_check();
+		if (*failed == IPM_PLAN_NONE_FAILED && njobs)
+			*failed = jobs[next < njobs ? next : 0].items[0];
+	}
+	for (size_t j = 0; j < njobs; j++) {
+		ipm_worker_release(&ws[j]);
+		free(jobs[j].items);
+	}
+	free(handled);
+	free(ws);
+	free(jobs);
+	return rc;
+}
+
+/* A build in a worker: the job count it may use (its share of the
+ * budget), the tree it builds into. */
+struct build_job {
+	struct ipm_ctx *ctx;
+	const struct ipm_plan_item *it;
+	char *store_dir;
+	int jobs;
+};
+
+/* In a worker: obtain_tree, handing back what linking needs: the method's
+ * index, the number of sonames provided, those, then those needed. */
+static int build_job_run(void *opaque)
+{
+	struct build_job *j = opaque;
+	struct build_result b;
+	char num[32];
+	int rc;
+
+	j->ctx->cfg.jobs = j->jobs;   /* this process's copy: build_env reads it */
+	memset(&b, 0, sizeof(b));
+	if ((rc = obtain_tree(&b, j->ctx, j->it, j->store_dir)) < 0)
+		return rc;
+	snprintf(num, sizeof(num), "%td", b.method - j->it->entry.methods);
+	ipm_worker_return(num);
+	snprintf(num, sizeof(num), "%zu", b.linkage.nprovides);
+	ipm_worker_return(num);
+	for (size_t k = 0; k < b.linkage.nprovides; k++)
+		ipm_worker_return(b.linkage.provides[k]);
+	for (size_t k = 0; k < b.linkage.nneeds; k++)
+		ipm_worker_return(b.linkage.needs[k]);
+	build_result_release(&b);
+	return 0;
+}
+
+/* The build_result that a build job's worker handed back. */
+static int build_result_of(struct build_result *b, const struct build_job *j, const struct ipm_worker *w)
+{
+	size_t m, np;
+
+	memset(b, 0, sizeof(*b));
+	if (w->nvalues < 2 || (m = strtoul(w->values[0], NULL, 10)) >= j->it->entry.nmethods ||
+	    (np = strtoul(w->values[1], NULL, 10)) > w->nvalues - 2)
+		return ipm_error_set(IPM_ERROR, "the build of '%s' reported a malformed result", j->it->entry.name);
+	b->method = &j->it->entry.methods[m];
+	b->store_dir = xstrdup(j->store_dir);
+	b->linkage.nprovides = np;
+	b->linkage.provides = xcalloc(np + 1, sizeof(char *));
+	for (size_t k = 0; k < np; k++)
+		b->linkage.provides[k] = xstrdup(w->values[2 + k]);
+	b->linkage.nneeds = w->nvalues - 2 - np;
+	b->linkage.needs = xcalloc(b->linkage.nneeds + 1, sizeof(char *));
+	for (size_t k = 0; k < b->linkage.nneeds; k++)
+		b->linkage.needs[k] = xstrdup(w->values[2 + np + k]);
+	return 0;
+}
+
+/* Checks a built item and links it into the prefix, in ipm itself: the
+ * transaction and the database are this process's alone. */
+static int link_built(struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm_plan *plan, const char *skip,
+		      size_t i, const struct build_job *j, const struct ipm_worker *w)
+{
+	const struct ipm_plan_item *it = &plan->items[i];
+	struct build_result b;
+	struct ipm_package_row row;
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = build_result_of(&b, j, w);
+	if (rc == 0)
+		rc = check_sonames(ctx, plan, skip, i, &b);
+	if (rc == 0)
+		rc = make_row(&row, ctx, it, &b);
+	if (rc == 0) {
+		int lock = prefix_lock(ctx);
+		rc = ipm_txn_switch(txn, it->entry.name, &row);
+		prefix_unlock(lock);
+	}
+	if (rc == 0)
+		ipm_log(IPM_LOG_DEBUG, "linked '%s' %s", it->entry.name, it->release->version);
+	release_row(&row);
+	free(b.store_dir);
+	xfree_strv(b.linkage.provides, b.linkage.nprovides);
+	xfree_strv(b.linkage.needs, b.linkage.nneeds);
+	return rc;
+}
+
+enum build_state { B_WAIT, B_RUN, B_LINKED, B_DONE };
+
+/* 1 when every dependency of item i in the plan is linked (or was
+ * installed already): it builds against them in the prefix. */
+static int deps_linked(const struct ipm_plan *plan, const char *skip, const char *state, size_t i)
+{
+	const struct ipm_plan_item *it = &plan->items[i];
+
+	for (size_t d = 0; d < it->entry.ndepends; d++)
+		for (size_t k = 0; k < plan->n; k++)
+			if (k != i && !skip[k] && state[k] != B_LINKED &&
+			    strcmp(plan->items[k].entry.name, it->entry.depends[d].name) == 0)
+				return 0;
+	return 1;
+}
+
+/*
+ * Builds the items not skipped, each in a worker as soon as its
+ * dependencies in the plan are linked, and links each in ipm as soon as
+ * it is built.
+ *
+ * The job budget (the config's "jobs", the number of CPUs by default) is
+ * split: a build starts only with a share of at least one job, and gets
+ * what is free divided among the items ready to start, as IPM_JOBS; its
+ * share is free again when it ends. Recipes pass IPM_JOBS to make -j,
+ * cmake and ninja, which a GNU make jobserver would not reach (an
+ * explicit -j in a sub-make turns the jobserver off), so a split is what
+ * every recipe honours; the cost is that a build started alone keeps its
+ * share while others wait.
+ *
+ * The first failure stops the plan: no build starts after it, and the
+ * builds still running are cancelled (their result would be undone with
+ * the plan anyway), each said so. *failed: the failing item.
+ */
+static int build_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm_plan *plan,
+		       const char *skip, struct ipm_plan_outcome *out)
+{
+	size_t n = plan->n ? plan->n : 1;
+	struct ipm_worker *ws = xcalloc(n, sizeof(*ws));
+	struct build_job *jobs = xcalloc(n, sizeof(*jobs));
+	char *state = xcalloc(n, 1);
+	int budget = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : 1, free_jobs = budget;
+	size_t running = 0;
+	int rc = 0, stop = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		ws[i].fd = -1;
+	for (;;) {
+		size_t nready = 0;
+
+		for (size_t i = 0; !stop && i < plan->n; i++)
+			nready += !skip[i] && state[i] == B_WAIT && deps_linked(plan, skip, state, i);
+		for (size_t i = 0; !stop && free_jobs > 0 && i < plan->n; i++) {
+			const struct ipm_plan_item *it = &plan->items[i];
+			size_t share_of = nready < (size_t)free_jobs ? nready : (size_t)free_jobs;
+
+			if (skip[i] || state[i] != B_WAIT || !deps_linked(plan, skip, state, i))
+				continue;
+			jobs[i].ctx = ctx;
+			jobs[i].it = it;
+			jobs[i].jobs = free_jobs / (int)(share_of ? share_of : 1);
+			if (jobs[i].jobs < 1)
+				jobs[i].jobs = 1;
+			if ((rc = ipm_interrupt_check()) < 0 ||
+			    (rc = ipm_txn_new_store(&jobs[i].store_dir, txn, it->entry.name, it->release->version)) < 0 ||
+			    (rc = ipm_worker_start(&ws[i], build_job_run, &jobs[i])) < 0) {
+				*failed = i;
+				stop = 1;
+				break;
+			}
+			state[i] = B_RUN;
+			free_jobs -= jobs[i].jobs;
+			nready--;
+			running++;
+		}
+		if (!running)
+			break;
+		ipm_worker_wait(ws, plan->n, 100);
+		if (ipm_interrupted() && !stop) {
+			stop = 1;
+			for (size_t i = 0; i < plan->n; i++)
+				if (state[i] == B_RUN)
+					ipm_worker_cancel(&ws[i]);
+		}
+		for (size_t i = 0; i < plan->n; i++) {
+			const struct ipm_plan_item *it = &plan->items[i];
+			int lrc;
+
+			if (state[i] != B_RUN || !ws[i].done)
+				continue;
+			state[i] = B_DONE;
+			running--;
+			free_jobs += jobs[i].jobs;
+			if (ws[i].rc >= 0 && !stop) {
+				if ((lrc = link_built(ctx, txn, plan, skip, i, &jobs[i], &ws[i])) == 0) {
+					state[i] = B_LINKED;
+					out->items[i] = IPM_ITEM_BUILT;
+					continue;
+				}
+			} else if (ws[i].rc >= 0) {
+				/* built while the plan was failing: never linked */
+				out->items[i] = IPM_ITEM_UNDONE;
+				continue;
+			} else if (ws[i].cancelled || rc < 0) {
+				out->items[i] = IPM_ITEM_CANCELLED;
+				continue;
+			} else {
+				lrc = ipm_worker_error(&ws[i]);
+			}
+			/* the first failure */
+			rc = lrc;
+			*failed = i;
+			if (!stop) {
+				struct ipm_buf names = IPM_BUF_INIT;
+				size_t nnames = 0;
+				for (size_t k = 0; k < plan->n; k++) {
+					if (state[k] != B_RUN)
+						continue;
+					ipm_buf_addf(&names, "%s'%s'", nnames++ ? ", " : "", plan->items[k].entry.name);
+					ipm_worker_cancel(&ws[k]);
+				}
+				if (nnames)
+					ipm_log(IPM_LOG_INFO, "'%s' failed: cancelling the build%s of %s", it->entry.name,
+						nnames > 1 ? "s" : "", names.ptr);
+				ipm_buf_release(&names);
+			}
+			stop = 1;
+		}
+	}
+	if (ipm_interrupted()) {
+		rc = ipm_interrupt_check();
+		if (*failed == IPM_PLAN_NONE_FAILED)
+			for (size_t i = 0; i < plan->n && *failed == IPM_PLAN_NONE_FAILED; i++)
+				if (!skip[i] && state[i] != B_LINKED)
+					*failed = i;
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		ipm_worker_release(&ws[i]);
+		free(jobs[i].store_dir);
+	}
+	free(state);
+	free(jobs);
+	free(ws);
+	return rc;
+}
+
 int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ipm_plan_outcome *out)
 {
 	struct ipm_plan_outcome local = { 0 };
 	struct ipm_txn *txn = NULL;
-	char *skip = NULL;
-	size_t i = 0;
+	char *skip = NULL, *need = NULL;
+	size_t failed = IPM_PLAN_NONE_FAILED;
 	int rc;
 
 	if (!out)
@@ -925,9 +1396,12 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 	out->failed = IPM_PLAN_NONE_FAILED;
 	if ((rc = ipm_plan_check_sandbox(ctx)) < 0)
 		goto done;
+	/* ipm and its workers stop on Ctrl-C at their next check */
+	ipm_interrupt_catch();
 	skip = xcalloc(plan->n ? plan->n : 1, 1);
+	need = xcalloc(plan->n ? plan->n : 1, 1);
 
-	for (i = 0; i < plan->n; i++) {
+	for (size_t i = 0; i < plan->n; i++) {
 		skip[i] = plan->items[i].installed ||
 			  (!plan->items[i].rebuild && installed_here(ctx, &plan->items[i]));
 		out->items[i] = skip[i] ? IPM_ITEM_SKIPPED : IPM_ITEM_PENDING;
@@ -939,29 +1413,23 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 
 	/* Everything is fetched before anything is built, so that a network
 	 * failure never leaves half the plan built. */
-	for (i = 0; i < plan->n; i++) {
+	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		if (skip[i])
 			continue;
-		if ((rc = ipm_txn_check_unfinished(ctx, it->entry.name)) < 0 || (rc = ipm_interrupt_check()) < 0)
+		if ((rc = ipm_txn_check_unfinished(ctx, it->entry.name)) < 0 || (rc = ipm_interrupt_check()) < 0) {
+			failed = i;
 			goto fail;
+		}
 		if (it->bincache && it->bincache->from) {
 			if (ipm_bincache_fetch(ctx, it->bincache) == 0)
 				continue;
 			drop_binary(it);
 		}
-		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
-		rc = ipm_fetch_source(&ctx->fetch, &it->source);
-		if (rc < 0 && ipm_interrupted()) {
-			/* the transfer stopped because of Ctrl-C */
-			rc = ipm_interrupt_check();
-			goto fail;
-		}
-		if (rc < 0) {
-			ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
-			goto fail;
-		}
+		need[i] = 1;
 	}
+	if ((rc = fetch_sources(&failed, ctx, plan, need)) < 0)
+		goto fail;
 
 	/*
 	 * One transaction for the whole plan. Each item is built, then linked
@@ -972,49 +1440,20 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 	 */
 	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
 		goto fail;
-	for (i = 0; i < plan->n; i++) {
-		const struct ipm_plan_item *it = &plan->items[i];
-		struct build_result b;
-		struct ipm_package_row row;
-		char *store_dir = NULL;
-
-		if (skip[i])
-			continue;
-		memset(&b, 0, sizeof(b));
-		memset(&row, 0, sizeof(row));
-		if ((rc = ipm_interrupt_check()) < 0 ||
-		    (rc = ipm_txn_new_store(&store_dir, txn, it->entry.name, it->release->version)) < 0)
-			goto fail;
-		rc = obtain_tree(&b, ctx, it, store_dir);
-		if (rc == 0)
-			rc = check_sonames(ctx, plan, skip, i, &b);
-		if (rc == 0)
-			rc = make_row(&row, ctx, it, &b);
-		if (rc == 0)
-			rc = ipm_txn_switch(txn, it->entry.name, &row);
-		if (rc == 0)
-			ipm_log(IPM_LOG_DEBUG, "linked '%s' %s", it->entry.name, it->release->version);
-		release_row(&row);
-		build_result_release(&b);
-		free(store_dir);
-		if (rc < 0)
-			goto fail;
-		out->items[i] = IPM_ITEM_BUILT;
-	}
+	if ((rc = build_items(&failed, ctx, txn, plan, skip, out)) < 0)
+		goto fail;
 	if ((rc = ipm_interrupt_check()) < 0)
 		goto fail;
-	i = plan->n;
 	if (ipm_txn_size(txn) > 0 && (rc = ipm_txn_commit(&out->txn, txn)) < 0)
 		goto fail;
-	for (i = 0; i < plan->n; i++)
+	for (size_t i = 0; i < plan->n; i++)
 		if (out->items[i] == IPM_ITEM_BUILT)
 			out->items[i] = IPM_ITEM_INSTALLED;
 	goto done;
 fail:
-	/* An interrupt between items is charged to the next one. */
-	if (i < plan->n) {
-		out->failed = i;
-		out->items[i] = IPM_ITEM_FAILED;
+	if (failed < plan->n) {
+		out->failed = failed;
+		out->items[failed] = IPM_ITEM_FAILED;
 	}
 	out->reason = xstrdup(ipm_error_message());
 	if (txn)
@@ -1025,6 +1464,7 @@ fail:
 done:
 	ipm_txn_free(txn);
 	ipm_plan_outcome_release(&local);
+	free(need);
 	free(skip);
 	return rc;
 }

@@ -33,6 +33,11 @@ static int walk(struct ipm_tree *t, const char *root, const char *rel)
 	size_t n = 0, alloc = 0;
 	int rc = 0;
 
+	/* An entry that went during the walk is none of the tree's: while a
+	 * plan's builds run, ipm links others into the prefix they watch
+	 * (through temporary names, renamed at once). */
+	if (!dir && errno == ENOENT && *rel)
+		goto done;
 	if (!dir) {
 		rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", dirpath, strerror(errno));
 		goto done;
@@ -52,7 +57,8 @@ static int walk(struct ipm_tree *t, const char *root, const char *rel)
 		struct stat st;
 
 		if (lstat(child, &st) < 0) {
-			rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", child, strerror(errno));
+			if (errno != ENOENT)
+				rc = ipm_error_set(IPM_ERROR, "cannot read '%s': %s", child, strerror(errno));
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 			XGROW(t->files, t->alloc, t->n + 1);
 			t->files[t->n].rel = xstrdup(child_rel);

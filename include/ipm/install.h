@@ -111,6 +111,7 @@ enum ipm_item_outcome {
 	IPM_ITEM_INSTALLED,   /* committed */
 	IPM_ITEM_FAILED,      /* this one failed (or was interrupted) */
 	IPM_ITEM_UNDONE,      /* built and linked, then undone with the plan */
+	IPM_ITEM_CANCELLED,   /* its build was running when another failed, and was stopped */
 };
 #define IPM_PLAN_NONE_FAILED ((size_t)-1)
 struct ipm_plan_outcome {
@@ -121,8 +122,12 @@ struct ipm_plan_outcome {
 };
 void ipm_plan_outcome_release(struct ipm_plan_outcome *o);
 
-/* Fetches every source, then builds and links each item in order, then
- * commits them all as one transaction (history records ctx->command_line).
+/* Fetches every source (several at a time), then builds each item in a
+ * worker process as soon as its dependencies in the plan are linked
+ * (independent items at the same time, sharing ctx->cfg.jobs), linking
+ * each when it is built, then commits them all as one transaction (history
+ * records ctx->command_line). The first failure cancels the builds still
+ * running (IPM_ITEM_CANCELLED).
  * A failing step is IPM_EBUILD with the step, its exit status, the last
  * lines of its output and the log path in the message; Ctrl-C is
  * IPM_ECANCEL; either way nothing of the plan stays. out (may be NULL):

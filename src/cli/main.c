@@ -203,21 +203,34 @@ static enum color_mode color_mode = COLOR_AUTO;
 /* ---- output handlers ---- */
 
 /*
- * Progress on stderr, unless -q. On a terminal: one line redrawn in place
- * (at most ten times a second), cut to the terminal's width and cleared
- * before any other message; a download's last state stays on screen, a
- * build step's line goes when the step ends. Not on a terminal (a log
- * file, CI): plain lines, an item's first once it has run for a second,
- * then at most one every PLAIN_EVERY seconds, and a download's end when a
- * line about it was printed.
+ * Progress on stderr, unless -q. Several things can be under way at once
+ * (a plan's fetches and builds run at the same time): each label is an
+ * item, followed until it ends (or says nothing for ITEM_STALE seconds).
+ * On a terminal: one line per item, redrawn in place (at most ten times a
+ * second), each cut to the terminal's width, and cleared before any other
+ * message; a download's last state stays on screen, a build step's line
+ * goes when the step ends. Not on a terminal (a log file, CI): plain
+ * lines, an item's first once it has run for a second, then at most one
+ * every PLAIN_EVERY seconds, and a download's end when a line about it
+ * was printed.
  */
 #define PLAIN_EVERY 10.0
+#define ITEM_STALE 10.0
+#define MAX_ITEMS 32
 
-static struct {
-	int active;              /* a progress line is on screen */
+struct progress_item {
+	char *label;
 	int plain_lines;         /* plain lines printed about label */
 	double start, last;      /* monotonic seconds: label's first report, last output */
-	char *label;
+	double seen;             /* its last report */
+	char *line;              /* on a terminal: what it shows */
+};
+
+static struct {
+	int active;              /* lines of progress on screen */
+	double drawn;            /* when they were drawn */
+	struct progress_item items[MAX_ITEMS];
+	size_t n;
 } progress;
 
 static double now_seconds(void)
@@ -232,8 +245,52 @@ static void progress_clear(void)
 {
 	if (progress.active) {
 		fputs("\r\033[K", stderr);
+		for (int k = 1; k < progress.active; k++)
+			fputs("\033[A\r\033[K", stderr);
 		progress.active = 0;
 	}
+}
+
+static void item_drop(size_t i)
+{
+	free(progress.items[i].label);
+	free(progress.items[i].line);
+	memmove(&progress.items[i], &progress.items[i + 1], (progress.n - i - 1) * sizeof(progress.items[0]));
+	progress.n--;
+}
+
+/* the item of label, new when there is none (the oldest gives way when
+ * too many are under way) */
+static struct progress_item *item_of(const char *label, double t)
+{
+	struct progress_item *it;
+
+	for (size_t i = 0; i < progress.n; i++)
+		if (strcmp(progress.items[i].label, label) == 0)
+			return &progress.items[i];
+	for (size_t i = progress.n; i-- > 0;)
+		if (t - progress.items[i].seen > ITEM_STALE)
+			item_drop(i);
+	if (progress.n == MAX_ITEMS)
+		item_drop(0);
+	it = &progress.items[progress.n++];
+	memset(it, 0, sizeof(*it));
+	it->label = xstrdup(label);
+	it->start = t;
+	return it;
+}
+
+/* every item's line, one under the other, the cursor at the end of the last */
+static void progress_draw(double t)
+{
+	progress_clear();
+	for (size_t i = 0; i < progress.n; i++) {
+		if (!progress.items[i].line)
+			continue;
+		fprintf(stderr, "%s%s", progress.active ? "\n" : "", progress.items[i].line);
+		progress.active++;
+	}
+	progress.drawn = t;
 }
 
 static void human_bytes(char *out, size_t n, double v)
@@ -304,48 +361,50 @@ static void on_progress(void *opaque, const char *label, uint64_t done, uint64_t
 	struct ipm_buf line = IPM_BUF_INIT;
 	int finished = total > 0 && done >= total;
 	int step = unit && strcmp(unit, "ms") == 0;
+	struct progress_item *it;
 	double t, elapsed;
 
 	if (cli->quiet)
 		return;
 	t = now_seconds();
-	if (!progress.label || strcmp(progress.label, label) != 0) {
-		free(progress.label);
-		progress.label = xstrdup(label);
-		progress.start = t;
-		progress.last = 0;
-		progress.plain_lines = 0;
-	}
-	elapsed = step ? done / 1000.0 : t - progress.start;
+	it = item_of(label, t);
+	it->seen = t;
+	elapsed = step ? done / 1000.0 : t - it->start;
 
 	if (cli->progress_tty) {
-		/* At most ten redraws a second, but always the last one. */
-		if (!finished && t - progress.last < 0.1)
-			return;
-		progress.last = t;
-		if (finished && step) {
-			progress_clear();
-			fflush(stderr);
-			return;
-		}
+		int fresh = !it->line;
 		format_progress(&line, label, done, total, unit, bytes, elapsed);
 		fit_terminal(&line);
-		fprintf(stderr, "\r\033[K%s", line.ptr);
-		progress.active = 1;
+		free(it->line);
+		it->line = ipm_buf_detach(&line);
 		if (finished) {
-			fputc('\n', stderr);
-			progress.active = 0;
+			/* a download's last state stays above the lines still drawn */
+			if (!step) {
+				progress_clear();
+				fprintf(stderr, "\r\033[K%s\n", it->line);
+			}
+			item_drop((size_t)(it - progress.items));
+			progress_draw(t);
+		} else if (fresh || t - progress.drawn >= 0.1) {
+			/* at most ten redraws a second, but always the first and
+			 * the last one */
+			progress_draw(t);
 		}
 	} else {
 		if (finished) {
-			if (step || !progress.plain_lines)
+			int shown = !step && it->plain_lines;
+			if (shown)
+				format_progress(&line, label, done, total, unit, bytes, elapsed);
+			item_drop((size_t)(it - progress.items));
+			if (!shown)
 				return;
-		} else if (progress.plain_lines ? t - progress.last < PLAIN_EVERY : elapsed < 1.0) {
+		} else if (it->plain_lines ? t - it->last < PLAIN_EVERY : elapsed < 1.0) {
 			return;
+		} else {
+			it->last = t;
+			it->plain_lines++;
+			format_progress(&line, label, done, total, unit, bytes, elapsed);
 		}
-		progress.last = t;
-		progress.plain_lines++;
-		format_progress(&line, label, done, total, unit, bytes, elapsed);
 		fprintf(stderr, "%s\n", line.ptr);
 	}
 	fflush(stderr);
@@ -858,7 +917,8 @@ int main(int argc, char **argv)
 	if (fetch_ready)
 		ipm_fetch_shutdown();
 	progress_clear();
-	free(progress.label);
+	while (progress.n)
+		item_drop(progress.n - 1);
 	free(command_line);
 	return rc;
 }

@@ -43,6 +43,9 @@ void cli_plan_report(struct cli *cli, const struct ipm_plan *plan, const struct 
 		case IPM_ITEM_FAILED:
 			what = o->reason && strncmp(o->reason, "interrupted", 11) == 0 ? "interrupted" : "FAILED";
 			break;
+		case IPM_ITEM_CANCELLED:
+			what = "cancelled while building";
+			break;
 		case IPM_ITEM_PENDING:
 			what = "not built";
 			break;

@@ -85,10 +85,16 @@ expect_ok "$IPM" -q install -y slowarc
 check "-q: no download lines" sh -c '! grep -q "/slow/" "$1"' sh "$work/err"
 
 # ---- a terminal ----
-# a package fetched for the first time (slow's repository is cached already);
+# a package whose repository has a commit its mirror lacks (slow's is
+# cached already); the mirror is made first: a local repository's first
+# mirror links its objects, as git clone does, and transfers nothing;
 # TERM set, since TERM=dumb (as CI may have) asks for plain lines
 c=$(make_git_pkg "$work/git/fresh" fresh 1.0)
 git_entry fresh 1.0 "$work/git/fresh" "$c"
+"$IPM" -q install -y fresh >/dev/null 2>&1
+"$IPM" -q remove -y fresh >/dev/null 2>&1
+c=$(make_git_pkg "$work/git/fresh" fresh 1.1)
+git_entry fresh 1.1 "$work/git/fresh" "$c"
 if python3 -c 'import pty' 2>/dev/null; then
 	# on_tty.py COLUMNS OUT ARGS...: runs ARGS on a pseudo-terminal that wide,
 	# everything written to it in OUT; exits with the program's status
@@ -120,7 +126,7 @@ EOF
 	check "on a terminal: the short steps show too, while they run" grep -q "building slow: step 2/3 make (0 s)" "$work/tty.out"
 	check "on a terminal: the git fetch shows objects and bytes" grep -Eq ": [0-9]+/[0-9]+ objects, [0-9.]+ (B|KiB)" "$work/tty.out"
 	check "on a terminal: the step's line is gone before the result" \
-		grep -q "$(printf '\r\033\\[K')installed fresh 1.0" "$work/tty.out"
+		grep -q "$(printf '\r\033\\[K')installed fresh 1.1" "$work/tty.out"
 	check "on a terminal: the output is not shown" sh -c '! grep -q -e FIRST -e LAST "$1"' sh "$work/tty.out"
 
 	# a narrow terminal: each redrawn line is cut to fit, or \r could not redraw it

@@ -360,14 +360,25 @@ static void test_git_fetch_checkout_offline(void **state)
 	struct ipm_fetch_ctx ctx = { .cache_dir = cache };
 	struct ipm_source src = { .kind = IPM_SOURCE_GIT, .git = origin, .commit = commit };
 
+	/* A first mirror of a repository on this machine links its objects,
+	 * as git clone does: no pack is made, nothing is transferred. */
 	memset(&seen, 0, sizeof(seen));
 	ipm_progress_set_handler(on_progress, NULL);
 	assert_int_equal(ipm_fetch_source(&ctx, &src), 0);
+	assert_int_equal(seen.calls, 0);
+	/* a later commit comes through the local transport, with progress */
+	assert_int_equal(run("cd '%s' && printf more > more.txt && git add -A && "
+			     "git -c user.name=t -c user.email=t@example.org commit -qm two", origin), 0);
+	char *commit2 = NULL;
+	assert_int_equal(ipm_git_head(&commit2, NULL, origin), 0);
+	struct ipm_source src_later = { .kind = IPM_SOURCE_GIT, .git = origin, .commit = commit2 };
+	assert_int_equal(ipm_fetch_source(&ctx, &src_later), 0);
 	ipm_progress_set_handler(NULL, NULL);
 	assert_true(seen.calls >= 1);
 	assert_string_equal(seen.unit, "objects");
 	assert_int_equal(seen.ended, 1);
 	assert_true(seen.bytes > 0);   /* the pack's bytes come with the objects */
+	free(commit2);
 
 	char *dest = xasprintf("%s/src1", work);
 	assert_int_equal(ipm_fetch_unpack(&ctx, &src, dest), 0);

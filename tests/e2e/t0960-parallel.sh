@@ -1,0 +1,259 @@
+#!/bin/sh
+# A plan runs its fetches and its independent builds at the same time,
+# proven without clocks: each job waits for the others to have started,
+# and would time out alone.
+#   - three independent packages build at once, each with its share of the
+#     job budget (IPM_JOBS); a package that depends on them starts only
+#     once they are linked into the prefix;
+#   - a failing build while others run: those are cancelled (and said so),
+#     one that was already linked is undone, the state is as before;
+#   - the sources (two git repositories over smart HTTP and an archive) are
+#     fetched concurrently: the server holds every first request until all
+#     three have come; with IPM_FETCH_JOBS=1 they cannot meet, and the
+#     fetch's failure names the package and changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+# recipes write their markers outside their build tree: no sandbox here
+printf '{ "sandbox": "off", "jobs": 3 }\n' >"$IPM_CONFIG"
+M=$work/markers
+mkdir -p "$M"
+
+# meet_step NAME OTHERS...: a step that marks NAME started, records its
+# IPM_JOBS, and waits (60 s at most) until every one of OTHERS started
+meet_step() {
+	_n=$1
+	shift
+	_cond=""
+	for _o in "$@"; do _cond="$_cond [ -e $M/$_o.start ] &&"; done
+	echo "touch $M/$_n.start; echo \$IPM_JOBS >$M/$_n.jobs; i=0;" \
+		"until$_cond true; do i=\$((i+1)); [ \$i -gt 600 ] && exit 9; sleep 0.1; done"
+}
+
+# pkg NAME DEPENDS_JSON FIRST_STEP: a make package whose build runs FIRST_STEP first
+pkg() {
+	_c=$(make_git_pkg "$work/src/$1" "$1" 1.0)
+	write_entry "$1" <<EOT
+{ "name": "$1", "description": "test package $1",
+  "versions": [ { "version": "1.0", "git": "file://$work/src/$1", "commit": "$_c" } ],
+  "depends": $2,
+  "methods": [ { "build": [$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'), "make"],
+                 "install": ["make install"] } ] }
+EOT
+}
+
+# ---- independent builds at the same time; a dependent after them ----
+pkg a '[]' "$(meet_step a b c)"
+pkg b '[]' "$(meet_step b a c)"
+pkg c '[]' "$(meet_step c a b)"
+# d's step proves that a, b and c are linked (and run) before it starts
+pkg d '[{"name": "a"}, {"name": "b"}, {"name": "c"}]' \
+	"test -e $M/a.start -a -e $M/b.start -a -e $M/c.start && [ \"\$(\$IPM_PREFIX/bin/a)\" = 'a 1.0' ] && [ \"\$(\$IPM_PREFIX/bin/b)\" = 'b 1.0' ] && [ \"\$(\$IPM_PREFIX/bin/c)\" = 'c 1.0' ] && touch $M/d.start"
+expect_ok "$IPM" install -y d
+check "a, b and c built at the same time (each waited for the others)" \
+	test -e "$M/a.start" -a -e "$M/b.start" -a -e "$M/c.start"
+check "each of the three had a third of the 3 jobs" \
+	sh -c 'test "$(cat "$1/a.jobs" "$1/b.jobs" "$1/c.jobs" | tr "\n" " ")" = "1 1 1 "' sh "$M"
+check "d started once a, b and c were in the prefix" test -e "$M/d.start"
+check "all four are installed and run" sh -c \
+	'for p in a b c d; do [ "$("$1/bin/$p")" = "$p 1.0" ] || exit 1; done' sh "$IPM_PREFIX"
+check "each build has its own log" sh -c \
+	'for p in a b c d; do grep -q "^# $p 1.0" "$1/logs/$p-1.0.log" || exit 1; done' sh "$IPM_CACHE"
+check "one transaction for the four" test "$("$IPM" history --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
+
+# a build alone gets the whole budget
+rm -f "$M"/*
+pkg solo '[]' "echo \$IPM_JOBS >$M/solo.jobs"
+expect_ok "$IPM" install -y solo
+check "a build alone gets all 3 jobs" test "$(cat "$M/solo.jobs")" = 3
+
+# ---- a failure among running builds ----
+expect_ok "$IPM" remove -y d a b c solo
+rm -f "$M"/*
+# w ends at once and is linked; x waits until w is linked and y runs, then
+# fails; y would run for a minute: it is cancelled; z (after x) never starts
+pkg w '[]' "true"
+pkg x '[]' "i=0; until [ -e $M/y.start ] && [ -e \$IPM_PREFIX/bin/w ]; do i=\$((i+1)); [ \$i -gt 600 ] && exit 9; sleep 0.1; done; exit 7"
+pkg y '[]' "touch $M/y.start; sleep 60; touch $M/y.end"
+pkg z '[{"name": "x"}]' "touch $M/z.start"
+# the registry is imported again by the next command that writes: before
+# each snapshot, so that the database compares equal
+sync_registry() { "$IPM" install --dry-run w >/dev/null 2>&1; }
+sync_registry
+state_snapshot "$work/before"
+expect_fail 1 "step '.*exit 7' of 'x' failed with exit status 7" "$IPM" install -y w x y z
+check "the running build of y is said to be cancelled" grep -q "^'x' failed: cancelling the build of 'y'$" "$work/err"
+check "the report: y cancelled, w undone, z not built" sh -c \
+	'grep -q "^  y 1.0: cancelled while building$" "$1" && grep -q "^  w 1.0: built, then undone$" "$1" &&
+	 grep -q "^  z 1.0: not built$" "$1" && grep -q "^  x 1.0: FAILED$" "$1"' sh "$work/err"
+check "y's recipe was stopped, z never started" test ! -e "$M/y.end" -a ! -e "$M/z.start"
+check "y's recipe is not running any more" sh -c '! pgrep -f "[s]leep 60; touch" >/dev/null'
+same_state "nothing of w, x, y, z stays" "$work/before"
+
+# ---- Ctrl-C while two builds run ----
+rm -f "$M"/*
+pkg i1 '[]' "touch $M/i1.start; sleep 61"
+pkg i2 '[]' "touch $M/i2.start; sleep 61"
+sync_registry
+state_snapshot "$work/before"
+"$IPM" install -y i1 i2 >"$work/int.out" 2>&1 </dev/null &
+pid=$!
+i=0
+while { [ ! -e "$M/i1.start" ] || [ ! -e "$M/i2.start" ]; } && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+check "both builds are running" test -e "$M/i1.start" -a -e "$M/i2.start"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "Ctrl-C: exit status 130" test "$rc" -eq 130
+check "Ctrl-C: said so" grep -q "interrupted" "$work/int.out"
+check "Ctrl-C: no recipe keeps running" sh -c '! pgrep -f "[s]leep 61" >/dev/null'
+same_state "Ctrl-C: nothing of i1, i2 stays" "$work/before"
+
+# ---- many quick builds linked while others run ----
+# each plan links some packages while others still build and watch the
+# prefix for their recipe's own writes: ipm's links are not such writes;
+# a recipe's stray file still is
+for p in q1 q2 q3 q4 q5; do pkg "$p" '[]' "true"; done
+pkg stray '[]' "sleep 1; mkdir -p \$IPM_PREFIX/share/stray && touch \$IPM_PREFIX/share/stray/file"
+runs_ok=0
+for r in 1 2 3 4; do
+	"$IPM" -q install -y q1 q2 q3 q4 q5 >"$work/q.out" 2>&1 && "$IPM" -q remove -y q1 q2 q3 q4 q5 >>"$work/q.out" 2>&1 &&
+		runs_ok=$((runs_ok + 1))
+done
+check "4 plans of 5 quick packages, linked while others build: all succeed" test "$runs_ok" -eq 4
+expect_fail 1 "the recipe of 'stray' wrote into the prefix instead of \\\$DESTDIR: '$IPM_PREFIX/share/stray'$" \
+	"$IPM" install -y q1 q2 q3 stray
+
+# ---- a local repository's first mirror links its objects ----
+# as git clone does; a linked work tree keeps them in its main repository
+c=$(make_git_pkg "$work/src/wt-main" wtpkg 1.0)
+git -C "$work/src/wt-main" worktree add -q "$work/src/wt-linked" 2>/dev/null
+git_entry wtpkg 1.0 "$work/src/wt-linked" "$c"
+expect_ok "$IPM" install -y wtpkg
+check "from a linked work tree: installed and runs" sh -c '[ "$("$1/bin/wtpkg")" = "wtpkg 1.0" ]' sh "$IPM_PREFIX"
+check "the mirror's object files are the source's own (hard links)" sh -c \
+	'f=$(find "$1"/git/wt-linked-*/objects -type f | head -n 1) && [ -n "$f" ] && [ "$(stat -c %h "$f")" -ge 2 ]' sh "$IPM_CACHE"
+
+# ---- concurrent fetches ----
+# meet.py ROOT PORTFILE EXPECT TIMEOUT: serves ROOT over HTTP (files, and git
+# repositories through git http-backend); the first request for each of
+# EXPECT names under /meet/ waits until all EXPECT have come (TIMEOUT
+# seconds at most, then HTTP 503).
+cat >"$work/meet.py" <<'PY'
+import os, subprocess, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+root, portfile, expect, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+seen, cond = set(), threading.Condition()
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def meet(self, name):
+        with cond:
+            seen.add(name)
+            cond.notify_all()
+            return cond.wait_for(lambda: len(seen) >= expect, timeout)
+    def handle_any(self):
+        path, _, query = self.path.partition("?")
+        if not path.startswith("/meet/"):
+            return self.send_error(404)
+        rest = path[len("/meet/"):]
+        name = rest.split("/")[0]
+        if not self.meet(name):
+            return self.send_error(503)
+        body = b""
+        if self.headers.get("Transfer-Encoding", "") == "chunked":
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(n)
+                self.rfile.readline()
+        elif self.headers.get("Content-Length"):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+        if ".git" not in name:
+            try:
+                data = open(os.path.join(root, rest), "rb").read()
+            except OSError:
+                return self.send_error(404)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO="/" + rest,
+                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, data = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.split(b"\r\n"):
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            elif k:
+                headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = handle_any
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(portfile + ".tmp", "w").write(str(srv.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+PY
+start_meet() { # TIMEOUT
+	rm -f "$work/meet.port"
+	python3 "$work/meet.py" "$work/srv" "$work/meet.port" 3 "$1" &
+	bg_pids="$bg_pids $!"
+	meet_pid=$!
+	i=0
+	while [ ! -s "$work/meet.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	MEET=http://127.0.0.1:$(cat "$work/meet.port")/meet
+	# plain http:// is allowed through the user's own mirror rule
+	export IPM_MIRRORS="$MEET/=$MEET/"
+}
+mkdir -p "$work/srv"
+for p in g1 g2; do
+	make_git_pkg "$work/gsrc/$p" "$p" 1.0 >/dev/null
+	git clone -q --bare "$work/gsrc/$p" "$work/srv/$p.git"
+done
+make_git_pkg "$work/pack/t1-1.0" t1 1.0 >/dev/null
+rm -rf "$work/pack/t1-1.0/.git"
+tar -C "$work/pack" -cf "$work/srv/t1.tar" t1-1.0
+sum=$(sha256sum "$work/srv/t1.tar" | cut -d' ' -f1)
+fetch_entries() {
+	for p in g1 g2; do
+		git_entry "$p" 1.0 "$MEET/$p.git" "$(git -C "$work/gsrc/$p" rev-parse HEAD)"
+	done
+	write_entry t1 <<EOT
+{ "name": "t1", "description": "an archive",
+  "versions": [ { "version": "1.0", "url": "$MEET/t1.tar", "sha256": "$sum" } ],
+  "methods": [ { "build": ["make"], "install": ["make install"] } ] }
+EOT
+}
+
+# one at a time, they cannot meet: the first waits in vain and fails
+start_meet 2
+fetch_entries
+sync_registry
+state_snapshot "$work/before"
+IPM_FETCH_JOBS=1 expect_fail 1 "fetching '(g1|g2|t1)' 1.0: .*503" "$IPM" install -y g1 g2 t1
+same_state "a failed fetch changes nothing" "$work/before"
+kill "$meet_pid"
+
+start_meet 60
+fetch_entries
+expect_ok "$IPM" install -y g1 g2 t1
+check "the three fetches were in flight together (each got its answer)" sh -c \
+	'for p in g1 g2 t1; do [ "$("$1/bin/$p")" = "$p 1.0" ] || exit 1; done' sh "$IPM_PREFIX"
+check "each fetch was announced" sh -c \
+	'for p in g1 g2 t1; do grep -q "^fetching '"'"'$p'"'"' 1.0 \.\.\.$" "$1" || exit 1; done' sh "$work/err"
+
+done_testing
