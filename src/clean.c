@@ -108,8 +108,8 @@ static void plan_add(struct ipm_clean_plan *p, char *path, const char *kind)
 	p->n++;
 }
 
-/* Every entry of dir (sorted), as kind. */
-static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *kind)
+/* The names in dir but "." and "..", sorted (none when dir cannot be read). */
+static void dir_names(char ***out, size_t *nout, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -126,6 +126,17 @@ static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *
 		closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_strp);
+	*out = names;
+	*nout = n;
+}
+
+/* Every entry of dir (sorted), as kind. */
+static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *kind)
+{
+	char **names;
+	size_t n;
+
+	dir_names(&names, &n, dir);
 	for (size_t i = 0; i < n; i++)
 		plan_add(p, xasprintf("%s/%s", dir, names[i]), kind);
 	xfree_strv(names, n);
@@ -136,36 +147,25 @@ static void plan_entries(struct ipm_clean_plan *p, const char *dir, const char *
 static int plan_binaries(struct ipm_clean_plan *p, struct ipm_ctx *ctx)
 {
 	struct ipm_package_row *rows = NULL;
-	size_t nrows = 0;
+	size_t nrows = 0, n = 0;
 	char *dir = xasprintf("%s/binary", ctx->cfg.cache);
-	DIR *d = NULL;
-	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, alloc = 0;
 	int rc;
 
 	if ((rc = ipm_db_package_list(&rows, &nrows, ctx->db)) < 0)
 		goto done;
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		size_t keylen = strcspn(de->d_name, ".");
+	dir_names(&names, &n, dir);
+	for (size_t i = 0; i < n; i++) {
+		size_t keylen = strcspn(names[i], ".");
 		int installed = 0;
-		if (de->d_name[0] == '.')
+		if (names[i][0] == '.')
 			continue;
-		for (size_t i = 0; i < nrows && !installed; i++)
-			installed = rows[i].build_key && strlen(rows[i].build_key) == keylen &&
-				    strncmp(rows[i].build_key, de->d_name, keylen) == 0;
-		if (installed)
-			continue;
-		XGROW(names, alloc, n + 1);
-		names[n++] = xstrdup(de->d_name);
+		for (size_t r = 0; r < nrows && !installed; r++)
+			installed = rows[r].build_key && strlen(rows[r].build_key) == keylen &&
+				    strncmp(rows[r].build_key, names[i], keylen) == 0;
+		if (!installed)
+			plan_add(p, xasprintf("%s/%s", dir, names[i]), "binary");
 	}
-	if (d)
-		closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_strp);
-	for (size_t i = 0; i < n; i++)
-		plan_add(p, xasprintf("%s/%s", dir, names[i]), "binary");
 done:
 	xfree_strv(names, n);
 	for (size_t i = 0; i < nrows; i++)
@@ -181,10 +181,8 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 	char *dir = NULL;
 	char *home = ipm_path_absolute(ctx->cfg.home);
 	char *store = xasprintf("%s/store", home);
-	DIR *d = NULL;
-	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, alloc = 0;
+	size_t n = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -204,38 +202,20 @@ int ipm_clean_plan(struct ipm_clean_plan *out, struct ipm_ctx *ctx, unsigned kee
 	dir = xasprintf("%s/build", ctx->cfg.home);
 	plan_entries(out, dir, "build tree");
 	/* store/<name>/<tree> */
-	d = opendir(store);
-	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, ".deleting-", 10) == 0) {
-			/* what an interrupted clean left */
-			plan_add(out, xasprintf("%s/%s", store, de->d_name), "store tree");
-			continue;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		XGROW(names, alloc, n + 1);
-		names[n++] = xstrdup(de->d_name);
-	}
-	if (d)
-		closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_strp);
+	dir_names(&names, &n, store);
 	for (size_t i = 0; i < n; i++) {
-		char *pkg = xasprintf("%s/%s", store, names[i]);
-		DIR *pd = opendir(pkg);
-		char **trees = NULL;
-		size_t nt = 0, talloc = 0;
+		char *pkg, **trees;
+		size_t nt;
 
-		while (pd && (de = readdir(pd))) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			XGROW(trees, talloc, nt + 1);
-			trees[nt++] = xstrdup(de->d_name);
+		if (strncmp(names[i], ".deleting-", 10) == 0) {
+			/* what an interrupted clean left */
+			plan_add(out, xasprintf("%s/%s", store, names[i]), "store tree");
+			continue;
 		}
-		if (pd)
-			closedir(pd);
-		if (nt)
-			qsort(trees, nt, sizeof(*trees), cmp_strp);
+		if (names[i][0] == '.')
+			continue;
+		pkg = xasprintf("%s/%s", store, names[i]);
+		dir_names(&trees, &nt, pkg);
 		for (size_t t = 0; t < nt; t++) {
 			char *tree = xasprintf("%s/%s", pkg, trees[t]);
 			if (ipm_store_keep_has(&k, tree))
