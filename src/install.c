@@ -1019,14 +1019,51 @@ static size_t fetch_jobs(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
 }
 
-/* Items whose sources are the same mirror or download: fetched one after
- * the other by one worker, since they share a cache entry. */
-struct fetch_job {
-	struct ipm_ctx *ctx;
-	const struct ipm_plan *plan;
-	size_t *items;
-	size_t nitems;
+/*
+ * Where each item of a plan is (run_items): an item to install is fetched
+ * (its binary when a binary cache has it, else its source), then built, or
+ * its binary unpacked, once its dependencies in the plan are linked, then
+ * linked. Each fetch and each build runs in a worker.
+ */
+enum item_state {
+	I_SKIP,      /* installed already */
+	I_FETCH,     /* its binary or source is to be fetched */
+	I_FETCHING,
+	I_READY,     /* fetched: waits for its dependencies and a share of the jobs */
+	I_BUILDING,
+	I_LINKED,
+	I_ENDED,     /* stopped without being linked: the plan failed */
 };
+
+/* An item's fetch, then its build: the job count the build may use (its
+ * share of the budget), the tree it builds into. */
+struct item_job {
+	struct ipm_ctx *ctx;
+	const struct ipm_plan_item *it;
+	int binary;          /* it comes from a binary cache */
+	char *store_dir;
+	int jobs;
+	char *tag;           /* the name its build's output lines are shown under, or NULL */
+};
+
+/* In a worker: the item's binary downloaded and verified into the local
+ * cache (ipm_bincache_fetch), or its source fetched. */
+static int fetch_job_run(void *opaque)
+{
+	struct item_job *j = opaque;
+	const struct ipm_plan_item *it = j->it;
+	int rc;
+
+	if (j->binary)
+		return ipm_bincache_fetch(j->ctx, it->bincache);
+	ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
+	rc = ipm_fetch_source(&j->ctx->fetch, &it->source);
+	if (rc < 0 && ipm_interrupted())
+		rc = ipm_interrupt_check();   /* the transfer stopped because of Ctrl-C */
+	else if (rc < 0)
+		ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
+	return rc;
+}
 
 static const char *fetch_key(const struct ipm_source *s)
 {
@@ -1035,134 +1072,28 @@ static const char *fetch_key(const struct ipm_source *s)
 	return s->git ? s->git : "";
 }
 
-/* In a worker: hands back the failing item's index. */
-static int fetch_job_run(void *opaque)
-{
-	struct fetch_job *j = opaque;
-	char idx[32];
-	int rc = 0;
-
-	for (size_t k = 0; k < j->nitems && rc == 0; k++) {
-		const struct ipm_plan_item *it = &j->plan->items[j->items[k]];
-
-		snprintf(idx, sizeof(idx), "%zu", j->items[k]);
-		ipm_log(IPM_LOG_INFO, "fetching '%s' %s ...", it->entry.name, it->release->version);
-		rc = ipm_fetch_source(&j->ctx->fetch, &it->source);
-		if (rc < 0 && ipm_interrupted())
-			rc = ipm_interrupt_check();   /* the transfer stopped because of Ctrl-C */
-		else if (rc < 0)
-			ipm_error_prefix("fetching '%s' %s", it->entry.name, it->release->version);
-	}
-	if (rc < 0)
-		ipm_worker_return(idx);
-	return rc;
-}
-
 /*
- * Fetches the sources of the items marked in need, at most fetch_jobs() at
- * a time. The first failure is the error (*failed: its item); the fetches
- * still running are stopped then (what they leave in the cache is
- * temporary names that the next fetch removes). Ctrl-C stops them all.
+ * 1 when item i's source (a mirror, a download) is in use by a worker: a
+ * fetch of it, or the build of a binary, which fetches the source when the
+ * binary turns out unusable. Items with the same source share a cache
+ * entry: they fetch it one after the other.
  */
-static int fetch_sources(size_t *failed, struct ipm_ctx *ctx, const struct ipm_plan *plan, const char *need)
+static int source_busy(const struct ipm_plan *plan, const struct item_job *jobs, const char *state, size_t i)
 {
-	struct fetch_job *jobs = xcalloc(plan->n ? plan->n : 1, sizeof(*jobs));
-	struct ipm_worker *ws = xcalloc(plan->n ? plan->n : 1, sizeof(*ws));
-	char *handled = xcalloc(plan->n ? plan->n : 1, 1);
-	size_t njobs = 0, next = 0, running = 0, limit = fetch_jobs();
-	int rc = 0, stop = 0;
+	const struct ipm_source *s = &plan->items[i].source;
 
-	for (size_t i = 0; i < plan->n; i++) {
-		size_t j;
-		if (!need[i])
-			continue;
-		for (j = 0; j < njobs; j++)
-			if (plan->items[jobs[j].items[0]].source.kind == plan->items[i].source.kind &&
-			    strcmp(fetch_key(&plan->items[jobs[j].items[0]].source),
-				   fetch_key(&plan->items[i].source)) == 0)
-				break;
-		if (j == njobs) {
-			jobs[njobs].ctx = ctx;
-			jobs[njobs].plan = plan;
-			jobs[njobs].items = xcalloc(plan->n, sizeof(size_t));
-			njobs++;
-		}
-		jobs[j].items[jobs[j].nitems++] = i;
-	}
-	for (size_t j = 0; j < njobs; j++)
-		ws[j].fd = -1;
-
-	for (;;) {
-		while (!stop && next < njobs && running < limit) {
-			if ((rc = ipm_interrupt_check()) < 0 ||
-			    (rc = ipm_worker_start(&ws[next], fetch_job_run, &jobs[next])) < 0) {
-				*failed = jobs[next].items[0];
-				stop = 1;
-				break;
-			}
-			next++;
-			running++;
-		}
-		if (!running)
-			break;
-		ipm_worker_wait(ws, next, 100);
-		if (ipm_interrupted() && !stop) {
-			stop = 1;
-			for (size_t j = 0; j < next; j++)
-				ipm_worker_cancel(&ws[j]);
-		}
-		for (size_t j = 0; j < next; j++) {
-			if (!ws[j].done || handled[j])
-				continue;
-			handled[j] = 1;
-			running--;
-			if (ws[j].rc >= 0 || rc < 0)
-				continue;
-			rc = ipm_worker_error(&ws[j]);
-			*failed = ws[j].nvalues ? (size_t)strtoul(ws[j].values[0], NULL, 10) : jobs[j].items[0];
-			if (!stop) {
-				for (size_t k = 0; k < next; k++) {
-					if (ws[k].done)
-						continue;
-					ipm_log(IPM_LOG_INFO, "stopped fetching '%s' %s: the plan failed",
-						plan->items[jobs[k].items[0]].entry.name,
-						plan->items[jobs[k].items[0]].release->version);
-					ipm_worker_cancel(&ws[k]);
-				}
-			}
-			stop = 1;
-		}
-	}
-	/* Ctrl-C is the error, whatever it made fail */
-	if (ipm_interrupted()) {
-		rc = ipm_interrupt_check();
-		if (*failed == IPM_PLAN_NONE_FAILED && njobs)
-			*failed = jobs[next < njobs ? next : 0].items[0];
-	}
-	for (size_t j = 0; j < njobs; j++) {
-		ipm_worker_release(&ws[j]);
-		free(jobs[j].items);
-	}
-	free(handled);
-	free(ws);
-	free(jobs);
-	return rc;
+	for (size_t k = 0; k < plan->n; k++)
+		if (k != i && ((state[k] == I_FETCHING && !jobs[k].binary) || (state[k] == I_BUILDING && jobs[k].binary)) &&
+		    plan->items[k].source.kind == s->kind && strcmp(fetch_key(&plan->items[k].source), fetch_key(s)) == 0)
+			return 1;
+	return 0;
 }
-
-/* A build in a worker: the job count it may use (its share of the
- * budget), the tree it builds into. */
-struct build_job {
-	struct ipm_ctx *ctx;
-	const struct ipm_plan_item *it;
-	char *store_dir;
-	int jobs;
-};
 
 /* In a worker: obtain_tree, handing back what linking needs: the method's
  * index, the number of sonames provided, those, then those needed. */
 static int build_job_run(void *opaque)
 {
-	struct build_job *j = opaque;
+	struct item_job *j = opaque;
 	struct build_result b;
 	char num[32];
 	int rc;
@@ -1184,7 +1115,7 @@ static int build_job_run(void *opaque)
 }
 
 /* The build_result that a build job's worker handed back. */
-static int build_result_of(struct build_result *b, const struct build_job *j, const struct ipm_worker *w)
+static int build_result_of(struct build_result *b, const struct item_job *j, const struct ipm_worker *w)
 {
 	size_t m, np;
 
@@ -1208,7 +1139,7 @@ static int build_result_of(struct build_result *b, const struct build_job *j, co
 /* Checks a built item and links it into the prefix, in ipm itself: the
  * transaction and the database are this process's alone. */
 static int link_built(struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm_plan *plan, const char *skip,
-		      size_t i, const struct build_job *j, const struct ipm_worker *w)
+		      size_t i, const struct item_job *j, const struct ipm_worker *w)
 {
 	const struct ipm_plan_item *it = &plan->items[i];
 	struct build_result b;
@@ -1235,102 +1166,181 @@ static int link_built(struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm
 	return rc;
 }
 
-enum build_state { B_WAIT, B_RUN, B_LINKED, B_DONE };
-
 /* 1 when every dependency of item i in the plan is linked (or was
  * installed already): it builds against them in the prefix. */
-static int deps_linked(const struct ipm_plan *plan, const char *skip, const char *state, size_t i)
+static int deps_linked(const struct ipm_plan *plan, const char *state, size_t i)
 {
 	const struct ipm_plan_item *it = &plan->items[i];
 
 	for (size_t d = 0; d < it->entry.ndepends; d++)
 		for (size_t k = 0; k < plan->n; k++)
-			if (k != i && !skip[k] && state[k] != B_LINKED &&
+			if (k != i && state[k] != I_SKIP && state[k] != I_LINKED &&
 			    strcmp(plan->items[k].entry.name, it->entry.depends[d].name) == 0)
 				return 0;
 	return 1;
 }
 
+/* The plan's first failure: the fetches and builds still running are
+ * stopped, each said so (what they would bring is undone with the plan
+ * anyway). */
+static void stop_running(const struct ipm_plan *plan, struct ipm_worker *ws, const char *state, size_t failed)
+{
+	struct ipm_buf names = IPM_BUF_INIT;
+	size_t nnames = 0;
+
+	for (size_t k = 0; k < plan->n; k++) {
+		const struct ipm_plan_item *it = &plan->items[k];
+		if ((state[k] != I_FETCHING && state[k] != I_BUILDING) || ws[k].done)
+			continue;
+		if (state[k] == I_FETCHING)
+			ipm_log(IPM_LOG_INFO, "stopped fetching '%s' %s: the plan failed", it->entry.name,
+				it->release->version);
+		else
+			ipm_buf_addf(&names, "%s'%s'", nnames++ ? ", " : "", it->entry.name);
+		ipm_worker_cancel(&ws[k]);
+	}
+	if (nnames)
+		ipm_log(IPM_LOG_INFO, "'%s' failed: cancelling the build%s of %s", plan->items[failed].entry.name,
+			nnames > 1 ? "s" : "", names.ptr);
+	ipm_buf_release(&names);
+}
+
 /*
- * Builds the items not skipped, each in a worker as soon as its
- * dependencies in the plan are linked, and links each in ipm as soon as
- * it is built.
+ * Runs the items not skipped (state I_FETCH) to I_LINKED: fetches, at most
+ * fetch_jobs() at a time in the plan's order (dependencies first), and
+ * builds, each in a worker as soon as its own fetch is done and its
+ * dependencies in the plan are linked, while other fetches still run; each
+ * is linked in ipm as soon as it is built. A binary that cannot be fetched
+ * is said in one line, and its item fetches its source and builds.
  *
  * The job budget (the config's "jobs", the number of CPUs by default) is
- * split: a build starts only with a share of at least one job, and gets
- * what is free divided among the items ready to start, as IPM_JOBS; its
- * share is free again when it ends. Recipes pass IPM_JOBS to make -j,
- * cmake and ninja, which a GNU make jobserver would not reach (an
- * explicit -j in a sub-make turns the jobserver off), so a split is what
- * every recipe honours; the cost is that a build started alone keeps its
- * share while others wait.
+ * split: a build starts only with a share of at least one job, the free
+ * jobs divided among the items whose dependencies are linked, fetched or
+ * still fetching (so the first fetched does not take what the others
+ * will need a moment later), as IPM_JOBS; its share is free again when it
+ * ends. Recipes pass IPM_JOBS to make -j, cmake and ninja, which a GNU
+ * make jobserver would not reach (an explicit -j in a sub-make turns the
+ * jobserver off), so a split is what every recipe honours; the cost is
+ * that a build started alone keeps its share while others wait. Fetches
+ * take none of it: they wait on the network or the disk.
  *
- * The first failure stops the plan: no build starts after it, and the
- * builds still running are cancelled (their result would be undone with
- * the plan anyway), each said so. *failed: the failing item.
+ * With more than one item to install, each line of a build's output
+ * (IPM_LOG_OUTPUT, shown with -v) comes as "NAME | line", the names
+ * padded to one width, so that the lines of builds running together can
+ * be told apart.
+ *
+ * The first failure, of a fetch or a build, stops the plan: nothing starts
+ * after it, and the fetches and builds still running are cancelled (their
+ * result would be undone with the plan anyway), each said so. *failed: the
+ * failing item.
  */
-static int build_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm_plan *plan,
-		       const char *skip, struct ipm_plan_outcome *out)
+static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, const struct ipm_plan *plan,
+		     char *state, const char *skip, struct ipm_plan_outcome *out)
 {
 	size_t n = plan->n ? plan->n : 1;
 	struct ipm_worker *ws = xcalloc(n, sizeof(*ws));
-	struct build_job *jobs = xcalloc(n, sizeof(*jobs));
-	char *state = xcalloc(n, 1);
+	struct item_job *jobs = xcalloc(n, sizeof(*jobs));
 	int budget = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : 1, free_jobs = budget;
-	size_t running = 0;
+	size_t fetching = 0, building = 0, fetch_limit = fetch_jobs(), todo = 0, width = 0;
 	int rc = 0, stop = 0;
 
-	for (size_t i = 0; i < plan->n; i++)
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct ipm_plan_item *it = &plan->items[i];
 		ws[i].fd = -1;
-	for (;;) {
-		size_t nready = 0;
+		jobs[i].ctx = ctx;
+		jobs[i].it = it;
+		jobs[i].binary = it->bincache && it->bincache->from;
+		if (state[i] != I_SKIP) {
+			todo++;
+			if (strlen(it->entry.name) > width)
+				width = strlen(it->entry.name);
+		}
+	}
+	for (size_t i = 0; todo > 1 && i < plan->n; i++)
+		if (state[i] != I_SKIP)
+			jobs[i].tag = xasprintf("%-*s", (int)width, plan->items[i].entry.name);
 
+	for (;;) {
+		size_t nready = 0, failing = IPM_PLAN_NONE_FAILED;
+
+		for (size_t i = 0; !stop && fetching < fetch_limit && i < plan->n; i++) {
+			if (state[i] != I_FETCH || (!jobs[i].binary && source_busy(plan, jobs, state, i)))
+				continue;
+			if ((rc = ipm_interrupt_check()) < 0 ||
+			    (rc = ipm_worker_start(&ws[i], fetch_job_run, &jobs[i])) < 0) {
+				state[i] = I_ENDED;
+				failing = i;
+				break;
+			}
+			state[i] = I_FETCHING;
+			fetching++;
+		}
 		for (size_t i = 0; !stop && i < plan->n; i++)
-			nready += !skip[i] && state[i] == B_WAIT && deps_linked(plan, skip, state, i);
-		for (size_t i = 0; !stop && free_jobs > 0 && i < plan->n; i++) {
+			nready += (state[i] == I_FETCH || state[i] == I_FETCHING || state[i] == I_READY) &&
+				  deps_linked(plan, state, i);
+		for (size_t i = 0; !stop && failing == IPM_PLAN_NONE_FAILED && free_jobs > 0 && i < plan->n; i++) {
 			const struct ipm_plan_item *it = &plan->items[i];
 			size_t share_of = nready < (size_t)free_jobs ? nready : (size_t)free_jobs;
 
-			if (skip[i] || state[i] != B_WAIT || !deps_linked(plan, skip, state, i))
+			if (state[i] != I_READY || !deps_linked(plan, state, i) ||
+			    (jobs[i].binary && source_busy(plan, jobs, state, i)))
 				continue;
-			jobs[i].ctx = ctx;
-			jobs[i].it = it;
 			jobs[i].jobs = free_jobs / (int)(share_of ? share_of : 1);
 			if (jobs[i].jobs < 1)
 				jobs[i].jobs = 1;
 			if ((rc = ipm_interrupt_check()) < 0 ||
 			    (rc = ipm_txn_new_store(&jobs[i].store_dir, txn, it->entry.name, it->release->version)) < 0 ||
 			    (rc = ipm_worker_start(&ws[i], build_job_run, &jobs[i])) < 0) {
-				*failed = i;
-				stop = 1;
+				state[i] = I_ENDED;
+				failing = i;
 				break;
 			}
-			state[i] = B_RUN;
+			ws[i].output_tag = jobs[i].tag;
+			state[i] = I_BUILDING;
 			free_jobs -= jobs[i].jobs;
 			nready--;
-			running++;
+			building++;
 		}
-		if (!running)
+		if (failing == IPM_PLAN_NONE_FAILED && !fetching && !building)
 			break;
-		ipm_worker_wait(ws, plan->n, 100);
-		if (ipm_interrupted() && !stop) {
-			stop = 1;
-			for (size_t i = 0; i < plan->n; i++)
-				if (state[i] == B_RUN)
-					ipm_worker_cancel(&ws[i]);
+		if (failing == IPM_PLAN_NONE_FAILED) {
+			ipm_worker_wait(ws, plan->n, 100);
+			if (ipm_interrupted() && !stop) {
+				stop = 1;
+				for (size_t i = 0; i < plan->n; i++)
+					if (state[i] == I_FETCHING || state[i] == I_BUILDING)
+						ipm_worker_cancel(&ws[i]);
+			}
 		}
-		for (size_t i = 0; i < plan->n; i++) {
+		for (size_t i = 0; failing == IPM_PLAN_NONE_FAILED && i < plan->n; i++) {
 			const struct ipm_plan_item *it = &plan->items[i];
 			int lrc;
 
-			if (state[i] != B_RUN || !ws[i].done)
+			if ((state[i] != I_FETCHING && state[i] != I_BUILDING) || !ws[i].done)
 				continue;
-			state[i] = B_DONE;
-			running--;
+			if (state[i] == I_FETCHING) {
+				fetching--;
+				state[i] = stop ? I_ENDED : I_READY;
+				if (ws[i].rc < 0 && !stop && jobs[i].binary && !ipm_interrupted()) {
+					/* the binary cannot be had: the item builds */
+					ipm_worker_error(&ws[i]);
+					drop_binary(it);
+					jobs[i].binary = 0;
+					state[i] = I_FETCH;
+				} else if (ws[i].rc < 0 && !stop) {
+					rc = ipm_worker_error(&ws[i]);
+					state[i] = I_ENDED;
+					failing = i;
+				}
+				ipm_worker_release(&ws[i]);
+				continue;
+			}
+			state[i] = I_ENDED;
+			building--;
 			free_jobs += jobs[i].jobs;
 			if (ws[i].rc >= 0 && !stop) {
 				if ((lrc = link_built(ctx, txn, plan, skip, i, &jobs[i], &ws[i])) == 0) {
-					state[i] = B_LINKED;
+					state[i] = I_LINKED;
 					out->items[i] = IPM_ITEM_BUILT;
 					continue;
 				}
@@ -1338,29 +1348,19 @@ static int build_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn,
 				/* built while the plan was failing: never linked */
 				out->items[i] = IPM_ITEM_UNDONE;
 				continue;
-			} else if (ws[i].cancelled || rc < 0) {
+			} else if (stop) {
 				out->items[i] = IPM_ITEM_CANCELLED;
 				continue;
 			} else {
 				lrc = ipm_worker_error(&ws[i]);
 			}
-			/* the first failure */
 			rc = lrc;
-			*failed = i;
-			if (!stop) {
-				struct ipm_buf names = IPM_BUF_INIT;
-				size_t nnames = 0;
-				for (size_t k = 0; k < plan->n; k++) {
-					if (state[k] != B_RUN)
-						continue;
-					ipm_buf_addf(&names, "%s'%s'", nnames++ ? ", " : "", plan->items[k].entry.name);
-					ipm_worker_cancel(&ws[k]);
-				}
-				if (nnames)
-					ipm_log(IPM_LOG_INFO, "'%s' failed: cancelling the build%s of %s", it->entry.name,
-						nnames > 1 ? "s" : "", names.ptr);
-				ipm_buf_release(&names);
-			}
+			failing = i;
+		}
+		if (failing != IPM_PLAN_NONE_FAILED) {
+			/* the first failure */
+			*failed = failing;
+			stop_running(plan, ws, state, failing);
 			stop = 1;
 		}
 	}
@@ -1368,14 +1368,21 @@ static int build_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn,
 		rc = ipm_interrupt_check();
 		if (*failed == IPM_PLAN_NONE_FAILED)
 			for (size_t i = 0; i < plan->n && *failed == IPM_PLAN_NONE_FAILED; i++)
-				if (!skip[i] && state[i] != B_LINKED)
+				if (state[i] != I_SKIP && state[i] != I_LINKED)
 					*failed = i;
 	}
+	for (size_t i = 0; rc == 0 && i < plan->n; i++)
+		if (state[i] != I_SKIP && state[i] != I_LINKED) {
+			/* never reached: what it depends on was not built either */
+			rc = ipm_error_set(IPM_ERROR, "'%s' %s was not built: the plan's order is broken",
+					   plan->items[i].entry.name, plan->items[i].release->version);
+			*failed = i;
+		}
 	for (size_t i = 0; i < plan->n; i++) {
 		ipm_worker_release(&ws[i]);
 		free(jobs[i].store_dir);
+		free(jobs[i].tag);
 	}
-	free(state);
 	free(jobs);
 	free(ws);
 	return rc;
@@ -1385,7 +1392,7 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 {
 	struct ipm_plan_outcome local = { 0 };
 	struct ipm_txn *txn = NULL;
-	char *skip = NULL, *need = NULL;
+	char *skip = NULL, *state = NULL;
 	size_t failed = IPM_PLAN_NONE_FAILED;
 	int rc;
 
@@ -1399,48 +1406,40 @@ int ipm_plan_execute(struct ipm_ctx *ctx, const struct ipm_plan *plan, struct ip
 	/* ipm and its workers stop on Ctrl-C at their next check */
 	ipm_interrupt_catch();
 	skip = xcalloc(plan->n ? plan->n : 1, 1);
-	need = xcalloc(plan->n ? plan->n : 1, 1);
+	state = xcalloc(plan->n ? plan->n : 1, 1);
 
 	for (size_t i = 0; i < plan->n; i++) {
 		skip[i] = plan->items[i].installed ||
 			  (!plan->items[i].rebuild && installed_here(ctx, &plan->items[i]));
+		state[i] = skip[i] ? I_SKIP : I_FETCH;
 		out->items[i] = skip[i] ? IPM_ITEM_SKIPPED : IPM_ITEM_PENDING;
 	}
 
 	/* build keys, when the caller did not ask the binary caches */
 	if ((rc = ipm_bincache_keys(ctx, plan)) < 0)
 		goto done;
-
-	/* Everything is fetched before anything is built, so that a network
-	 * failure never leaves half the plan built. */
 	for (size_t i = 0; i < plan->n; i++) {
-		const struct ipm_plan_item *it = &plan->items[i];
 		if (skip[i])
 			continue;
-		if ((rc = ipm_txn_check_unfinished(ctx, it->entry.name)) < 0 || (rc = ipm_interrupt_check()) < 0) {
+		if ((rc = ipm_txn_check_unfinished(ctx, plan->items[i].entry.name)) < 0 ||
+		    (rc = ipm_interrupt_check()) < 0) {
 			failed = i;
 			goto fail;
 		}
-		if (it->bincache && it->bincache->from) {
-			if (ipm_bincache_fetch(ctx, it->bincache) == 0)
-				continue;
-			drop_binary(it);
-		}
-		need[i] = 1;
 	}
-	if ((rc = fetch_sources(&failed, ctx, plan, need)) < 0)
-		goto fail;
 
 	/*
-	 * One transaction for the whole plan. Each item is built, then linked
-	 * into the prefix at once, since its dependents build against the
-	 * prefix; the database changes only when all of them are in place.
-	 * Any failure (or Ctrl-C) undoes every link made and deletes what was
-	 * built: the prefix and the database are as before the plan.
+	 * One transaction for the whole plan. Each item is built as soon as
+	 * it is fetched and its dependencies are in place, then linked into
+	 * the prefix at once, since its dependents build against the prefix;
+	 * the database changes only when all of them are in place. Any
+	 * failure (a fetch's too, while others build) or Ctrl-C undoes every
+	 * link made and deletes what was built: the prefix and the database
+	 * are as before the plan.
 	 */
 	if ((rc = ipm_txn_begin(&txn, ctx)) < 0)
 		goto fail;
-	if ((rc = build_items(&failed, ctx, txn, plan, skip, out)) < 0)
+	if ((rc = run_items(&failed, ctx, txn, plan, state, skip, out)) < 0)
 		goto fail;
 	if ((rc = ipm_interrupt_check()) < 0)
 		goto fail;
@@ -1464,7 +1463,7 @@ fail:
 done:
 	ipm_txn_free(txn);
 	ipm_plan_outcome_release(&local);
-	free(need);
+	free(state);
 	free(skip);
 	return rc;
 }

@@ -167,8 +167,11 @@ static void take_report(struct ipm_worker *w, char *msg, size_t len)
 
 	if (kind == 'L') {
 		char *lv = field(&p, end), *text = field(&p, end);
-		if (lv && text)
-			ipm_log((enum ipm_log_level)atoi(lv), "%s", text);
+		enum ipm_log_level level = lv ? (enum ipm_log_level)atoi(lv) : IPM_LOG_INFO;
+		if (lv && text && level == IPM_LOG_OUTPUT && w->output_tag)
+			ipm_log(level, "%s | %s", w->output_tag, text);
+		else if (lv && text)
+			ipm_log(level, "%s", text);
 	} else if (kind == 'P') {
 		char *label = field(&p, end), *d = field(&p, end), *t = field(&p, end);
 		char *unit = field(&p, end), *b = field(&p, end);
