@@ -104,6 +104,9 @@ int ipm_bincache_plan(struct ipm_ctx *ctx, const struct ipm_plan *plan);
  * remote cache (through the mirrors) and checked against the manifest's size
  * and sha256, then kept with its manifest; a local one is checked again.
  * On failure (IPM_EVERIFY for a mismatch, IPM_ENET ...) nothing is kept.
+ * A plan runs one per hit, each in a worker process, several at once (as
+ * many as its source fetches, IPM_FETCH_JOBS): a download is written under
+ * a name of its process's own, and only a verified one is renamed into place.
  */
 int ipm_bincache_fetch(struct ipm_ctx *ctx, const struct ipm_bincache_choice *c);
 

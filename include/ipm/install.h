@@ -122,12 +122,14 @@ struct ipm_plan_outcome {
 };
 void ipm_plan_outcome_release(struct ipm_plan_outcome *o);
 
-/* Fetches every source (several at a time), then builds each item in a
- * worker process as soon as its dependencies in the plan are linked
- * (independent items at the same time, sharing ctx->cfg.jobs), linking
- * each when it is built, then commits them all as one transaction (history
- * records ctx->command_line). The first failure cancels the builds still
- * running (IPM_ITEM_CANCELLED).
+/* Fetches every item's source, or its binary when a binary cache has it
+ * (several at a time, IPM_FETCH_JOBS), and builds each item in a worker
+ * process as soon as its own fetch is done and its dependencies in the
+ * plan are linked, while other fetches still run (independent items at the
+ * same time, sharing ctx->cfg.jobs), linking each when it is built, then
+ * commits them all as one transaction (history records ctx->command_line).
+ * The first failure, a fetch's or a build's, cancels the fetches and
+ * builds still running (IPM_ITEM_CANCELLED).
  * A failing step is IPM_EBUILD with the step, its exit status, the last
  * lines of its output and the log path in the message; Ctrl-C is
  * IPM_ECANCEL; either way nothing of the plan stays. out (may be NULL):

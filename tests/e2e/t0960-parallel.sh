@@ -134,14 +134,16 @@ check "the mirror's object files are the source's own (hard links)" sh -c \
 	'f=$(find "$1"/git/wt-linked-*/objects -type f | head -n 1) && [ -n "$f" ] && [ "$(stat -c %h "$f")" -ge 2 ]' sh "$IPM_CACHE"
 
 # ---- concurrent fetches ----
-# meet.py ROOT PORTFILE EXPECT TIMEOUT: serves ROOT over HTTP (files, and git
-# repositories through git http-backend); the first request for each of
-# EXPECT names under /meet/ waits until all EXPECT have come (TIMEOUT
-# seconds at most, then HTTP 503).
+# meet.py ROOT PORTFILE EXPECT TIMEOUT [SUFFIX]: serves ROOT over HTTP (files,
+# and git repositories through git http-backend); the first request for
+# each of EXPECT names under /meet/ waits until all EXPECT have come
+# (TIMEOUT seconds at most, then HTTP 503). A name is the path's first
+# part; with SUFFIX, only paths ending with it meet, each its own name.
 cat >"$work/meet.py" <<'PY'
 import os, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 root, portfile, expect, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+suffix = sys.argv[5] if len(sys.argv) > 5 else None
 seen, cond = set(), threading.Condition()
 
 class H(BaseHTTPRequestHandler):
@@ -158,8 +160,11 @@ class H(BaseHTTPRequestHandler):
             return self.send_error(404)
         rest = path[len("/meet/"):]
         name = rest.split("/")[0]
-        if not self.meet(name):
-            return self.send_error(503)
+        meets = not suffix or rest.endswith(suffix)
+        if meets and not self.meet(rest if suffix else name):
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
         body = b""
         if self.headers.get("Transfer-Encoding", "") == "chunked":
             while True:
@@ -208,9 +213,9 @@ open(portfile + ".tmp", "w").write(str(srv.server_address[1]))
 os.rename(portfile + ".tmp", portfile)
 srv.serve_forever()
 PY
-start_meet() { # TIMEOUT
+start_meet() { # TIMEOUT [EXPECT SUFFIX]
 	rm -f "$work/meet.port"
-	python3 "$work/meet.py" "$work/srv" "$work/meet.port" 3 "$1" &
+	python3 "$work/meet.py" "$work/srv" "$work/meet.port" "${2:-3}" "$1" ${3:+"$3"} &
 	bg_pids="$bg_pids $!"
 	meet_pid=$!
 	i=0
@@ -255,5 +260,114 @@ check "the three fetches were in flight together (each got its answer)" sh -c \
 	'for p in g1 g2 t1; do [ "$("$1/bin/$p")" = "$p 1.0" ] || exit 1; done' sh "$IPM_PREFIX"
 check "each fetch was announced" sh -c \
 	'for p in g1 g2 t1; do grep -q "^fetching '"'"'$p'"'"' 1.0 \.\.\.$" "$1" || exit 1; done' sh "$work/err"
+kill "$meet_pid"
+
+json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+# archive_entry NAME URL SHA256 FIRST_STEP: a package from an archive
+archive_entry() {
+	write_entry "$1" <<EOT
+{ "name": "$1", "description": "test archive $1",
+  "versions": [ { "version": "1.0", "url": "$2", "sha256": "$3" } ],
+  "methods": [ { "build": [$(json_str "$4"), "make"], "install": ["make install"] } ] }
+EOT
+}
+# start_after FILE MARKER...: a server that answers every request with FILE
+# once every MARKER exists (badhttpd.py's "after"); sets AFTER, its URL
+start_after() {
+	rm -f "$work/after.port"
+	python3 "$TOP/tests/tools/badhttpd.py" after "$work/after.port" "$@" </dev/null >/dev/null 2>&1 &
+	bg_pids="$bg_pids $!"
+	after_pid=$!
+	i=0
+	while [ ! -s "$work/after.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	AFTER=http://127.0.0.1:$(cat "$work/after.port")
+	export IPM_MIRRORS="$AFTER/=$AFTER/"
+}
+make_git_pkg "$work/pack/late-1.0" late 1.0 >/dev/null
+rm -rf "$work/pack/late-1.0/.git"
+tar -C "$work/pack" -cf "$work/late.tar" late-1.0
+late_sum=$(sha256sum "$work/late.tar" | cut -d' ' -f1)
+
+# ---- builds overlap fetches ----
+# late's archive comes only once early's build has run: were builds to wait
+# for every fetch, the plan could never end (the server gives up after 60 s)
+rm -f "$M"/*
+start_after "$work/late.tar" "$M/early.built"
+archive_entry late "$AFTER/late.tar" "$late_sum" "echo output of late"
+pkg early '[]' "echo output of early; touch $M/early.built"
+sync_registry
+expect_ok "$IPM" -v install -y late early
+check "early was built while late's fetch was waiting for it" test -e "$M/early.built"
+check "late and early are installed and run" sh -c \
+	'[ "$("$1/bin/late")" = "late 1.0" ] && [ "$("$1/bin/early")" = "early 1.0" ]' sh "$IPM_PREFIX"
+# -v: in a plan of several packages, each build's output line under its
+# package's name (padded to one width); in a plan of one, as it is
+check "-v: early's output under its name" grep -qx "early | output of early" "$work/err"
+check "-v: late's under its name, padded to the same width" grep -qx "late  | output of late" "$work/err"
+check "-v: every line of make's output under a name" sh -c \
+	'grep "printf" "$1" | grep -qv "^\(early\|late \) | " && exit 1; grep -q "^early | printf" "$1"' sh "$work/err"
+pkg single '[]' "echo output of single"
+expect_ok "$IPM" -v install -y single
+check "-v, one package: its output lines as they are" grep -qx "output of single" "$work/err"
+check "-v, one package: no name before them" sh -c '! grep -q " | " "$1"' sh "$work/err"
+
+# ---- a fetch fails while builds run ----
+# badf's archive (not the one its entry names) comes only once quick is
+# linked and slow builds: slow is cancelled and said so, quick undone
+rm -f "$M"/*
+kill "$after_pid"
+start_after "$work/late.tar" "$M/slow.start" "$IPM_PREFIX/bin/quick"
+archive_entry badf "$AFTER/badf.tar" "$(printf '%064d' 0)" "true"
+pkg quick '[]' "true"
+pkg slow '[]' "touch $M/slow.start; sleep 63; touch $M/slow.end"
+sync_registry
+state_snapshot "$work/before"
+expect_fail 1 "fetching 'badf' 1.0: .*sha256 mismatch" "$IPM" install -y badf quick slow
+check "a failed fetch cancels the running build, naming it" \
+	grep -q "^'badf' failed: cancelling the build of 'slow'$" "$work/err"
+check "the report: slow cancelled, quick undone, badf failed" sh -c \
+	'grep -q "^  slow 1.0: cancelled while building$" "$1" && grep -q "^  quick 1.0: built, then undone$" "$1" &&
+	 grep -q "^  badf 1.0: FAILED$" "$1"' sh "$work/err"
+check "slow's recipe was stopped" sh -c '[ ! -e "$1/slow.end" ] && ! pgrep -f "[s]leep 63; touch" >/dev/null' sh "$M"
+same_state "a fetch failing while others build changes nothing" "$work/before"
+kill "$after_pid"
+
+# ---- binary-cache hits download at the same time ----
+# bc1 and bc2 are built here and pushed to a cache; in another home (the
+# same prefix) their recipes cannot run, and the cache's server holds each
+# archive's request until both have come
+rm -f "$M"/*
+touch "$M/allow-build"
+pkg bc1 '[]' "test -e $M/allow-build"
+pkg bc2 '[]' "test -e $M/allow-build"
+mkdir -p "$work/keys"
+expect_ok "$IPM" registry keygen --dir "$work/keys"
+pub=$(cat "$work/out")
+expect_ok "$IPM" install -y bc1 bc2
+mkdir -p "$work/srv/bc"
+expect_ok "$IPM" cache push bc1 bc2 --to "file://$work/srv/bc" --key "$work/keys/registry.key"
+expect_ok "$IPM" remove -y bc1 bc2
+rm -f "$M/allow-build"
+export IPM_HOME=$work/home2 IPM_CACHE=$work/cache2
+start_meet 2 2 .tar.zst
+export IPM_BINARY_CACHE=$MEET/bc IPM_BINARY_CACHE_KEY=$pub
+sync_registry
+state_snapshot "$work/before"
+IPM_FETCH_JOBS=1 expect_fail 1 "step 'test -e .*' of 'bc1' failed" "$IPM" install -y bc1 bc2
+check "one at a time, the downloads cannot meet (503)" \
+	grep -q "^ipm: warning: cannot use the binary of 'bc1' from $MEET/bc: .*503.*; building it instead$" "$work/err"
+same_state "a failed download and build change nothing" "$work/before"
+kill "$meet_pid"
+# what that run kept (bc2's archive, downloaded once bc1's gave up) goes
+rm -rf "$IPM_CACHE/binary"
+start_meet 60 2 .tar.zst
+export IPM_BINARY_CACHE=$MEET/bc
+expect_ok "$IPM" install -y bc1 bc2
+check "both came from the binary cache (the two downloads were in flight together)" sh -c \
+	'grep -q "^installing '"'"'bc1'"'"' 1.0 from binary cache" "$1" &&
+	 grep -q "^installing '"'"'bc2'"'"' 1.0 from binary cache" "$1" && ! grep -q "warning" "$1"' sh "$work/err"
+check "bc1 and bc2 run" sh -c '[ "$("$1/bin/bc1")" = "bc1 1.0" ] && [ "$("$1/bin/bc2")" = "bc2 1.0" ]' sh "$IPM_PREFIX"
+check "each archive is kept in the local cache, verified" sh -c \
+	'[ "$(ls "$1"/binary/*.tar.zst | wc -l)" -eq 2 ]' sh "$IPM_CACHE"
 
 done_testing

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """badhttpd: servers that misbehave, for the tests of ipm's limits (never for real use).
 
-Usage: badhttpd.py MODE PORTFILE [ARG]
+Usage: badhttpd.py MODE PORTFILE [ARG...]
 
 Binds 127.0.0.1 on an ephemeral port, writes the port number to PORTFILE
 (through PORTFILE.tmp and rename, so a reader polling for it never sees a
@@ -14,6 +14,10 @@ protocol, according to MODE:
   flood          HTTP 200, chunked, an endless body of zeros
   chunked FILE   HTTP 200, chunked (no Content-Length), FILE's content
   length N       HTTP 200 announcing Content-Length N, then N zero bytes
+  after FILE MARKER...
+                 holds the answer until every MARKER file exists (60 s at
+                 most, then HTTP 503), then HTTP 200 with FILE's content:
+                 a download that only ends once something else has happened
 
 Each connection is served by its own thread; SIGTERM ends the server.
 """
@@ -54,7 +58,11 @@ def send_chunk(conn, data):
     conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
 
 
-def serve(conn, mode, arg):
+def send_unavailable(conn):
+    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+def serve(conn, mode, arg, markers):
     try:
         if mode == "stall":
             read_request(conn)
@@ -78,6 +86,15 @@ def serve(conn, mode, arg):
             for i in range(0, len(body), 1000):
                 send_chunk(conn, body[i:i + 1000])
             conn.sendall(b"0\r\n\r\n")
+        elif mode == "after":
+            deadline = time.monotonic() + 60
+            while not all(os.path.exists(m) for m in markers):
+                if time.monotonic() > deadline:
+                    return send_unavailable(conn)
+                time.sleep(0.05)
+            body = open(arg, "rb").read()
+            send_head(conn, len(body))
+            conn.sendall(body)
         elif mode == "length":
             n = int(arg)
             send_head(conn, n)
@@ -97,7 +114,8 @@ def main():
         return 2
     mode, portfile = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
-    if mode not in ("stall", "unaccepted", "trickle", "flood", "chunked", "length"):
+    markers = sys.argv[4:]
+    if mode not in ("stall", "unaccepted", "trickle", "flood", "chunked", "length", "after"):
         sys.stderr.write("badhttpd: unknown mode '%s'\n" % mode)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -116,7 +134,7 @@ def main():
             time.sleep(3600)
     while True:
         conn, _ = server.accept()
-        threading.Thread(target=serve, args=(conn, mode, arg), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, mode, arg, markers), daemon=True).start()
 
 
 if __name__ == "__main__":
