@@ -34,9 +34,10 @@ struct ipm_worker {
 	int done;             /* finished: rc and the rest are its result */
 	int got_result;
 	int cancelled;        /* ipm_worker_cancel was called */
-	const char *output_tag;  /* set by the caller after ipm_worker_start, or
-				  * NULL: its IPM_LOG_OUTPUT lines are passed on
-				  * as "TAG | line" (borrowed) */
+	const char *output_tag;  /* NULL, or set by the caller after
+				  * ipm_worker_start (before its first
+				  * ipm_worker_wait): its IPM_LOG_OUTPUT lines
+				  * are passed on as "TAG | line" (borrowed) */
 	int rc;               /* what the function returned */
 	char *message, *hint; /* its error slot, when rc < 0 */
 	char **values;        /* what it handed back, in order */

@@ -1,6 +1,6 @@
 /* Workers: a function run in a child process, its reports passed on in
  * this one, its result and error slot and the strings it hands back, many
- * at once, a cancelled one and one that dies. */
+ * at once, a cancelled one and one that dies, output lines under a tag. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -146,6 +146,42 @@ static void test_many_at_once(void **state)
 	assert_int_equal(seen.progress, 16);
 }
 
+static int job_output(void *opaque)
+{
+	(void)opaque;
+	ipm_log(IPM_LOG_OUTPUT, "cc -c a.c");
+	ipm_log(IPM_LOG_INFO, "building 'lz4' 1.9 ...");
+	ipm_log(IPM_LOG_OUTPUT, "%s", "");
+	return 0;
+}
+
+static void test_output_tag(void **state)
+{
+	struct ipm_worker ws[2];
+	size_t tagged = 0, plain = 0;
+
+	(void)state;
+	reset();
+	assert_int_equal(ipm_worker_start(&ws[0], job_output, NULL), 0);
+	ws[0].output_tag = "lz4  ";
+	assert_int_equal(ipm_worker_start(&ws[1], job_output, NULL), 0);
+	wait_all(ws, 2);
+	assert_int_equal(seen.nlogs, 6);
+	/* only the output lines of the tagged worker carry its tag */
+	for (size_t i = 0; i < seen.nlogs; i++) {
+		if (strcmp(seen.logs[i], "3 lz4   | cc -c a.c") == 0 || strcmp(seen.logs[i], "3 lz4   | ") == 0)
+			tagged++;
+		else if (strcmp(seen.logs[i], "3 cc -c a.c") == 0 || strcmp(seen.logs[i], "3 ") == 0)
+			plain++;
+		else
+			assert_string_equal(seen.logs[i], "1 building 'lz4' 1.9 ...");
+	}
+	assert_int_equal(tagged, 2);
+	assert_int_equal(plain, 2);
+	ipm_worker_release(&ws[0]);
+	ipm_worker_release(&ws[1]);
+}
+
 /* waits for the interrupt flag as a fetch's callbacks do */
 static int job_until_cancelled(void *opaque)
 {
@@ -190,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_result_and_reports),
 		cmocka_unit_test(test_error_slot),
 		cmocka_unit_test(test_many_at_once),
+		cmocka_unit_test(test_output_tag),
 		cmocka_unit_test(test_cancel_and_death),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
