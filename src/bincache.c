@@ -19,8 +19,10 @@
 #include "ipm/error.h"
 #include "ipm/fetch.h"
 #include "ipm/fs.h"
+#include "ipm/interrupt.h"
 #include "ipm/log.h"
 #include "ipm/stage.h"
+#include "ipm/worker.h"
 #include "ipm/xalloc.h"
 
 #define MANIFEST_MAX (1u << 20)
@@ -410,10 +412,11 @@ static int local_hit(struct ipm_ctx *ctx, struct ipm_bincache_choice *c)
 	return hit;
 }
 
-/* 1: a verified hit in cache conf; 0: a miss or a problem (warned). *down is
- * set when the cache cannot be reached. */
+/* 1: a verified hit in cache conf; 0: a miss or a problem. An untrusted
+ * answer is warned about here; a cache that cannot be reached sets *down,
+ * and *why_down (caller frees) says why: the caller warns, once a cache. */
 static int remote_hit(struct ipm_ctx *ctx, struct ipm_bincache_choice *c, const struct ipm_binary_cache_conf *conf,
-		      size_t index, int *down, const char *name)
+		      int *down, char **why_down, const char *name)
 {
 	struct ipm_buf manifest = IPM_BUF_INIT, sig = IPM_BUF_INIT;
 	struct ipm_http_auth auth;
@@ -429,9 +432,7 @@ static int remote_hit(struct ipm_ctx *ctx, struct ipm_bincache_choice *c, const 
 		goto done;
 	if (rc < 0) {
 		*down = 1;
-		if (warn_once_for(&ctx->cfg, index))
-			ipm_log(IPM_LOG_WARN, "binary cache '%s' cannot be reached (%s): not asked again; building "
-				"instead", conf->url, ipm_error_message());
+		*why_down = xstrdup(ipm_error_message());
 		goto done;
 	}
 	rc = get_small(&sig, ctx, &auth, sig_url, SIGNATURE_MAX);
@@ -459,10 +460,104 @@ done:
 	return hit;
 }
 
+/* One item's way through the remote caches, in a worker of its own. */
+struct lookup {
+	struct ipm_ctx *ctx;
+	struct ipm_bincache_choice *c;
+	const char *name;
+	const char *skip;   /* the caches not to ask: without a key, or down (as at its start) */
+	size_t nasked;      /* how many it asks */
+	int taken;          /* its result is taken */
+};
+
+/* In a worker: hands back, for each cache that cannot be reached, "down",
+ * its index and why; then, for a hit, "hit", its cache's index, the method
+ * its build used and the manifest. */
+static int lookup_run(void *opaque)
+{
+	struct lookup *l = opaque;
+	const struct ipm_config *cfg = &l->ctx->cfg;
+	char num[32];
+
+	for (size_t k = 0; k < cfg->nbinary_caches; k++) {
+		char *why = NULL;
+		int down = 0;
+
+		if (l->skip[k])
+			continue;
+		snprintf(num, sizeof(num), "%zu", k);
+		if (remote_hit(l->ctx, l->c, &cfg->binary_caches[k], &down, &why, l->name)) {
+			ipm_worker_return("hit");
+			ipm_worker_return(num);
+			ipm_worker_return(l->c->method);
+			ipm_worker_return(l->c->manifest);
+			return 0;
+		}
+		if (down) {
+			ipm_worker_return("down");
+			ipm_worker_return(num);
+			ipm_worker_return(why);
+		}
+		free(why);
+	}
+	return 0;
+}
+
+/* What lookup l's worker w handed back: its hit, and the caches it could
+ * not reach, each warned about once and marked in skip (not asked again).
+ * Its item's why_build when it has no hit. */
+static void take_lookup(struct ipm_ctx *ctx, struct lookup *l, const struct ipm_worker *w, char *skip)
+{
+	const struct ipm_config *cfg = &ctx->cfg;
+	struct ipm_bincache_choice *c = l->c;
+	size_t ndown = 0, v = 0;
+
+	l->taken = 1;
+	if (w->rc < 0)
+		ipm_log(IPM_LOG_WARN, "cannot ask the binary caches for '%s': %s; building it instead", l->name,
+			w->message ? w->message : "");
+	while (w->rc >= 0 && v + 2 < w->nvalues) {
+		size_t k = strtoul(w->values[v + 1], NULL, 10);
+
+		if (k >= cfg->nbinary_caches)
+			break;
+		if (strcmp(w->values[v], "down") == 0) {
+			ndown++;
+			skip[k] = 1;
+			if (warn_once_for(cfg, k))
+				ipm_log(IPM_LOG_WARN, "binary cache '%s' cannot be reached (%s): not asked again; "
+					"building instead", cfg->binary_caches[k].url, w->values[v + 2]);
+			v += 3;
+			continue;
+		}
+		if (strcmp(w->values[v], "hit") == 0 && v + 3 < w->nvalues) {
+			c->from = xstrdup(cfg->binary_caches[k].url);
+			c->method = xstrdup(w->values[v + 2]);
+			c->manifest = xstrdup(w->values[v + 3]);
+			c->manifest_len = strlen(c->manifest);
+		}
+		break;
+	}
+	if (!c->from) {
+		free(c->why_build);
+		c->why_build = xstrdup(l->nasked > ndown ? "not in any binary cache" : "no binary cache has it");
+	}
+}
+
+/*
+ * The remote lookups of the items without a local hit run at the same
+ * time, each in a worker (at most ipm_worker_fetch_limit() at once): each
+ * is two requests per cache asked, and a plan can have many items. A
+ * cache found down is not asked by the lookups that start after that.
+ */
 int ipm_bincache_plan(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 {
 	const struct ipm_config *cfg = &ctx->cfg;
-	char *down = xcalloc(cfg->nbinary_caches ? cfg->nbinary_caches : 1, 1);
+	size_t n = plan->n ? plan->n : 1;
+	char *skip = xcalloc(cfg->nbinary_caches ? cfg->nbinary_caches : 1, 1);
+	struct lookup *ls = xcalloc(n, sizeof(*ls));
+	struct ipm_worker *ws = xcalloc(n, sizeof(*ws));
+	size_t nls = 0, next = 0, running = 0, limit = ipm_worker_fetch_limit();
 	int rc;
 
 	if ((rc = ipm_bincache_keys(ctx, plan)) < 0)
@@ -470,35 +565,67 @@ int ipm_bincache_plan(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
 		struct ipm_bincache_choice *c = it->bincache;
-		int asked = 0;
 
-		if (it->installed || !c || !c->key || c->from)
+		if (it->installed || !c || !c->key || c->from || local_hit(ctx, c))
 			continue;
-		if (local_hit(ctx, c))
+		ls[nls].ctx = ctx;
+		ls[nls].c = c;
+		ls[nls].name = it->entry.name;
+		ls[nls].skip = skip;
+		ws[nls].fd = -1;
+		nls++;
+	}
+	for (size_t k = 0; nls && k < cfg->nbinary_caches; k++) {
+		const struct ipm_binary_cache_conf *conf = &cfg->binary_caches[k];
+		if (conf->key)
 			continue;
-		for (size_t k = 0; k < cfg->nbinary_caches; k++) {
-			const struct ipm_binary_cache_conf *conf = &cfg->binary_caches[k];
-			int is_down = 0;
-			if (!conf->key) {
-				if (warn_once_for(cfg, k))
-					ipm_log(IPM_LOG_WARN, "binary cache '%s' has no public key pinned: not trusted, "
-						"not used (set its \"key\", or IPM_BINARY_CACHE_KEY)", conf->url);
+		skip[k] = 1;
+		if (warn_once_for(cfg, k))
+			ipm_log(IPM_LOG_WARN, "binary cache '%s' has no public key pinned: not trusted, "
+				"not used (set its \"key\", or IPM_BINARY_CACHE_KEY)", conf->url);
+	}
+	while (next < nls || running) {
+		while (next < nls && running < limit) {
+			for (size_t k = 0; k < cfg->nbinary_caches; k++)
+				ls[next].nasked += !skip[k];
+			if (ls[next].nasked == 0) {
+				/* every cache is without a key, or down */
+				free(ls[next].c->why_build);
+				ls[next].c->why_build = xstrdup("no binary cache has it");
+				ls[next++].taken = 1;
 				continue;
 			}
-			if (down[k])
+			if ((rc = ipm_interrupt_check()) < 0 ||
+			    (rc = ipm_worker_start(&ws[next], lookup_run, &ls[next])) < 0)
+				goto stop;
+			next++;
+			running++;
+		}
+		if (!running)
+			continue;
+		ipm_worker_wait(ws, next, 100);
+		for (size_t j = 0; j < next; j++) {
+			if (!ws[j].done || ls[j].taken)
 				continue;
-			asked = 1;
-			if (remote_hit(ctx, c, conf, k, &is_down, it->entry.name))
-				break;
-			down[k] |= is_down;
+			take_lookup(ctx, &ls[j], &ws[j], skip);
+			running--;
 		}
-		if (!c->from) {
-			free(c->why_build);
-			c->why_build = xstrdup(asked ? "not in any binary cache" : "no binary cache has it");
-		}
+		if ((rc = ipm_interrupt_check()) < 0)
+			goto stop;
 	}
+	goto done;
+stop:
+	/* Ctrl-C: the lookups still running stop at their next check */
+	for (size_t j = 0; j < next; j++)
+		ipm_worker_cancel(&ws[j]);
+	while (running)
+		running -= ipm_worker_wait(ws, next, 100);
 done:
-	free(down);
+	for (size_t j = 0; j < nls; j++)
+		ipm_worker_release(&ws[j]);
+	free(ws);
+	free(ls);
+	free(skip);
 	return rc;
 }
 

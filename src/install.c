@@ -1007,18 +1007,6 @@ int ipm_plan_run(struct ipm_ctx *ctx, const struct ipm_plan *plan)
 
 /* ---- running a plan: fetches and builds at the same time ---- */
 
-/* Transfers in flight at once unless IPM_FETCH_JOBS says otherwise: enough
- * to hide each one's latency, few enough not to hammer one server. */
-#define FETCH_JOBS 4
-
-static size_t fetch_jobs(void)
-{
-	const char *v = getenv("IPM_FETCH_JOBS");
-	long n = v && *v ? strtol(v, NULL, 10) : FETCH_JOBS;
-
-	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
-}
-
 /*
  * Where each item of a plan is (run_items): an item to install is fetched
  * (its binary when a binary cache has it, else its source), then built, or
@@ -1207,7 +1195,7 @@ static void stop_running(const struct ipm_plan *plan, struct ipm_worker *ws, con
 
 /*
  * Runs the items not skipped (state I_FETCH) to I_LINKED: fetches, at most
- * fetch_jobs() at a time in the plan's order (dependencies first), and
+ * ipm_worker_fetch_limit() at a time in the plan's order (dependencies first), and
  * builds, each in a worker as soon as its own fetch is done and its
  * dependencies in the plan are linked, while other fetches still run; each
  * is linked in ipm as soon as it is built. A binary that cannot be fetched
@@ -1241,7 +1229,7 @@ static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, c
 	struct ipm_worker *ws = xcalloc(n, sizeof(*ws));
 	struct item_job *jobs = xcalloc(n, sizeof(*jobs));
 	int budget = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : 1, free_jobs = budget;
-	size_t fetching = 0, building = 0, fetch_limit = fetch_jobs(), todo = 0, width = 0;
+	size_t fetching = 0, building = 0, fetch_limit = ipm_worker_fetch_limit(), todo = 0, width = 0;
 	int rc = 0, stop = 0;
 
 	for (size_t i = 0; i < plan->n; i++) {

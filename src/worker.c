@@ -104,6 +104,18 @@ static void send_result(int rc)
 	free(f);
 }
 
+/* Enough to hide each transfer's latency, few enough not to hammer one
+ * server. */
+#define FETCH_LIMIT 4
+
+size_t ipm_worker_fetch_limit(void)
+{
+	const char *v = getenv("IPM_FETCH_JOBS");
+	long n = v && *v ? strtol(v, NULL, 10) : FETCH_LIMIT;
+
+	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
+}
+
 int ipm_worker_start(struct ipm_worker *w, ipm_worker_fn fn, void *opaque)
 {
 	pid_t parent = getpid();

@@ -91,11 +91,14 @@ int ipm_bincache_keys(struct ipm_ctx *ctx, const struct ipm_plan *plan);
  * ipm_bincache_keys, then, for each item to install, the local cache and
  * each remote cache in turn (IPM_BINARY_CACHE first, then the config's):
  * the first whose signed manifest verifies is the item's source (from,
- * manifest, method). A cache without a key is skipped with a warning; an
- * unreachable one, or one that answers with a bad signature, is a warning
- * (once per cache; an unreachable one is not asked again); the item's
+ * manifest, method). The items' remote lookups run at the same time, each
+ * in a worker (ipm/worker.h; IPM_FETCH_JOBS at once). A cache without a
+ * key is skipped with a warning; an unreachable one, or one that answers
+ * with a bad signature, is a warning (once per cache; an unreachable one
+ * is not asked by the lookups that start after that); the item's
  * why_build says why it builds. Nothing is downloaded but manifests and
- * their signatures. Errors only for what stops everything (IPM_ECANCEL).
+ * their signatures. Errors only for what stops everything (IPM_ECANCEL, a
+ * worker that cannot be started).
  */
 int ipm_bincache_plan(struct ipm_ctx *ctx, const struct ipm_plan *plan);
 

@@ -44,6 +44,10 @@ struct ipm_worker {
 	size_t nvalues;
 };
 
+/* How many transfers run at once (fetches, binary-cache lookups), each in
+ * a worker: IPM_FETCH_JOBS (1 to 64), 4 by default. */
+size_t ipm_worker_fetch_limit(void);
+
 /* Starts fn(opaque) in a new worker. 0, or IPM_ERROR when no process can
  * be made. */
 int ipm_worker_start(struct ipm_worker *w, ipm_worker_fn fn, void *opaque);

@@ -10,7 +10,15 @@
 #   - the sources (two git repositories over smart HTTP and an archive) are
 #     fetched concurrently: the server holds every first request until all
 #     three have come; with IPM_FETCH_JOBS=1 they cannot meet, and the
-#     fetch's failure names the package and changes nothing.
+#     fetch's failure names the package and changes nothing;
+#   - builds overlap fetches: a package builds while another's download is
+#     held by its server until that build has run; a fetch failing while
+#     builds run cancels them (said so) and undoes the plan;
+#   - -v: in a plan of several packages each output line of a build comes
+#     under its package's name ("early | ..."), in a plan of one as it is;
+#   - binary caches: the lookups of two hits, then their downloads, are in
+#     flight together (the server holds each until both have come; one at
+#     a time they cannot meet), and the programs installed from there run.
 . "$(dirname "$0")/lib.sh"
 
 # recipes write their markers outside their build tree: no sandbox here
@@ -134,34 +142,35 @@ check "the mirror's object files are the source's own (hard links)" sh -c \
 	'f=$(find "$1"/git/wt-linked-*/objects -type f | head -n 1) && [ -n "$f" ] && [ "$(stat -c %h "$f")" -ge 2 ]' sh "$IPM_CACHE"
 
 # ---- concurrent fetches ----
-# meet.py ROOT PORTFILE EXPECT TIMEOUT [SUFFIX]: serves ROOT over HTTP (files,
-# and git repositories through git http-backend); the first request for
-# each of EXPECT names under /meet/ waits until all EXPECT have come
+# meet.py ROOT PORTFILE EXPECT TIMEOUT [SUFFIXES]: serves ROOT over HTTP
+# (files, and git repositories through git http-backend); the first request
+# for each of EXPECT names under /meet/ waits until all EXPECT have come
 # (TIMEOUT seconds at most, then HTTP 503). A name is the path's first
-# part; with SUFFIX, only paths ending with it meet, each its own name.
+# part; with SUFFIXES (comma-separated), only paths ending with one of them
+# meet, each its own name, and each suffix is a meeting of its own.
 cat >"$work/meet.py" <<'PY'
 import os, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 root, portfile, expect, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-suffix = sys.argv[5] if len(sys.argv) > 5 else None
-seen, cond = set(), threading.Condition()
+suffixes = sys.argv[5].split(",") if len(sys.argv) > 5 else None
+seen, cond = {}, threading.Condition()
 
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
-    def meet(self, name):
+    def meet(self, group, name):
         with cond:
-            seen.add(name)
+            seen.setdefault(group, set()).add(name)
             cond.notify_all()
-            return cond.wait_for(lambda: len(seen) >= expect, timeout)
+            return cond.wait_for(lambda: len(seen[group]) >= expect, timeout)
     def handle_any(self):
         path, _, query = self.path.partition("?")
         if not path.startswith("/meet/"):
             return self.send_error(404)
         rest = path[len("/meet/"):]
         name = rest.split("/")[0]
-        meets = not suffix or rest.endswith(suffix)
-        if meets and not self.meet(rest if suffix else name):
+        group = "" if not suffixes else next((x for x in suffixes if rest.endswith(x)), None)
+        if group is not None and not self.meet(group, rest if suffixes else name):
             self.send_response(503)
             self.send_header("Content-Length", "0")
             return self.end_headers()
@@ -332,10 +341,10 @@ check "slow's recipe was stopped" sh -c '[ ! -e "$1/slow.end" ] && ! pgrep -f "[
 same_state "a fetch failing while others build changes nothing" "$work/before"
 kill "$after_pid"
 
-# ---- binary-cache hits download at the same time ----
+# ---- binary caches: lookups and downloads at the same time ----
 # bc1 and bc2 are built here and pushed to a cache; in another home (the
 # same prefix) their recipes cannot run, and the cache's server holds each
-# archive's request until both have come
+# manifest's request until both have come, and each archive's likewise
 rm -f "$M"/*
 touch "$M/allow-build"
 pkg bc1 '[]' "test -e $M/allow-build"
@@ -349,10 +358,19 @@ expect_ok "$IPM" cache push bc1 bc2 --to "file://$work/srv/bc" --key "$work/keys
 expect_ok "$IPM" remove -y bc1 bc2
 rm -f "$M/allow-build"
 export IPM_HOME=$work/home2 IPM_CACHE=$work/cache2
-start_meet 2 2 .tar.zst
-export IPM_BINARY_CACHE=$MEET/bc IPM_BINARY_CACHE_KEY=$pub
 sync_registry
 state_snapshot "$work/before"
+# one at a time, the two lookups cannot meet: the cache seems down
+start_meet 2 2 .json
+export IPM_BINARY_CACHE=$MEET/bc IPM_BINARY_CACHE_KEY=$pub
+IPM_FETCH_JOBS=1 expect_fail 1 "step 'test -e .*' of 'bc[12]' failed" "$IPM" install -y bc1 bc2
+check "one at a time, the lookups cannot meet (503)" \
+	grep -q "^ipm: warning: binary cache '$MEET/bc' cannot be reached (.*503.*)" "$work/err"
+same_state "a failed lookup and build change nothing" "$work/before"
+kill "$meet_pid"
+# nor can the two downloads
+start_meet 2 2 .tar.zst
+export IPM_BINARY_CACHE=$MEET/bc
 IPM_FETCH_JOBS=1 expect_fail 1 "step 'test -e .*' of 'bc1' failed" "$IPM" install -y bc1 bc2
 check "one at a time, the downloads cannot meet (503)" \
 	grep -q "^ipm: warning: cannot use the binary of 'bc1' from $MEET/bc: .*503.*; building it instead$" "$work/err"
@@ -360,10 +378,12 @@ same_state "a failed download and build change nothing" "$work/before"
 kill "$meet_pid"
 # what that run kept (bc2's archive, downloaded once bc1's gave up) goes
 rm -rf "$IPM_CACHE/binary"
-start_meet 60 2 .tar.zst
+start_meet 60 2 .json,.tar.zst
 export IPM_BINARY_CACHE=$MEET/bc
 expect_ok "$IPM" install -y bc1 bc2
-check "both came from the binary cache (the two downloads were in flight together)" sh -c \
+check "the plan says both come from the cache (the lookups were in flight together)" sh -c \
+	'[ "$(grep -c "^    from binary cache " "$1")" -eq 2 ]' sh "$work/out"
+check "both came from the binary cache (the downloads were in flight together)" sh -c \
 	'grep -q "^installing '"'"'bc1'"'"' 1.0 from binary cache" "$1" &&
 	 grep -q "^installing '"'"'bc2'"'"' 1.0 from binary cache" "$1" && ! grep -q "warning" "$1"' sh "$work/err"
 check "bc1 and bc2 run" sh -c '[ "$("$1/bin/bc1")" = "bc1 1.0" ] && [ "$("$1/bin/bc2")" = "bc2 1.0" ]' sh "$IPM_PREFIX"
