@@ -138,9 +138,13 @@ static void remove_stale_locks(const char *dir)
  * stopped it when one did, else libgit2's own message. */
 static int net_fail(const char *fetch_url)
 {
+	int rc;
+
 	if (ipm_git_limits_explain(fetch_url))
 		return IPM_ENET;
-	return git_fail(IPM_ENET, fetch_url);
+	rc = git_fail(IPM_ENET, fetch_url);
+	ipm_tls_git_hint();
+	return rc;
 }
 
 /* Fetches every branch and tag of fetch_url into repo and points the
@@ -396,7 +400,7 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 	char *tmp = NULL;
 	int rc;
 
-	if ((rc = open_mirror(&repo, dir)) < 0)
+	if ((rc = ipm_tls_git(ctx, fetch_url)) < 0 || (rc = open_mirror(&repo, dir)) < 0)
 		goto done;
 	if (repo) {
 		remove_stale_locks(dir);
