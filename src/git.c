@@ -23,7 +23,19 @@ static int git_fail(int code, const char *subject)
 {
 	const git_error *e = git_error_last();
 	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
-	return ipm_error_set(code, "'%s': %s", subject, msg);
+	struct ipm_buf one = IPM_BUF_INIT;
+	int rc;
+
+	/* one line: mbedTLS lists each reason a certificate failed on its own */
+	for (const char *p = msg; *p; p++) {
+		if (*p == '\n')
+			ipm_buf_add(&one, p[1] ? "; " : "");
+		else
+			ipm_buf_addch(&one, *p);
+	}
+	rc = ipm_error_set(code, "'%s': %s", subject, one.ptr ? one.ptr : "");
+	ipm_buf_release(&one);
+	return rc;
 }
 
 /* A readable mirror name: the URL's last component without ".git", reduced
