@@ -271,11 +271,20 @@ check "the shards multiplexed on one connection" \
 	test "$(grep '^GET /reg/shards/' "$log" | awk '{ print $NF }' | sort -u | wc -l)" -eq 1
 check "compressed" sh -c '! grep "^GET /reg/" "$1" | grep -vq "\"gzip\""' sh "$log"
 
+# a single transfer (the tarball) refused the same way: the package file
+# fetched first, with the CA, then the install with the wrong one
+expect_ok "$IPM" install --dry-run tlstool
+state_snapshot "$work/state2"
+expect_fail 1 "^ipm: error: .*'$HTTPS/src/tlstool-1.0.tar.gz': SSL certificate problem" \
+	env IPM_CA_FILE=$pki/other.pem "$IPM" install --yes tlstool
+one_error "a download from a server the given CA did not sign"
+check "the hint names the file" grep -q "^hint: .*does not chain to a CA in '$pki/other.pem' (IPM_CA_FILE)" "$work/err"
+same_state "nothing was installed" "$work/state2"
 : >"$log"
 expect_ok "$IPM" install --yes tlstool
 check "the tarball came over HTTP/2" grep -q '^GET /src/tlstool-1.0.tar.gz 200 .* HTTP/2.0 ' "$log"
-check "the package file too" grep -q '^GET /reg/packages/tl/st/tlstool.json 200 .* HTTP/2.0 ' "$log"
 check "the installed program runs" sh -c '[ "$("$1/bin/tlstool")" = "tlstool 1.0" ]' sh "$IPM_PREFIX"
+check "every request over HTTP/2" sh -c 'test -s "$1" && ! grep -v " HTTP/2.0 " "$1" | grep -q .' sh "$log"
 
 # git over https (libgit2), from an entry in the local registry: first
 # without the CA, then with it
