@@ -18,6 +18,7 @@ IPM_CORE_LIBS = $(shell $(PKG_CONFIG) --libs $(IPM_CORE_PKGS)) -lpthread -lm
 IPM_VERSION   = 0.1.0
 
 IPM_FETCH_SRC  = src/archive.c src/bincache.c src/fetch.c src/git.c src/git_stream.c src/http.c src/http_many.c \
+		 src/tls.c \
 		 src/publish.c src/repo.c src/scaffold.c
 IPM_DIGEST_SRC = src/digest.c src/linkage.c
 IPM_ENGINE_SRC = $(filter-out src/layer_%.c,$(sort $(wildcard src/*.c)))

@@ -315,6 +315,17 @@ static int config_apply_file(struct ipm_config *cfg, const cJSON *root, int pref
 		return rc;
 	if ((rc = binary_caches_apply(cfg, root, path)) < 0)
 		return rc;
+	/* absolute: relative to what would be a guess (the config file's
+	 * directory, or wherever ipm happens to run) */
+	item = cJSON_GetObjectItemCaseSensitive(root, "ca_file");
+	if (item) {
+		if (!cJSON_IsString(item) || item->valuestring[0] != '/')
+			return bad_field(path, "ca_file", "the absolute path of a PEM file of CA certificates");
+		if (!cfg->ca_file) {   /* IPM_CA_FILE wins */
+			cfg->ca_file = xstrdup(item->valuestring);
+			cfg->ca_file_from = cfg->config_path;
+		}
+	}
 	return 0;
 mirror_error:
 	ipm_error_prefix("'%s'", path);
@@ -447,6 +458,10 @@ int ipm_config_load(struct ipm_config *cfg, const char *argv0, const char *prefi
 	cfg->limits = ipm_limits_default;
 	cfg->limits.config_path = cfg->config_path;
 
+	if ((env = env_nonempty("IPM_CA_FILE"))) {
+		cfg->ca_file = ipm_path_absolute(env);
+		cfg->ca_file_from = "IPM_CA_FILE";
+	}
 	env = env_nonempty("IPM_MIRRORS");
 	if (env) {
 		rc = ipm_mirrors_parse(&cfg->mirrors, &cfg->nmirrors, env);
@@ -505,6 +520,7 @@ void ipm_config_release(struct ipm_config *cfg)
 		free(c->password);
 	}
 	free(cfg->binary_caches);
+	free(cfg->ca_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -91,6 +91,8 @@ int ipm_ctx_open(struct ipm_ctx *ctx, const char *argv0, const char *prefix_over
 	ctx->fetch.limits = &ctx->cfg.limits;
 	ctx->fetch.mirrors = ctx->cfg.mirrors;
 	ctx->fetch.nmirrors = ctx->cfg.nmirrors;
+	ctx->fetch.ca_file = ctx->cfg.ca_file;
+	ctx->fetch.ca_file_from = ctx->cfg.ca_file_from;
 	ctx->interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 
 	db_path = xasprintf("%s/ipm.db", ctx->cfg.home);

@@ -45,4 +45,18 @@ int ipm_git_limits_check(void);
 /* What libgit2 reports received (the indexer's received_bytes): counts as
  * movement for the low-speed rule where the stream does not see the bytes. */
 void ipm_git_limits_progress(uint64_t received);
+
+/*
+ * TLS trust (src/tls.c): ctx->ca_file, when set, replaces the system's CAs.
+ * ipm_tls_curl applies it to a libcurl easy handle; ipm_tls_curl_hint sets
+ * the hint for a failed transfer's CURLcode when it is a certificate
+ * failure (1), naming the setting, else 0. ipm_tls_git applies it to
+ * libgit2 before a fetch of url (https only; a CA file libgit2 cannot use
+ * is an error naming the setting); ipm_tls_git_hint, after a failed libgit2
+ * network call, sets the hint when libgit2's error is a certificate one.
+ */
+void ipm_tls_curl(void *curl, const struct ipm_fetch_ctx *ctx);
+int ipm_tls_curl_hint(const struct ipm_fetch_ctx *ctx, int res);
+int ipm_tls_git(const struct ipm_fetch_ctx *ctx, const char *url);
+void ipm_tls_git_hint(void);
 #endif

@@ -23,7 +23,19 @@ static int git_fail(int code, const char *subject)
 {
 	const git_error *e = git_error_last();
 	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
-	return ipm_error_set(code, "'%s': %s", subject, msg);
+	struct ipm_buf one = IPM_BUF_INIT;
+	int rc;
+
+	/* one line: mbedTLS lists each reason a certificate failed on its own */
+	for (const char *p = msg; *p; p++) {
+		if (*p == '\n')
+			ipm_buf_add(&one, p[1] ? "; " : "");
+		else
+			ipm_buf_addch(&one, *p);
+	}
+	rc = ipm_error_set(code, "'%s': %s", subject, one.ptr ? one.ptr : "");
+	ipm_buf_release(&one);
+	return rc;
 }
 
 /* A readable mirror name: the URL's last component without ".git", reduced
@@ -138,9 +150,13 @@ static void remove_stale_locks(const char *dir)
  * stopped it when one did, else libgit2's own message. */
 static int net_fail(const char *fetch_url)
 {
+	int rc;
+
 	if (ipm_git_limits_explain(fetch_url))
 		return IPM_ENET;
-	return git_fail(IPM_ENET, fetch_url);
+	rc = git_fail(IPM_ENET, fetch_url);
+	ipm_tls_git_hint();
+	return rc;
 }
 
 /* Fetches every branch and tag of fetch_url into repo and points the
@@ -396,7 +412,7 @@ static int update_mirror(char **out_head, const struct ipm_fetch_ctx *ctx, const
 	char *tmp = NULL;
 	int rc;
 
-	if ((rc = open_mirror(&repo, dir)) < 0)
+	if ((rc = ipm_tls_git(ctx, fetch_url)) < 0 || (rc = open_mirror(&repo, dir)) < 0)
 		goto done;
 	if (repo) {
 		remove_stale_locks(dir);

@@ -53,6 +53,7 @@ struct transfer {
 	const struct ipm_http_request *req;
 	FILE *upload_file;
 	size_t uploaded;          /* of req->upload */
+	const struct ipm_fetch_ctx *ctx;   /* its CA setting (ipm_tls_curl) */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
@@ -275,7 +276,7 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *curl = curl_easy_init();
 	const struct ipm_limits *l = t->limits;
-	int rc = 0, limited = 0;
+	int rc = 0, limited = 0, tls = 0;
 
 	if (!curl)
 		return ipm_error_set(IPM_ERROR, "'%s': cannot initialise libcurl", eff_url);
@@ -306,6 +307,7 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	/* every encoding this libcurl decodes (gzip, zstd, ...): a registry
 	 * index compresses about tenfold */
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+	ipm_tls_curl(curl, t->ctx);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -327,11 +329,12 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 		rc = ipm_error_set(IPM_ENET, "'%s': HTTP %ld", eff_url, code);
 	} else if (res != CURLE_OK) {
 		rc = ipm_error_set(IPM_ENET, "'%s': %s", eff_url, errbuf[0] ? errbuf : curl_easy_strerror(res));
+		tls = ipm_tls_curl_hint(t->ctx, res);
 	} else if (t->reported || t->done > 0) {
 		uint64_t total = t->total > t->done ? t->total : t->done;
 		ipm_progress(t->label, total, total, "B");
 	}
-	if (rc < 0 && !limited && strcmp(url, eff_url) != 0)
+	if (rc < 0 && !limited && !tls && strcmp(url, eff_url) != 0)
 		ipm_error_hint("'%s' is rewritten by a mirror to '%s'", url, eff_url);
 	if (out_code)
 		*out_code = code;
@@ -355,7 +358,7 @@ int ipm_http_get(struct ipm_http_doc *out, const struct ipm_fetch_ctx *ctx, cons
 {
 	struct ipm_buf body = IPM_BUF_INIT;
 	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
-	struct transfer t = { .label = url, .body = &body, .limits = limits,
+	struct transfer t = { .label = url, .body = &body, .limits = limits, .ctx = ctx,
 			      .max_bytes = limits->index_bytes, .size_key = "limits.index_bytes" };
 	struct curl_slist *headers = NULL;
 	char *eff = NULL;
@@ -401,7 +404,7 @@ int ipm_http_download_sized(const struct ipm_fetch_ctx *ctx, const char *url, co
 {
 	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
 	struct transfer t = { .label = url, .limits = limits, .max_bytes = limits->download_bytes,
-			      .size_key = "limits.download_bytes" };
+			      .size_key = "limits.download_bytes", .ctx = ctx };
 	char *part = xasprintf("%s.part", path);
 	char *eff = NULL;
 	int rc;
@@ -459,7 +462,7 @@ int ipm_http_request(long *out_code, const struct ipm_fetch_ctx *ctx, const stru
 	const struct ipm_limits *limits = ipm_fetch_limits(ctx);
 	struct ipm_http_request put = *req;
 	struct transfer t = { .label = req->url, .limits = limits, .body = req->body, .req = &put,
-			      .max_bytes = req->max_bytes, .size_key = "limits.download_bytes" };
+			      .max_bytes = req->max_bytes, .size_key = "limits.download_bytes", .ctx = ctx };
 	char *part = req->path ? xasprintf("%s.part", req->path) : NULL;
 	char *eff = NULL;
 	long code = 0;

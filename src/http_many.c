@@ -29,6 +29,7 @@ struct one {
 	char errbuf[CURL_ERROR_SIZE];
 	unsigned long long max_bytes;
 	int too_big;
+	int res;                /* its CURLcode, for the TLS hint */
 };
 
 static size_t many_write(char *data, size_t size, size_t nmemb, void *userdata)
@@ -114,6 +115,7 @@ static int setup(struct one *o, const struct ipm_fetch_ctx *ctx, const struct ip
 	/* gzip, zstd, brotli: whatever this libcurl decodes */
 	curl_easy_setopt(o->curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(o->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	ipm_tls_curl(o->curl, ctx);
 	/* wait for a connection that can multiplex rather than open another */
 	curl_easy_setopt(o->curl, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS, l->connect_ms);
@@ -150,6 +152,7 @@ static void finish(struct one *o, CURLcode res, const struct ipm_limits *l)
 	curl_easy_getinfo(o->curl, CURLINFO_SIZE_DOWNLOAD_T, &wire);
 	req->status = code;
 	req->wire_bytes = (unsigned long long)wire;
+	o->res = (int)res;
 	if (o->too_big || res == CURLE_FILESIZE_EXCEEDED) {
 		req->rc = IPM_EVERIFY;
 		if (req->size_what && req->max_bytes)
@@ -246,6 +249,8 @@ int ipm_http_get_many(const struct ipm_fetch_ctx *ctx, struct ipm_http_req *reqs
 			if (reqs[i].rc == IPM_EVERIFY && reqs[i].size_what)
 				ipm_error_hint("the file was changed after it was listed, or it is being published "
 					       "right now (try again); nothing was imported");
+			else if (ipm_tls_curl_hint(ctx, all[i].res))
+				;   /* a certificate the setting would fix: said instead of the mirror */
 			else if (strcmp(reqs[i].url, all[i].url))
 				ipm_error_hint("'%s' is rewritten by a mirror to '%s'", reqs[i].url, all[i].url);
 			goto done;

@@ -974,8 +974,8 @@ static int sparse_root_modified(char **modified, struct ipm_db *db, const char *
 
 /* only_name: a lookup's sync, of the shard that name is in (a sparse
  * registry; a single document is imported whole); NULL: everything. */
-static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, const char *only_name,
-		     int *changed)
+static int sync_http_once(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags,
+			  const char *only_name, int *changed)
 {
 	struct ipm_registry_row old = { 0 }, row = { 0 };
 	struct ipm_http_doc doc = { 0 };
@@ -1072,6 +1072,26 @@ done:
 	free(stamp);
 	free(modified);
 	return rc;
+}
+
+/*
+ * A registry published while it was being fetched: the root named files
+ * that the server has replaced since (IPM_ESTALE, nothing written). Asked
+ * once more, conditionally on the index kept, which gives the new root;
+ * published again meanwhile, or a root that names files the server does
+ * not have, the error stands.
+ */
+static int sync_http(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags, const char *only_name,
+		     int *changed)
+{
+	int rc = sync_http_once(ctx, r, flags, only_name, changed);
+
+	if (rc != IPM_ESTALE)
+		return rc;
+	ipm_log(IPM_LOG_INFO, "registry '%s' was published during the update (%s): fetching it again", r->name,
+		ipm_error_message());
+	ipm_error_clear();
+	return sync_http_once(ctx, r, flags, only_name, changed);
 }
 
 int ipm_registry_sync_flags(struct ipm_ctx *ctx, const struct ipm_registry_conf *r, unsigned flags,
@@ -1184,6 +1204,27 @@ static int lookup_from(struct ipm_entry *out, char **out_registry, struct ipm_ct
 		if (r && (rc = check_transport(ctx, r)) < 0)
 			goto done;
 		rc = ipm_sparse_fetch_entry(&json, ctx, registry, name);
+		/* the registry was published since the last update: a writer
+		 * updates it (the digests it keeps are the old ones), then
+		 * looks again */
+		if (rc == IPM_ESTALE && r && ctx->lock) {
+			int changed = 0;
+			ipm_log(IPM_LOG_INFO, "registry '%s' was published since the last update: updating it",
+				registry);
+			ipm_error_clear();
+			if ((rc = sync_http(ctx, r, 0, NULL, &changed)) == 0) {
+				free(name);
+				free(registry);
+				name = registry = NULL;
+				rc = ipm_db_entry_find_named(&json, &registry, &name, ctx->db, spec, names,
+							     ctx->cfg.nregistries);
+				if (rc == 0 && !json[0]) {
+					free(json);
+					json = NULL;
+					rc = ipm_sparse_fetch_entry(&json, ctx, registry, name);
+				}
+			}
+		}
 	}
 	if (rc == 0) {
 		origin = xasprintf("%s (registry '%s')", spec, registry);

@@ -268,11 +268,12 @@ static int check_digest(const struct ipm_http_req *req, const char *sha256, cons
 		return IPM_EVERIFY;
 	}
 	ipm_sha256_hex(hex, req->body ? req->body : "", req->len);
+	/* IPM_ESTALE: the caller asks for the root again, once */
 	if (strcmp(hex, sha256)) {
-		ipm_error_set(IPM_EVERIFY, "'%s': sha256 %s, but %s lists %s", req->url, hex, what, sha256);
+		ipm_error_set(IPM_ESTALE, "'%s': sha256 %s, but %s lists %s", req->url, hex, what, sha256);
 		ipm_error_hint("the file was changed after its registry was published, or the registry is being "
 			       "published right now (run 'ipm update' again); the previous index is kept");
-		return IPM_EVERIFY;
+		return IPM_ESTALE;
 	}
 	return 0;
 }

@@ -18,7 +18,8 @@
  *   { "prefix": "/opt/ipm", "jobs": 4,
  *     "registries": [ { "name": "team", "url": "https://example.org/index.json",
  *                       "key": "RW...", "insecure": false } ],
- *     "mirrors": [ "https://github.com/=file:///srv/mirror/" ] }
+ *     "mirrors": [ "https://github.com/=file:///srv/mirror/" ],
+ *     "ca_file": "/etc/ipm/corp-ca.pem" }
  * The bundled registry is always configured, under the name "bundled", and is
  * consulted last; the others in the order the config lists them.
  */
@@ -119,6 +120,12 @@ struct ipm_config {
 	int step_timeout;
 	/* resource limits: "timeouts" and "limits" (struct ipm_limits) */
 	struct ipm_limits limits;
+	/* "ca_file" (IPM_CA_FILE wins): a PEM file of CA certificates that
+	 * https servers must chain to, instead of the system's, for every
+	 * download and git fetch; NULL: the system's. ca_file_from is
+	 * "IPM_CA_FILE" or the config file's path, for messages */
+	char *ca_file;
+	const char *ca_file_from;
 	/* binary caches: IPM_BINARY_CACHE first, then the config's in order */
 	struct ipm_binary_cache_conf *binary_caches;
 	size_t nbinary_caches;

@@ -25,6 +25,7 @@ enum ipm_status {
 	IPM_ECANCEL = -8,    /* the user said no */
 	IPM_EBUILD = -9,     /* a recipe step failed */
 	IPM_EEXISTS = -10,   /* already there */
+	IPM_ESTALE = -11,    /* a fetched file is not the one its index names: published meanwhile */
 };
 
 /* Sets the message (printf format) and clears the hint; returns code so that

@@ -20,6 +20,12 @@ struct ipm_fetch_ctx {
 	size_t nmirrors;
 	/* timeouts and sizes (config "timeouts" and "limits"); NULL: the defaults */
 	const struct ipm_limits *limits;
+	/* a PEM file of the CAs that https servers (libcurl and libgit2) must
+	 * chain to, instead of the system's; NULL: the system's. ca_file_from
+	 * names where it was set, for messages ("IPM_CA_FILE", or the config
+	 * file's path) */
+	const char *ca_file;
+	const char *ca_file_from;
 };
 
 /*

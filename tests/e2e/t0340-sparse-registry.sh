@@ -287,4 +287,57 @@ expect_fail 1 "registry 'signed': '.*index.json.minisig': the signature does not
 one_error "a root changed after signing"
 same_state "a forged root changes nothing" "$work/state1"
 
+
+# ---- published during an update: the root asked again, once ----
+# pubhttpd answers the first request for the root from one build and
+# everything else from a newer one, as a client reading while the registry
+# is published sees it
+pub=$work/pub
+mkdir -p "$pub/ctl"
+team_entry teamtool "the team's tool, before publishing" '[{"name": "teamlib"}]'
+build "$team" "$pub/old"
+team_entry teamtool "the team's tool, as published" '[{"name": "teamlib"}]'
+build "$team" "$pub/new"
+echo "$pub/new" >"$pub/ctl/current"
+echo "$pub/old" >"$pub/ctl/first-root"
+python3 "$TOP/tests/tools/pubhttpd.py" "$pub/ctl" "$pub/port" "$pub/log" </dev/null >/dev/null 2>"$pub/err" &
+bg_pids="$bg_pids $!"
+i=0
+while [ ! -s "$pub/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+PUB=http://127.0.0.1:$(cat "$pub/port")
+export IPM_CONFIG=$work/pub-config.json IPM_HOME=$work/home-pub IPM_PREFIX=$work/prefix-pub
+expect_ok "$IPM" registry add --insecure team "$PUB/index.json"
+expect_ok "$IPM" update
+check "an update that read an old root, then newer shards, succeeds" grep -q "^team: updated, 42 packages" "$work/out"
+check "it says the registry was published meanwhile" grep -q "registry 'team' was published during the update" "$work/err"
+check "it asked for the root twice" test "$(grep -c '^GET /index.json 200' "$pub/log")" -eq 2
+check "the second time it got the new root" test "$(grep '^GET /index.json 200' "$pub/log" | tail -n 1 | cut -d' ' -f4)" = new
+expect_ok "$IPM" info teamtool
+check "the new index is imported" grep -q "as published" "$work/out"
+
+# published again since the update: install updates, then installs
+team_entry teamtool "the team's tool, published again" '[{"name": "teamlib"}]'
+build "$team" "$pub/newer"
+echo "$pub/newer" >"$pub/ctl/current"
+expect_ok "$IPM" install --yes teamtool
+check "install says it updated the registry first" grep -q "registry 'team' was published since the last update: updating it" "$work/err"
+check "the package installs and runs" sh -c '"$1/bin/teamtool" | grep -qx "teamtool 1.0"' sh "$IPM_PREFIX"
+expect_ok "$IPM" info teamtool
+check "from the newest index" grep -q "published again" "$work/out"
+
+# a root that names files the server replaced, and stays so: one more try,
+# then the error, and nothing changes
+team_entry teamtool "the team's tool, half published" '[{"name": "teamlib"}]'
+build "$team" "$pub/half"
+team_entry teamtool "the team's tool, torn" '[{"name": "teamlib"}]'
+build "$team" "$pub/torn"
+cp "$pub/half/index.json" "$pub/torn/index.json"
+echo "$pub/torn" >"$pub/ctl/current"
+: >"$pub/log"
+state_snapshot "$work/state-pub"
+expect_fail 1 "shards/[0-9a-f]{2}.json': sha256 [0-9a-f]{64}, but the root of registry 'team' lists" "$IPM" update
+one_error "a root that names replaced files"
+check "the root was asked for twice, not more" test "$(grep -c '^GET /index.json' "$pub/log")" -eq 2
+same_state "a torn registry changes nothing" "$work/state-pub"
+
 done_testing

@@ -14,9 +14,17 @@
  *     component; 400 for malformed requests.
  *   - "/slow/<rest>" serves <rest> in 1 KiB chunks with a 1 s pause after
  *     each chunk (for progress and interruption tests).
+ *   - Precompressed files, as a server set up for static compression
+ *     serves them: when the request's Accept-Encoding lists zstd (or gzip)
+ *     and FILE.zst (FILE.gz) exists beside FILE, the answer is that file's
+ *     bytes with "Content-Encoding: zstd" ("gzip"); zstd is preferred. Every
+ *     answer for a FILE that has such a variant says "Vary: Accept-Encoding",
+ *     and a variant has an ETag of its own.
  *   - With LOGFILE, one line per request is appended: "METHOD PATH STATUS",
  *     e.g. "GET /index.json 304" (written before the body is sent, so a slow
- *     request is logged as soon as it starts).
+ *     request is logged as soon as it starts); an answer from a
+ *     precompressed file adds its encoding and the size of its body:
+ *     "GET /index.json 200 zstd 5012".
  *
  *   Each connection is served by a forked child, so a slow download does not
  *   block other requests. SIGTERM or SIGINT stops the server and its children
@@ -92,13 +100,16 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 /* One write() on an O_APPEND descriptor, so lines from concurrent children
- * never interleave. */
-static void log_request(const char *method, const char *path, int status)
+ * never interleave. encoding: the precompressed variant served (its body
+ * is size bytes), or NULL. */
+static void log_request_encoded(const char *method, const char *path, int status, const char *encoding,
+				unsigned long long size)
 {
 	if (!log_path)
 		return;
 	char *line = NULL;
-	int n = asprintf(&line, "%s %s %d\n", method, path, status);
+	int n = encoding ? asprintf(&line, "%s %s %d %s %llu\n", method, path, status, encoding, size)
+			 : asprintf(&line, "%s %s %d\n", method, path, status);
 	if (n < 0)
 		return;
 	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -107,6 +118,11 @@ static void log_request(const char *method, const char *path, int status)
 		close(fd);
 	}
 	free(line);
+}
+
+static void log_request(const char *method, const char *path, int status)
+{
+	log_request_encoded(method, path, status, NULL, 0);
 }
 
 static const char *reason(int status)
@@ -236,6 +252,30 @@ static int etag_matches(const char *list, const char *etag)
 	return 0;
 }
 
+/* 1 when the Accept-Encoding list names coding with a q-value above 0
+ * ("zstd", "gzip;q=0.5"; "*" does not count: only what was asked for). */
+static int accepts(const char *list, const char *coding)
+{
+	size_t clen = strlen(coding);
+	const char *p = list;
+
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *end = p + strcspn(p, ",");
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *name_end = semi ? semi : end;
+		while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+			name_end--;
+		if ((size_t)(name_end - p) == clen && strncasecmp(p, coding, clen) == 0) {
+			const char *q = semi ? strstr(semi, "q=") : NULL;
+			return !(q && q < end && strtod(q + 2, NULL) <= 0);
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static const char *content_type(const char *path)
 {
 	const char *dot = strrchr(path, '.');
@@ -271,8 +311,9 @@ static int read_request(int fd, char *buf, size_t cap)
 static void serve(int fd)
 {
 	char *req = malloc(MAX_REQUEST);
-	char *path = NULL, *file = NULL, *inm = NULL;
-	int file_fd = -1;
+	char *path = NULL, *file = NULL, *inm = NULL, *accept = NULL, *variant = NULL;
+	const char *encoding = NULL;
+	int file_fd = -1, has_variant = 0;
 	if (!req)
 		goto done;
 	if (read_request(fd, req, MAX_REQUEST) < 0)
@@ -302,6 +343,7 @@ static void serve(int fd)
 	/* Headers start at eol; find_header needs the "\r\n" kept. */
 	/* eol still points at the request line's "\r\n": headers follow it. */
 	inm = find_header(eol, "If-None-Match");
+	accept = find_header(eol, "Accept-Encoding");
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		send_error(fd, method, path, 405);
@@ -343,11 +385,41 @@ static void serve(int fd)
 		goto done;
 	}
 
+	/* a precompressed variant beside the file, when the client takes it */
+	static const char *const codings[][2] = { { "zstd", ".zst" }, { "gzip", ".gz" } };
+	for (size_t i = 0; i < 2 && !slow; i++) {
+		struct stat vst;
+		free(variant);
+		if (asprintf(&variant, "%s%s", file, codings[i][1]) < 0) {
+			variant = NULL;
+			goto done;
+		}
+		if (stat(variant, &vst) < 0 || !S_ISREG(vst.st_mode))
+			continue;
+		has_variant = 1;
+		if (encoding || !accept || !accepts(accept, codings[i][0]))
+			continue;
+		int vfd = open(variant, O_RDONLY | O_CLOEXEC);
+		if (vfd < 0 || fstat(vfd, &vst) < 0) {
+			if (vfd >= 0)
+				close(vfd);
+			continue;
+		}
+		close(file_fd);
+		file_fd = vfd;
+		st = vst;
+		encoding = codings[i][0];
+	}
+
 	char etag[128];
-	snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx\"",
+	snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx%s%s\"",
 		 (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
 		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
-			 (unsigned long long)st.st_mtim.tv_nsec);
+			 (unsigned long long)st.st_mtim.tv_nsec, encoding ? "-" : "", encoding ? encoding : "");
+	char extra[96];
+	snprintf(extra, sizeof(extra), "%s%s%s%s", encoding ? "Content-Encoding: " : "",
+		 encoding ? encoding : "", encoding ? "\r\n" : "",
+		 has_variant ? "Vary: Accept-Encoding\r\n" : "");
 
 	char *head = NULL;
 	int status = inm && etag_matches(inm, etag) ? 304 : 200;
@@ -356,18 +428,20 @@ static void serve(int fd)
 		n = asprintf(&head,
 			     "HTTP/1.1 304 Not Modified\r\n"
 			     "ETag: %s\r\n"
-			     "Connection: close\r\n\r\n", etag);
+			     "%s"
+			     "Connection: close\r\n\r\n", etag, has_variant ? "Vary: Accept-Encoding\r\n" : "");
 	else
 		n = asprintf(&head,
 			     "HTTP/1.1 200 OK\r\n"
 			     "Content-Type: %s\r\n"
 			     "Content-Length: %llu\r\n"
 			     "ETag: %s\r\n"
+			     "%s"
 			     "Connection: close\r\n\r\n",
-			     content_type(file), (unsigned long long)st.st_size, etag);
+			     content_type(file), (unsigned long long)st.st_size, etag, extra);
 	if (n < 0)
 		goto done;
-	log_request(method, path, status);
+	log_request_encoded(method, path, status, encoding, status == 304 || is_head ? 0 : (unsigned long long)st.st_size);
 	if (write_all(fd, head, (size_t)n) < 0 || status == 304 || is_head) {
 		free(head);
 		goto done;
@@ -394,6 +468,8 @@ done:
 	if (file_fd >= 0)
 		close(file_fd);
 	free(inm);
+	free(accept);
+	free(variant);
 	free(file);
 	free(path);
 	free(req);
