@@ -13,7 +13,8 @@
 #     fetch's failure names the package and changes nothing;
 #   - builds overlap fetches: a package builds while another's download is
 #     held by its server until that build has run; a fetch failing while
-#     builds run cancels them (said so) and undoes the plan;
+#     builds run cancels them (said so) and undoes the plan, and so does
+#     Ctrl-C;
 #   - -v: in a plan of several packages each output line of a build comes
 #     under its package's name ("early | ..."), in a plan of one as it is;
 #   - binary caches: the lookups of two hits, then their downloads, are in
@@ -339,6 +340,31 @@ check "the report: slow cancelled, quick undone, badf failed" sh -c \
 	 grep -q "^  badf 1.0: FAILED$" "$1"' sh "$work/err"
 check "slow's recipe was stopped" sh -c '[ ! -e "$1/slow.end" ] && ! pgrep -f "[s]leep 63; touch" >/dev/null' sh "$M"
 same_state "a fetch failing while others build changes nothing" "$work/before"
+kill "$after_pid"
+
+# ---- Ctrl-C while a build runs and a fetch waits ----
+rm -f "$M"/*
+make_git_pkg "$work/pack/held-1.0" held 1.0 >/dev/null
+rm -rf "$work/pack/held-1.0/.git"
+tar -C "$work/pack" -cf "$work/held.tar" held-1.0
+start_after "$work/held.tar" "$M/never"
+archive_entry held "$AFTER/held.tar" "$(sha256sum "$work/held.tar" | cut -d' ' -f1)" "true"
+pkg busy '[]' "touch $M/busy.start; sleep 64"
+sync_registry
+state_snapshot "$work/before"
+"$IPM" install -y held busy >"$work/int.out" 2>&1 </dev/null &
+pid=$!
+i=0
+while [ ! -e "$M/busy.start" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+check "busy builds while held's download waits" test -e "$M/busy.start"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "Ctrl-C during a build and a download: exit status 130" test "$rc" -eq 130
+check "Ctrl-C: said so" grep -q "interrupted" "$work/int.out"
+check "Ctrl-C: no recipe keeps running" sh -c '! pgrep -f "[s]leep 64" >/dev/null'
+check "Ctrl-C: no partial download is kept" sh -c '! ls "$1"/downloads | grep -q "\.tmp-"' sh "$IPM_CACHE"
+same_state "Ctrl-C: nothing of held, busy stays" "$work/before"
 kill "$after_pid"
 
 # ---- binary caches: lookups and downloads at the same time ----
