@@ -125,8 +125,12 @@ for p in q1 q2 q3 q4 q5; do pkg "$p" '[]' "true"; done
 pkg stray '[]' "sleep 1; mkdir -p \$IPM_PREFIX/share/stray && touch \$IPM_PREFIX/share/stray/file"
 runs_ok=0
 for r in 1 2 3 4; do
-	"$IPM" -q install -y q1 q2 q3 q4 q5 >"$work/q.out" 2>&1 && "$IPM" -q remove -y q1 q2 q3 q4 q5 >>"$work/q.out" 2>&1 &&
+	if "$IPM" -q install -y q1 q2 q3 q4 q5 >"$work/q.out" 2>&1 &&
+		"$IPM" -q remove -y q1 q2 q3 q4 q5 >>"$work/q.out" 2>&1; then
 		runs_ok=$((runs_ok + 1))
+	else
+		diag "$work/q.out"
+	fi
 done
 check "4 plans of 5 quick packages, linked while others build: all succeed" test "$runs_ok" -eq 4
 expect_fail 1 "the recipe of 'stray' wrote into the prefix instead of \\\$DESTDIR: '$IPM_PREFIX/share/stray'$" \
