@@ -98,4 +98,5 @@ static inline VEC vsum_lanes(const VEC *a)
 const attn_kernels attn__kernels_avx2 = {
     "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
     avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows, avx2_dot_tile_t,
+    avx2_softmax_t, avx2_pv_t,
 };

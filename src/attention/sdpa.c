@@ -91,28 +91,29 @@ static size_t row_limit(const attn_sdpa_desc *desc, size_t b, size_t i)
     return lim;
 }
 
-/* Applies masks to one row of nk scores of keys j0.. and sets
- * the columns at or past the row's limit (and the padding) to -Inf. */
-static void mask_row(const sdpa_job *job, float *row, size_t b, size_t h,
-                     size_t i, size_t j0, size_t nk)
+/* Applies masks to one row of nk scores of keys j0.. (column c at
+ * row[c * step]) and sets the columns from the row's limit up to ncols
+ * (the padding) to -Inf. */
+static void mask_row(const sdpa_job *job, float *row, size_t step, size_t ncols,
+                     size_t b, size_t h, size_t i, size_t j0, size_t nk)
 {
     const attn_sdpa_desc *desc = job->desc;
     size_t lim = row_limit(desc, b, i);
     size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
-    for (size_t c = cut; c < ATTN_BK; c++)
-        row[c] = -INFINITY;
+    for (size_t c = cut; c < ncols; c++)
+        row[c * step] = -INFINITY;
     if (desc->mask) {
         const attn_mask_strides *ms = &desc->mask_strides;
         const float *m = desc->mask + b * ms->batch + h * ms->head + i * ms->query;
         for (size_t c = 0; c < cut; c++)
-            row[c] += m[(j0 + c) * ms->key];
+            row[c * step] += m[(j0 + c) * ms->key];
     }
     if (desc->keep) {
         const attn_mask_strides *ks = &desc->keep_strides;
         const unsigned char *m = desc->keep + b * ks->batch + h * ks->head + i * ks->query;
         for (size_t c = 0; c < cut; c++)
             if (!m[(j0 + c) * ks->key])
-                row[c] = -INFINITY;
+                row[c * step] = -INFINITY;
     }
 }
 
@@ -239,7 +240,7 @@ static void tile_task(void *ctx, size_t task, int worker)
             r0 += ATTN_MR;
         kern->qk_tile(s + r0 * ATTN_BK, qp + r0 * dim, ktile, rows_pad - r0, dim);
         for (size_t r = r0; r < rows; r++)
-            mask_row(job, s + r * ATTN_BK, b, h, i0 + r, j0, nk);
+            mask_row(job, s + r * ATTN_BK, 1, ATTN_BK, b, h, i0 + r, j0, nk);
         const float *vtile = vbase + j0 * job->v_st.seq;
         size_t ldv = job->v_st.seq;
         if (!v_direct) {
@@ -257,6 +258,95 @@ static void tile_task(void *ctx, size_t task, int worker)
     }
     for (size_t r = 0; r < rows; r++)
         write_row(job, b, h, i0 + r, o + r * dv_pad, m[r], l[r]);
+}
+
+/* Keys per block of the decode driver with the rows in the lanes: a
+ * multiple of the kernels' key blocks (12 keys on AVX2, 24 on AVX-512). */
+#define ATTN_DECODE_LANES_BK 48
+
+/* Decode task body when the rows of a group sit in the vector lanes
+ * (job->transposed: more than half the lanes hold rows, e.g. the 8 heads of
+ * an 8:1 GQA group on AVX2).  Per block of keys: the scores of every row at
+ * once (one vector per key), masks when there are any, one online-softmax
+ * step for all rows, and P V with the rescaling folded into it.  st (a
+ * block of scores, keys x lanes, then lanes floats for each of max, sum
+ * and alpha) and s (one row of a block) are scratch; m, l and acc are the
+ * task's row states. */
+static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float *s,
+                         size_t b, size_t hk, size_t j_begin, size_t j_end, float *m,
+                         float *l, float *acc)
+{
+    const attn_sdpa_desc *desc = job->desc;
+    const attn_kernels *kern = job->kern;
+    size_t dim = desc->head_dim, dv = desc->value_dim, dv_pad = job->dv_pad;
+    size_t rows = job->rows, lanes = kern->lanes;
+    float *mv = st + ATTN_DECODE_LANES_BK * lanes, *lv = mv + lanes, *alpha = lv + lanes;
+    int masked = desc->mask || desc->keep;
+    for (size_t r = 0; r < lanes; r++) {
+        mv[r] = -INFINITY;
+        lv[r] = 0.0f;
+    }
+    const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
+    const float *vbase = job->v + b * job->v_st.batch + hk * job->v_st.head;
+    size_t ldk = job->k_st.seq, ldv = job->v_st.seq;
+    for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_DECODE_LANES_BK) {
+        size_t nk = min_size(ATTN_DECODE_LANES_BK, j_end - j0);
+        size_t ncut = 0, cut0 = 0;
+        int uniform = 1;
+        for (size_t r = 0; r < rows; r++) {
+            size_t lim = row_limit(desc, b, r % desc->q_len);
+            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+            if (r == 0)
+                cut0 = cut;
+            uniform &= cut == cut0;
+            if (cut > ncut)
+                ncut = cut;
+        }
+        if (ncut == 0)
+            break; /* limits are prefixes: no later key survives either */
+        /* Prefetch as in decode_task: the values of the next block during
+         * the scores, the keys of the block after it during P V. */
+        size_t jv = j0 + (ATTN_DECODE_AHEAD - 1) * ATTN_DECODE_LANES_BK;
+        size_t jk = j0 + ATTN_DECODE_AHEAD * ATTN_DECODE_LANES_BK;
+        size_t nv = jv < j_end ? min_size(ATTN_DECODE_LANES_BK, j_end - jv) : 0;
+        attn_prefetch pf_v = { vbase + jv * ldv, ldv, nv, dv };
+        size_t next = jk < j_end ? min_size(ATTN_DECODE_LANES_BK, j_end - jk) : 0;
+        attn_prefetch pf_k = { kbase + jk * ldk, ldk, next, dim };
+        kern->dot_tile_t(st, qt, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
+        if (masked || !uniform)
+            for (size_t r = 0; r < rows; r++) {
+                size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
+                mask_row(job, st + r, lanes, ncut, b, h, i, j0, nk);
+            }
+        kern->softmax_t(st, ncut, mv, lv, alpha);
+        for (size_t r = 0; r < rows && uniform; r++)
+            uniform = mv[r] != -INFINITY;
+        const float *vblock = vbase + j0 * ldv;
+        if (uniform) {
+            kern->pv_t(acc, dv_pad, st, alpha, rows, vblock, ldv, ncut, dv, next ? &pf_k : NULL);
+            continue;
+        }
+        /* Rows whose limits differ, or a row that saw no unmasked key yet:
+         * row by row, each reading only the values up to its own limit (0 *
+         * Inf past it would be NaN). */
+        for (size_t r = 0; r < rows; r++) {
+            size_t lim = row_limit(desc, b, r % desc->q_len);
+            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+            float *orow = acc + r * dv_pad;
+            if (alpha[r] != 1.0f)
+                for (size_t d = 0; d < dv_pad; d++)
+                    orow[d] *= alpha[r];
+            if (mv[r] == -INFINITY || cut == 0)
+                continue;
+            for (size_t c = 0; c < cut; c++)
+                s[c] = st[c * lanes + r];
+            kern->pv_rows(orow, dv_pad, s, ATTN_BK, 1, vblock, ldv, cut, dv, NULL);
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        m[r] = mv[r];
+        l[r] = lv[r];
+    }
 }
 
 static void decode_task(void *ctx, size_t task, int worker)
@@ -296,6 +386,8 @@ static void decode_task(void *ctx, size_t task, int worker)
         for (size_t r = 0; r < rows; r++)
             for (size_t d = 0; d < dim; d++)
                 qt[d * lanes + r] = qs[r * dim + d];
+        decode_lanes(job, qt + dim * lanes, qt, s, b, hk, j_begin, j_end, m, l, acc);
+        return;
     }
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
@@ -333,13 +425,10 @@ static void decode_task(void *ctx, size_t task, int worker)
         attn_prefetch pf_v = { vbase + jv * ldv, ldv, nv, dv };
         size_t next = jk < j_end ? min_size(ATTN_BK, j_end - jk) : 0;
         attn_prefetch pf_k = { kbase + jk * ldk, ldk, next, dim };
-        if (job->transposed)
-            kern->dot_tile_t(s, ATTN_BK, qt, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
-        else
-            kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
+        kern->dot_tile(s, ATTN_BK, qs, dim, rows, kbase + j0 * ldk, ldk, ncut, dim, &pf_v);
         for (size_t r = 0; r < rows; r++) {
             size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
-            mask_row(job, s + r * ATTN_BK, b, h, i, j0, nk);
+            mask_row(job, s + r * ATTN_BK, 1, ATTN_BK, b, h, i, j0, nk);
         }
         kern->softmax_tile(s, rows, m, l, acc, dv_pad, dv_pad);
         /* A row that saw no unmasked key yet adds nothing: its values past
@@ -526,7 +615,8 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
                          2 * job.rows > job.kern->lanes;
         job.scratch_floats = job.rows * (dim + ATTN_BK) +
-                             (job.transposed ? dim * job.kern->lanes : 0);
+                             (job.transposed ? (dim + ATTN_DECODE_LANES_BK + 3) *
+                                                   job.kern->lanes : 0);
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
