@@ -82,10 +82,10 @@ typedef struct attn_kernels {
                     size_t rows, const float *v, size_t ldv, size_t nk,
                     size_t dv, const attn_prefetch *pf);
     /* Grouped decode with the rows in the lanes (rows <= lanes, used when
-     * more than half the lanes hold rows): qt is dim x lanes with row r in
-     * lane r (lanes past the rows zero), st is keys x lanes (st[j * lanes
-     * + r] = score of key j for row r).  dot_tile_t writes the scores of
-     * keys j < nk (k_j at k + j * ldk), any dim. */
+     * more than half the lanes hold rows): qt is the queries packed by
+     * pack_q_t, st is keys x lanes (st[j * lanes + r] = score of key j
+     * for row r).  dot_tile_t writes the scores of keys j < nk (k_j at k +
+     * j * ldk), any dim. */
     void (*dot_tile_t)(float *st, const float *qt, const float *k, size_t ldk,
                        size_t nk, size_t dim, const attn_prefetch *pf);
     /* Online-softmax step on nk keys of st for every lane at once: m and
@@ -99,6 +99,10 @@ typedef struct attn_kernels {
     void (*pv_t)(float *o, size_t ldo, const float *st, const float *alpha,
                  size_t rows, const float *v, size_t ldv, size_t nk, size_t dv,
                  const attn_prefetch *pf);
+    /* qt (dim rounded up to 4, times lanes floats) = the rows r < rows of
+     * qs (row r at qs + r * dim) in the order dot_tile_t reads them, zero
+     * past the rows and dim. */
+    void (*pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

@@ -429,6 +429,7 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
  * at +ldk and +2 ldk by base + index addressing): TJ separate pointers do
  * not fit in the integer registers next to the prefetch cursor, and the
  * spills cost a load per key per step. */
+#ifndef VBCAST4
 #if W >= 16
 #define TJ 24
 #else
@@ -486,6 +487,84 @@ INLINE void dot_t_rest(float *st, const float *qt, const float *k, size_t ldk,
         vstore(st + j * W, acc[j]);
 }
 
+#endif
+
+#ifdef VBCAST4
+/* With W == 8: four dims of a key broadcast to both halves of a vector
+ * (one load) meet a vector holding the same four dims of rows p and p + 4,
+ * so a step of 3 keys x 4 dims costs 3 + 4 loads for 12 FMAs instead of
+ * 13 (one broadcast per key and dim).  Each row's dot product ends as 4
+ * partial sums per half, folded by vsum_quads.  qt: for each group of 4
+ * dims, 4 vectors (p = 0..3) of [row p | row p + 4]. */
+INLINE void dot_q4_block(float *st, const float *qt, const float *k, size_t ldk,
+                         size_t dim, int nj, pf_cursor *cur)
+{
+    VEC acc[3][4];
+    const float *kr[3];
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < nj; j++) {
+        kr[j] = k + j * ldk;
+        _Pragma("GCC unroll 4")
+        for (int p = 0; p < 4; p++)
+            acc[j][p] = vzero();
+    }
+    size_t d = 0;
+    const float *q = qt;
+    for (; d + 4 <= dim; d += 4, q += 4 * W) {
+        VEC kb[3];
+        pf_step(cur);
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nj; j++) {
+            kb[j] = vbcast4(kr[j] + d);
+            VKEEP(kb[j]);
+        }
+        _Pragma("GCC unroll 4")
+        for (int p = 0; p < 4; p++) {
+            VEC qv = vload(q + p * W);
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < nj; j++)
+                acc[j][p] = vfma(kb[j], qv, acc[j][p]);
+        }
+    }
+    if (d < dim) {
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nj; j++) {
+            VEC kb = vbcast4_part(kr[j] + d, dim - d);
+            _Pragma("GCC unroll 4")
+            for (int p = 0; p < 4; p++)
+                acc[j][p] = vfma(kb, vload(q + p * W), acc[j][p]);
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < nj; j++)
+        vstore(st + j * W, vsum_quads(acc[j]));
+}
+
+static void KNAME(dot_tile_t)(float *st, const float *qt, const float *k, size_t ldk,
+                              size_t nk, size_t dim, const attn_prefetch *pf)
+{
+    size_t j0 = 0;
+    pf_cursor cur;
+    pf_init(&cur, pf);
+    for (; j0 + 3 <= nk; j0 += 3)
+        dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 3, &cur);
+    if (nk - j0 == 2)
+        dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 2, &cur);
+    else if (nk - j0 == 1)
+        dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 1, &cur);
+    while (cur.r < cur.rows)
+        pf_step(&cur);
+}
+
+static void KNAME(pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim)
+{
+    size_t dim4 = (dim + 3) / 4 * 4;
+    memset(qt, 0, dim4 * W * sizeof(float));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t d = 0; d < dim; d++)
+            qt[(d / 4 * 4 + r % 4) * W + r / 4 * 4 + d % 4] = qs[r * dim + d];
+}
+#else
 static void KNAME(dot_tile_t)(float *st, const float *qt, const float *k, size_t ldk,
                               size_t nk, size_t dim, const attn_prefetch *pf)
 {
@@ -499,6 +578,17 @@ static void KNAME(dot_tile_t)(float *st, const float *qt, const float *k, size_t
     while (cur.r < cur.rows)
         pf_step(&cur);
 }
+
+/* qt: dim x W, row r in lane r. */
+static void KNAME(pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim)
+{
+    size_t dim4 = (dim + 3) / 4 * 4;
+    memset(qt, 0, dim4 * W * sizeof(float));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t d = 0; d < dim; d++)
+            qt[d * W + r] = qs[r * dim + d];
+}
+#endif
 
 /* Online softmax of a block of nk keys for all rows at once (st[j * W + r]
  * is key j of row r): block max, the rescaling factor of each row, e^(s -

@@ -48,7 +48,11 @@ typedef struct sdpa_job {
     size_t bq;       /* tile driver: rows per block (at most ATTN_BQ) */
     size_t chunks;   /* decode driver: key chunks per kv head */
     size_t chunk_keys; /* decode driver: keys per chunk */
-    int transposed;    /* decode driver: scores by dot_tile_t */
+    int transposed;    /* decode driver: rows in the lanes (decode_lanes) */
+    /* decode driver, rows in the lanes: the query rows of every (batch, kv
+     * head) packed by pack_q_t once for all its chunks, qt_floats each */
+    float *qt_all;
+    size_t qt_floats;
     size_t rows;     /* decode driver: query rows per kv head */
     size_t dv_pad;
     float qscale;    /* the softmax scale, folded into the packed queries */
@@ -349,6 +353,21 @@ static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float 
     }
 }
 
+/* The query rows of group (b, hk), scaled, into qs (rows x dim).  Row r is
+ * query i = r % q_len of head hk * group + r / q_len. */
+static void load_rows(const sdpa_job *job, float *qs, size_t b, size_t hk)
+{
+    const attn_sdpa_desc *desc = job->desc;
+    size_t dim = desc->head_dim;
+    for (size_t r = 0; r < job->rows; r++) {
+        size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
+        const float *src = job->q + b * job->q_st.batch + h * job->q_st.head +
+                           i * job->q_st.seq;
+        for (size_t d = 0; d < dim; d++)
+            qs[r * dim + d] = src[d] * job->qscale;
+    }
+}
+
 static void decode_task(void *ctx, size_t task, int worker)
 {
     sdpa_job *job = ctx;
@@ -362,32 +381,23 @@ static void decode_task(void *ctx, size_t task, int worker)
     size_t j_begin = chunk * job->chunk_keys;
     size_t j_end = min_size(desc->kv_len, j_begin + job->chunk_keys);
 
-    float *qs = job->scratch + (size_t)worker * job->scratch_floats;
-    float *s = qs + rows * dim;
-    float *qt = s + rows * ATTN_BK; /* dim x lanes, when job->transposed */
     float *m = job->part_m + task * rows;
     float *l = job->part_l + task * rows;
     float *acc = job->part_acc + task * rows * dv_pad;
+    memset(acc, 0, rows * dv_pad * sizeof(float));
+    if (job->qt_all) {
+        float *s = job->scratch + (size_t)worker * job->scratch_floats;
+        decode_lanes(job, s + ATTN_BK, job->qt_all + (b * desc->kv_heads + hk) * job->qt_floats,
+                     s, b, hk, j_begin, j_end, m, l, acc);
+        return;
+    }
+    float *qs = job->scratch + (size_t)worker * job->scratch_floats;
+    float *s = qs + rows * dim;
 
-    /* Row r is query i = r % q_len of head hk * group + r / q_len. */
+    load_rows(job, qs, b, hk);
     for (size_t r = 0; r < rows; r++) {
-        size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
-        const float *src = job->q + b * job->q_st.batch + h * job->q_st.head +
-                           i * job->q_st.seq;
-        for (size_t d = 0; d < dim; d++)
-            qs[r * dim + d] = src[d] * job->qscale;
         m[r] = -INFINITY;
         l[r] = 0.0f;
-    }
-    memset(acc, 0, rows * dv_pad * sizeof(float));
-    if (job->transposed) {
-        size_t lanes = kern->lanes;
-        memset(qt, 0, dim * lanes * sizeof(float));
-        for (size_t r = 0; r < rows; r++)
-            for (size_t d = 0; d < dim; d++)
-                qt[d * lanes + r] = qs[r * dim + d];
-        decode_lanes(job, qt + dim * lanes, qt, s, b, hk, j_begin, j_end, m, l, acc);
-        return;
     }
 
     const float *kbase = job->k + b * job->k_st.batch + hk * job->k_st.head;
@@ -614,9 +624,24 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         /* Rows in the lanes when they fill more than half of them. */
         job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
                          2 * job.rows > job.kern->lanes;
-        job.scratch_floats = job.rows * (dim + ATTN_BK) +
-                             (job.transposed ? (dim + ATTN_DECODE_LANES_BK + 3) *
-                                                   job.kern->lanes : 0);
+        job.scratch_floats = job.transposed
+                                 ? ATTN_BK + (ATTN_DECODE_LANES_BK + 3) * job.kern->lanes
+                                 : job.rows * (dim + ATTN_BK);
+        if (job.transposed) {
+            size_t groups = desc->batch * desc->kv_heads;
+            job.qt_floats = round_up(dim, 4) * job.kern->lanes;
+            /* and room for one group's rows before packing */
+            job.qt_all = malloc(attn__mul(attn__add(attn__mul(groups, job.qt_floats, &ok),
+                                                    job.rows * dim, &ok),
+                                          sizeof(float), &ok));
+            if (ok && job.qt_all) {
+                float *qs = job.qt_all + groups * job.qt_floats;
+                for (size_t g = 0; g < groups; g++) {
+                    load_rows(&job, qs, g / desc->kv_heads, g % desc->kv_heads);
+                    job.kern->pack_q_t(job.qt_all + g * job.qt_floats, qs, job.rows, dim);
+                }
+            }
+        }
         size_t states = attn__mul(n_tasks, job.rows, &ok);
         job.part_m = malloc(attn__mul(states, sizeof(float), &ok));
         job.part_l = malloc(attn__mul(states, sizeof(float), &ok));
@@ -626,7 +651,8 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
             rc = ATTN_EOVERFLOW;
             goto done;
         }
-        if (!job.part_m || !job.part_l || !job.part_acc || !row_acc) {
+        if (!job.part_m || !job.part_l || !job.part_acc || !row_acc ||
+            (job.transposed && !job.qt_all)) {
             rc = ATTN_ENOMEM;
             goto done;
         }
@@ -677,6 +703,7 @@ done:
     free(job.part_m);
     free(job.part_l);
     free(job.part_acc);
+    free(job.qt_all);
     free(row_acc);
     return rc;
 }
