@@ -269,6 +269,15 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
 /* A prefetch cursor: one line per step, so that the prefetches are spread
  * over a kernel's inner loop instead of issued in bursts (a burst fills the
  * miss buffers and stalls the FMAs behind it until memory answers). */
+#ifndef PF_LINE
+#define PF_LINE 64
+#endif
+#ifndef PVT_PF_EVERY
+#define PVT_PF_EVERY 1
+#endif
+#ifndef PFH
+#define PFH 2
+#endif
 typedef struct pf_cursor {
     const char *p;
     size_t r, rows, ld, len, b;
@@ -286,12 +295,16 @@ INLINE void pf_init(pf_cursor *c, const attn_prefetch *pf)
 
 INLINE void pf_step(pf_cursor *c)
 {
+#ifdef NOPF
+    c->r = c->rows;
+    return;
+#endif
     if (c->r >= c->rows)
         return;
-    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, 2);
-    c->b += 64;
+    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, PFH);
+    c->b += PF_LINE;
     if (c->b >= c->len) {
-        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, 2);
+        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, PFH);
         c->b = 0;
         c->r++;
     }
@@ -612,27 +625,22 @@ static void KNAME(softmax_t)(float *st, size_t nk, float *m, float *l, float *al
     /* Subtracting -FLT_MAX instead of -Inf: e^(-Inf - mu) = 0, not NaN. */
     VEC mu = vmax(vset1(-FLT_MAX), mn);
     VEC a = vexp(vsub(mo, mu));
-    VEC s0 = vzero(), s1 = vzero(), s2 = vzero(), s3 = vzero();
-    for (j = 0; j + 4 <= nk; j += 4) {
+    /* Two keys per step: more would spill (the exp needs many registers). */
+    VEC s0 = vzero(), s1 = vzero();
+    for (j = 0; j + 2 <= nk; j += 2) {
         VEC p0 = vexp(vsub(vload(st + j * W), mu));
         VEC p1 = vexp(vsub(vload(st + (j + 1) * W), mu));
-        VEC p2 = vexp(vsub(vload(st + (j + 2) * W), mu));
-        VEC p3 = vexp(vsub(vload(st + (j + 3) * W), mu));
         vstore(st + j * W, p0);
         vstore(st + (j + 1) * W, p1);
-        vstore(st + (j + 2) * W, p2);
-        vstore(st + (j + 3) * W, p3);
         s0 = s0 + p0;
         s1 = s1 + p1;
-        s2 = s2 + p2;
-        s3 = s3 + p3;
     }
-    for (; j < nk; j++) {
+    if (j < nk) {
         VEC p0 = vexp(vsub(vload(st + j * W), mu));
         vstore(st + j * W, p0);
         s0 = s0 + p0;
     }
-    VEC ln = vfma(vload(l), a, (s0 + s1) + (s2 + s3));
+    VEC ln = vfma(vload(l), a, s0 + s1);
     vstore(l, ln);
     vstore(m, mn + (ln - ln)); /* ln - ln: 0, or NaN when the sum is */
     vstore(alpha, a);
@@ -749,7 +757,7 @@ INLINE void pvt_block(float *o, size_t ldo, const float *pt, const float *alpha,
     for (size_t j = 0; j < nk; j++) {
         VEC vv[PV_NA];
         const float *vrow = v + j * ldv + d0;
-        if (j % 2 == 0)
+        if (j % PVT_PF_EVERY == 0)
             pf_step(cur);
         _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++) {

@@ -30,7 +30,9 @@
 
 #define ATTN_DECODE_ROWS 4
 /* Key blocks between a decode block and the one it prefetches. */
+#ifndef ATTN_DECODE_AHEAD
 #define ATTN_DECODE_AHEAD 2
+#endif
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -266,7 +268,9 @@ static void tile_task(void *ctx, size_t task, int worker)
 
 /* Keys per block of the decode driver with the rows in the lanes: a
  * multiple of the kernels' key blocks (12 keys on AVX2, 24 on AVX-512). */
-#define ATTN_DECODE_LANES_BK 48
+#ifndef ATTN_DECODE_LANES_BK
+#define ATTN_DECODE_LANES_BK 96
+#endif
 
 /* Decode task body when the rows of a group sit in the vector lanes
  * (job->transposed: more than half the lanes hold rows, e.g. the 8 heads of
