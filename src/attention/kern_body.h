@@ -272,16 +272,16 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
 #ifndef PF_LINE
 #define PF_LINE 64
 #endif
-#ifndef PVT_PF_EVERY
-#define PVT_PF_EVERY 1
-#endif
 #ifndef PFH
 #define PFH 2
 #endif
 typedef struct pf_cursor {
     const char *p;
     size_t r, rows, ld, len, b;
+    unsigned credit, rate; /* pf_step prefetches when credit reaches PF_ONE */
 } pf_cursor;
+
+#define PF_ONE 65536u
 
 INLINE void pf_init(pf_cursor *c, const attn_prefetch *pf)
 {
@@ -291,6 +291,21 @@ INLINE void pf_init(pf_cursor *c, const attn_prefetch *pf)
     c->p = pf ? (const char *)pf->p : NULL;
     c->ld = pf ? pf->ld * sizeof(float) : 0;
     c->len = pf ? pf->len * sizeof(float) : 0;
+    c->credit = 0;
+    c->rate = PF_ONE;
+}
+
+/* A cursor whose lines are spread evenly over `steps` calls of pf_step
+ * instead of one per call from the start: a kernel with more steps than
+ * lines would otherwise prefetch during its first part only, and leave
+ * memory idle during the rest (and the phases of the next block would
+ * have nothing in flight). */
+INLINE void pf_init_paced(pf_cursor *c, const attn_prefetch *pf, size_t steps)
+{
+    pf_init(c, pf);
+    size_t lines = c->rows * ((c->len + 63) / 64);
+    if (steps > lines && lines > 0)
+        c->rate = (unsigned)((lines * PF_ONE + steps - 1) / steps);
 }
 
 INLINE void pf_step(pf_cursor *c)
@@ -301,6 +316,10 @@ INLINE void pf_step(pf_cursor *c)
 #endif
     if (c->r >= c->rows)
         return;
+    c->credit += c->rate;
+    if (c->credit < PF_ONE)
+        return;
+    c->credit -= PF_ONE;
     __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, PFH);
     c->b += PF_LINE;
     if (c->b >= c->len) {
@@ -308,6 +327,14 @@ INLINE void pf_step(pf_cursor *c)
         c->b = 0;
         c->r++;
     }
+}
+
+/* Flushes what is left of a cursor. */
+INLINE void pf_finish(pf_cursor *c)
+{
+    c->rate = PF_ONE;
+    while (c->r < c->rows)
+        pf_step(c);
 }
 
 /* Grouped decode (several query rows per key: the heads of a GQA group
@@ -558,15 +585,14 @@ static void KNAME(dot_tile_t)(float *st, const float *qt, const float *k, size_t
 {
     size_t j0 = 0;
     pf_cursor cur;
-    pf_init(&cur, pf);
+    pf_init_paced(&cur, pf, (nk + 2) / 3 * (dim / 4));
     for (; j0 + 3 <= nk; j0 += 3)
         dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 3, &cur);
     if (nk - j0 == 2)
         dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 2, &cur);
     else if (nk - j0 == 1)
         dot_q4_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, 1, &cur);
-    while (cur.r < cur.rows)
-        pf_step(&cur);
+    pf_finish(&cur);
 }
 
 static void KNAME(pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim)
@@ -583,13 +609,12 @@ static void KNAME(dot_tile_t)(float *st, const float *qt, const float *k, size_t
 {
     size_t j0 = 0;
     pf_cursor cur;
-    pf_init(&cur, pf);
+    pf_init_paced(&cur, pf, (nk + TJ - 1) / TJ * dim);
     for (; j0 + TJ <= nk; j0 += TJ)
         dot_t_block(st + j0 * W, qt, k + j0 * ldk, ldk, dim, &cur);
     if (j0 < nk)
         dot_t_rest(st + j0 * W, qt, k + j0 * ldk, ldk, nk - j0, dim, &cur);
-    while (cur.r < cur.rows)
-        pf_step(&cur);
+    pf_finish(&cur);
 }
 
 /* qt: dim x W, row r in lane r. */
@@ -757,8 +782,7 @@ INLINE void pvt_block(float *o, size_t ldo, const float *pt, const float *alpha,
     for (size_t j = 0; j < nk; j++) {
         VEC vv[PV_NA];
         const float *vrow = v + j * ldv + d0;
-        if (j % PVT_PF_EVERY == 0)
-            pf_step(cur);
+        pf_step(cur);
         _Pragma("GCC unroll 16")
         for (int c = 0; c < nv; c++) {
             vv[c] = part && c == nv - 1 ? vload_part(vrow + c * W, part)
@@ -821,13 +845,17 @@ static void KNAME(pv_t)(float *o, size_t ldo, const float *pt, const float *alph
 {
     size_t d = 0;
     pf_cursor cur;
-    pf_init(&cur, pf);
+    /* register blocks of the wide and the narrow columns, nk steps each */
+    size_t wide = dv / (PV_NA * W), narrow = (dv - wide * PV_NA * W + W - 1) / W;
+    size_t rest = rows % PVT_WIDE;
+    size_t blocks = wide * ((rows + PVR_R - 1) / PVR_R) +
+                    narrow * (rows / PVT_WIDE + (rest + PVR_R - 1) / PVR_R);
+    pf_init_paced(&cur, pf, blocks * nk);
     for (; d + PV_NA * W <= dv; d += PV_NA * W)
         pvt_cols(o, ldo, pt, alpha, 0, rows, v, ldv, nk, d, PV_NA, 0, &cur);
     for (; d + W <= dv; d += W)
         pvt_narrow(o, ldo, pt, alpha, rows, v, ldv, nk, d, 0, &cur);
     if (d < dv)
         pvt_narrow(o, ldo, pt, alpha, rows, v, ldv, nk, d, dv - d, &cur);
-    while (cur.r < cur.rows)
-        pf_step(&cur);
+    pf_finish(&cur);
 }

@@ -268,6 +268,9 @@ static void tile_task(void *ctx, size_t task, int worker)
 
 /* Keys per block of the decode driver with the rows in the lanes: a
  * multiple of the kernels' key blocks (12 keys on AVX2, 24 on AVX-512). */
+#ifndef NOK_COND
+#define NOK_COND next
+#endif
 #ifndef ATTN_DECODE_LANES_BK
 #define ATTN_DECODE_LANES_BK 96
 #endif
@@ -331,7 +334,7 @@ static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float 
             uniform = mv[r] != -INFINITY;
         const float *vblock = vbase + j0 * ldv;
         if (uniform) {
-            kern->pv_t(acc, dv_pad, st, alpha, rows, vblock, ldv, ncut, dv, next ? &pf_k : NULL);
+            kern->pv_t(acc, dv_pad, st, alpha, rows, vblock, ldv, ncut, dv, NOK_COND ? &pf_k : NULL);
             continue;
         }
         /* Rows whose limits differ, or a row that saw no unmasked key yet:
