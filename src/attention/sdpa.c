@@ -351,7 +351,7 @@ static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float 
                 continue;
             for (size_t c = 0; c < cut; c++)
                 s[c] = st[c * lanes + r];
-            kern->pv_rows(orow, dv_pad, s, ATTN_BK, 1, vblock, ldv, cut, dv, NULL);
+            kern->pv_rows(orow, dv_pad, s, ATTN_DECODE_LANES_BK, 1, vblock, ldv, cut, dv, NULL);
         }
     }
     for (size_t r = 0; r < rows; r++) {
@@ -394,7 +394,7 @@ static void decode_task(void *ctx, size_t task, int worker)
     memset(acc, 0, rows * dv_pad * sizeof(float));
     if (job->qt_all) {
         float *s = job->scratch + (size_t)worker * job->scratch_floats;
-        decode_lanes(job, s + ATTN_BK, job->qt_all + (b * desc->kv_heads + hk) * job->qt_floats,
+        decode_lanes(job, s + ATTN_DECODE_LANES_BK, job->qt_all + (b * desc->kv_heads + hk) * job->qt_floats,
                      s, b, hk, j_begin, j_end, m, l, acc);
         return;
     }
@@ -632,7 +632,7 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
                          2 * job.rows > job.kern->lanes;
         job.scratch_floats = job.transposed
-                                 ? ATTN_BK + (ATTN_DECODE_LANES_BK + 3) * job.kern->lanes
+                                 ? ATTN_DECODE_LANES_BK + (ATTN_DECODE_LANES_BK + 3) * job.kern->lanes
                                  : job.rows * (dim + ATTN_BK);
         if (job.transposed) {
             size_t groups = desc->batch * desc->kv_heads;

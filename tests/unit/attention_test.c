@@ -1024,7 +1024,7 @@ static void test_sdpa_decode_lanes(void **unused)
     static const size_t Dvs[] = { 1, 9, 24, 33, 128, 200 };
     static const size_t Ss[] = { 1, 2, 95, 96, 97, 190, 4097 };
     FOR_EACH_ISA({
-        for (size_t t = 0; t < 28; t++) {
+        for (size_t t = 0; t < 49; t++) {
             problem p;
             size_t g = t % 7, hkv = 1 + rng_below(2);
             size_t L = groups[g][1];
