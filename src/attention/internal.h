@@ -103,6 +103,12 @@ typedef struct attn_kernels {
      * qs (row r at qs + r * dim) in the order dot_tile_t reads them, zero
      * past the rows and dim. */
     void (*pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim);
+    /* dst[i] = src[i] * scale for i < n (queries scaled, outputs divided
+     * by their sums) */
+    void (*scale_copy)(float *dst, const float *src, size_t n, float scale);
+    /* kt = keys [0, nk) (key c at keys + c * ldk, dim floats) transposed:
+     * dim x ATTN_BK, zero past nk */
+    void (*pack_kt)(float *kt, const float *keys, size_t ldk, size_t nk, size_t dim);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

@@ -112,10 +112,35 @@ static inline VEC vsum_quads(const VEC *a)
     return _mm256_hadd_ps(h01, h23);
 }
 
+/* r[0..7] (rows of 8) transposed in place. */
+#define VTRANSPOSE8 1
+static inline void vtranspose8(VEC *r)
+{
+    VEC t[8], u[8];
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    _Pragma("GCC unroll 2")
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
 #include "kern_body.h"
 
 const attn_kernels attn__kernels_avx2 = {
     "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
     avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows, avx2_dot_tile_t,
     avx2_softmax_t, avx2_pv_t, avx2_pack_q_t,
+    avx2_scale_copy, avx2_pack_kt,
 };

@@ -859,3 +859,45 @@ static void KNAME(pv_t)(float *o, size_t ldo, const float *pt, const float *alph
         pvt_narrow(o, ldo, pt, alpha, rows, v, ldv, nk, d, dv - d, &cur);
     pf_finish(&cur);
 }
+
+static void KNAME(scale_copy)(float *dst, const float *src, size_t n, float scale)
+{
+    VEC vs = vset1(scale);
+    size_t i = 0;
+    for (; i + W <= n; i += W)
+        vstore(dst + i, vmul(vload(src + i), vs));
+    for (; i < n; i++)
+        dst[i] = src[i] * scale;
+}
+
+static void KNAME(pack_kt)(float *kt, const float *keys, size_t ldk, size_t nk, size_t dim)
+{
+    size_t c0 = 0, d0 = 0;
+#ifdef VTRANSPOSE8
+    /* 8 x 8 blocks through registers: a scalar transposition costs a load
+     * and a store per element, as much as a fifth of a small prefill. */
+    for (; c0 + 8 <= nk; c0 += 8) {
+        for (d0 = 0; d0 + 8 <= dim; d0 += 8) {
+            VEC r[8];
+            _Pragma("GCC unroll 8")
+            for (int i = 0; i < 8; i++)
+                r[i] = vload(keys + (c0 + i) * ldk + d0);
+            vtranspose8(r);
+            _Pragma("GCC unroll 8")
+            for (int i = 0; i < 8; i++)
+                vstore(kt + (d0 + i) * ATTN_BK + c0, r[i]);
+        }
+        for (size_t d = d0; d < dim; d++)
+            for (size_t c = c0; c < c0 + 8; c++)
+                kt[d * ATTN_BK + c] = keys[c * ldk + d];
+    }
+#endif
+    (void)d0;
+    for (size_t d = 0; d < dim; d++) {
+        float *dst = kt + d * ATTN_BK;
+        for (size_t c = c0; c < nk; c++)
+            dst[c] = keys[c * ldk + d];
+        for (size_t c = nk; c < ATTN_BK; c++)
+            dst[c] = 0.0f;
+    }
+}

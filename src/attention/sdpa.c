@@ -132,27 +132,12 @@ static void write_row(const sdpa_job *job, size_t b, size_t h, size_t i,
     if (m == -INFINITY) {
         memset(dst, 0, dv * sizeof(*dst));
     } else {
-        float inv = 1.0f / l;
-        for (size_t d = 0; d < dv; d++)
-            dst[d] = acc[d] * inv;
+        job->kern->scale_copy(dst, acc, dv, 1.0f / l);
     }
     /* log costs as much as a row of a small tile: only when asked for */
     if (job->lse)
         job->lse[b * job->lse_st.batch + h * job->lse_st.head + i * job->lse_st.seq] =
             m == -INFINITY ? -INFINITY : (float)(m + log((double)l));
-}
-
-/* Writes keys [j0, j0 + nk) transposed into kt (dim x ATTN_BK, zero padded). */
-static void pack_keys(float *kt, const float *keys, size_t key_stride, size_t nk,
-                      size_t dim)
-{
-    for (size_t d = 0; d < dim; d++) {
-        float *dst = kt + d * ATTN_BK;
-        for (size_t c = 0; c < nk; c++)
-            dst[c] = keys[c * key_stride + d];
-        for (size_t c = nk; c < ATTN_BK; c++)
-            dst[c] = 0.0f;
-    }
 }
 
 static void pack_task(void *ctx, size_t task, int worker)
@@ -165,8 +150,8 @@ static void pack_task(void *ctx, size_t task, int worker)
     size_t j0 = tile * ATTN_BK;
     const float *keys = job->k + b * job->k_st.batch + hk * job->k_st.head +
                         j0 * job->k_st.seq;
-    pack_keys(job->kt_all + task * desc->head_dim * ATTN_BK, keys, job->k_st.seq,
-              min_size(ATTN_BK, desc->kv_len - j0), desc->head_dim);
+    job->kern->pack_kt(job->kt_all + task * desc->head_dim * ATTN_BK, keys, job->k_st.seq,
+                       min_size(ATTN_BK, desc->kv_len - j0), desc->head_dim);
 }
 
 static void tile_task(void *ctx, size_t task, int worker);
@@ -214,8 +199,7 @@ static void tile_task(void *ctx, size_t task, int worker)
     const float *qbase = job->q + b * job->q_st.batch + h * job->q_st.head;
     for (size_t r = 0; r < rows; r++) {
         const float *src = qbase + (i0 + r) * job->q_st.seq;
-        for (size_t d = 0; d < dim; d++)
-            qp[r * dim + d] = src[d] * job->qscale;
+        kern->scale_copy(qp + r * dim, src, dim, job->qscale);
     }
     memset(qp + rows * dim, 0, (rows_pad - rows) * dim * sizeof(float));
     memset(o, 0, rows_pad * dv_pad * sizeof(float));
@@ -236,7 +220,7 @@ static void tile_task(void *ctx, size_t task, int worker)
             ktile = job->kt_all + ((b * desc->kv_heads + hk) * job->k_tiles + j0 / ATTN_BK) *
                                       dim * ATTN_BK;
         else
-            pack_keys(kt, kbase + j0 * job->k_st.seq, job->k_st.seq, nk, dim);
+            kern->pack_kt(kt, kbase + j0 * job->k_st.seq, job->k_st.seq, nk, dim);
         /* Under causality the first rows of the block may see none of this
          * tile: start at the register block holding the first row that
          * does.  A skipped row's state is what a fully masked tile would
@@ -370,8 +354,7 @@ static void load_rows(const sdpa_job *job, float *qs, size_t b, size_t hk)
         size_t h = hk * job->group + r / desc->q_len, i = r % desc->q_len;
         const float *src = job->q + b * job->q_st.batch + h * job->q_st.head +
                            i * job->q_st.seq;
-        for (size_t d = 0; d < dim; d++)
-            qs[r * dim + d] = src[d] * job->qscale;
+        job->kern->scale_copy(qs + r * dim, src, dim, job->qscale);
     }
 }
 
