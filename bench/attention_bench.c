@@ -7,11 +7,12 @@
  *
  * Both yardsticks are measured in the same run as the kernels, interleaved
  * with them, because this kind of machine is shared and its speed drifts:
- *  - prefill: every round times cblas_sgemm 1024^3 (the sgemm peak) and the
- *    library alternately, each in windows of the same length (back-to-back
+ *  - prefill: every round times the library and then cblas_sgemm 1024^3
+ *    (the sgemm peak), each in windows of the same length (back-to-back
  *    calls of the shorter one; the best of three windows each), so that a
- *    neighbour's load is as likely to hit either; the "of peak" column is
- *    the median of the per-round ratios;
+ *    neighbour's load is as likely to hit either, and the library only
+ *    once OpenBLAS's threads have stopped spinning; the "of peak" column
+ *    is the median of the per-round ratios;
  *  - decode: every round times a plain read of as many bytes as K and V (a
  *    buffer of the same size, by as many threads as the library uses, kept
  *    between calls as the library keeps its own) and then the library; the
@@ -84,6 +85,14 @@ static double best_time(bench_fn fn, void *ctx, double min_s, int max_reps)
             break;
     }
     return best;
+}
+
+/* Waits until OpenBLAS's worker threads, which spin between calls for
+ * 2^28 cycles by default (OPENBLAS_THREAD_TIMEOUT), are asleep. */
+static void openblas_idle(void)
+{
+    struct timespec ts = { 0, 150 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
 }
 
 /* Mean wall time of n back-to-back calls of fn. */
@@ -345,10 +354,14 @@ static double bench_prefill(size_t L, size_t D, int causal, struct gemm_ctx *g, 
     int tries = window > 0.1 ? 1 : 3;
     for (int r = 0; r < rounds; r++) {
         double t_gemm = INFINITY, t_lib = INFINITY;
-        for (int k = 0; k < tries; k++) {
-            t_gemm = fmin(t_gemm, burst_time(run_gemm, g, n_g));
+        /* OpenBLAS's threads spin for about 0.1 s after a call: the
+         * library is timed after they have gone to sleep, not against
+         * them for the cores. */
+        openblas_idle();
+        for (int k = 0; k < tries; k++)
             t_lib = fmin(t_lib, burst_time(run_library, &c, n_l));
-        }
+        for (int k = 0; k < tries; k++)
+            t_gemm = fmin(t_gemm, burst_time(run_gemm, g, n_g));
         peak[r] = 2.0 * g->n * g->n * g->n / t_gemm / 1e9;
         lib[r] = flops / t_lib / 1e9;
         ratio[r] = lib[r] / peak[r];
