@@ -269,12 +269,6 @@ INLINE VEC dot_keys_stream(const float *qr, const float *k, const size_t *off,
 /* A prefetch cursor: one line per step, so that the prefetches are spread
  * over a kernel's inner loop instead of issued in bursts (a burst fills the
  * miss buffers and stalls the FMAs behind it until memory answers). */
-#ifndef PF_LINE
-#define PF_LINE 64
-#endif
-#ifndef PFH
-#define PFH 2
-#endif
 typedef struct pf_cursor {
     const char *p;
     size_t r, rows, ld, len, b;
@@ -310,20 +304,16 @@ INLINE void pf_init_paced(pf_cursor *c, const attn_prefetch *pf, size_t steps)
 
 INLINE void pf_step(pf_cursor *c)
 {
-#ifdef NOPF
-    c->r = c->rows;
-    return;
-#endif
     if (c->r >= c->rows)
         return;
     c->credit += c->rate;
     if (c->credit < PF_ONE)
         return;
     c->credit -= PF_ONE;
-    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, PFH);
-    c->b += PF_LINE;
+    __builtin_prefetch(c->p + c->r * c->ld + c->b, 0, 2);
+    c->b += 64;
     if (c->b >= c->len) {
-        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, PFH);
+        __builtin_prefetch(c->p + c->r * c->ld + c->len - 1, 0, 2);
         c->b = 0;
         c->r++;
     }

@@ -30,9 +30,7 @@
 
 #define ATTN_DECODE_ROWS 4
 /* Key blocks between a decode block and the one it prefetches. */
-#ifndef ATTN_DECODE_AHEAD
 #define ATTN_DECODE_AHEAD 2
-#endif
 /* Below this many multiply-adds a call stays on the calling thread. */
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
@@ -251,22 +249,20 @@ static void tile_task(void *ctx, size_t task, int worker)
 }
 
 /* Keys per block of the decode driver with the rows in the lanes: a
- * multiple of the kernels' key blocks (12 keys on AVX2, 24 on AVX-512). */
-#ifndef NOK_COND
-#define NOK_COND next
-#endif
-#ifndef ATTN_DECODE_LANES_BK
+ * multiple of the kernels' key blocks (3 keys on AVX2, 24 on AVX-512).
+ * P V loads, rescales and stores its accumulators once per block, so
+ * longer blocks pay less for it (96 keys: 1.08x against 48 in L1), while
+ * a block of values (48 KiB at D = 128) still sits in L2. */
 #define ATTN_DECODE_LANES_BK 96
-#endif
 
 /* Decode task body when the rows of a group sit in the vector lanes
  * (job->transposed: more than half the lanes hold rows, e.g. the 8 heads of
  * an 8:1 GQA group on AVX2).  Per block of keys: the scores of every row at
  * once (one vector per key), masks when there are any, one online-softmax
- * step for all rows, and P V with the rescaling folded into it.  st (a
- * block of scores, keys x lanes, then lanes floats for each of max, sum
- * and alpha) and s (one row of a block) are scratch; m, l and acc are the
- * task's row states. */
+ * step for all rows, and P V with the rescaling folded into it.  qt is the
+ * group's packed queries; st (a block of scores, keys x lanes, then lanes
+ * floats for each of max, sum and alpha) and s (one row of a block) are
+ * scratch; m, l and acc are the task's row states. */
 static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float *s,
                          size_t b, size_t hk, size_t j_begin, size_t j_end, float *m,
                          float *l, float *acc)
@@ -318,7 +314,7 @@ static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float 
             uniform = mv[r] != -INFINITY;
         const float *vblock = vbase + j0 * ldv;
         if (uniform) {
-            kern->pv_t(acc, dv_pad, st, alpha, rows, vblock, ldv, ncut, dv, NOK_COND ? &pf_k : NULL);
+            kern->pv_t(acc, dv_pad, st, alpha, rows, vblock, ldv, ncut, dv, next ? &pf_k : NULL);
             continue;
         }
         /* Rows whose limits differ, or a row that saw no unmasked key yet:
