@@ -32,9 +32,6 @@
 /* Key blocks between a decode block and the one it prefetches. */
 #define ATTN_DECODE_AHEAD 2
 /* Below this many multiply-adds a call stays on the calling thread. */
-#ifndef KT_REUSE
-#define KT_REUSE 1
-#endif
 #define ATTN_SERIAL_WORK ((size_t)1 << 18)
 
 typedef struct sdpa_job {
@@ -376,8 +373,8 @@ static void decode_task(void *ctx, size_t task, int worker)
     memset(acc, 0, rows * dv_pad * sizeof(float));
     if (job->qt_all) {
         float *s = job->scratch + (size_t)worker * job->scratch_floats;
-        decode_lanes(job, s + ATTN_DECODE_LANES_BK, job->qt_all + (b * desc->kv_heads + hk) * job->qt_floats,
-                     s, b, hk, j_begin, j_end, m, l, acc);
+        const float *qt = job->qt_all + (b * desc->kv_heads + hk) * job->qt_floats;
+        decode_lanes(job, s + ATTN_DECODE_LANES_BK, qt, s, b, hk, j_begin, j_end, m, l, acc);
         return;
     }
     float *qs = job->scratch + (size_t)worker * job->scratch_floats;
@@ -613,9 +610,11 @@ int attn_sdpa(float *out, attn_strides out_st, float *lse,
         /* Rows in the lanes when they fill more than half of them. */
         job.transposed = job.rows >= 2 && job.rows <= job.kern->lanes &&
                          2 * job.rows > job.kern->lanes;
-        job.scratch_floats = job.transposed
-                                 ? ATTN_DECODE_LANES_BK + (ATTN_DECODE_LANES_BK + 3) * job.kern->lanes
-                                 : job.rows * (dim + ATTN_BK);
+        /* rows in the lanes: a row of a block, a block of scores and the
+         * max, sum and alpha vectors; else the rows and their scores */
+        job.scratch_floats =
+            job.transposed ? ATTN_DECODE_LANES_BK + (ATTN_DECODE_LANES_BK + 3) * job.kern->lanes
+                           : job.rows * (dim + ATTN_BK);
         if (job.transposed) {
             size_t groups = desc->batch * desc->kv_heads;
             job.qt_floats = round_up(dim, 4) * job.kern->lanes;
