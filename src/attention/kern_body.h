@@ -452,8 +452,9 @@ static void KNAME(dot_tile)(float *s, size_t lds, const float *q, size_t ldq,
  * hold one key's value for every row, so nothing is reduced horizontally
  * and the softmax runs once per block for all rows.
  *
- * Scores: qt holds the queries transposed (dim x W, rows past `rows`
- * zero) and stays in L1; each element of a key is broadcast against all
+ * Scores (here the generic form; AVX2 has the one under VBCAST4 below): qt
+ * holds the queries transposed (dim x W, rows past `rows` zero) and stays
+ * in L1; each element of a key is broadcast against all
  * rows at once, so a block of TJ keys keeps TJ accumulators.  The keys of
  * a block are addressed in groups of three from one pointer (the other two
  * at +ldk and +2 ldk by base + index addressing): TJ separate pointers do
