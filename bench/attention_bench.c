@@ -7,9 +7,12 @@
  *
  * Both yardsticks are measured in the same run as the kernels, interleaved
  * with them, because this kind of machine is shared and its speed drifts:
- *  - prefill: every round times cblas_sgemm 1024^3 (the sgemm peak) and then
- *    the library; the "of peak" column is the median of the per-round
- *    ratios;
+ *  - prefill: every round times the library and then cblas_sgemm 1024^3
+ *    (the sgemm peak), each in windows of the same length (back-to-back
+ *    calls of the shorter one; the best of three windows each), so that a
+ *    neighbour's load is as likely to hit either, and the library only
+ *    once OpenBLAS's threads have stopped spinning; the "of peak" column
+ *    is the median of the per-round ratios;
  *  - decode: every round times a plain read of as many bytes as K and V (a
  *    buffer of the same size, by as many threads as the library uses, kept
  *    between calls as the library keeps its own) and then the library; the
@@ -82,6 +85,23 @@ static double best_time(bench_fn fn, void *ctx, double min_s, int max_reps)
             break;
     }
     return best;
+}
+
+/* Waits until OpenBLAS's worker threads, which spin between calls for
+ * 2^28 cycles by default (OPENBLAS_THREAD_TIMEOUT), are asleep. */
+static void openblas_idle(void)
+{
+    struct timespec ts = { 0, 150 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+/* Mean wall time of n back-to-back calls of fn. */
+static double burst_time(bench_fn fn, void *ctx, int n)
+{
+    double t0 = now();
+    for (int i = 0; i < n; i++)
+        fn(ctx);
+    return (now() - t0) / n;
 }
 
 /* ----------------------------------------------------------- sgemm peak */
@@ -320,9 +340,28 @@ static double bench_prefill(size_t L, size_t D, int causal, struct gemm_ctx *g, 
     double peak[MAX_ROUNDS], lib[MAX_ROUNDS], ratio[MAX_ROUNDS];
     if (L >= 4096 && rounds > 3)
         rounds = 3; /* a call takes about a second */
+    /* Both are timed in windows of the same length, alternately: a window
+     * of back-to-back library calls as long as one sgemm call (or the
+     * other way round), so that a neighbour's burst is as likely to land
+     * in either.  (Best-of-many short library calls against a few 15 ms
+     * sgemm calls let a busy machine lower the peak and not the library:
+     * "of peak" read 50% and 100% on the same build.) */
+    run_gemm(g);
+    run_library(&c);
+    double t_g1 = burst_time(run_gemm, g, 1), t_l1 = burst_time(run_library, &c, 1);
+    double window = fmin(fmax(fmax(t_g1, t_l1), quick ? 0.002 : 0.005), 0.2);
+    int n_g = (int)ceil(window / t_g1), n_l = (int)ceil(window / t_l1);
+    int tries = window > 0.1 ? 1 : 3;
     for (int r = 0; r < rounds; r++) {
-        double t_gemm = best_time(run_gemm, g, min_s, 50);
-        double t_lib = best_time(run_library, &c, min_s, 1000);
+        double t_gemm = INFINITY, t_lib = INFINITY;
+        /* OpenBLAS's threads spin for about 0.1 s after a call: the
+         * library is timed after they have gone to sleep, not against
+         * them for the cores. */
+        openblas_idle();
+        for (int k = 0; k < tries; k++)
+            t_lib = fmin(t_lib, burst_time(run_library, &c, n_l));
+        for (int k = 0; k < tries; k++)
+            t_gemm = fmin(t_gemm, burst_time(run_gemm, g, n_g));
         peak[r] = 2.0 * g->n * g->n * g->n / t_gemm / 1e9;
         lib[r] = flops / t_lib / 1e9;
         ratio[r] = lib[r] / peak[r];
@@ -472,7 +511,7 @@ int main(int argc, char **argv)
 
         printf("\nprefill: batch 1, 8 heads, L = S, GFLOP/s of useful work (naive on a row "
                "subset);\npeak = cblas_sgemm 1024x1024x1024 timed in alternation with the "
-               "library (medians of %d rounds);\nof peak = median of the per-round ratios "
+               "library, in windows of equal length\n(medians of %d rounds);\nof peak = median of the per-round ratios "
                "(the target's figure); of best = the library's median\nagainst the best "
                "sgemm round of the row (lower when neighbours slowed some rounds)\n", rounds);
         printf("%6s %4s %-6s %9s %9s %9s %9s %9s %8s %8s %9s\n", "L=S", "D", "mask", "naive",

@@ -23,8 +23,8 @@
  *  - Inputs and outputs are IEEE binary32.  Dot products inside the fused
  *    kernels accumulate in binary32, in several SIMD lanes (blocked
  *    summation) or, when decoding with the query rows of a GQA group in the
- *    lanes, in order: either way at least as accurate as a sequential float
- *    loop.  Decode chunks are merged in binary64.  attn_dot, attn_cosine
+ *    lanes, in order (AVX-512) or in four partial sums per row (AVX2):
+ *    either way at least as accurate as a sequential float loop.  Decode chunks are merged in binary64.  attn_dot, attn_cosine
  *    and attn_scaled_dot accumulate in binary64.
  *  - Softmax is always computed with max subtraction: finite logits of any
  *    magnitude never produce Inf or NaN.  The fused attention kernels use the

@@ -3,7 +3,8 @@
 #   make install-attention PREFIX=  header, libraries, attention.pc, man pages
 #   make bench-attention            benchmark against naive C and OpenBLAS
 #   make check-attention-tsan       the thread pool's tests (and the threaded
-#                                   sdpa ones) under ThreadSanitizer, in build-tsan/
+#                                   sdpa ones, decode with rows in the lanes
+#                                   too) under ThreadSanitizer, in build-tsan/
 #     ATTN_BENCH_ARGS=--decode        only the decode table (--quick: smaller,
 #                                     shorter; --rounds N: decode rounds)
 # Kernels for AVX2 and AVX-512 get their own target flags; the library picks
@@ -69,6 +70,8 @@ check-attention-tsan:
 	    build-tsan/tests/attention_test
 	ATTN_TEST_FILTER='test_pool_*' TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/attention_test
 	ATTN_TEST_FILTER='test_sdpa_threads_identical' TSAN_OPTIONS=halt_on_error=1 \
+	    build-tsan/tests/attention_test
+	ATTN_TEST_FILTER='test_sdpa_decode_lanes' TSAN_OPTIONS=halt_on_error=1 \
 	    build-tsan/tests/attention_test
 
 # The benchmark is tuned for the machine it runs on (-march=native); the

@@ -81,13 +81,34 @@ typedef struct attn_kernels {
     void (*pv_rows)(float *o, size_t ldo, const float *p, size_t ldp,
                     size_t rows, const float *v, size_t ldv, size_t nk,
                     size_t dv, const attn_prefetch *pf);
-    /* The same scores from the rows transposed: qt is dim x lanes with
-     * row r in lane r (rows <= lanes, lanes past rows zero).  The faster
-     * choice when more than half the lanes hold rows.  Writes columns j <
-     * nk only. */
-    void (*dot_tile_t)(float *s, size_t lds, const float *qt, size_t rows,
-                       const float *k, size_t ldk, size_t nk, size_t dim,
-                       const attn_prefetch *pf);
+    /* Grouped decode with the rows in the lanes (rows <= lanes, used when
+     * more than half the lanes hold rows): qt is the queries packed by
+     * pack_q_t, st is keys x lanes (st[j * lanes + r] = score of key j
+     * for row r).  dot_tile_t writes the scores of keys j < nk (k_j at k +
+     * j * ldk), any dim. */
+    void (*dot_tile_t)(float *st, const float *qt, const float *k, size_t ldk,
+                       size_t nk, size_t dim, const attn_prefetch *pf);
+    /* Online-softmax step on nk keys of st for every lane at once: m and
+     * l (lanes floats) are the running max and sum, updated; alpha gets
+     * each lane's rescaling factor e^(m_old - m_new) (0 while the lane has
+     * seen only -Inf); st becomes e^(s - m_new). */
+    void (*softmax_t)(float *st, size_t nk, float *m, float *l, float *alpha);
+    /* o_r = alpha[r] o_r + sum_{j<nk} st[j * lanes + r] v_j for r < rows
+     * (o_r at o + r * ldo, padded to a multiple of lanes and zero past dv;
+     * v_j at v + j * ldv with dv floats, nothing past it is read). */
+    void (*pv_t)(float *o, size_t ldo, const float *st, const float *alpha,
+                 size_t rows, const float *v, size_t ldv, size_t nk, size_t dv,
+                 const attn_prefetch *pf);
+    /* qt (dim rounded up to 4, times lanes floats) = the rows r < rows of
+     * qs (row r at qs + r * dim) in the order dot_tile_t reads them, zero
+     * past the rows and dim. */
+    void (*pack_q_t)(float *qt, const float *qs, size_t rows, size_t dim);
+    /* dst[i] = src[i] * scale for i < n (queries scaled, outputs divided
+     * by their sums) */
+    void (*scale_copy)(float *dst, const float *src, size_t n, float scale);
+    /* kt = keys [0, nk) (key c at keys + c * ldk, dim floats) transposed:
+     * dim x ATTN_BK, zero past nk */
+    void (*pack_kt)(float *kt, const float *keys, size_t ldk, size_t nk, size_t dim);
 } attn_kernels;
 
 extern const attn_kernels attn__kernels_scalar;

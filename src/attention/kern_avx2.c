@@ -93,9 +93,54 @@ static inline VEC vsum_lanes(const VEC *a)
                          _mm256_shuffle_ps(e[0], e[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+/* Four floats broadcast to both 128-bit halves (the first n < 4 when
+ * partial; nothing past p + n is read). */
+#define VBCAST4 1
+static inline VEC vbcast4(const float *p) { return _mm256_broadcast_ps((const __m128 *)p); }
+static inline VEC vbcast4_part(const float *p, size_t n)
+{
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32((int)n), _mm_setr_epi32(0, 1, 2, 3));
+    __m128 x = _mm_maskload_ps(p, m);
+    return _mm256_set_m128(x, x);
+}
+
+/* Four accumulators a[p] = [row p: 4 partial sums | row p + 4: 4 partial
+ * sums] to one vector of the eight row sums, in row order. */
+static inline VEC vsum_quads(const VEC *a)
+{
+    VEC h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+    return _mm256_hadd_ps(h01, h23);
+}
+
+/* r[0..7] (rows of 8) transposed in place. */
+#define VTRANSPOSE8 1
+static inline void vtranspose8(VEC *r)
+{
+    VEC t[8], u[8];
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    _Pragma("GCC unroll 2")
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
 #include "kern_body.h"
 
 const attn_kernels attn__kernels_avx2 = {
     "avx2", W, avx2_qk_tile, avx2_softmax_tile, avx2_pv_tile,
     avx2_dot_rows, avx2_axpy_rows, avx2_dot_tile, avx2_pv_rows, avx2_dot_tile_t,
+    avx2_softmax_t, avx2_pv_t, avx2_pack_q_t,
+    avx2_scale_copy, avx2_pack_kt,
 };

@@ -83,4 +83,6 @@ static inline VEC vsum_lanes(const VEC *a)
 const attn_kernels attn__kernels_avx512 = {
     "avx512", W, avx512_qk_tile, avx512_softmax_tile, avx512_pv_tile,
     avx512_dot_rows, avx512_axpy_rows, avx512_dot_tile, avx512_pv_rows, avx512_dot_tile_t,
+    avx512_softmax_t, avx512_pv_t, avx512_pack_q_t,
+    avx512_scale_copy, avx512_pack_kt,
 };

@@ -30,4 +30,6 @@ static inline VEC vsum_lanes(const VEC *x) { return x[0]; }
 const attn_kernels attn__kernels_scalar = {
     "scalar", W, scalar_qk_tile, scalar_softmax_tile, scalar_pv_tile,
     scalar_dot_rows, scalar_axpy_rows, scalar_dot_tile, scalar_pv_rows, scalar_dot_tile_t,
+    scalar_softmax_t, scalar_pv_t, scalar_pack_q_t,
+    scalar_scale_copy, scalar_pack_kt,
 };

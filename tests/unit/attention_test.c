@@ -1009,6 +1009,86 @@ static void test_sdpa_gqa_ratios(void **unused)
     });
 }
 
+/* Decoding with the rows of a group in the vector lanes (5 to 8 rows on
+ * AVX2: GQA heads times query positions): partly filled lanes, head dims
+ * that are no multiple of 4 (the 4-dim key broadcasts), value dims with
+ * vector tails, key counts that leave 1 or 2 keys after the 3-key blocks
+ * and blocks cut short by padding, masks and boolean masks (rows empty for
+ * their first blocks), rows whose causal limits differ inside a block, NaN
+ * in one head's query, and the same bits for any thread count. */
+static void test_sdpa_decode_lanes(void **unused)
+{
+    static const size_t groups[][2] = { { 5, 1 }, { 6, 1 }, { 7, 1 }, { 8, 1 }, { 4, 2 },
+                                        { 3, 2 }, { 2, 4 } };
+    static const size_t Ds[] = { 1, 3, 4, 17, 64, 128 };
+    static const size_t Dvs[] = { 1, 9, 24, 33, 128, 200 };
+    static const size_t Ss[] = { 1, 2, 95, 96, 97, 190, 4097 };
+    FOR_EACH_ISA({
+        for (size_t t = 0; t < 49; t++) {
+            problem p;
+            size_t g = t % 7, hkv = 1 + rng_below(2);
+            size_t L = groups[g][1];
+            problem_make(&p, 1 + rng_below(2), groups[g][0] * hkv, hkv, L, Ss[rng_below(7)],
+                         Ds[rng_below(6)], Dvs[rng_below(6)],
+                         L > 1 ? (int)rng_below(3) : ATTN_CAUSAL_NONE, (int)rng_below(4),
+                         rng_below(3) == 0, 1.5f);
+            check_problem(&p, "attn_sdpa decode lanes");
+            problem_free(&p);
+        }
+        /* Every key of a row masked until 300: the rows start empty. */
+        problem p;
+        problem_make(&p, 1, 8, 1, 1, 1000, 32, 32, ATTN_CAUSAL_NONE, 2, 0, 1.0f);
+        for (size_t i = 0; i < 8 * 1000; i++)
+            p.keep[i] = (i % 1000 >= 300 || i / 1000 == 3) && p.keep[i];
+        check_problem(&p, "attn_sdpa decode lanes late keys");
+        problem_free(&p);
+        /* NaN in head 2's query: its output and lse are NaN, the rest not. */
+        problem_make(&p, 1, 8, 1, 1, 500, 16, 16, ATTN_CAUSAL_NONE, 0, 0, 1.0f);
+        p.q[2 * p.qs.head + 5] = NAN;
+        assert_int_equal(run_sdpa(&p), ATTN_OK);
+        for (size_t h = 0; h < 8; h++) {
+            for (size_t e = 0; e < 16; e++)
+                assert_true(h == 2 ? isnan(p.out[h * p.os.head + e])
+                                   : isfinite(p.out[h * p.os.head + e]));
+            assert_true(h == 2 ? isnan(p.lse[h * p.ls.head]) : isfinite(p.lse[h * p.ls.head]));
+        }
+        problem_free(&p);
+        /* Head 5 sees NaN scores (a NaN key dim times its query) among
+         * masked keys only: NaN, not an empty row. */
+        problem_make(&p, 1, 8, 1, 1, 40, 8, 8, ATTN_CAUSAL_NONE, 2, 0, 1.0f);
+        for (size_t i = 0; i < 8 * 40; i++)
+            p.keep[i] = i / 40 != 5 || i % 40 == 7;
+        p.k[7 * p.ks.seq + 2] = NAN;
+        assert_int_equal(run_sdpa(&p), ATTN_OK);
+        for (size_t h = 0; h < 8; h++)
+            assert_true(isnan(p.out[h * p.os.head]));
+        problem_free(&p);
+    });
+    /* Same bits for 1, 2 and 4 threads over several chunks. */
+    problem p;
+    problem_make(&p, 2, 16, 2, 1, 9001, 128, 128, ATTN_CAUSAL_NONE, 0, 1, 1.0f);
+    p.kv_lengths[0] = 9001;
+    p.kv_lengths[1] = 4500;
+    float *first = NULL;
+    static const int threads[] = { 1, 2, 4 };
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(attn_set_num_threads(threads[t]), ATTN_OK);
+        memset(p.out, 0, p.o_n * sizeof(float));
+        assert_int_equal(run_sdpa(&p), ATTN_OK);
+        if (!first) {
+            first = malloc(p.o_n * sizeof(float));
+            assert_non_null(first);
+            memcpy(first, p.out, p.o_n * sizeof(float));
+        } else {
+            assert_memory_equal(first, p.out, p.o_n * sizeof(float));
+        }
+    }
+    attn_set_num_threads(0);
+    check_problem(&p, "attn_sdpa decode lanes threads");
+    free(first);
+    problem_free(&p);
+}
+
 /* ------------------------------------------------------ the thread pool */
 
 /* Threads of this process (cmocka starts none). */
@@ -1235,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_sdpa_decode_gqa),
         cmocka_unit_test(test_sdpa_causal_skip),
         cmocka_unit_test(test_sdpa_gqa_ratios),
+        cmocka_unit_test(test_sdpa_decode_lanes),
         cmocka_unit_test(test_pool_many_calls),
         cmocka_unit_test(test_pool_concurrent_callers),
         cmocka_unit_test(test_pool_fork),
