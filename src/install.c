@@ -1031,6 +1031,7 @@ struct item_job {
 	int binary;          /* it comes from a binary cache */
 	char *store_dir;
 	int jobs;
+	int extra;           /* started with the budget all given out: the one build beyond it */
 	char *tag;           /* the name its build's output lines are shown under, or NULL */
 };
 
@@ -1209,8 +1210,12 @@ static void stop_running(const struct ipm_plan *plan, struct ipm_worker *ws, con
  * ends. Recipes pass IPM_JOBS to make -j, cmake and ninja, which a GNU
  * make jobserver would not reach (an explicit -j in a sub-make turns the
  * jobserver off), so a split is what every recipe honours; the cost is
- * that a build started alone keeps its share while others wait. Fetches
- * take none of it: they wait on the network or the disk.
+ * that a build started alone keeps its share while others wait. One build
+ * more may run when the budget is all given out, with one job: builds use
+ * fewer cores than their share for much of their time (configure, links,
+ * single-threaded tools), and three builds of one core each on two cores
+ * finish together a third sooner than two, then one alone. Fetches take
+ * none of it: they wait on the network or the disk.
  *
  * With more than one item to install, each line of a build's output
  * (IPM_LOG_OUTPUT, shown with -v) comes as "NAME | line", the names
@@ -1230,7 +1235,7 @@ static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, c
 	struct item_job *jobs = xcalloc(n, sizeof(*jobs));
 	int budget = ctx->cfg.jobs > 0 ? ctx->cfg.jobs : 1, free_jobs = budget;
 	size_t fetching = 0, building = 0, fetch_limit = ipm_worker_fetch_limit(), todo = 0, width = 0;
-	int rc = 0, stop = 0;
+	int rc = 0, stop = 0, extra_busy = 0;
 
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct ipm_plan_item *it = &plan->items[i];
@@ -1266,13 +1271,16 @@ static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, c
 		for (size_t i = 0; !stop && i < plan->n; i++)
 			nready += (state[i] == I_FETCH || state[i] == I_FETCHING || state[i] == I_READY) &&
 				  deps_linked(plan, state, i);
-		for (size_t i = 0; !stop && failing == IPM_PLAN_NONE_FAILED && free_jobs > 0 && i < plan->n; i++) {
+		for (size_t i = 0; !stop && failing == IPM_PLAN_NONE_FAILED && (free_jobs > 0 || !extra_busy) &&
+				   i < plan->n;
+		     i++) {
 			const struct ipm_plan_item *it = &plan->items[i];
 			size_t share_of = nready < (size_t)free_jobs ? nready : (size_t)free_jobs;
 
 			if (state[i] != I_READY || !deps_linked(plan, state, i) ||
 			    (jobs[i].binary && source_busy(plan, jobs, state, i)))
 				continue;
+			jobs[i].extra = free_jobs == 0;
 			jobs[i].jobs = free_jobs / (int)(share_of ? share_of : 1);
 			if (jobs[i].jobs < 1)
 				jobs[i].jobs = 1;
@@ -1285,7 +1293,10 @@ static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, c
 			}
 			ws[i].output_tag = jobs[i].tag;
 			state[i] = I_BUILDING;
-			free_jobs -= jobs[i].jobs;
+			if (jobs[i].extra)
+				extra_busy = 1;
+			else
+				free_jobs -= jobs[i].jobs;
 			nready--;
 			building++;
 		}
@@ -1325,7 +1336,10 @@ static int run_items(size_t *failed, struct ipm_ctx *ctx, struct ipm_txn *txn, c
 			}
 			state[i] = I_ENDED;
 			building--;
-			free_jobs += jobs[i].jobs;
+			if (jobs[i].extra)
+				extra_busy = 0;
+			else
+				free_jobs += jobs[i].jobs;
 			if (ws[i].rc >= 0 && !stop) {
 				if ((lrc = link_built(ctx, txn, plan, skip, i, &jobs[i], &ws[i])) == 0) {
 					state[i] = I_LINKED;

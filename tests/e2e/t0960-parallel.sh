@@ -75,6 +75,18 @@ pkg solo '[]' "echo \$IPM_JOBS >$M/solo.jobs"
 expect_ok "$IPM" install -y solo
 check "a build alone gets all 3 jobs" test "$(cat "$M/solo.jobs")" = 3
 
+# with the budget all given out, one build more runs, with one job: three
+# builds meet on a budget of 2 (two, then one alone, would leave a core idle)
+pkg e '[]' "$(meet_step e f g)"
+pkg f '[]' "$(meet_step f e g)"
+pkg g '[]' "$(meet_step g e f)"
+printf '{ "sandbox": "off", "jobs": 2 }\n' >"$work/jobs2.json"
+expect_ok env IPM_CONFIG="$work/jobs2.json" "$IPM" install -y e f g
+check "three builds ran at once on a budget of 2" test -e "$M/e.start" -a -e "$M/f.start" -a -e "$M/g.start"
+check "each with one job" \
+	sh -c 'test "$(cat "$1/e.jobs" "$1/f.jobs" "$1/g.jobs" | tr "\n" " ")" = "1 1 1 "' sh "$M"
+expect_ok env IPM_CONFIG="$work/jobs2.json" "$IPM" remove -y e f g
+
 # ---- a failure among running builds ----
 expect_ok "$IPM" remove -y d a b c solo
 rm -f "$M"/*
