@@ -95,6 +95,25 @@ static size_t row_limit(const attn_sdpa_desc *desc, size_t b, size_t i)
     return lim;
 }
 
+/* Keys [j0, j0 + returned count) of a block of nk survive for some row of
+ * the group; *uniform: every row keeps the same count (single-position
+ * decoding). Limits are prefixes, so 0 means no later key survives either. */
+static size_t block_cut(const attn_sdpa_desc *desc, size_t b, size_t rows, size_t j0, size_t nk, int *uniform)
+{
+    size_t ncut = 0, cut0 = 0;
+    *uniform = 1;
+    for (size_t r = 0; r < rows; r++) {
+        size_t lim = row_limit(desc, b, r % desc->q_len);
+        size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
+        if (r == 0)
+            cut0 = cut;
+        *uniform &= cut == cut0;
+        if (cut > ncut)
+            ncut = cut;
+    }
+    return ncut;
+}
+
 /* Applies masks to one row of nk scores of keys j0.. (column c at
  * row[c * step]) and sets the columns from the row's limit up to ncols
  * (the padding) to -Inf. */
@@ -282,17 +301,8 @@ static void decode_lanes(const sdpa_job *job, float *st, const float *qt, float 
     size_t ldk = job->k_st.seq, ldv = job->v_st.seq;
     for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_DECODE_LANES_BK) {
         size_t nk = min_size(ATTN_DECODE_LANES_BK, j_end - j0);
-        size_t ncut = 0, cut0 = 0;
-        int uniform = 1;
-        for (size_t r = 0; r < rows; r++) {
-            size_t lim = row_limit(desc, b, r % desc->q_len);
-            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
-            if (r == 0)
-                cut0 = cut;
-            uniform &= cut == cut0;
-            if (cut > ncut)
-                ncut = cut;
-        }
+        int uniform;
+        size_t ncut = block_cut(desc, b, rows, j0, nk, &uniform);
         if (ncut == 0)
             break; /* limits are prefixes: no later key survives either */
         /* Prefetch as in decode_task: the values of the next block during
@@ -394,19 +404,8 @@ static void decode_task(void *ctx, size_t task, int worker)
      * are read from memory once. */
     for (size_t j0 = j_begin; j0 < j_end; j0 += ATTN_BK) {
         size_t nk = min_size(ATTN_BK, j_end - j0);
-        /* Keys [j0, j0 + ncut) survive for some row; uniform when every row
-         * keeps the same count (single-position decoding). */
-        size_t ncut = 0, cut0 = 0;
-        int uniform = 1;
-        for (size_t r = 0; r < rows; r++) {
-            size_t lim = row_limit(desc, b, r % desc->q_len);
-            size_t cut = lim <= j0 ? 0 : min_size(lim - j0, nk);
-            if (r == 0)
-                cut0 = cut;
-            uniform &= cut == cut0;
-            if (cut > ncut)
-                ncut = cut;
-        }
+        int uniform;
+        size_t ncut = block_cut(desc, b, rows, j0, nk, &uniform);
         if (ncut == 0)
             break; /* limits are prefixes: no later key survives either */
         /* Software prefetch ahead of the hardware's: the values of the
