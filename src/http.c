@@ -323,9 +323,12 @@ static int perform(struct transfer *t, const char *url, const char *eff_url, str
 	CURLcode res = curl_easy_perform(curl);
 	long code = 0;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (res != CURLE_OK && (limited = limit_error(&rc, t, res, curl, eff_url))) {
+	/* An error status first: its page may be what ran into a limit. */
+	if (code >= 400) {
+		rc = ipm_error_set(IPM_ENET, "'%s': HTTP %ld", eff_url, code);
+	} else if (res != CURLE_OK && (limited = limit_error(&rc, t, res, curl, eff_url))) {
 		/* the limit's message, and its hint */
-	} else if (res == CURLE_HTTP_RETURNED_ERROR || (res == CURLE_OK && code >= 400)) {
+	} else if (res == CURLE_HTTP_RETURNED_ERROR) {
 		rc = ipm_error_set(IPM_ENET, "'%s': HTTP %ld", eff_url, code);
 	} else if (res != CURLE_OK) {
 		rc = ipm_error_set(IPM_ENET, "'%s': %s", eff_url, errbuf[0] ? errbuf : curl_easy_strerror(res));

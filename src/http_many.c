@@ -153,7 +153,11 @@ static void finish(struct one *o, CURLcode res, const struct ipm_limits *l)
 	req->status = code;
 	req->wire_bytes = (unsigned long long)wire;
 	o->res = (int)res;
-	if (o->too_big || res == CURLE_FILESIZE_EXCEEDED) {
+	/* An error status first: its page may be what ran into a limit. */
+	if (code >= 400) {
+		req->rc = IPM_ENET;
+		req->error = xasprintf("'%s': HTTP %ld", o->url, code);
+	} else if (o->too_big || res == CURLE_FILESIZE_EXCEEDED) {
 		req->rc = IPM_EVERIFY;
 		if (req->size_what && req->max_bytes)
 			req->error = xasprintf("'%s': larger than the %llu bytes %s lists", o->url, o->max_bytes,
@@ -169,9 +173,6 @@ static void finish(struct one *o, CURLcode res, const struct ipm_limits *l)
 	} else if (res != CURLE_OK) {
 		req->rc = IPM_ENET;
 		req->error = xasprintf("'%s': %s", o->url, o->errbuf[0] ? o->errbuf : curl_easy_strerror(res));
-	} else if (code >= 400) {
-		req->rc = IPM_ENET;
-		req->error = xasprintf("'%s': HTTP %ld", o->url, code);
 	} else if (code == 304) {
 		req->not_modified = 1;
 	} else {

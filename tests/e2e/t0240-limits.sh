@@ -82,6 +82,7 @@ start_bad unaccepted unaccepted || exit 1
 start_bad trickle trickle "$work/www/tarpkg-1.2.tar.gz" || exit 1
 start_bad flood flood || exit 1
 start_bad biglength length 10485760 || exit 1
+start_bad bigerror error 10485760 || exit 1
 head -c 500000 /dev/urandom >"$work/big.bin"
 start_bad chunked_big chunked "$work/big.bin" || exit 1
 head -c 100 /dev/urandom >"$work/small.bin"
@@ -89,7 +90,7 @@ start_bad chunked_small chunked "$work/small.bin" || exit 1
 # plain http:// sources need the user's own mirror rule (t0330 tests the
 # refusal): map each server to itself
 IPM_MIRRORS=""
-for u in "$HTTP" "$stall" "$unaccepted" "$trickle" "$flood" "$biglength" "$chunked_big" "$chunked_small"; do
+for u in "$HTTP" "$stall" "$unaccepted" "$trickle" "$flood" "$biglength" "$bigerror" "$chunked_big" "$chunked_small"; do
 	IPM_MIRRORS="$IPM_MIRRORS $u/=$u/"
 done
 export IPM_MIRRORS
@@ -117,6 +118,7 @@ archive_entry trickled "$trickle/x.tar.gz" "$other"
 archive_entry unreachable "$unaccepted/x.tar.gz" "$other"
 archive_entry flooded "$flood/x.tar.gz" "$other"
 archive_entry announced "$biglength/x.tar.gz" "$other"
+archive_entry failing "$bigerror/x.tar.gz" "$other"
 archive_entry grown "$chunked_big/tarpkg-1.2.tar.gz" "$other" ", \"size\": $size"
 archive_entry shrunk "$chunked_small/tarpkg-1.2.tar.gz" "$other" ", \"size\": $size"
 "$IPM" info stalled >/dev/null 2>&1
@@ -149,6 +151,12 @@ quick "a Content-Length over the limit" 5 "$IPM" install --yes announced
 errline "'$biglength/x.tar.gz': larger than the limit of 1048576 bytes"
 same_state "an announced oversize changes nothing" "$work/before"
 
+# an error page over the limit: the status is what went wrong
+quick "an error page larger than the limit" 5 "$IPM" install --yes failing
+errline "'$bigerror/x.tar.gz': HTTP 503"
+same_state "an error page changes nothing" "$work/before"
+no_partial
+
 # The total time: the trickle passes a low-speed limit of 1 byte a second,
 # not a total of 2 s.
 config '"connect": 1, "low_speed_time": 1, "low_speed_limit": 1, "total": 2'
@@ -177,6 +185,10 @@ quick "an endless index" 5 "$IPM" update
 errline "'$flood/index.json': larger than the limit of 65536 bytes"
 hint limits.index_bytes
 expect_ok "$IPM" registry remove huge
+expect_ok "$IPM" registry add --insecure failing "$bigerror/index.json"
+quick "an index server's error page over the limit" 5 "$IPM" update
+errline "'$bigerror/index.json': HTTP 503"
+expect_ok "$IPM" registry remove failing
 expect_ok "$IPM" registry add --insecure slow "$stall/index.json"
 quick "an index server that never answers" 5 "$IPM" update
 errline "'$stall/index.json': the transfer stalled"

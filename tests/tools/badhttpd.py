@@ -14,6 +14,7 @@ protocol, according to MODE:
   flood          HTTP 200, chunked, an endless body of zeros
   chunked FILE   HTTP 200, chunked (no Content-Length), FILE's content
   length N       HTTP 200 announcing Content-Length N, then N zero bytes
+  error N        HTTP 503 with an error page of N bytes (Content-Length N)
   after FILE MARKER...
                  holds the answer until every MARKER file exists (60 s at
                  most, then HTTP 503), then HTTP 200 with FILE's content:
@@ -95,6 +96,12 @@ def serve(conn, mode, arg, markers):
             body = open(arg, "rb").read()
             send_head(conn, len(body))
             conn.sendall(body)
+        elif mode == "error":
+            n = int(arg)
+            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n" % n)
+            page = b"<html><body>down for maintenance</body></html>\n" * (n // 48 + 1)
+            conn.sendall(page[:n])
         elif mode == "length":
             n = int(arg)
             send_head(conn, n)
@@ -115,7 +122,7 @@ def main():
     mode, portfile = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
     markers = sys.argv[4:]
-    if mode not in ("stall", "unaccepted", "trickle", "flood", "chunked", "length", "after"):
+    if mode not in ("stall", "unaccepted", "trickle", "flood", "chunked", "length", "error", "after"):
         sys.stderr.write("badhttpd: unknown mode '%s'\n" % mode)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
