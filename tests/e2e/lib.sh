@@ -174,17 +174,25 @@ start_httpd() {
 	HTTP=http://127.0.0.1:$PORT
 }
 
-# nginx_static_start ROOT: serves ROOT on 127.0.0.1 with nginx, as a real
+# nginx_static_start ROOT [CERT KEY]: serves ROOT on 127.0.0.1 with nginx, as a real
 # server does: ETag and Last-Modified validators (304 to If-None-Match and
 # If-Modified-Since), gzip for JSON, keep-alive connections. Sets $PORT,
 # $HTTP (base URL) and $NGINX_LOG, one line per request:
 #   METHOD PATH STATUS BYTES_SENT "CONTENT_ENCODING" "IF_NONE_MATCH" "IF_MODIFIED_SINCE" PROTOCOL CONNECTION
 # BYTES_SENT counts what went on the wire (headers and body), CONNECTION
-# is nginx's serial number of the connection. Returns 1 when nginx is
-# missing (scripts/install-deps --tests installs it).
+# is nginx's serial number of the connection. With CERT and KEY (PEM
+# files) it serves https with HTTP/2 instead, and $HTTP is an https URL.
+# Returns 1 when nginx is missing (scripts/install-deps --tests installs it).
 nginx_static_start() {
 	_nginx=$(command -v nginx || echo /usr/sbin/nginx)
 	[ -x "$_nginx" ] || return 1
+	_listen="" _scheme=http
+	if [ -n "${2:-}" ]; then
+		_listen=" ssl http2;
+		ssl_certificate $2;
+		ssl_certificate_key $3"
+		_scheme=https
+	fi
 	_nd=$work/nginx-static
 	mkdir -p "$_nd/tmp"
 	NGINX_LOG=$_nd/access.log
@@ -213,7 +221,7 @@ http {
 	gzip_min_length 0;
 	gzip_types application/json;
 	server {
-		listen 127.0.0.1:$PORT;
+		listen 127.0.0.1:$PORT$_listen;
 		root $1;
 	}
 }
@@ -227,7 +235,7 @@ EOF
 				break
 			fi
 			if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT" 2>/dev/null; then
-				HTTP=http://127.0.0.1:$PORT
+				HTTP=$_scheme://127.0.0.1:$PORT
 				return 0
 			fi
 			_i=$((_i + 1))

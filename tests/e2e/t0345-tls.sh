@@ -52,64 +52,13 @@ tar -C "$work/pack" -czf "$srv/src/tlstool-1.0.tar.gz" tlstool-1.0
 sum=$(sha256sum "$srv/src/tlstool-1.0.tar.gz" | cut -d' ' -f1)
 
 # ---- nginx: TLS and HTTP/2 ----
-nd=$work/nginx
-mkdir -p "$nd/tmp"
-log=$nd/access.log
-: >"$log"
-nginx_tls_start() {
-	_try=0
-	while [ $_try -lt 5 ]; do
-		_try=$((_try + 1))
-		PORT=$(closed_port)
-		cat >"$nd/nginx.conf" <<EOF
-daemon off;
-master_process off;
-pid $nd/nginx.pid;
-error_log $nd/error.log;
-events { worker_connections 256; }
-http {
-	client_body_temp_path $nd/tmp;
-	proxy_temp_path $nd/tmp;
-	fastcgi_temp_path $nd/tmp;
-	uwsgi_temp_path $nd/tmp;
-	scgi_temp_path $nd/tmp;
-	types { application/json json; }
-	default_type application/octet-stream;
-	log_format ipm '\$request_method \$uri \$status \$bytes_sent "\$sent_http_content_encoding" \$server_protocol \$connection';
-	access_log $log ipm;
-	gzip on;
-	gzip_min_length 0;
-	gzip_types application/json;
-	server {
-		listen 127.0.0.1:$PORT ssl http2;
-		ssl_certificate $pki/srv.pem;
-		ssl_certificate_key $pki/srv.key;
-		root $srv;
-	}
-}
-EOF
-		"$NGINX_BIN" -e "$nd/error.log" -c "$nd/nginx.conf" 2>>"$nd/error.log" &
-		_pid=$!
-		bg_pids="$bg_pids $_pid"
-		_i=0
-		while [ $_i -lt 100 ] && kill -0 "$_pid" 2>/dev/null; do
-			if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
-				"$PORT" 2>/dev/null; then
-				HTTPS=https://127.0.0.1:$PORT
-				return 0
-			fi
-			_i=$((_i + 1))
-			sleep 0.05
-		done
-	done
-	sed 's/^/# /' "$nd/error.log" >&2
-	return 1
-}
-if ! nginx_tls_start; then
+if ! nginx_static_start "$srv" "$pki/srv.pem" "$pki/srv.key"; then
 	not_ok "nginx serves https"
 	done_testing
 	exit 1
 fi
+HTTPS=$HTTP
+log=$NGINX_LOG
 
 # ---- a git server over TLS: git's smart HTTP (upload-pack) ----
 # nginx cannot run git-http-backend, and libgit2 speaks only the smart
